@@ -1,0 +1,74 @@
+"""Helpers shared by config files: the argument string and the common blocks.
+
+A config is chosen as `--config=kd_ntk/configs/NAME.py:ARG` where ARG is a
+comma-separated list of variant names and `key=value` overrides, e.g.
+`quick`, `quick,model=lenet5` or `epochs=30,optimizer.learning_rate=0.02`.
+Values are parsed as Python literals when possible (numbers, tuples, booleans).
+"""
+
+import ast
+from typing import Dict, Set, Tuple
+
+import ml_collections
+
+
+def parse_arg(arg: str) -> Tuple[Set[str], Dict[str, object]]:
+  """Splits "quick,epochs=3" into ({"quick"}, {"epochs": 3})."""
+  variants, overrides = set(), {}
+  for part in filter(None, (p.strip() for p in (arg or "").split(","))):
+    if "=" in part:
+      key, value = part.split("=", 1)
+      try:
+        overrides[key.strip()] = ast.literal_eval(value.strip())
+      except (ValueError, SyntaxError):
+        overrides[key.strip()] = value.strip()
+    else:
+      variants.add(part)
+  return variants, overrides
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: Dict[str, object]):
+  """Sets dotted keys ("optimizer.learning_rate") and rejects unknown ones."""
+  for dotted, value in overrides.items():
+    node = config
+    *parents, leaf = dotted.split(".")
+    for name in parents:
+      node = node[name]
+    if leaf not in node:
+      raise KeyError(f"Unknown config field {dotted!r}; known fields here: {sorted(node)}.")
+    node[leaf] = value
+  return config
+
+
+def check_variants(variants: Set[str], known: Set[str], config_name: str) -> None:
+  unknown = variants - known
+  if unknown:
+    raise ValueError(f"{config_name}: unknown variant(s) {sorted(unknown)}; "
+                     f"known variants: {sorted(known)}.")
+
+
+def data_block(config: ml_collections.ConfigDict, dataset="fashion_mnist") -> None:
+  """Dataset fields every run has."""
+  config.dataset = dataset            # IDX name or any TFDS image dataset.
+  config.data_dir = ""                # "" = default (Debian IDX path / TFDS default).
+  config.data_source = ""             # "" = IDX for fashion_mnist, TFDS otherwise.
+  config.train_subset = 0             # Class-balanced training subset size (0 = all).
+  config.subset_seed = 0              # Seed of that subset (shared by teacher/student).
+  config.test_subset = 0              # First N test examples (0 = all); for tests.
+  config.augment = ml_collections.ConfigDict()
+  config.augment.pad = 0              # Random-crop padding in pixels (4 for CIFAR).
+  config.augment.flip = False         # Random horizontal flips (True for CIFAR).
+
+
+def optimizer_block(learning_rate=0.05, weight_decay=5e-4, schedule="cosine"):
+  """SGD + Nesterov momentum, weight decay and a learning-rate schedule."""
+  opt = ml_collections.ConfigDict()
+  opt.learning_rate = learning_rate   # Peak learning rate.
+  opt.momentum = 0.9                  # Heavy-ball / Nesterov momentum (0 = plain SGD).
+  opt.nesterov = True                 # Nesterov momentum.
+  opt.weight_decay = weight_decay     # L2 coefficient added to the gradient.
+  opt.schedule = schedule             # cosine | step | constant.
+  opt.warmup_epochs = 0.0             # Linear warm-up length in epochs.
+  opt.step_boundaries = (0.5, 0.75)   # Fractions of training where "step" decays.
+  opt.step_factor = 0.1               # Multiplier at each step boundary.
+  return opt

@@ -1,0 +1,48 @@
+"""Train and test splits normalised and ready for training, from one config block."""
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from kd_ntk.data.pipeline import channel_stats, class_balanced_subset, normalize
+from kd_ntk.data.sources import DatasetInfo, load
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+  """Normalised float32 images (N, H, W, C) and int32 labels of both splits."""
+  train_images: np.ndarray
+  train_labels: np.ndarray
+  test_images: np.ndarray
+  test_labels: np.ndarray
+  info: DatasetInfo
+  mean: np.ndarray
+  std: np.ndarray
+
+
+def prepare_splits(dataset: str, data_dir: Optional[str] = None, train_subset: int = 0,
+                   subset_seed: int = 0, source: Optional[str] = None,
+                   test_subset: int = 0) -> Splits:
+  """Loads both splits, optionally keeps a class-balanced training subset, and
+  normalises with the per-channel statistics of the (kept) training images.
+
+  Args:
+    dataset: name for `kd_ntk.data.load`.
+    data_dir: data folder (IDX folder or TFDS data_dir); None for the default.
+    train_subset: keep this many class-balanced training examples (0 = all).
+    subset_seed: seed of the subset choice (fixed across students and teachers
+      so that they see the same examples).
+    source: None, "idx" or "tfds".
+    test_subset: evaluate on the first this-many test examples (0 = all).
+  """
+  train_x, train_y, info = load(dataset, "train", data_dir, source)
+  test_x, test_y, _ = load(dataset, "test", data_dir, source)
+  if train_subset:
+    keep = class_balanced_subset(train_y, train_subset, subset_seed, info.num_classes)
+    train_x, train_y = train_x[keep], train_y[keep]
+  if test_subset:
+    test_x, test_y = test_x[:test_subset], test_y[:test_subset]
+  mean, std = channel_stats(train_x)
+  return Splits(normalize(train_x, mean, std), train_y, normalize(test_x, mean, std),
+                test_y, info, mean, std)

@@ -1,0 +1,31 @@
+"""LeNet-5 with a channel width multiplier (LeNet-5x8 has 8x the channels)."""
+
+import flax.linen as nn
+
+
+class LeNet5(nn.Module):
+  """LeNet-5: two 5x5 convolutions with max pooling, then 120-84-C dense layers.
+
+  Unpadded ("VALID") convolutions, so 28x28 inputs give a 4x4x16 feature map
+  (about 44k parameters at width 1); ReLU replaces the original sigmoid.
+
+  Attributes:
+    num_classes: number of output logits C.
+    width_multiplier: multiplies the convolution channels (6 and 16); the
+      paper's "LeNet-5x8" student is `width_multiplier=8`.
+  """
+  num_classes: int
+  width_multiplier: int = 1
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    m = self.width_multiplier
+    h = nn.relu(nn.Conv(6 * m, (5, 5), padding="VALID", name="conv1")(x))
+    h = nn.max_pool(h, (2, 2), strides=(2, 2))
+    h = nn.relu(nn.Conv(16 * m, (5, 5), padding="VALID", name="conv2")(h))
+    h = nn.max_pool(h, (2, 2), strides=(2, 2))
+    h = h.reshape((h.shape[0], -1))
+    h = nn.relu(nn.Dense(120, name="fc1")(h))
+    h = nn.relu(nn.Dense(84, name="fc2")(h))
+    return nn.Dense(self.num_classes, name="logits")(h)

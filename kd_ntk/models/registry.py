@@ -1,0 +1,101 @@
+"""Model presets by name, and the bridge from trained variables to `f(params, x)`."""
+
+from typing import Any, Callable, Dict, Mapping, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kd_ntk.models.cnn import PlainCNN
+from kd_ntk.models.lenet import LeNet5
+from kd_ntk.models.mlp import MLP
+from kd_ntk.models.mobilenet import MobileNetV3Small
+from kd_ntk.models.resnet import CifarResNet
+
+# name -> (module class, default keyword arguments). Keyword arguments given to
+# `get_model` override the defaults.
+MODELS: Dict[str, Tuple[type, Dict[str, Any]]] = {
+    "mlp": (MLP, dict(width=128, depth=1)),
+    "mlp16": (MLP, dict(width=16, depth=1)),
+    "mlp128": (MLP, dict(width=128, depth=1)),
+    "lenet5": (LeNet5, dict(width_multiplier=1)),
+    "lenet5x8": (LeNet5, dict(width_multiplier=8)),
+    "cnn_tiny": (PlainCNN, dict(channels=(8, 16), hidden=32)),
+    "cnn": (PlainCNN, dict(channels=(32, 64, 128), hidden=256)),
+    "cnn_wide": (PlainCNN, dict(channels=(64, 128, 256), hidden=512, convs_per_stage=2)),
+    "resnet8": (CifarResNet, dict(depth=8)),
+    "resnet20": (CifarResNet, dict(depth=20)),
+    "resnet56": (CifarResNet, dict(depth=56)),
+    "resnet110": (CifarResNet, dict(depth=110)),
+    "resnet8_nf": (CifarResNet, dict(depth=8, norm="none")),
+    "resnet20_nf": (CifarResNet, dict(depth=20, norm="none")),
+    "mobilenetv3_small": (MobileNetV3Small, dict(width_multiplier=1.0)),
+    "mobilenetv3_narrow": (MobileNetV3Small, dict(width_multiplier=0.35)),
+    "mobilenetv3_wide": (MobileNetV3Small, dict(width_multiplier=2.0)),
+}
+
+
+def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+  """Builds the preset `name` with `num_classes` logits.
+
+  Args:
+    name: a key of `MODELS`, e.g. "lenet5", "resnet20", "cnn".
+    num_classes: number of output logits C.
+    **kwargs: overrides of the preset's module attributes (e.g. width=64).
+
+  Returns:
+    An un-initialised flax linen module whose `__call__(x, train=False)` maps
+    NHWC images to logits (B, C).
+  """
+  if name not in MODELS:
+    raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+  if num_classes < 2:
+    raise ValueError(f"num_classes must be >= 2; got {num_classes}.")
+  cls, defaults = MODELS[name]
+  fields = set(cls.__dataclass_fields__) - {"parent", "name"}
+  unknown = set(kwargs) - fields
+  if unknown:
+    raise ValueError(f"Model {name!r} has no option(s) {sorted(unknown)}; "
+                     f"its options are {sorted(fields - {'num_classes'})}.")
+  return cls(num_classes=num_classes, **{**defaults, **kwargs})
+
+
+def init_variables(model: nn.Module, rng: jax.Array, input_shape) -> Mapping[str, Any]:
+  """Initialises the model on a dummy batch of one image of `input_shape` (H, W, C)."""
+  dummy = jnp.zeros((1, *input_shape), jnp.float32)
+  return model.init({"params": rng, "dropout": rng}, dummy, train=False)
+
+
+def inference_fn(model: nn.Module, variables: Mapping[str, Any]
+                 ) -> Tuple[Callable[[Any, jax.Array], jax.Array], Any]:
+  """Turns trained variables into `(f, params)` with `f(params, x) -> logits`.
+
+  Every collection other than "params" (BatchNorm running statistics) is closed
+  over, and the model runs in inference mode, so `f` is a deterministic function
+  of the parameters: the form the NTK code differentiates.
+  """
+  frozen = {k: v for k, v in variables.items() if k != "params"}
+
+  def f(params, x):
+    return model.apply({"params": params, **frozen}, x, train=False)
+
+  return f, variables["params"]
+
+
+def parameter_count(params) -> int:
+  """Total number of scalar parameters in a pytree."""
+  return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))
+
+
+def flops_per_example(model: nn.Module, variables, input_shape) -> float:
+  """Forward-pass FLOPs for one example, from XLA's cost analysis (nan if unknown)."""
+  f, params = inference_fn(model, variables)
+  x = jnp.zeros((1, *input_shape), jnp.float32)
+  try:
+    cost = jax.jit(f).lower(params, x).compile().cost_analysis()
+  except Exception:  # Cost analysis is backend-specific; never fail training on it.
+    return float("nan")
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else {}
+  return float((cost or {}).get("flops", float("nan")))
