@@ -40,9 +40,12 @@ def apply_gradients_of(state: TrainState, images: jax.Array, rng: jax.Array,
 
   def loss_fn(params):
     variables = {"params": params, **({"batch_stats": state.batch_stats} if mutable else {})}
-    out = model.apply(variables, images, train=True, mutable=mutable,
-                      rngs={"dropout": dropout_rng})
-    logits, updates = out if mutable else (out, {})
+    if mutable:
+      logits, updates = model.apply(variables, images, train=True, mutable=mutable,
+                                    rngs={"dropout": dropout_rng})
+    else:  # flax returns a (logits, {}) pair even for mutable=[]; skip it.
+      logits, updates = model.apply(variables, images, train=True,
+                                    rngs={"dropout": dropout_rng}), {}
     loss, aux = loss_of_logits(logits)
     return loss, (logits, updates, aux)
 

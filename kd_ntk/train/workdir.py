@@ -68,7 +68,11 @@ def read_metrics(workdir: str) -> List[Dict[str, Any]]:
 
 def truncate_metrics(workdir: str, last_epoch: int) -> None:
   """Drops metric rows after `last_epoch` (written before a crash, never checkpointed)."""
-  rows = [r for r in read_metrics(workdir) if r["epoch"] <= last_epoch]
+  rows = read_metrics(workdir)
+  kept = [r for r in rows if r["epoch"] <= last_epoch]
+  if len(kept) == len(rows) and os.path.exists(os.path.join(workdir, METRICS_FILE)):
+    return  # Nothing to drop: leave the file untouched.
+  rows = kept
   write_rows(os.path.join(workdir, METRICS_FILE), rows, mode="w")
 
 

@@ -1,0 +1,24 @@
+"""TFDS path, tested on mock data (nothing is downloaded)."""
+
+import numpy as np
+import pytest
+
+
+def test_mock_cifar10_loads_into_numpy():
+  tfds = pytest.importorskip("tensorflow_datasets",
+                             reason="TFDS is absent on the core-only (newest JAX) leg")
+  from kd_ntk import data
+  with tfds.testing.mock_data(num_examples=12):
+    images, labels, info = data.load("cifar10", "train")
+  assert images.shape == (12, 32, 32, 3) and images.dtype == np.uint8
+  assert labels.shape == (12,) and labels.dtype == np.int32
+  assert info.num_classes == 10 and info.source == "tfds"
+  assert labels.min() >= 0 and labels.max() < 10
+
+
+def test_missing_tfds_dataset_explains_the_fix(tmp_path):
+  pytest.importorskip("tensorflow_datasets",
+                      reason="TFDS is absent on the core-only (newest JAX) leg")
+  from kd_ntk import data
+  with pytest.raises(FileNotFoundError, match="tfds build cifar10"):
+    data.load("cifar10", "train", data_dir=str(tmp_path))

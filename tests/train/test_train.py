@@ -1,0 +1,130 @@
+"""Training: one step lowers the loss; runs checkpoint, resume and reproduce."""
+
+import functools
+import json
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from kd_ntk import models
+from kd_ntk.configs import teacher
+from kd_ntk.train import checkpoint, loop, state as state_lib, steps, workdir as wd
+
+
+def test_one_step_lowers_loss_on_a_fixed_batch():
+  model = models.get_model("lenet5", 10)
+  cfg = teacher.get_config("").optimizer
+  tx = state_lib.make_optimizer(cfg, steps_per_epoch=10, epochs=1)
+  state = state_lib.create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1))
+  rng = np.random.default_rng(0)
+  images = jnp.asarray(rng.normal(size=(16, 28, 28, 1)), jnp.float32)
+  labels = jnp.asarray(rng.integers(0, 10, 16))
+  loss = lambda s: steps.cross_entropy(model.apply(s.variables(), images), labels)
+  before = float(loss(state))
+  step = jax.jit(functools.partial(steps.train_step, model=model, tx=tx))
+  for _ in range(3):
+    state, metrics = step(state, images, labels, jax.random.PRNGKey(1))
+  assert float(loss(state)) < before - 1e-3
+  assert int(state.step) == 3
+
+
+def test_batchnorm_statistics_update_in_train_step():
+  model = models.get_model("cnn_tiny", 10)
+  tx = state_lib.make_optimizer(teacher.get_config("").optimizer, 10, 1)
+  state = state_lib.create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1))
+  images = jnp.ones((8, 28, 28, 1)) * 3.0
+  new, _ = steps.train_step(state, images, jnp.zeros(8, jnp.int32), jax.random.PRNGKey(0),
+                            model=model, tx=tx)
+  before = jax.tree_util.tree_leaves(state.batch_stats)
+  after = jax.tree_util.tree_leaves(new.batch_stats)
+  assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "step", "constant"])
+def test_learning_rate_schedules(schedule):
+  opt = teacher.get_config(f"optimizer.schedule='{schedule}'").optimizer
+  lr = state_lib.learning_rate_schedule(opt, steps_per_epoch=10, epochs=4)
+  assert float(lr(0)) == pytest.approx(opt.learning_rate)
+  end = float(lr(40))  # After the last of 4 x 10 steps.
+  expected = {"cosine": 0.0, "step": opt.learning_rate * 0.01,
+              "constant": opt.learning_rate}[schedule]
+  assert end == pytest.approx(expected, abs=1e-3 * opt.learning_rate)
+
+
+def _tiny(**overrides):
+  config = teacher.get_config("tiny")
+  config.epochs = 2
+  for k, v in overrides.items():
+    config[k] = v
+  return config
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("teacher"))
+  rows = loop.run(_tiny(), workdir)
+  return workdir, rows
+
+
+def test_run_writes_every_epoch(finished_run):
+  workdir, rows = finished_run
+  assert checkpoint.saved_epochs(workdir) == [0, 1, 2]
+  assert [r["epoch"] for r in rows] == [0, 1, 2]
+  for row in rows[1:]:
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                "learning_rate", "seconds"):
+      assert np.isfinite(row[key]), key
+  with open(os.path.join(workdir, "config.json")) as fh:
+    assert json.load(fh)["model"] == "mlp"
+
+
+def test_rerun_of_finished_run_trains_nothing(finished_run):
+  workdir, rows = finished_run
+  stamp = os.path.getmtime(os.path.join(workdir, "metrics.jsonl"))
+  again = loop.run(_tiny(), workdir)
+  assert again == rows
+  assert os.path.getmtime(os.path.join(workdir, "metrics.jsonl")) == stamp
+
+
+def test_resume_continues_from_latest_and_matches(finished_run, tmp_path):
+  workdir, rows = finished_run
+  partial = str(tmp_path / "partial")
+  shutil.copytree(workdir, partial)
+  shutil.rmtree(os.path.join(partial, "checkpoints", "2"))  # "crash" after epoch 2's metrics
+  assert checkpoint.saved_epochs(partial) == [0, 1]
+  resumed = loop.run(_tiny(), partial)
+  assert [r["epoch"] for r in resumed] == [0, 1, 2]
+  for key in ("train_loss", "test_loss", "test_accuracy"):
+    assert resumed[2][key] == pytest.approx(rows[2][key], rel=1e-5), key
+
+
+def test_same_config_gives_identical_metrics(finished_run, tmp_path):
+  _, rows = finished_run
+  other = loop.run(_tiny(), str(tmp_path / "again"))
+  strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
+  assert strip(other) == strip(rows)
+  seeded = loop.run(_tiny(seed=1), str(tmp_path / "seed1"))
+  assert strip(seeded) != strip(rows)
+
+
+def test_different_config_in_same_workdir_is_refused(finished_run):
+  workdir, _ = finished_run
+  with pytest.raises(ValueError, match="different config .*epochs"):
+    loop.run(_tiny(epochs=3), workdir)
+
+
+def test_bad_batch_size_fails_before_training(tmp_path):
+  with pytest.raises(ValueError, match="divisible"):
+    loop.run(_tiny(batch_size=30), str(tmp_path / "bad"))
+  assert not os.path.exists(tmp_path / "bad" / "checkpoints")
+
+
+def test_workdir_metrics_truncation(tmp_path):
+  for epoch in range(4):
+    wd.append_metrics(str(tmp_path), {"epoch": epoch})
+  wd.truncate_metrics(str(tmp_path), 1)
+  assert [r["epoch"] for r in wd.read_metrics(str(tmp_path))] == [0, 1]
