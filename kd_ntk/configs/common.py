@@ -55,6 +55,8 @@ def data_block(config: ml_collections.ConfigDict, dataset="fashion_mnist") -> No
   config.train_subset = 0             # Class-balanced training subset size (0 = all).
   config.subset_seed = 0              # Seed of that subset (shared by teacher/student).
   config.test_subset = 0              # First N test examples (0 = all); for tests.
+  config.classes = ()                 # Keep only these classes, relabelled 0..k-1
+                                      # (e.g. (0, 6) for a binary task); () = all.
   config.augment = ml_collections.ConfigDict()
   config.augment.pad = 0              # Random-crop padding in pixels (4 for CIFAR).
   config.augment.flip = False         # Random horizontal flips (True for CIFAR).

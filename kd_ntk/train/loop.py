@@ -27,7 +27,7 @@ def splits_from_config(config: ml_collections.ConfigDict):
   """The data splits a run config asks for (data errors surface here, first)."""
   return prepare_splits(config.dataset, config.data_dir or None, config.train_subset,
                         config.subset_seed, config.get("data_source") or None,
-                        config.get("test_subset", 0))
+                        config.get("test_subset", 0), tuple(config.get("classes", ())))
 
 
 def model_from_config(config: ml_collections.ConfigDict, num_classes: int):

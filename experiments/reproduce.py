@@ -1,0 +1,34 @@
+"""The paper's experiment end to end: teacher, students x methods x seeds, binary
+task, supervision-complexity analysis, report.md with the verdicts of C1–C8.
+
+  python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
+
+Rerunning the same command resumes: finished runs are skipped.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from kd_ntk.analysis import claims, reproduce
+from kd_ntk.reports import report
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (created or resumed).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
+  try:
+    summary = reproduce.run(_CONFIG.value, _WORKDIR.value)
+  except (ValueError, FileNotFoundError, KeyError) as err:
+    raise SystemExit(f"error: {err}") from None
+  path = report.write_report(summary, _CONFIG.value, _WORKDIR.value)
+  for v in summary["verdicts"]:
+    print(claims.format_verdict(v))
+  print(f"report: {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

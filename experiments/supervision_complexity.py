@@ -1,0 +1,42 @@
+"""Supervision complexity of labels, random labels and teacher checkpoints under
+a student's NTK; writes complexity.csv, plots and the verdicts of claims C1–C4.
+
+  python experiments/supervision_complexity.py \
+      --config=kd_ntk/configs/complexity.py:quick,teacher_workdir=runs/teacher_quick \
+      --workdir=runs/complexity_quick
+"""
+
+import json
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from kd_ntk.analysis import claims, supervision_run
+from kd_ntk.reports import plots
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every file it reads at INFO.
+  workdir = _WORKDIR.value
+  try:
+    rows = supervision_run.run(_CONFIG.value, workdir)
+  except (ValueError, FileNotFoundError, KeyError) as err:
+    raise SystemExit(f"error: {err}") from None
+  plots.asc_vs_teacher_epoch(rows, os.path.join(workdir, "asc_vs_teacher_epoch.png"))
+  if len({r["student_epoch"] for r in rows}) > 1:
+    plots.asc_vs_student_epoch(rows, os.path.join(workdir, "asc_vs_student_epoch.png"))
+  verdicts = claims.complexity_verdicts(rows)
+  with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
+    json.dump(verdicts, fh, indent=2)
+  for v in verdicts:
+    print(claims.format_verdict(v))
+
+
+if __name__ == "__main__":
+  app.run(main)

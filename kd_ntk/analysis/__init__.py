@@ -1,0 +1,1 @@
+"""Analyses that combine runs: supervision complexity along trajectories, claim verdicts."""

@@ -1,0 +1,1 @@
+"""Tables and plots from workdir files (CSV / JSONL); imports no JAX."""

@@ -1,0 +1,46 @@
+"""Markdown tables of mean ± std over seeds."""
+
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+
+def mean_std(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:
+  """"mean ± std" (population std over seeds) of finite values; "n/a" if none."""
+  vals = np.asarray([v for v in values if v is not None and np.isfinite(v)], float) * scale
+  if not len(vals):
+    return "n/a"
+  return f"{vals.mean():.{digits}f} ± {vals.std():.{digits}f}"
+
+
+def markdown_table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def results_table(results: Dict[str, Dict[str, List[float]]], methods: Sequence[str],
+                  scale: float = 100.0) -> str:
+  """One row per student, one column per method, cells mean ± std over seeds.
+
+  Args:
+    results: student -> method -> list of per-seed values (e.g. test accuracy).
+    methods: column order.
+  """
+  body = [[student] + [mean_std(per_method.get(m, []), scale) for m in methods]
+          for student, per_method in results.items()]
+  return markdown_table(["student"] + list(methods), body)
+
+
+def complexity_table(rows: List[Dict], student_epoch) -> str:
+  """ASC (and SC) per target under one student kernel, with the ridge flag."""
+  body = []
+  for r in rows:
+    if r["student_epoch"] != student_epoch:
+      continue
+    name = r["target"] if r["target"] != "teacher" else \
+        f"teacher epoch {r['teacher_epoch']:g}, τ={r['temperature']:g}"
+    body.append([name, f"{r['asc']:.4f}", f"{r['sc']:.4g}",
+                 f"{r['condition_number']:.3g}",
+                 "yes" if r.get("ridge_dominated") else "no"])
+  return markdown_table(["targets", "ASC", "SC", "cond(K)", "ridge-dominated"], body)
