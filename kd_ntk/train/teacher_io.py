@@ -38,6 +38,9 @@ _cache_lock = threading.Lock()
 
 def num_classes_of(config: ml_collections.ConfigDict) -> int:
   """The class count of a run's dataset, without loading the data."""
+  classes = config.get("classes") or ()
+  if classes:  # A selection of classes, relabelled 0..k-1 (e.g. a binary task).
+    return len(classes)
   if config.dataset not in KNOWN_NUM_CLASSES:
     raise ValueError(f"Unknown class count for dataset {config.dataset!r}; pass "
                      "num_classes explicitly (e.g. splits.info.num_classes).")

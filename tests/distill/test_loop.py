@@ -1,0 +1,274 @@
+"""Student runs end to end (every mode), resume, lock-step equivalence, bad configs.
+
+One tiny teacher (MLP width 8, 128 examples, 2 epochs) is trained per module with
+`kd_ntk.train.loop.run`; students are tiny MLPs for 2 epochs.
+"""
+
+import json
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from kd_ntk import metrics
+from kd_ntk.configs import common, distill as distill_config, teacher as teacher_config
+from kd_ntk.data import data_mesh
+from kd_ntk.distill import loop, student
+from kd_ntk.distill.steps import jit_distill_step, scalar
+from kd_ntk.train import checkpoint, loop as train_loop, teacher_io, workdir as wd
+from kd_ntk.train.evaluation import predict_logits
+from kd_ntk.train.loop import replicate, splits_from_config
+from kd_ntk.train.state import create_state, make_optimizer
+
+MODES = {  # variant -> teacher_epoch of rows 0, 1, 2.
+    "none": [None, None, None],
+    "offline": [2, 2, 2],
+    "early": [1, 1, 1],
+    "online": [1, 1, 2],
+    "online_blend": [0, 1, 2],
+    "online_switch": [1, 1, 2],
+    "anchors": [1, 1, 2],
+    "progressive": [1, 1, 2],
+    "temperature_curriculum": [2, 2, 2],
+    "lockstep": [0, 1, 2],
+    "lockstep,distill.granularity='step'": [0, 1, 2],
+    "online,epochs=4": [1, 1, 1, 2, 2],  # E = 4 student epochs over T = 2: ⌈2t/4⌉.
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("distill"))
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(root):
+  workdir = os.path.join(root, "teacher")
+  train_loop.run(teacher_config.get_config("tiny,epochs=2"), workdir)
+  return workdir
+
+
+def _config(teacher_dir, arg=""):
+  config = distill_config.get_config(f"tiny,{arg}" if arg else "tiny")
+  config.distill.teacher_workdir = teacher_dir
+  return config
+
+
+@pytest.fixture(scope="module")
+def runs(root, teacher_dir):
+  """Runs a variant once per module: variant -> (workdir, rows)."""
+  done = {}
+
+  def get(variant):
+    if variant not in done:
+      workdir = os.path.join(root, variant.replace("'", "").replace(",", "_"))
+      done[variant] = workdir, loop.run(_config(teacher_dir, variant), workdir)
+    return done[variant]
+
+  return get
+
+
+@pytest.mark.parametrize("variant", sorted(MODES))
+def test_each_mode_end_to_end(runs, variant):
+  workdir, rows = runs(variant)
+  epochs = list(range(len(MODES[variant])))
+  assert [r["epoch"] for r in rows] == epochs
+  assert checkpoint.saved_epochs(workdir) == epochs
+  assert [r["teacher_epoch"] for r in rows] == MODES[variant]
+  keys = ["train_loss", "train_batch_accuracy", "test_accuracy", "test_loss", "test_ece",
+          "train_accuracy", "train_eval_loss", "seconds", "learning_rate"]
+  if variant != "none":
+    keys += [f"{s}_{m}_current" for s in ("train", "test")
+             for m in ("fidelity", "kl", "margin")] + ["train_kd", "temperature"]
+  if variant != "none" and not variant.startswith("lockstep"):
+    keys += [f"{s}_{m}_final" for s in ("train", "test") for m in ("fidelity", "kl", "margin")]
+  for row in rows[1:]:
+    for key in keys:
+      assert np.isfinite(row[key]), (variant, key, row.get(key))
+  if variant == "temperature_curriculum":
+    assert [r.get("temperature") for r in rows] == [None, 8.0, 1.0]
+
+
+def test_final_fidelity_matches_an_independent_computation(runs, teacher_dir):
+  workdir, rows = runs("online")
+  config = wd.load_config(workdir)
+  splits = splits_from_config(config)
+  mesh = data_mesh()
+  _, model = teacher_io.load_run(workdir)
+  _, teacher_model = teacher_io.load_run(teacher_dir)
+  student = predict_logits(model, teacher_io.restore_variables(workdir, 2), splits.test_images,
+                           64, mesh)
+  teacher = predict_logits(teacher_model, teacher_io.restore_variables(teacher_dir, 2),
+                           splits.test_images, 64, mesh)
+  assert rows[-1]["test_fidelity_final"] == pytest.approx(metrics.fidelity(student, teacher))
+  assert rows[-1]["test_kl_final"] == pytest.approx(metrics.kl_divergence(teacher, student),
+                                                    rel=1e-5)
+  assert rows[-1]["test_accuracy"] == pytest.approx(metrics.accuracy(student, splits.test_labels))
+
+
+def _params(workdir, epoch):
+  return jax.tree_util.tree_leaves(teacher_io.restore_variables(workdir, epoch))
+
+
+@pytest.mark.parametrize("offset", [0, -1])
+def test_lockstep_matches_teacher_run_then_online_student(runs, teacher_dir, offset):
+  """Same data order and seeds: equal up to float reassociation (rtol 1e-5, atol 1e-6)."""
+  online_dir, online_rows = runs(f"online,distill.online_offset={offset}")
+  lock_dir, lock_rows = runs(f"lockstep,distill.online_offset={offset}")
+  for a, b in zip(_params(online_dir, 2), _params(lock_dir, 2)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  for a, b in zip(_params(teacher_dir, 2), _params(os.path.join(lock_dir, "teacher"), 2)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  for key in ("train_loss", "test_accuracy", "test_fidelity_current"):
+    np.testing.assert_allclose([r[key] for r in online_rows[1:]],
+                               [r[key] for r in lock_rows[1:]], rtol=1e-5, atol=1e-6)
+  assert [r["teacher_epoch"] for r in lock_rows[1:]] == [1 + offset, 2 + offset]
+
+
+def test_lockstep_teacher_is_an_ordinary_teacher_run(runs):
+  lock_dir, _ = runs("lockstep")
+  teacher_run = os.path.join(lock_dir, "teacher")
+  assert checkpoint.saved_epochs(teacher_run) == [0, 1, 2]
+  assert [r["epoch"] for r in wd.read_metrics(teacher_run)] == [0, 1, 2]
+  # Resuming it with the teacher loop finds it finished: the same config.
+  rows = train_loop.run(wd.load_config(teacher_run), teacher_run)
+  assert len(rows) == 3
+
+
+@pytest.mark.parametrize("variant", ["online", "lockstep"])
+def test_resume_after_a_crash_matches_the_uninterrupted_run(runs, root, variant):
+  workdir, rows = runs(variant)
+  crashed = os.path.join(root, f"crashed_{variant}")
+  shutil.copytree(workdir, crashed)
+  shutil.rmtree(os.path.join(crashed, "checkpoints", "2"))  # Epoch 2 never saved.
+  resumed_rows = loop.run(wd.load_config(crashed), crashed)
+  assert [r["epoch"] for r in resumed_rows] == [0, 1, 2]
+  assert resumed_rows[2]["test_accuracy"] == pytest.approx(rows[2]["test_accuracy"])
+  for a, b in zip(_params(workdir, 2), _params(crashed, 2)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_lr_scale_divides_the_learning_rate_by_tau_squared(teacher_dir):
+  plain = _config(teacher_dir, "online,distill.temperature=4.0")
+  scaled = _config(teacher_dir, "online,distill.temperature=4.0,"
+                   "distill.lr_scale='inverse_tau_squared'")
+  lr_plain = float(student.student_optimizer(plain, 4)[1](0))
+  assert float(student.student_optimizer(scaled, 4)[1](0)) == pytest.approx(lr_plain / 16)
+  curriculum = _config(teacher_dir, "temperature_curriculum,distill.lr_scale='inverse_tau_squared'")
+  assert float(student.student_optimizer(curriculum, 4)[1](0)) == pytest.approx(lr_plain / 64)
+
+
+def test_workdir_of_another_config_is_refused(runs, teacher_dir):
+  workdir, _ = runs("online")
+  with pytest.raises(ValueError, match="different config"):
+    loop.run(_config(teacher_dir, "online,distill.alpha=0.5"), workdir)
+
+
+def test_divergence_stops_with_an_error_and_no_result(root, teacher_dir):
+  workdir = os.path.join(root, "diverged")
+  config = _config(teacher_dir, "offline,optimizer.learning_rate=1e30")
+  with pytest.raises(FloatingPointError, match="diverged at epoch 1"):
+    loop.run(config, workdir)
+  assert [r["epoch"] for r in wd.read_metrics(workdir)] == [0]
+  with open(os.path.join(workdir, "diverged.json")) as fh:
+    assert json.load(fh)["epoch"] == 1
+
+
+def _teacher_copy(root, teacher_dir, name, drop_epoch):
+  copy = os.path.join(root, name)
+  if not os.path.exists(copy):
+    shutil.copytree(teacher_dir, copy)
+    shutil.rmtree(os.path.join(copy, "checkpoints", str(drop_epoch)))
+  return copy
+
+
+BAD = [
+    ("online,distill.teacher_workdir='/nonexistent/teacher'", FileNotFoundError, "does not exist"),
+    ("online,train_subset=96", ValueError, "train_subset"),
+    ("distill.mode='bogus'", ValueError, "distill.mode"),
+    ("early,distill.early_epoch=5", ValueError, "outside"),
+    ("anchors", ValueError, "outside", {"distill.anchor_epochs": (1, 7)}),
+    ("offline,distill.granularity='step_blend'", ValueError, "granularity"),
+    ("online,distill.alpha=1.5", ValueError, "alpha"),
+    ("online,distill.temperature=0.0", ValueError, "Temperatures"),
+    ("lockstep,distill.granularity='step',distill.teacher.batch_size=64", ValueError,
+     "batch_size"),
+    ("lockstep,distill.granularity='step_blend'", ValueError, "granularity"),
+]
+
+
+@pytest.mark.parametrize("arg,error,match,overrides", [b + ({},) * (4 - len(b)) for b in BAD])
+def test_bad_config_fails_before_any_work(root, teacher_dir, arg, error, match, overrides):
+  workdir = os.path.join(root, "never_created")
+  config = common.apply_overrides(distill_config.get_config(f"tiny,{arg}"), overrides)
+  if "teacher_workdir" not in arg:
+    config.distill.teacher_workdir = teacher_dir
+  with pytest.raises(error, match=match):
+    loop.run(config, workdir)
+  assert not os.path.exists(workdir)
+
+
+@pytest.mark.parametrize("variant,drop,match", [
+    ("online", 1, r"lacks checkpoint\(s\) \[1\]"), ("offline", 2, "has not finished")])
+def test_missing_teacher_checkpoints_fail_before_any_work(root, teacher_dir, variant, drop,
+                                                          match):
+  copy = _teacher_copy(root, teacher_dir, f"teacher_without_{drop}", drop)
+  workdir = os.path.join(root, "never_created")
+  with pytest.raises(FileNotFoundError, match=match):
+    loop.run(_config(copy, variant), workdir)
+  assert not os.path.exists(workdir)
+
+
+def test_restore_variables_reads_only_the_forward_variables(teacher_dir):
+  config, model = teacher_io.load_run(teacher_dir)
+  mesh = data_mesh()
+  variables = teacher_io.restore_variables(teacher_dir, 1)
+  assert set(variables) == {"params"}  # An MLP: no BatchNorm statistics.
+  tx = make_optimizer(config.optimizer, 4, config.epochs)
+  abstract = checkpoint.abstract_replicated(jax.eval_shape(
+      lambda: create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1))), mesh)
+  mngr = checkpoint.manager(teacher_dir, create=False)
+  full = checkpoint.restore(mngr, 1, abstract)
+  mngr.close()
+  for a, b in zip(jax.tree_util.tree_leaves(full.params),
+                  jax.tree_util.tree_leaves(variables["params"])):
+    np.testing.assert_array_equal(a, b)
+  with pytest.raises(FileNotFoundError, match="no checkpoint for epoch 7"):
+    teacher_io.restore_variables(teacher_dir, 7)
+
+
+def test_swapping_teacher_checkpoints_does_not_recompile(teacher_dir):
+  config, model = teacher_io.load_run(teacher_dir)
+  mesh = data_mesh()
+  tx = make_optimizer(config.optimizer, 4, 2)
+  step = jit_distill_step(model=model, teacher_model=model, tx=tx)
+  images = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype(np.float32)
+  labels = np.arange(8, dtype=np.int32) % 10
+  kd = []
+  for epoch, tau, alpha in [(0, 1.0, 0.0), (1, 4.0, 0.0), (2, 2.0, 0.5), (1, 4.0, 0.0)]:
+    teacher = teacher_io.restore_variables(teacher_dir, epoch)
+    fresh = replicate(create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1)), mesh)
+    _, out = step(fresh, images, labels, jax.random.PRNGKey(1), (teacher,),
+                  np.ones(1, np.float32), scalar(tau), scalar(alpha))
+    kd.append(float(out["kd"]))
+  assert step._cache_size() == 1
+  assert len({round(v, 6) for v in kd[:3]}) == 3  # Each teacher was really used...
+  assert kd[3] == pytest.approx(kd[1])  # ...and swapping back gives the same targets.
+
+
+def test_binary_task_teacher_and_student(root):
+  """A two-class selection (claim C8): the class count follows `classes`, not the dataset."""
+  teacher = teacher_config.get_config("tiny")
+  teacher.classes = (0, 6)
+  teacher_dir = os.path.join(root, "binary_teacher")
+  train_loop.run(teacher, teacher_dir)
+  assert teacher_io.load_run(teacher_dir)[1].num_classes == 2
+  config = _config(teacher_dir, "offline,epochs=1")
+  config.classes = (0, 6)
+  rows = loop.run(config, os.path.join(root, "binary_student"))
+  assert np.isfinite(rows[-1]["test_fidelity_final"]) and rows[-1]["teacher_epoch"] == 1
+  config.classes = (0, 5)  # Other classes than the teacher's: refused before any work.
+  with pytest.raises(ValueError, match="classes"):
+    loop.run(config, os.path.join(root, "never_created"))
