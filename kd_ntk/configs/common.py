@@ -7,15 +7,30 @@ Values are parsed as Python literals when possible (numbers, tuples, booleans).
 """
 
 import ast
-from typing import Dict, Set, Tuple
+from typing import Dict, List, Set, Tuple
 
 import ml_collections
 
 
+def split_top_level(text: str) -> List[str]:
+  """Splits on commas outside brackets: "a,b=(1,2)" -> ["a", "b=(1,2)"]."""
+  parts, depth, current = [], 0, ""
+  for char in text:
+    depth += char in "([{"
+    depth -= char in ")]}"
+    if char == "," and depth == 0:
+      parts.append(current)
+      current = ""
+    else:
+      current += char
+  return parts + [current]
+
+
 def parse_arg(arg: str) -> Tuple[Set[str], Dict[str, object]]:
-  """Splits "quick,epochs=3" into ({"quick"}, {"epochs": 3})."""
+  """Splits "quick,epochs=3,classes=(0,6)" into ({"quick"}, {"epochs": 3,
+  "classes": (0, 6)})."""
   variants, overrides = set(), {}
-  for part in filter(None, (p.strip() for p in (arg or "").split(","))):
+  for part in filter(None, (p.strip() for p in split_top_level(arg or ""))):
     if "=" in part:
       key, value = part.split("=", 1)
       try:

@@ -116,11 +116,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
                                         config.augment.pad, config.augment.flip):
       state, metrics = step_fn(state, *shard_batch(mesh, images, labels), train_rng)
       sums = {k: sums[k] + metrics[k] for k in sums}
+    train_loss = float(sums["loss"]) / steps_per_epoch  # Waits for queued steps.
     train_seconds = time.time() - start
     test = evaluate(model, state.variables(), splits.test_images, splits.test_labels,
                     config.eval_batch_size, mesh)
     row = {"epoch": epoch,
-           "train_loss": float(sums["loss"]) / steps_per_epoch,
+           "train_loss": train_loss,
            "train_accuracy": float(sums["accuracy"]) / steps_per_epoch,
            "test_loss": test["loss"], "test_accuracy": test["accuracy"],
            "learning_rate": float(schedule(epoch * steps_per_epoch - 1)),

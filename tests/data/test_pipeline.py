@@ -75,3 +75,17 @@ def test_shard_batch_splits_over_devices():
   assert x.addressable_shards[0].data.shape == (8 // devices, 3)
   with pytest.raises(ValueError, match="divisible"):
     data.shard_batch(mesh, np.zeros((6, 3)))
+
+
+def test_select_classes_relabels_in_given_order():
+  from kd_ntk.data.splits import select_classes
+  from kd_ntk.data.sources import DatasetInfo
+  info = DatasetInfo("toy", 4, (1, 1, 1), ("a", "b", "c", "d"))
+  labels = np.array([0, 1, 2, 3, 2, 0])
+  images = np.arange(6).reshape(6, 1, 1, 1)
+  (tx, ty), _, new_info = select_classes((images, labels), (images, labels), info, (2, 0))
+  np.testing.assert_array_equal(ty, [1, 0, 0, 1])
+  np.testing.assert_array_equal(tx.ravel(), [0, 2, 4, 5])
+  assert new_info.num_classes == 2 and new_info.class_names == ("c", "a")
+  with pytest.raises(ValueError, match="distinct"):
+    select_classes((images, labels), (images, labels), info, (1, 1))

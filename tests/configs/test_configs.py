@@ -1,0 +1,29 @@
+"""Config files: variants, overrides and clear errors."""
+
+import pytest
+
+from kd_ntk.configs import common, complexity, distill, reproduce, teacher
+
+
+def test_parse_arg_keeps_tuples_whole():
+  variants, overrides = common.parse_arg("quick,classes=(0,6),optimizer.learning_rate=0.1")
+  assert variants == {"quick"}
+  assert overrides == {"classes": (0, 6), "optimizer.learning_rate": 0.1}
+
+
+@pytest.mark.parametrize("module, arg", [
+    (teacher, ""), (teacher, "quick"), (teacher, "tiny"), (teacher, "cifar10"),
+    (distill, "online"), (distill, "quick,lockstep"), (complexity, "quick"),
+    (reproduce, ""), (reproduce, "quick"), (reproduce, "tiny")])
+def test_every_variant_builds(module, arg):
+  config = module.get_config(arg)
+  assert config is not None
+
+
+def test_overrides_apply_and_unknown_fields_fail():
+  config = teacher.get_config("quick,epochs=7,optimizer.learning_rate=0.2")
+  assert config.epochs == 7 and config.optimizer.learning_rate == 0.2
+  with pytest.raises(KeyError, match="Unknown config field 'epoch'"):
+    teacher.get_config("epoch=3")
+  with pytest.raises(ValueError, match="unknown variant"):
+    teacher.get_config("quik")
