@@ -1,6 +1,7 @@
 """`load(name, split)`: a dataset split as in-memory numpy arrays plus metadata."""
 
 import dataclasses
+import functools
 import os
 from typing import Optional, Tuple
 
@@ -44,6 +45,16 @@ def fashion_mnist_dir(data_dir: Optional[str] = None) -> str:
 def _load_idx(name: str, split: str, data_dir: Optional[str]):
   directory = fashion_mnist_dir(data_dir)
   images_path, labels_path = idx.find_split_files(directory, split)
+  stamp = tuple(os.stat(p).st_mtime_ns for p in (images_path, labels_path))
+  images, labels, info = _read_idx_split(name, images_path, labels_path, directory, stamp)
+  return images.copy(), labels.copy(), info
+
+
+@functools.lru_cache(maxsize=4)
+def _read_idx_split(name, images_path, labels_path, directory, stamp):
+  """Decoded arrays of one split, cached per process (a reproduction loads the
+  same files for dozens of runs); `stamp` invalidates the entry if a file changes."""
+  del stamp
   images = idx.read_idx(images_path)
   labels = idx.read_idx(labels_path)
   class_names = IDX_DATASETS[name]

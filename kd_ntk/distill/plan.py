@@ -18,7 +18,7 @@ from kd_ntk.train import checkpoint
 from kd_ntk.train import workdir as wd
 
 MODES = ("none", "offline", "early", "online", "anchors", "lockstep")
-LR_SCALES = ("none", "inverse_tau_squared")
+LR_SCALES = ("none", "inverse_tau", "inverse_tau_squared")
 LOCKSTEP_GRANULARITIES = ("epoch", "step")
 # Fields that select the training examples and their normalisation: a teacher
 # trained on other examples would be distilled on inputs it never saw normalised so.

@@ -14,7 +14,8 @@ def test_parse_arg_keeps_tuples_whole():
 @pytest.mark.parametrize("module, arg", [
     (teacher, ""), (teacher, "quick"), (teacher, "tiny"), (teacher, "cifar10"),
     (distill, "online"), (distill, "quick,lockstep"), (complexity, "quick"),
-    (reproduce, ""), (reproduce, "quick"), (reproduce, "tiny")])
+    (reproduce, ""), (reproduce, "quick"), (reproduce, "tiny"), (reproduce, "cifar10"),
+    (reproduce, "cifar100"), (reproduce, "mobilenet")])
 def test_every_variant_builds(module, arg):
   config = module.get_config(arg)
   assert config is not None
@@ -27,3 +28,12 @@ def test_overrides_apply_and_unknown_fields_fail():
     teacher.get_config("epoch=3")
   with pytest.raises(ValueError, match="unknown variant"):
     teacher.get_config("quik")
+
+
+def test_paper_settings_name_the_paper_models():
+  c10 = reproduce.get_config("cifar10")
+  assert (c10.teacher.dataset, c10.teacher.model) == ("cifar10", "resnet56")
+  assert set(c10.students) == {"resnet20", "lenet5x8"} and c10.teacher.augment.flip
+  assert reproduce.get_config("cifar100").teacher.model == "resnet110"
+  mobile = reproduce.get_config("mobilenet")
+  assert (mobile.teacher.model, mobile.students) == ("mobilenetv3_wide", ("mobilenetv3_narrow",))
