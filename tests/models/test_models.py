@@ -7,7 +7,9 @@ import pytest
 
 from kd_ntk import models
 
-SMALL_INPUT = {"mlp": (28, 28, 1), "lenet": (28, 28, 1), "cnn": (28, 28, 1)}
+SMALL_INPUT = {"mlp": (28, 28, 1), "lenet": (28, 28, 1), "cnn": (28, 28, 1),
+               # Any size works for MobileNet; a small one keeps XLA's compile short.
+               "mobilenet": (8, 8, 3)}
 # Presets fast enough to build in a test; the big ResNets share code with resnet8.
 PRESETS = ["mlp16", "mlp", "lenet5", "lenet5x8", "cnn_tiny", "cnn", "resnet8",
            "resnet8_nf", "resnet20", "mobilenetv3_narrow"]
