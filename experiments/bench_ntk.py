@@ -1,0 +1,204 @@
+r"""Benchmark: the LeNet-5 student's trace-NTK Gram matrix on Fashion-MNIST.
+
+Times kd_ntk's own methods against neural-tangents' implementations on the
+same images and parameters, each measurement in its own subprocess so that its
+peak memory (ru_maxrss, which sees XLA's buffers) is its own. Prints one JSON
+line per measurement and one "summary" line per n with own-best / nt-best.
+
+    .venv/bin/python experiments/bench_ntk.py                       # full run
+    .venv/bin/python experiments/bench_ntk.py --n=256 --methods=own:structured,nt:jc
+    .venv/bin/python experiments/bench_ntk.py --n=10000 --methods=own:structured
+
+Fields: seconds is the wall time of the first call, compilation included;
+peak_rss_gb is the process's peak resident memory (JAX runtime included);
+peak_delta_gb subtracts the resident memory just before the measurement;
+max_rel_diff_vs_nt compares the Gram matrix with the first neural-tangents one
+(max |ΔK| / max |K|; neural-tangents' mean over logits is scaled by C).
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+OWN = ("own:structured", "own:jacobian", "own:ntvp")
+NT = ("nt:jc", "nt:ntvp")
+WHAT = "lenet5_fashion_mnist_trace_gram"
+
+
+def _rss_gb() -> float:
+  with open("/proc/self/statm") as f:
+    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def _images(n: int, seed: int) -> np.ndarray:
+  """n training images scaled to [0, 1], standardised, (n, 28, 28, 1) float32."""
+  from kd_ntk.data import load  # pylint: disable=g-import-not-at-top
+  images, _, _ = load("fashion_mnist", "train")
+  # Statistics from 10k images: a float64 copy of all 60k would be a setup peak.
+  ref = images[:10000].astype(np.float32) / 255.0
+  mean, std = ref.mean(), ref.std()
+  pick = np.random.default_rng(seed).choice(len(images), size=n, replace=n > len(images))
+  return ((images[pick].astype(np.float32) / 255.0 - mean) / std).reshape(n, 28, 28, 1)
+
+
+def worker(args) -> dict:
+  """Runs one measurement in this process and returns its JSON record."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from kd_ntk.models import get_model, inference_fn, init_variables, parameter_count
+
+  x = _images(args.n, args.seed)
+  model = get_model("lenet5", 10)
+  f, params = inference_fn(model, init_variables(model, jax.random.PRNGKey(args.seed),
+                                                 (28, 28, 1)))
+  record = dict(what=WHAT, method=args.method, n=args.n,
+                params=parameter_count(params), backend=jax.default_backend(),
+                jax=jax.__version__)
+  if args.method.startswith("nt:"):
+    import neural_tangents as nt  # pylint: disable=g-import-not-at-top
+    impl = {"nt:jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
+            "nt:ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS}[args.method]
+    batch = min(args.nt_batch_size if args.method == "nt:jc" else args.nt_ntvp_batch_size,
+                args.n)
+    kernel_fn = nt.batch(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0,
+                                             implementation=impl),
+                         batch_size=batch, store_on_device=False)
+    record["nt_batch_size"] = batch
+    run = lambda: 10.0 * np.asarray(kernel_fn(x, None, params))  # mean -> sum over C=10
+  else:
+    from kd_ntk.ntk import empirical_ntk  # pylint: disable=g-import-not-at-top
+    method = args.method.split(":")[1]
+    record["block_size"] = args.block_size
+    run = lambda: empirical_ntk(f, params, x, method=method, block_size=args.block_size,
+                                progress=args.progress)
+  rss_before = _rss_gb()
+  cpu_before = time.process_time()
+  start = time.perf_counter()
+  gram = run()
+  record["seconds"] = round(time.perf_counter() - start, 3)
+  # CPU time (all threads) is steadier than wall time on a shared machine.
+  record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+  record.update(peak_rss_gb=round(peak, 3), peak_delta_gb=round(peak - rss_before, 3),
+                finite=bool(np.all(np.isfinite(gram))))
+  if args.save:
+    np.save(args.save, np.asarray(gram, np.float32))
+  return record
+
+
+def _measure(method: str, n: int, args, save: str) -> dict:
+  cmd = [sys.executable, os.path.abspath(__file__), "--worker", f"--method={method}",
+         f"--n={n}", f"--seed={args.seed}", f"--nt_batch_size={args.nt_batch_size}",
+         f"--nt_ntvp_batch_size={args.nt_ntvp_batch_size}"]
+  if args.block_size:
+    cmd.append(f"--block_size={args.block_size}")
+  if save:
+    cmd.append(f"--save={save}")
+  if args.progress:
+    cmd.append("--progress")
+  try:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  except subprocess.TimeoutExpired:
+    return dict(what=WHAT, method=method, n=n, status="timeout",
+                seconds=None, note=f"killed after {args.timeout} s")
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+  if proc.returncode != 0 or not lines:
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return dict(what=WHAT, method=method, n=n, status="error", seconds=None,
+                note=" | ".join(tail)[-400:])
+  record = json.loads(lines[-1])
+  record["status"] = "ok"
+  return record
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--n", default="256,1024,4096",
+                      help="comma-separated numbers of images")
+  parser.add_argument("--methods", default=",".join(NT + OWN),
+                      help=f"comma-separated subset of {NT + OWN}")
+  parser.add_argument("--max_nt_n", type=int, default=4096,
+                      help="skip neural-tangents above this n")
+  parser.add_argument("--max_ntvp_n", type=int, default=256,
+                      help="skip both NTK-vector-product methods above this n (they "
+                           "cost O(n²·C) forward passes: minutes at n=256)")
+  parser.add_argument("--timeout", type=float, default=900.0,
+                      help="seconds before a measurement is killed")
+  parser.add_argument("--nt_batch_size", type=int, default=256,
+                      help="nt.batch block for JACOBIAN_CONTRACTION")
+  parser.add_argument("--nt_ntvp_batch_size", type=int, default=32,
+                      help="nt.batch block for NTK_VECTOR_PRODUCTS (256 ran out of "
+                           "memory: 33 GB)")
+  parser.add_argument("--block_size", type=int, default=0, help="own; 0 = auto")
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--progress", action="store_true")
+  parser.add_argument("--no_check", action="store_true",
+                      help="do not compare Gram matrices against neural-tangents")
+  parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+  parser.add_argument("--method", default="own:structured", help=argparse.SUPPRESS)
+  parser.add_argument("--save", default="", help=argparse.SUPPRESS)
+  args = parser.parse_args(argv)
+  args.block_size = args.block_size or None
+
+  if args.worker:
+    args.n = int(args.n)
+    print(json.dumps(worker(args)), flush=True)
+    return
+
+  methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+  unknown = set(methods) - set(NT + OWN)
+  if unknown:
+    parser.error(f"unknown methods {sorted(unknown)}; choose from {NT + OWN}")
+  # neural-tangents first, so each own line can carry its ratio.
+  methods = [m for m in NT if m in methods] + [m for m in OWN if m in methods]
+  with tempfile.TemporaryDirectory() as tmp:
+    for n in [int(v) for v in args.n.split(",")]:
+      nt_seconds, nt_cpu, own, own_cpu, reference = {}, {}, {}, {}, None
+      for method in methods:
+        if method.startswith("nt:") and n > args.max_nt_n:
+          continue
+        if method.endswith("ntvp") and n > args.max_ntvp_n:
+          print(json.dumps(dict(what=WHAT, method=method, n=n, status="skipped",
+                                note=f"n > --max_ntvp_n={args.max_ntvp_n}")), flush=True)
+          continue
+        save = "" if args.no_check or n > 4096 else os.path.join(tmp, f"{method[3:]}{n}.npy")
+        record = _measure(method, n, args, save)
+        if record["status"] == "ok" and save:
+          gram = np.load(save)
+          if reference is None and method.startswith("nt:"):
+            reference = gram
+          elif reference is not None:
+            record["max_rel_diff_vs_nt"] = float(
+                np.abs(gram - reference).max() / np.abs(reference).max())
+          os.remove(save)
+        if record["status"] == "ok":
+          (nt_seconds if method.startswith("nt:") else own)[method] = record["seconds"]
+          (nt_cpu if method.startswith("nt:") else own_cpu)[method] = record["cpu_seconds"]
+        best_nt = min(nt_seconds.values()) if nt_seconds else None
+        if record["status"] == "ok" and best_nt:
+          record["ratio_vs_nt_best"] = round(record["seconds"] / best_nt, 4)
+          best_nt_cpu = min(nt_cpu.values())
+          record["cpu_ratio_vs_nt_best"] = round(record["cpu_seconds"] / best_nt_cpu, 4)
+        print(json.dumps(record), flush=True)
+      if own:
+        best = min(own, key=own.get)
+        best_nt = min(nt_seconds.values()) if nt_seconds else None
+        print(json.dumps(dict(
+            what="summary", method=f"own_best={best}", n=n, seconds=own[best],
+            nt_best=(min(nt_seconds, key=nt_seconds.get) if nt_seconds else None),
+            nt_best_seconds=best_nt,
+            ratio_vs_nt_best=round(own[best] / best_nt, 4) if best_nt else None,
+            cpu_ratio_vs_nt_best=(round(own_cpu[best] / min(nt_cpu.values()), 4)
+                                  if nt_cpu else None))),
+              flush=True)
+
+
+if __name__ == "__main__":
+  main()

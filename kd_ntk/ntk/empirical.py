@@ -1,0 +1,218 @@
+"""The empirical neural tangent kernel of any `f(params, x)`, blocked.
+
+    K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩                 ("trace", n1 x n2)
+    K_ij^{cd} = ⟨∂f_c(x_i)/∂θ, ∂f_d(x_j)/∂θ⟩                ("full", n1 x n2 x C x C)
+    K_ij^{c} = ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩                  ("diagonal", n1 x n2 x C)
+
+The trace is the *sum* over logits: neural-tangents with `trace_axes=(-1,)`
+returns the mean, i.e. C times less. The kernel `K` of Harutyunyan et al.
+(ICLR 2023, "Supervision Complexity and its Role in Knowledge Distillation")
+is the "trace" Gram matrix of the student at its current parameters.
+
+Methods (all exact; they differ in time and memory):
+  * "jacobian": per-example Jacobian blocks (`vmap(jacrev)`), one matrix
+    product per block pair.
+  * "structured": per-layer. A weight entering through a dense contraction
+    (`y = a W`) is kept factorised, `∂f_c/∂W = a ⊗ g_c`, with `a` and `g_c`
+    read off the forward and backward passes, so its share costs
+    `d_in + C·d_out` per pair instead of `C·d_in·d_out`; a convolution kernel's
+    Jacobian is formed as `patches(a)ᵀ g_c` rather than by per-example kernel
+    gradients. Layers are found in the jaxpr of `f` (`kd_ntk.ntk.structure`);
+    every other parameter takes the "jacobian" path, so any `f` works.
+  * "ntvp": NTK-vector products; never stores a Jacobian (slowest).
+  * "auto": "structured" unless one example's features exceed the memory
+    budget (`kd_ntk.ntk.planning.CHUNK_BYTES`), then "ntvp".
+
+Blocking: rows and columns in blocks of `block_size` examples, the last block
+zero-padded so the jitted per-block functions compile once; symmetric kernels
+compute blocks J >= I only. See `kd_ntk.ntk.blocking`.
+"""
+
+import contextlib
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kd_ntk.ntk import planning
+from kd_ntk.ntk.blocking import blocked_gram
+from kd_ntk.ntk.planning import METHODS, OUTPUTS, x64_scope
+
+
+def _mirror(output: str) -> Callable[[np.ndarray], np.ndarray]:
+  """K(b, a) from K(a, b): swap examples, and logits for "full"."""
+  if output == "full":
+    return lambda block: block.transpose(1, 0, 3, 2)
+  if output == "diagonal":
+    return lambda block: block.transpose(1, 0, 2)
+  return lambda block: block.T
+
+
+def _validate(x1, x2, output: str, method: str, block_size: Optional[int]) -> None:
+  if output not in OUTPUTS:
+    raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
+  if method not in METHODS:
+    raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+  if np.ndim(x1) < 1 or len(x1) == 0:
+    raise ValueError(f"x1 must hold at least one example; got shape {np.shape(x1)}.")
+  if x2 is not None:
+    if np.ndim(x2) < 1 or len(x2) == 0:
+      raise ValueError(f"x2 must hold at least one example; got shape {np.shape(x2)}.")
+    if tuple(np.shape(x1)[1:]) != tuple(np.shape(x2)[1:]):
+      raise ValueError("x1 and x2 must have the same per-example shape; got "
+                       f"{tuple(np.shape(x1)[1:])} and {tuple(np.shape(x2)[1:])}.")
+  if block_size is not None and (int(block_size) != block_size or block_size < 1):
+    raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
+
+
+def _check_batch_output(f, params, x_example) -> None:
+  """f must map a batch of B examples to B rows of logits."""
+  try:
+    out = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
+  except Exception as err:
+    raise ValueError(f"f(params, x) failed on a batch of one example of shape "
+                     f"{tuple(np.shape(x_example))}: {err}") from err
+  if not hasattr(out, "shape") or len(out.shape) < 1 or out.shape[0] != 1:
+    raise ValueError("f(params, x) must return one row of logits per example, "
+                     f"(B, C); for B = 1 it returned {getattr(out, 'shape', out)}.")
+
+
+def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
+                  x2=None, *, output: str = "trace", method: str = "auto",
+                  block_size: Optional[int] = None, dtype=None,
+                  progress: bool = False) -> np.ndarray:
+  """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
+
+      K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩
+
+  Args:
+    f: any function `f(params, x) -> logits (B, C)` (e.g. from
+      `kd_ntk.models.inference_fn`); examples must not interact (inference mode).
+      Axes after the batch axis are flattened into C.
+    params: pytree of floating-point parameters θ.
+    x1: inputs (n1, ...), numpy or JAX.
+    x2: inputs (n2, ...) with the same per-example shape, or None for the
+      symmetric Gram matrix of x1 (each off-diagonal block computed once).
+    output: "trace" (n1, n2), the sum over logits; "full" (n1, n2, C, C);
+      "diagonal" (n1, n2, C), the c = c' terms.
+    method: "auto", "jacobian", "structured" or "ntvp" (see the module doc).
+    block_size: examples per row/column block (None: chosen from the memory
+      budgets in `kd_ntk.ntk.planning`). The last block is padded, so any
+      size works and nothing recompiles.
+    dtype: None to accumulate in the Jacobian's dtype, or e.g. jnp.float64 to
+      cast Jacobian blocks (or their factors) before every product. float64 is
+      enabled for the contraction only if jax_enable_x64 is off.
+    progress: write "blocks done / total, elapsed, ETA" lines to stderr.
+
+  Returns:
+    A numpy array of the accumulation dtype (float32 by default, float64 with
+    `dtype=jnp.float64`), ready for a float64 solve after `.astype`.
+  """
+  _validate(x1, x2, output, method, block_size)
+  dtype = planning.normalise_dtype(dtype)
+  x_example = np.asarray(x1[0])
+  _check_batch_output(f, params, x_example)
+  n_max = max(len(x1), 0 if x2 is None else len(x2))
+  plan = planning.make_plan(f, params, x_example, n_max=n_max, output=output,
+                            method=method, block_size=block_size, dtype=dtype)
+  if plan.method == "ntvp" and dtype is not None:
+    raise ValueError("dtype casts Jacobian blocks, which method='ntvp' never "
+                     "forms; use method='jacobian' or 'structured', or pass "
+                     "float64 params under jax_enable_x64.")
+  prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype)
+
+  def prepare(x_block):
+    return prepare_jit(params, x_block)
+
+  def pair(a, b):
+    with _precision_scope(dtype):
+      return pair_jit(params, a, b)
+
+  tail = {"trace": (), "full": (plan.num_logits,) * 2,
+          "diagonal": (plan.num_logits,)}[output]
+  with _precision_scope(dtype):
+    prepared = jax.eval_shape(prepare, _zero_block(x1, plan.block_size))
+    probe = jax.eval_shape(pair_jit, params, prepared, prepared)
+  return blocked_gram(prepare, pair, _mirror(output), x1, x2,
+                      block_size=plan.block_size, tail_shape=tail,
+                      out_dtype=np.dtype(probe.dtype),
+                      cache_bytes=planning.CACHE_BYTES, progress=progress,
+                      label=f"ntk[{plan.method}]")
+
+
+def _zero_block(x, block_size: int) -> np.ndarray:
+  """A zero block of the right shape and dtype, for shape inference."""
+  return np.zeros((block_size,) + tuple(np.shape(x)[1:]), np.asarray(x[:1]).dtype)
+
+
+def _precision_scope(dtype: Optional[np.dtype]):
+  """float64 enabled around the contraction only when it accumulates in float64."""
+  if dtype is not None and dtype.itemsize == 8:
+    return x64_scope()
+  return contextlib.nullcontext()
+
+
+def ntk_block_fn(f: Callable[[Any, jax.Array], jax.Array], *, output: str = "trace",
+                 method: str = "structured", dtype=None
+                 ) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
+  """A jitted `kernel(params, x_a, x_b) -> block` for your own blocking.
+
+      block_ij = Σ_c ⟨∂f_c(x_a[i])/∂θ, ∂f_c(x_b[j])/∂θ⟩   (for output="trace")
+
+  Compiled once per input shapes and reused on later calls (keep the block
+  shapes fixed, e.g. by padding, to avoid recompiling). `dtype=jnp.float64`
+  needs jax_enable_x64 (or run the call inside `kd_ntk.ntk.x64_scope()`).
+
+  Returns:
+    A function returning a JAX array: (Ba, Bb), (Ba, Bb, C, C) or (Ba, Bb, C).
+  """
+  if output not in OUTPUTS:
+    raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
+  if method not in METHODS:
+    raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+  dtype = planning.normalise_dtype(dtype)
+
+  def kernel(params, x_a, x_b):
+    if tuple(np.shape(x_a)[1:]) != tuple(np.shape(x_b)[1:]):
+      raise ValueError("x_a and x_b must have the same per-example shape; got "
+                       f"{tuple(np.shape(x_a)[1:])} and {tuple(np.shape(x_b)[1:])}.")
+    plan = planning.make_plan(f, params, x_a[0], n_max=len(x_a), output=output,
+                              method=method, block_size=len(x_a), dtype=dtype)
+    block = planning.compiled_block_fn(f, plan, output, dtype)
+    with _precision_scope(dtype):
+      return block(params, x_a, x_b)
+
+  return kernel
+
+
+def monte_carlo_ntk(f: Callable[[Any, jax.Array], jax.Array],
+                    init_fn: Callable[[jax.Array], Any], x1, x2=None, *,
+                    num_samples: int, rng: jax.Array, **kwargs) -> np.ndarray:
+  """The empirical NTK averaged over `num_samples` random initialisations.
+
+      K̄_ij = (1/m) Σ_{s=1..m} Σ_c ⟨∂f_c(x_i; θ_s)/∂θ, ∂f_c(x_j; θ_s)/∂θ⟩,
+      θ_s = init_fn(rng_s)
+
+  At infinite width (NTK parameterisation) K̄ tends to C times the
+  per-logit kernel of neural-tangents' `kernel_fn(..., "ntk")`.
+
+  Args:
+    f: `f(params, x) -> logits (B, C)`.
+    init_fn: `init_fn(rng) -> params`.
+    x1, x2: inputs as for `empirical_ntk`.
+    num_samples: number m of initialisations.
+    rng: a JAX PRNG key, split into m keys.
+    **kwargs: `output`, `method`, `block_size`, `dtype`, `progress` of
+      `empirical_ntk`. The compiled block functions are reused across samples.
+
+  Returns:
+    A float64 numpy array shaped like `empirical_ntk`'s result.
+  """
+  if int(num_samples) != num_samples or num_samples < 1:
+    raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}.")
+  total = None
+  for key in jax.random.split(rng, int(num_samples)):
+    gram = empirical_ntk(f, init_fn(key), x1, x2, **kwargs).astype(np.float64)
+    total = gram if total is None else total + gram
+  return total / num_samples

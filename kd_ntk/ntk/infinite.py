@@ -1,0 +1,263 @@
+"""Infinite-width NTK and NNGP kernels of kd_ntk's fully connected (and plain CNN) presets.
+
+    Θ(x, x') = lim_{width→∞} Σ_c ⟨∂f_c(x)/∂θ, ∂f_c(x')/∂θ⟩ / C    (per logit)
+
+neural-tangents computes these exactly for `stax` networks; `stax_twin` builds
+the stax network that matches a preset, `infinite_kernels` evaluates it.
+neural-tangents (and TensorFlow, which its import needs) is imported only when
+these are called, never by `import kd_ntk.ntk`.
+
+Without neural-tangents, `mlp_kernels_closed_form` gives the same kernels for
+ReLU MLPs from the arc-cosine recursion, in numpy; `NTKParamMLP` is the flax
+network (NTK parameterisation) whose Monte-Carlo NTK converges to them.
+
+Conventions: neural-tangents returns the kernel of one logit (logits are
+i.i.d. at infinite width). `output="trace"` multiplies by C, matching the sum
+over logits of `kd_ntk.ntk.empirical_ntk(..., output="trace")`.
+"""
+
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kd_ntk.models.registry import MODELS
+from kd_ntk.ntk.planning import x64_scope
+
+_MLP_FAMILY = tuple(k for k, (cls, _) in MODELS.items() if cls.__name__ == "MLP")
+_CNN_FAMILY = tuple(k for k, (cls, _) in MODELS.items() if cls.__name__ == "PlainCNN")
+
+
+def missing_package_error(err: ImportError) -> ImportError:
+  """An ImportError naming the missing package and how to install it."""
+  name = getattr(err, "name", None) or ""
+  if name.split(".")[0] == "tensorflow":
+    return ImportError(
+        "kd_ntk.ntk.infinite needs neural-tangents, whose import needs TensorFlow, "
+        "which is not installed: pip install tensorflow-cpu==2.21.0 (the verified "
+        "stack, see requirements.txt).")
+  if name.split(".")[0] == "neural_tangents":
+    return ImportError(
+        "kd_ntk.ntk.infinite needs neural-tangents, which is not installed: pip "
+        "install neural-tangents==0.6.5 tensorflow-cpu==2.21.0 (it needs jax<0.6; "
+        "see requirements.txt). Without it, use mlp_kernels_closed_form for MLPs.")
+  return ImportError(
+      f"neural-tangents failed to import on jax {jax.__version__} ({err}); "
+      "neural-tangents 0.6.5 needs jax<0.6 (jax 0.5.3 is verified, see "
+      "requirements.txt). Without it, use mlp_kernels_closed_form for MLPs.")
+
+
+def import_neural_tangents():
+  """`import neural_tangents`, or an ImportError that says what to install."""
+  try:
+    import neural_tangents as nt  # pylint: disable=g-import-not-at-top
+  except ImportError as err:
+    raise missing_package_error(err) from err
+  return nt
+
+
+def _model_options(name: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+  if name not in MODELS:
+    raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+  if name not in _MLP_FAMILY + _CNN_FAMILY:
+    raise ValueError(f"No stax twin for {name!r}: twins exist for the MLP presets "
+                     f"{_MLP_FAMILY} and the plain CNN presets {_CNN_FAMILY}.")
+  return {**MODELS[name][1], **kwargs}
+
+
+def stax_twin(name: str, num_classes: int, *, parameterization: str = "standard",
+              W_std: float = 1.0, b_std: Optional[float] = 0.0, **model_kwargs):
+  """`(init_fn, apply_fn, kernel_fn)` of the stax network matching preset `name`.
+
+  MLP presets ("mlp", "mlp16", "mlp128"): Flatten, depth x (Dense, ReLU), Dense.
+  With the defaults (standard parameterisation, W_std=1, b_std=0) this is the
+  flax preset itself: LeCun-normal weights of variance 1/fan_in, trainable
+  biases initialised at zero. `parameterization="ntk"` is the twin of
+  `NTKParamMLP` instead.
+
+  Plain CNN presets ("cnn_tiny", "cnn", "cnn_wide"): only an approximate twin.
+  neural-tangents has no kernel for max pooling or BatchNorm, so 2x2 average
+  pooling replaces max pooling and `use_batchnorm=False` is required. Its
+  exact kernel tracks all pairs of spatial positions: use tiny inputs.
+
+  Args:
+    name: a preset of `kd_ntk.models.MODELS`.
+    num_classes: number of logits C.
+    parameterization: "standard" or "ntk" (neural-tangents' meaning).
+    W_std, b_std: weight and bias scales (b_std None: no bias).
+    **model_kwargs: the preset's options (width, depth, channels, ...).
+  """
+  nt = import_neural_tangents()
+  stax = nt.stax
+  opts = _model_options(name, model_kwargs)
+  dense = lambda width: stax.Dense(width, W_std=W_std, b_std=b_std,
+                                   parameterization=parameterization)
+  layers = []
+  if name in _MLP_FAMILY:
+    layers.append(stax.Flatten())
+    for _ in range(opts["depth"]):
+      layers += [dense(opts["width"]), stax.Relu()]
+  else:
+    if opts.get("use_batchnorm", True):
+      raise ValueError("BatchNorm has no infinite-width kernel; build the CNN twin "
+                       "with use_batchnorm=False.")
+    if opts.get("dropout", 0.0):
+      raise ValueError("The CNN twin models inference mode only; pass dropout=0.")
+    for width in opts["channels"]:
+      for _ in range(opts.get("convs_per_stage", 1)):
+        layers += [stax.Conv(width, (3, 3), padding="SAME", W_std=W_std, b_std=b_std,
+                             parameterization=parameterization), stax.Relu()]
+      layers.append(stax.AvgPool((2, 2), strides=(2, 2), padding="SAME"))
+    layers.append(stax.Flatten())
+    if opts.get("hidden"):
+      layers += [dense(opts["hidden"]), stax.Relu()]
+  layers.append(dense(num_classes))
+  return stax.serial(*layers)
+
+
+def _scale(output: str, num_classes: int) -> float:
+  if output not in ("trace", "per_logit"):
+    raise ValueError(f"output must be 'trace' or 'per_logit'; got {output!r}.")
+  return float(num_classes) if output == "trace" else 1.0
+
+
+def infinite_kernels(name: str, x1, x2=None, *, num_classes: int,
+                     get: Sequence[str] = ("nngp", "ntk"), output: str = "trace",
+                     parameterization: str = "standard", W_std: float = 1.0,
+                     b_std: Optional[float] = 0.0, batch_size: int = 0,
+                     **model_kwargs) -> Dict[str, np.ndarray]:
+  """Exact infinite-width kernels of the stax twin of preset `name`.
+
+      ntk_ij = C · Θ(x_i, x_j)   (output="trace"; Θ is neural-tangents' kernel)
+
+  Args:
+    name, num_classes, parameterization, W_std, b_std, **model_kwargs: as for
+      `stax_twin`.
+    x1: inputs (n1, H, W, C_in); x2: (n2, ...) or None for x1 against itself.
+    get: which kernels, among "nngp" and "ntk".
+    output: "trace" (sum over logits, comparable with `empirical_ntk`) or
+      "per_logit" (neural-tangents' convention).
+    batch_size: > 0 computes in blocks with `nt.batch` (must divide n).
+
+  Returns:
+    {"nngp": (n1, n2), "ntk": (n1, n2)} as float64 numpy arrays (computed with
+    float64 enabled).
+  """
+  scale = _scale(output, num_classes)
+  nt = import_neural_tangents()
+  _, _, kernel_fn = stax_twin(name, num_classes, parameterization=parameterization,
+                              W_std=W_std, b_std=b_std, **model_kwargs)
+  if batch_size:
+    kernel_fn = nt.batch(kernel_fn, batch_size=batch_size, store_on_device=False)
+  get = tuple(get)
+  with x64_scope():
+    a = jnp.asarray(np.asarray(x1), jnp.float64)
+    b = None if x2 is None else jnp.asarray(np.asarray(x2), jnp.float64)
+    kernels = kernel_fn(a, b, get)
+    return {g: scale * np.asarray(k, np.float64) for g, k in zip(get, kernels)}
+
+
+def _relu_expectations(cov12, var1, var2) -> Tuple[np.ndarray, np.ndarray]:
+  """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians (u, v)."""
+  norm = np.sqrt(np.maximum(var1 * var2, 1e-300))
+  cos = np.clip(cov12 / norm, -1.0, 1.0)
+  theta = np.arccos(cos)
+  e_phi = norm * (np.sin(theta) + (np.pi - theta) * cos) / (2 * np.pi)
+  e_dphi = (np.pi - theta) / (2 * np.pi)
+  return e_phi, e_dphi
+
+
+def mlp_kernels_closed_form(x1, x2=None, *, depth: int, num_classes: int,
+                            width: Optional[int] = None, parameterization: str = "ntk",
+                            W_std: float = 1.0, b_std: Optional[float] = 0.0,
+                            output: str = "trace") -> Dict[str, np.ndarray]:
+  """NNGP and NTK of a ReLU MLP at infinite width, in closed form (numpy float64).
+
+  The arc-cosine recursion, with inputs flattened and covariances normalised by
+  the input size d, in neural-tangents' conventions:
+
+      Σ⁰ = x·x'/d,                  Σ^{l+1} = W_std² E[φ(u)φ(v)] + b_std²
+      NTK param:      Θ^{l+1} = Σ^{l+1} + W_std² E[φ'(u)φ'(v)] Θ^l
+      standard param: Θ^{l+1} = n_l E[φ(u)φ(v)] + W_std² E[φ'(u)φ'(v)] Θ^l + [bias]
+
+  (u, v) ~ N(0, Σ^l), n_l the width feeding the layer (d for the first). The
+  "standard" form is the finite-width expectation of the flax MLP presets.
+
+  Args:
+    x1, x2: inputs (n, ...) flattened per example; x2 None for x1 itself.
+    depth: number of hidden ReLU layers.
+    num_classes: C (only scales output="trace").
+    width: hidden width (needed for parameterization="standard").
+    parameterization: "ntk" or "standard".
+    W_std, b_std: weight and bias scales (b_std None: no bias).
+    output: "trace" (C times the per-logit kernel) or "per_logit".
+
+  Returns:
+    {"nngp": (n1, n2), "ntk": (n1, n2)} float64.
+  """
+  scale = _scale(output, num_classes)
+  if parameterization not in ("ntk", "standard"):
+    raise ValueError(f"parameterization must be 'ntk' or 'standard'; got {parameterization!r}.")
+  if parameterization == "standard" and depth > 0 and not width:
+    raise ValueError("parameterization='standard' needs the hidden width.")
+  a = np.asarray(x1, np.float64).reshape(len(x1), -1)
+  b = a if x2 is None else np.asarray(x2, np.float64).reshape(len(x2), -1)
+  d = a.shape[1]
+  bias_var = 0.0 if b_std is None else b_std**2
+  cross, var_a, var_b = a @ b.T / d, np.sum(a * a, 1) / d, np.sum(b * b, 1) / d
+  ntk = np.zeros_like(cross)
+  fan_in = d
+  for layer in range(depth + 1):
+    if layer:  # ReLU on the previous pre-activations
+      e_cross, e_dcross = _relu_expectations(cross, var_a[:, None], var_b[None, :])
+      e_var_a = var_a / 2  # E[relu(u)²] = Var(u)/2
+      e_var_b = var_b / 2
+      ntk = ntk * e_dcross
+      cross, var_a, var_b = e_cross, e_var_a, e_var_b
+    # Dense layer: affine map of the covariance, then its own gradient term.
+    if parameterization == "ntk":
+      cross, var_a, var_b = (W_std**2 * cross + bias_var, W_std**2 * var_a + bias_var,
+                             W_std**2 * var_b + bias_var)
+      ntk = cross + W_std**2 * ntk
+    else:
+      ntk = fan_in * cross + W_std**2 * ntk + (0.0 if b_std is None else 1.0)
+      cross, var_a, var_b = (W_std**2 * cross + bias_var, W_std**2 * var_a + bias_var,
+                             W_std**2 * var_b + bias_var)
+    fan_in = width or fan_in
+  return {"nngp": scale * cross, "ntk": scale * ntk}
+
+
+class NTKParamMLP(nn.Module):
+  """A ReLU MLP in NTK parameterisation: the flax twin of `stax_twin(...,
+  parameterization="ntk")` and of `mlp_kernels_closed_form`.
+
+      h^{l+1} = W_std/sqrt(n_l) · h^l W^l + b_std · b^l,   W, b ~ N(0, 1)
+
+  Attributes:
+    num_classes: number of logits C.
+    width: hidden width.
+    depth: number of hidden ReLU layers.
+    W_std: weight scale.
+    b_std: bias scale (None: no bias).
+  """
+  num_classes: int
+  width: int = 512
+  depth: int = 1
+  W_std: float = 1.0
+  b_std: Optional[float] = 0.0
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train  # no train-mode behaviour
+    h = x.reshape((x.shape[0], -1))
+    widths = [self.width] * self.depth + [self.num_classes]
+    for layer, out in enumerate(widths):
+      kernel = self.param(f"kernel_{layer}", nn.initializers.normal(1.0), (h.shape[1], out))
+      # Scale after the product: the weight enters one dense contraction.
+      z = (h @ kernel) * (self.W_std / np.sqrt(h.shape[1]))
+      if self.b_std is not None:
+        z = z + self.b_std * self.param(f"bias_{layer}", nn.initializers.normal(1.0), (out,))
+      h = nn.relu(z) if layer < self.depth else z
+    return h

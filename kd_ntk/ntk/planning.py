@@ -1,0 +1,247 @@
+"""Choices made before a kernel is computed: method, block sizes, compiled functions.
+
+Kept apart from `empirical.py` so the public functions there read as the
+algorithm, and so the jitted per-block functions are built (and compiled) once
+per network function and reused across blocks, calls and Monte-Carlo samples.
+"""
+
+import contextlib
+import functools
+import math
+import warnings
+from typing import Callable, NamedTuple, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kd_ntk.ntk.features import contract_fn, features_fn
+from kd_ntk.ntk.ntvp import ntvp_block_fn
+from kd_ntk.ntk.structure import Layers, find_layers
+
+OUTPUTS = ("trace", "full", "diagonal")
+METHODS = ("auto", "jacobian", "structured", "ntvp")
+
+_GIB = 2**30
+# Transient per-chunk feature memory: the features (plain Jacobian columns and
+# dense-layer factors) of a chunk are formed inside one jitted call.
+CHUNK_BYTES = _GIB // 4
+# Larger chunks only add cache misses on the CPU (measured on LeNet-5).
+MAX_CHUNK = 16
+# Two prepared blocks (row and column) are alive at once.
+BLOCK_PAIR_BYTES = _GIB
+# One kernel block (block_size² · tail) in flight.
+OUT_BLOCK_BYTES = _GIB // 4
+# Prepared blocks are all kept when they fit here (else recomputed per pair).
+CACHE_BYTES = 2 * _GIB
+MAX_BLOCK = 1024
+MIN_BLOCK = 8
+
+
+def x64_enabled() -> bool:
+  """True when JAX creates float64 arrays (jax_enable_x64)."""
+  return jax.dtypes.canonicalize_dtype(jnp.float64) == np.dtype(np.float64)
+
+
+def x64_scope():
+  """A context in which float64 is enabled, on old and new JAX alike.
+
+  JAX >= 0.8 has `jax.enable_x64(True)`; older releases have
+  `jax.experimental.enable_x64()`. Raises RuntimeError if neither exists.
+  """
+  if x64_enabled():
+    return contextlib.nullcontext()
+  if hasattr(jax, "enable_x64"):
+    return jax.enable_x64(True)
+  try:
+    from jax.experimental import enable_x64  # pylint: disable=g-import-not-at-top
+  except ImportError as err:
+    raise RuntimeError(
+        "float64 accumulation needs 64-bit JAX: call "
+        "jax.config.update('jax_enable_x64', True) at startup or set "
+        "JAX_ENABLE_X64=1.") from err
+  return enable_x64()
+
+
+def normalise_dtype(dtype) -> Optional[np.dtype]:
+  """None, or a floating numpy dtype; raises ValueError otherwise."""
+  if dtype is None:
+    return None
+  dt = np.dtype(dtype)
+  if not np.issubdtype(dt, np.floating):
+    raise ValueError(f"dtype must be a floating dtype such as jnp.float64; got {dtype!r}.")
+  return dt
+
+
+class Plan(NamedTuple):
+  """A resolved computation: what to run and in which pieces."""
+  method: str                 # "jacobian", "structured" or "ntvp"
+  layers: Optional[Layers]    # tapped layers ("structured" only)
+  block_size: int
+  chunk: int                  # examples per Jacobian evaluation
+  num_logits: int
+  num_params: int
+
+
+def _signature(params, x_example) -> Tuple:
+  leaves, treedef = jax.tree_util.tree_flatten(params)
+  return (treedef, tuple((tuple(leaf.shape), np.dtype(leaf.dtype).str) for leaf in leaves),
+          (tuple(np.shape(x_example)), np.dtype(x_example.dtype).str))
+
+
+def _abstract(signature):
+  treedef, leaf_specs, (x_shape, x_dtype) = signature
+  params = jax.tree_util.tree_unflatten(
+      treedef, [jax.ShapeDtypeStruct(s, np.dtype(d)) for s, d in leaf_specs])
+  return params, jax.ShapeDtypeStruct(x_shape, np.dtype(x_dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _layers_cached(f, signature, num_logits: int) -> Optional[Layers]:
+  params, x_example = _abstract(signature)
+  return _layers(f, params, x_example, num_logits)
+
+
+def _layers(f, params, x_example, num_logits) -> Optional[Layers]:
+  """The tapped layers, or None when there are none or tapping fails."""
+  try:
+    layers = find_layers(f, params, x_example, num_logits)
+    if not (layers.leaf_taps or layers.conv_taps):
+      return None
+    # Trace the tapped features once: an unsupported construct fails here,
+    # before any real work, and the plain Jacobian path takes over.
+    jax.eval_shape(features_fn(f, layers), params,
+                   jax.ShapeDtypeStruct((1,) + tuple(x_example.shape), x_example.dtype))
+    return layers
+  except Exception as err:  # pylint: disable=broad-except
+    warnings.warn(f"kd_ntk.ntk: layer taps unavailable for this network "
+                  f"({type(err).__name__}: {err}); using the plain Jacobian path.")
+    return None
+
+
+def tapped_layers(f, params, x_example, num_logits: int) -> Optional[Layers]:
+  """Cached `find_layers` (per network function and shapes)."""
+  signature = _signature(params, x_example)
+  try:
+    return _layers_cached(f, signature, num_logits)
+  except TypeError:  # an unhashable f: analyse without the cache
+    return _layers(f, *_abstract(signature), num_logits)
+
+
+def _largest_divisor_at_most(n: int, limit: int) -> int:
+  limit = max(1, min(n, limit))
+  return max(d for d in range(1, limit + 1) if n % d == 0)
+
+
+def _feature_bytes(leaves, layers: Optional[Layers], num_logits: int,
+                   itemsize: int) -> int:
+  """Bytes of one example's features: C columns per plain parameter, plus the
+  (d_in + C·d_out) factors of every tapped dense layer."""
+  dense = dict(layers.leaf_taps) if layers is not None else {}
+  count = 0
+  for k, leaf in enumerate(leaves):
+    size = math.prod(leaf.shape)
+    if k in dense:
+      d_in = math.prod(leaf.shape[a] for a in dense[k])
+      count += d_in + num_logits * (size // d_in)
+    else:
+      count += num_logits * size
+  return count * itemsize
+
+
+def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
+              block_size: Optional[int], dtype: Optional[np.dtype]) -> Plan:
+  """Resolves "auto", the tapped layers and the block and chunk sizes.
+
+  "auto" is "structured" (never costlier than "jacobian": tapping only removes
+  work) unless one example's features exceed `CHUNK_BYTES`, where it falls
+  back to the memory-light "ntvp" (not with `dtype`, which needs Jacobians).
+  """
+  logits = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
+  num_logits = int(math.prod(logits.shape[1:]))
+  leaves = jax.tree_util.tree_leaves(params)
+  num_params = int(sum(math.prod(leaf.shape) for leaf in leaves))
+  itemsize = max([np.dtype(leaf.dtype).itemsize for leaf in leaves] + [4])
+  tail = {"trace": 1, "full": num_logits**2, "diagonal": num_logits}[output]
+  out_itemsize = max(itemsize, dtype.itemsize if dtype is not None else 0)
+
+  layers = (tapped_layers(f, params, x_example, num_logits)
+            if method in ("auto", "structured") else None)
+  feature_bytes = _feature_bytes(leaves, layers, num_logits, itemsize)
+  if method == "auto":
+    method = ("structured" if feature_bytes <= CHUNK_BYTES or dtype is not None
+              else "ntvp")
+  if method != "structured":
+    layers = None
+
+  if block_size is None:
+    block_size = MAX_BLOCK if method != "ntvp" else 128
+    per_block = feature_bytes if method != "ntvp" else 0
+    while block_size > MIN_BLOCK and (
+        2 * block_size * per_block > BLOCK_PAIR_BYTES
+        or block_size**2 * tail * out_itemsize > OUT_BLOCK_BYTES):
+      block_size //= 2
+    while block_size > MIN_BLOCK and block_size // 2 >= n_max:
+      block_size //= 2  # no point padding a small input up to a large block
+  chunk = _largest_divisor_at_most(
+      block_size, min(MAX_CHUNK, CHUNK_BYTES // max(1, 2 * feature_bytes)))
+  return Plan(method, layers, block_size, chunk, num_logits, num_params)
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_fns(f, method: str, output: str, dtype_str: Optional[str],
+                 layers: Optional[Layers], chunk: int) -> Tuple[Callable, Callable]:
+  """Jitted `(prepare(params, x_block), pair(params, prepared_a, prepared_b))`.
+
+  Cached on the network function and the plan, so every block of every call
+  with the same shapes reuses one compilation.
+  """
+  dtype = None if dtype_str is None else np.dtype(dtype_str)
+  if method == "ntvp":
+    block = ntvp_block_fn(f, output)
+    return jax.jit(lambda params, x_block: x_block), jax.jit(block)
+
+  features = features_fn(f, layers)
+  contract = contract_fn(output, dtype)
+
+  def prepare(params, x_block):
+    # Jacobians of `chunk` examples at a time bound the transient memory.
+    chunks = x_block.reshape((-1, chunk) + x_block.shape[1:])
+    feats = jax.lax.map(lambda xc: features(params, xc), chunks)
+    return jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), feats)
+
+  def pair(params, fa, fb):
+    del params  # the features already hold everything
+    return contract(fa, fb)
+
+  return jax.jit(prepare), jax.jit(pair)
+
+
+def compiled_for(f, plan: Plan, output: str, dtype: Optional[np.dtype]):
+  """`compiled_fns` for a plan, tolerating unhashable network functions."""
+  args = (f, plan.method, output, None if dtype is None else dtype.str,
+          plan.layers, plan.chunk)
+  try:
+    return compiled_fns(*args)
+  except TypeError:
+    return compiled_fns.__wrapped__(*args)
+
+
+@functools.lru_cache(maxsize=64)
+def _block_fn(f, method: str, output: str, dtype_str: Optional[str],
+              layers: Optional[Layers]) -> Callable:
+  if method == "ntvp":
+    return jax.jit(ntvp_block_fn(f, output))
+  features = features_fn(f, layers)
+  contract = contract_fn(output, None if dtype_str is None else np.dtype(dtype_str))
+  return jax.jit(lambda params, x_a, x_b: contract(features(params, x_a),
+                                                   features(params, x_b)))
+
+
+def compiled_block_fn(f, plan: Plan, output: str, dtype: Optional[np.dtype]):
+  """One jitted `block(params, x_a, x_b)`: features of both blocks, contracted."""
+  args = (f, plan.method, output, None if dtype is None else dtype.str, plan.layers)
+  try:
+    return _block_fn(*args)
+  except TypeError:
+    return _block_fn.__wrapped__(*args)
