@@ -26,7 +26,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   common.data_block(config)
   config.model = "cnn"                # A key of kd_ntk.models.MODELS.
   config.model_kwargs = ml_collections.ConfigDict()  # Overrides of the preset.
-  config.epochs = 12                  # Epochs; a checkpoint is kept for each.
+  config.epochs = 10                  # Epochs; a checkpoint is kept for each.
   config.batch_size = 128             # Global batch (split over devices).
   config.eval_batch_size = 1000       # Evaluation batch.
   config.label_smoothing = 0.0        # ε of label smoothing.

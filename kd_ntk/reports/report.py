@@ -61,8 +61,9 @@ def write_report(summary: Dict, config, workdir: str) -> str:
       f"test accuracy {100 * teacher_final['test_accuracy']:.2f}%.",
       f"Students: {', '.join(students)}; {config.student_epochs} epochs; seeds "
       f"{tuple(config.seeds)}; α={config.alpha}; learning rate "
-      f"{config.student_learning_rate} (lr_scale={config.lr_scale}). Wall time "
-      f"{summary['seconds'] / 60:.1f} min.", "",
+      f"{config.student_learning_rate} (lr_scale={config.lr_scale}). Wall time of the "
+      f"last invocation: {summary['seconds'] / 60:.1f} min (finished runs are reused, "
+      "not retrained).", "",
       "## Test accuracy (%), mean ± std over seeds", "",
       tables.results_table({s: _per_method(results, s, "test_accuracy") for s in students},
                            methods), "",
