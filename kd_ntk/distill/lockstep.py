@@ -36,7 +36,7 @@ from kd_ntk.data import data_mesh, shard_batch, train_batches
 from kd_ntk.distill import student
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import checkpoint, workdir as wd
-from kd_ntk.train.loop import (check_batch_size, describe_model, model_from_config,
+from kd_ntk.train.loop import (check_batch_size, describe_model, model_from_config, record_epoch,
                                replicate, splits_from_config)
 from kd_ntk.train.state import learning_rate_schedule, make_optimizer
 from kd_ntk.train.steps import train_step
@@ -189,10 +189,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, plan) -> List[Dict[str,
     if not np.isfinite(t_row["train_loss"]):
       raise FloatingPointError(f"The lock-step teacher diverged at epoch {epoch}; lower "
                                "distill.teacher.optimizer.learning_rate.")
-    wd.append_metrics(tdir, t_row)
-    checkpoint.save(t_mngr, epoch, t_state)
-    wd.append_metrics(workdir, row)
-    checkpoint.save(s_mngr, epoch, s_state)
+    record_epoch(t_mngr, tdir, epoch, t_state, t_row)
+    record_epoch(s_mngr, workdir, epoch, s_state, row)
     progress.epoch_done(epoch, {k: row[k] for k in ("train_loss", "test_accuracy")})
   for mngr in (s_mngr, t_mngr):
     mngr.wait_until_finished()

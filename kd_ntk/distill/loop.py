@@ -37,7 +37,7 @@ from kd_ntk.distill.sources import TeacherPick
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import checkpoint, teacher_io, workdir as wd
 from kd_ntk.train.loop import (check_batch_size, describe_model, model_from_config,
-                               splits_from_config)
+                               record_epoch, splits_from_config)
 from kd_ntk.train.steps import train_step
 
 
@@ -172,8 +172,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
            "learning_rate": float(lr_schedule(epoch * steps_per_epoch - 1)),
            "seconds": train_seconds, "eval_seconds": eval_seconds}
     student.check_finite(row, workdir, epoch, config)
-    wd.append_metrics(workdir, row)
-    checkpoint.save(mngr, epoch, state)
+    record_epoch(mngr, workdir, epoch, state, row)
     progress.epoch_done(epoch, {k: row[k] for k in ("train_loss", "test_accuracy")})
   mngr.wait_until_finished()
   mngr.close()

@@ -52,6 +52,13 @@ def check_batch_size(batch_size: int, mesh, n_train: int) -> None:
     raise ValueError(f"batch_size={batch_size} exceeds the {n_train} training examples.")
 
 
+def record_epoch(mngr, workdir: str, epoch: int, state, row) -> None:
+  """Appends the epoch's metrics row, then saves its checkpoint. In this order a
+  crash in between leaves a row without a checkpoint, which a resume drops."""
+  wd.append_metrics(workdir, row)
+  checkpoint.save(mngr, epoch, state)
+
+
 def describe_model(label, model, params, variables, input_shape) -> None:
   flops = flops_per_example(model, variables, input_shape)
   logging.info("%s: %s, %s parameters, %.3g forward FLOPs per example",
@@ -129,8 +136,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
     if not np.isfinite(row["train_loss"]):
       raise FloatingPointError(f"Training diverged at epoch {epoch} (loss "
                                f"{row['train_loss']}); lower optimizer.learning_rate.")
-    wd.append_metrics(workdir, row)
-    checkpoint.save(mngr, epoch, state)
+    record_epoch(mngr, workdir, epoch, state, row)
     progress.epoch_done(epoch, {k: row[k] for k in ("train_loss", "test_accuracy")})
   mngr.wait_until_finished()
   mngr.close()
