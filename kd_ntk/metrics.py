@@ -91,7 +91,6 @@ def expected_calibration_error(logits_NxC, labels_N, num_bins: int = 15) -> floa
   correct = (probs.argmax(axis=-1) == labels).astype(np.float64)
   # ceil(conf·M) − 1 maps (k/M, (k+1)/M] to bin k; clip puts conf = 0 in bin 0.
   bins = np.clip(np.ceil(confidence * num_bins).astype(int) - 1, 0, num_bins - 1)
-  counts = np.bincount(bins, minlength=num_bins)
   acc_sum = np.bincount(bins, weights=correct, minlength=num_bins)
   conf_sum = np.bincount(bins, weights=confidence, minlength=num_bins)
   # Σ_b (n_b/N)|acc_b − conf_b| = (1/N) Σ_b |Σ correct − Σ conf| over the bin.

@@ -1,6 +1,5 @@
 """IDX reader: round trip, header validation, dataset-level checks."""
 
-import gzip
 import os
 
 import numpy as np
