@@ -39,7 +39,8 @@ def distill_block() -> ml_collections.ConfigDict:
   d.temperature_start = 4.0           # τ at epoch 1 of a linear/cosine curriculum.
   d.alpha = 0.0                       # Weight α of label CE: α·CE + (1−α)·KD (0 = pure KD).
   d.tau_squared = True                # Multiply the KL by τ² (Hinton; the paper's loss).
-  d.lr_scale = "none"                 # none | inverse_tau | inverse_tau_squared: lr ÷ τ or ÷ τ²
+  d.lr_scale = "inverse_tau"          # none | inverse_tau | inverse_tau_squared: lr ÷ τ or ÷ τ²
+                                      # (LeNet-5 at τ=4, lr 0.05, "none": collapsed to chance).
                                       # (guards SGD against the τ² gradient scale at τ > 1).
   d.early_epoch = 4                   # Teacher checkpoint of mode=early (−1 = final).
   d.online_offset = 0                 # Online: epoch t uses checkpoint ⌈tT/E⌉ + offset

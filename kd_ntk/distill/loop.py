@@ -172,6 +172,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
            "learning_rate": float(lr_schedule(epoch * steps_per_epoch - 1)),
            "seconds": train_seconds, "eval_seconds": eval_seconds}
     student.check_finite(row, workdir, epoch, config)
+    student.warn_if_chance_level(row, num_classes, epoch, config)
     record_epoch(mngr, workdir, epoch, state, row)
     progress.epoch_done(epoch, {k: row[k] for k in ("train_loss", "test_accuracy")})
   mngr.wait_until_finished()

@@ -12,6 +12,7 @@ import copy
 import functools
 import json
 import os
+import sys
 from typing import Dict, Optional
 
 import jax
@@ -153,3 +154,18 @@ def check_finite(row: Dict[str, float], workdir: str, epoch: int, config) -> Non
     json.dump({"epoch": epoch, **{k: str(v) for k, v in bad.items()}, "hint": hint}, fh)
   raise FloatingPointError(f"Student diverged at epoch {epoch} ({bad}); its metrics are "
                            f"not reported. Fix: {hint}.")
+
+
+def warn_if_chance_level(row: Dict[str, float], num_classes: int, epoch: int, config) -> None:
+  """Prints a warning when test accuracy sits at chance after the first epochs.
+
+  A run can collapse without a non-finite loss (e.g. τ=4 with the τ² factor and
+  a learning rate made for τ=1: every prediction falls on one class). That is
+  not proof of divergence, so it warns instead of stopping.
+  """
+  accuracy = row.get("test_accuracy")
+  if epoch >= 2 and accuracy is not None and accuracy <= 1.2 / num_classes:
+    print(f"WARNING: epoch {epoch} test accuracy {accuracy:.3f} is at chance level "
+          f"(C={num_classes}); the run may have collapsed. Lower "
+          "optimizer.learning_rate or set distill.lr_scale=inverse_tau_squared "
+          f"(τ={config.distill.temperature}).", file=sys.stderr, flush=True)

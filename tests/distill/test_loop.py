@@ -151,11 +151,13 @@ def test_resume_after_a_crash_matches_the_uninterrupted_run(runs, root, variant)
 
 
 def test_lr_scale_divides_the_learning_rate_by_tau_squared(teacher_dir):
-  plain = _config(teacher_dir, "online,distill.temperature=4.0")
+  plain = _config(teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='none'")
   scaled = _config(teacher_dir, "online,distill.temperature=4.0,"
                    "distill.lr_scale='inverse_tau_squared'")
   lr_plain = float(student.student_optimizer(plain, 4)[1](0))
   assert float(student.student_optimizer(scaled, 4)[1](0)) == pytest.approx(lr_plain / 16)
+  by_tau = _config(teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='inverse_tau'")
+  assert float(student.student_optimizer(by_tau, 4)[1](0)) == pytest.approx(lr_plain / 4)
   curriculum = _config(teacher_dir, "temperature_curriculum,distill.lr_scale='inverse_tau_squared'")
   assert float(student.student_optimizer(curriculum, 4)[1](0)) == pytest.approx(lr_plain / 64)
 
