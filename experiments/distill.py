@@ -9,9 +9,10 @@ Modes and fields: see kd_ntk/configs/distill.py. Rerunning the same command
 resumes; a finished run is not trained again; a diverged run exits with an error.
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
+from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.distill import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -25,18 +26,12 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   config = _CONFIG.value
   if _DATA_DIR.value:
     config.data_dir = _DATA_DIR.value
   if _TEACHER.value:
     config.distill.teacher_workdir = _TEACHER.value
-  try:
-    rows = loop.run(config, _WORKDIR.value)
-  except (ValueError, FileNotFoundError, KeyError) as err:  # Bad input: say what, no traceback.
-    raise SystemExit(f"error: {err}") from None
-  except FloatingPointError as err:  # Divergence: no result to report.
-    raise SystemExit(f"diverged: {err}") from None
+  rows = run_or_exit(loop.run, config, _WORKDIR.value)
   last = rows[-1]
   fidelity = last.get("test_fidelity_current")
   print(f"final epoch {last['epoch']}: test accuracy {100 * last['test_accuracy']:.2f}%"

@@ -6,10 +6,11 @@ task, supervision-complexity analysis, report.md with the verdicts of C1–C8.
 Rerunning the same command resumes: finished runs are skipped.
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from kd_ntk.analysis import claims, reproduce
+from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.reports import report
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -19,11 +20,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
-  try:
-    summary = reproduce.run(_CONFIG.value, _WORKDIR.value)
-  except (ValueError, FileNotFoundError, KeyError) as err:
-    raise SystemExit(f"error: {err}") from None
+  summary = run_or_exit(reproduce.run, _CONFIG.value, _WORKDIR.value)
   path = report.write_report(summary, _CONFIG.value, _WORKDIR.value)
   for v in summary["verdicts"]:
     print(claims.format_verdict(v))

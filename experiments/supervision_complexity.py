@@ -9,10 +9,11 @@ a student's NTK; writes complexity.csv, plots and the verdicts of claims C1–C4
 import json
 import os
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from kd_ntk.analysis import claims, supervision_run
+from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.reports import plots
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -22,12 +23,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file it reads at INFO.
   workdir = _WORKDIR.value
-  try:
-    rows = supervision_run.run(_CONFIG.value, workdir)
-  except (ValueError, FileNotFoundError, KeyError) as err:
-    raise SystemExit(f"error: {err}") from None
+  rows = run_or_exit(supervision_run.run, _CONFIG.value, workdir)
   plots.asc_vs_teacher_epoch(rows, os.path.join(workdir, "asc_vs_teacher_epoch.png"))
   if len({r["student_epoch"] for r in rows}) > 1:
     plots.asc_vs_student_epoch(rows, os.path.join(workdir, "asc_vs_student_epoch.png"))

@@ -6,9 +6,10 @@
 Rerunning the same command resumes; a finished run is not trained again.
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
+from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.train import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -20,14 +21,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   config = _CONFIG.value
   if _DATA_DIR.value:
     config.data_dir = _DATA_DIR.value
-  try:
-    rows = loop.run(config, _WORKDIR.value)
-  except (ValueError, FileNotFoundError, KeyError) as err:  # Bad input: say what, no traceback.
-    raise SystemExit(f"error: {err}") from None
+  rows = run_or_exit(loop.run, config, _WORKDIR.value)
   last = rows[-1]
   print(f"final epoch {last['epoch']}: test accuracy {100 * last['test_accuracy']:.2f}%")
 
