@@ -10,6 +10,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from kd_ntk.analysis import claims, reproduce
+from kd_ntk import distributed
 from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.reports import report
 
@@ -20,6 +21,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
   summary = run_or_exit(reproduce.run, _CONFIG.value, _WORKDIR.value)
   path = report.write_report(summary, _CONFIG.value, _WORKDIR.value)
   for v in summary["verdicts"]:

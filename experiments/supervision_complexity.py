@@ -13,6 +13,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from kd_ntk.analysis import claims, supervision_run
+from kd_ntk import distributed
 from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.reports import plots
 
@@ -23,6 +24,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
   workdir = _WORKDIR.value
   rows = run_or_exit(supervision_run.run, _CONFIG.value, workdir)
   plots.asc_vs_teacher_epoch(rows, os.path.join(workdir, "asc_vs_teacher_epoch.png"))

@@ -9,6 +9,7 @@ Rerunning the same command resumes; a finished run is not trained again.
 from absl import app, flags
 from ml_collections import config_flags
 
+from kd_ntk import distributed
 from kd_ntk.configs.launch import run_or_exit
 from kd_ntk.train import loop
 
@@ -21,6 +22,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
   config = _CONFIG.value
   if _DATA_DIR.value:
     config.data_dir = _DATA_DIR.value
