@@ -1,8 +1,8 @@
 """Real multi-process runs on one machine: 2 local processes x 2 CPU devices joined by
 `jax.distributed` (gloo collectives) on a free port, against 1 process x 4 devices.
 
-The workers live in tests/multihost/; the harness kills every process of a run
-when one fails or the time runs out.
+The workers live in tests/multihost/; kd_ntk.local_processes kills every process
+of a run when one fails or the time runs out.
 """
 
 import os
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from kd_ntk import data
-from multihost import harness
+from kd_ntk import local_processes as harness
 
 WORKERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multihost")
 

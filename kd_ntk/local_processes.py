@@ -1,11 +1,17 @@
 """Runs one command as N local JAX processes joined by `jax.distributed` on a free port.
 
 Each process gets `--coordinator_address=localhost:PORT --num_processes=N
---process_id=i` appended, D fake CPU devices (XLA_FLAGS) and its own stdout /
+--process_id=i` appended, D CPU devices (XLA_FLAGS) and its own stdout /
 stderr files. If one process fails or the time runs out, every process is killed
 (its whole process group) and the error shows the tail of each one's output.
+Used by the multi-process tests and experiments/bench_scale.py; also a command:
+
+  python -m kd_ntk.local_processes --num_processes=2 --devices=2 --logdir=/tmp/logs -- \
+      experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:quick \
+      --workdir=runs/teacher_2proc
 """
 
+import argparse
 import dataclasses
 import os
 import re
@@ -16,7 +22,8 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The folder holding this kd_ntk package: workers import the same code.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclasses.dataclass
@@ -90,7 +97,7 @@ def run_processes(args: Sequence[str], num_processes: int, devices_per_process: 
       command = [sys.executable, *args, f"--coordinator_address=localhost:{port}",
                  f"--num_processes={num_processes}", f"--process_id={i}",
                  *(extra_args or {}).get(i, [])]
-      procs.append(subprocess.Popen(command, stdout=out, stderr=err, cwd=REPO,
+      procs.append(subprocess.Popen(command, stdout=out, stderr=err,
                                     env=process_env(devices_per_process, env),
                                     start_new_session=True))
     deadline, failed_at = time.time() + timeout, None
@@ -123,10 +130,32 @@ def run_single(args: Sequence[str], devices: int, logdir: str, timeout: float = 
   """Runs `python *args` as one ordinary process with `devices` CPU devices."""
   os.makedirs(logdir, exist_ok=True)
   try:
-    done = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
+    done = subprocess.run([sys.executable, *args], capture_output=True,
                           text=True, timeout=timeout, env=process_env(devices, env))
   except subprocess.TimeoutExpired as err:
     raise AssertionError(f"timed out after {timeout:.0f} s: {args}") from err
   if done.returncode:
     raise AssertionError(f"exit {done.returncode}\n{tail(done.stdout)}\n{tail(done.stderr)}")
   return Finished(done.returncode, done.stdout, done.stderr)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--num_processes", type=int, default=2)
+  parser.add_argument("--devices", type=int, default=1, help="CPU devices per process.")
+  parser.add_argument("--logdir", required=True, help="process_<i>.out/.err go here.")
+  parser.add_argument("--timeout", type=float, default=24 * 3600.0, help="Seconds.")
+  parser.add_argument("command", nargs="+", help="Script and its arguments (after --).")
+  args = parser.parse_args(argv)
+  try:
+    results = run_processes(args.command, args.num_processes, args.devices, args.logdir,
+                            timeout=args.timeout)
+  except AssertionError as err:
+    print(f"error: {err}", file=sys.stderr)
+    return 1
+  print(tail(results[0].stdout), flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
