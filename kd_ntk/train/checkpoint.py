@@ -1,4 +1,9 @@
-"""Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept."""
+"""Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept.
+
+Multi-process runs: every process calls the same save / restore (orbax's
+multi-host path writes each array once, from its primary replica); the workdir
+must be on a file system every host sees.
+"""
 
 import os
 from typing import List
@@ -14,8 +19,25 @@ def checkpoint_dir(workdir: str) -> str:
 
 def manager(workdir: str, create: bool = True) -> ocp.CheckpointManager:
   """A CheckpointManager that keeps every epoch (teachers need the whole trajectory)."""
-  options = ocp.CheckpointManagerOptions(max_to_keep=None, create=create)
+  if create:  # Every process may create it (orbax refuses to with active_processes).
+    os.makedirs(checkpoint_dir(workdir), exist_ok=True)
+  options = ocp.CheckpointManagerOptions(max_to_keep=None, create=False,
+                                         multiprocessing_options=multiprocessing_options())
   return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
+
+
+def multiprocessing_options() -> ocp.options.MultiprocessingOptions:
+  """Naming every process makes orbax's barriers use the coordination service.
+
+  Otherwise they are device all-reduces (`sync_global_devices`), which orbax's
+  background save thread can issue while the main thread runs the training
+  step's collectives; on CPU (gloo) the two then interleave differently in
+  different processes and the run aborts (seen here: "op.preamble.length <=
+  op.nbytes").
+  """
+  if jax.process_count() == 1:
+    return ocp.options.MultiprocessingOptions()
+  return ocp.options.MultiprocessingOptions(active_processes=set(range(jax.process_count())))
 
 
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
