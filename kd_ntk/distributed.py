@@ -124,7 +124,37 @@ def initialize(coordinator_address: Optional[str] = None,
       raise ValueError(f"--distributed: {err}; outside a TPU VM / SLURM / MPI job pass "
                        "--coordinator_address, --num_processes and --process_id.") from None
     _started = True
+    warm_up_collectives()
   return process_info()
+
+
+def warm_up_collectives() -> None:
+  """Runs one collective over each device group the library uses, right after
+  joining, while the processes are in step.
+
+  The first collective over a group of devices sets up its communicator, and
+  on CPU gloo gives the processes only 30 s to all arrive (measured here: a
+  process 45 s late fails with "Gloo context initialization failed:
+  DEADLINE_EXCEEDED"; once set up, collectives wait as long as needed). Without
+  this, the first training step or `device_put`, which one process may reach
+  far later than another (compilation on a loaded machine), could hit it.
+  Groups: all devices of the data mesh (training steps) and, per local device,
+  its peers in the other processes (`multihost_utils`: assert_equal,
+  process_allgather, barriers). Raises if not every device answers.
+  """
+  import jax.numpy as jnp
+  import numpy as np
+  from jax.sharding import NamedSharding, PartitionSpec
+  from kd_ntk.data.pipeline import data_mesh  # One mesh layout for the whole library.
+  barrier("kd_ntk.distributed.warm_up")  # The cross-process groups.
+  mesh = data_mesh()
+  ones = jax.make_array_from_process_local_data(
+      NamedSharding(mesh, PartitionSpec("data")), np.ones(jax.local_device_count(), np.int32),
+      (jax.device_count(),))
+  answered = int(jax.jit(jnp.sum)(ones))  # An all-reduce over every device.
+  if answered != jax.device_count():
+    raise RuntimeError(f"Only {answered} of {jax.device_count()} devices answered the "
+                       "first all-reduce.")
 
 
 def process_info() -> ProcessInfo:
