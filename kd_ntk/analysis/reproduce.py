@@ -20,6 +20,7 @@ import ml_collections
 
 from kd_ntk.analysis import claims, kd_claims, supervision_run
 from kd_ntk.configs import complexity as complexity_config
+from kd_ntk.configs import validation
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.train import loop as train_loop
@@ -109,10 +110,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> Dict:
   Returns:
     {"results", "binary_results", "complexity_rows", "verdicts", "teacher_rows"}.
   """
-  os.makedirs(workdir, exist_ok=True)
   unknown = set(config.binary.methods) - set(config.methods)
   if unknown:
     raise ValueError(f"binary.methods {sorted(unknown)} are not in config.methods.")
+  validation.check_reproduce_config(config, workdir, student_config)  # Before writing.
+  os.makedirs(workdir, exist_ok=True)
   start = time.time()
   teacher_dir = os.path.join(workdir, "teacher")
   teacher_rows = train_loop.run(config.teacher, teacher_dir)

@@ -19,6 +19,7 @@ import ml_collections
 import numpy as np
 
 from kd_ntk import complexity
+from kd_ntk.configs import validation
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.models import get_model, inference_fn, init_variables
 from kd_ntk.ntk import empirical_ntk
@@ -100,6 +101,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
   Returns:
     The rows of complexity.csv.
   """
+  validation.check_complexity_config(config, workdir)  # Before any kernel is computed.
   teacher_epochs, student_epochs = _validate(config)
   teacher_config, teacher_model = teacher_io.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)

@@ -31,11 +31,12 @@ import jax
 import ml_collections
 import numpy as np
 
+from kd_ntk.configs import validation
 from kd_ntk.data import data_mesh, train_batches, shard_batch
 from kd_ntk.distill import plan as plan_lib, student
 from kd_ntk.distill.sources import TeacherPick
 from kd_ntk.distill.steps import jit_distill_step, scalar
-from kd_ntk.train import checkpoint, teacher_io, workdir as wd
+from kd_ntk.train import binding, checkpoint, teacher_io, workdir as wd
 from kd_ntk.train.loop import (check_batch_size, describe_model, model_from_config,
                                record_epoch, splits_from_config)
 from kd_ntk.train.steps import train_step
@@ -76,6 +77,7 @@ def _fixed_arity(pick: TeacherPick, arity: int) -> TeacherPick:
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]:
   """Trains the student of `config` in `workdir`; returns all metric rows."""
+  validation.check_training_config(config, workdir)  # Before anything is read or written.
   plan = plan_lib.make_plan(config, workdir)  # Only small files read so far.
   if plan.mode == "lockstep":
     from kd_ntk.distill import lockstep  # Keeps this module's imports acyclic.
@@ -98,8 +100,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
       return teacher_io.restore_variables(plan.teacher_workdir, epoch, image_shape, mesh,
                                           num_classes)
 
+    teacher_fingerprint = binding.check(workdir, plan.teacher_workdir)  # Intact, unchanged.
     restore(plan.teacher_epochs)  # A teacher of another shape fails here, before claiming.
   resumed = wd.claim(workdir, config)
+  if plan.has_teacher:
+    binding.record(workdir, teacher_fingerprint)
 
   tx, lr_schedule = student.student_optimizer(config, steps_per_epoch)
   init, train_rng = student.initial_state(model, tx, config, image_shape, mesh)

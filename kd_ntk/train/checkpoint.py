@@ -1,21 +1,126 @@
-"""Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept."""
+"""Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept.
+
+Every manager made here is a `VerifiedManager`: once a save is complete it
+records the checksums of the step's files (`kd_ntk.train.integrity`), and every
+restore verifies them first, so a corrupt step fails in one line naming the run,
+the step and the file instead of restoring wrong weights. Opening a run for
+writing (`manager(workdir)`) first drops, with a warning, the first step that
+fails verification or has no metrics row and every step after it, so a resume
+falls back to the last intact epoch and recomputes the rest.
+"""
 
 import os
+import weakref
 from typing import List
 
 import jax
 import orbax.checkpoint as ocp
 from jax.sharding import NamedSharding, PartitionSpec
 
+from kd_ntk.train import integrity
+from kd_ntk.train import workdir as wd
+
+_OPEN: "weakref.WeakSet[VerifiedManager]" = weakref.WeakSet()
+
 
 def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
-def manager(workdir: str, create: bool = True) -> ocp.CheckpointManager:
-  """A CheckpointManager that keeps every epoch (teachers need the whole trajectory)."""
+class VerifiedManager(ocp.CheckpointManager):
+  """A CheckpointManager that checksums finished saves and verifies restores."""
+
+  def __init__(self, workdir: str, options: ocp.CheckpointManagerOptions):
+    super().__init__(checkpoint_dir(workdir), options=options)
+    self.workdir = os.path.abspath(workdir)
+    self._unrecorded: List[int] = []
+    self._closed = False
+    _OPEN.add(self)
+
+  def save(self, step, *args, **kwargs):
+    self.wait_until_finished()  # Records the previous step once it is complete.
+    saved = super().save(step, *args, **kwargs)
+    if saved:
+      self._unrecorded.append(int(step))
+    return saved
+
+  def wait_until_finished(self):
+    super().wait_until_finished()
+    while self._unrecorded:
+      integrity.record(self.workdir, self._unrecorded.pop(0))
+
+  def restore(self, step, *args, **kwargs):
+    step = self.latest_step() if step is None else step
+    integrity.verify(self.workdir, step)
+    return super().restore(step, *args, **kwargs)
+
+  def delete(self, step: int):
+    super().delete(step)
+    integrity.forget(self.workdir, step)
+
+  def close(self):
+    if self._closed:
+      return
+    self._closed = True
+    _OPEN.discard(self)
+    super().close()
+
+
+def manager(workdir: str, create: bool = True) -> VerifiedManager:
+  """A manager that keeps every epoch (teachers need the whole trajectory).
+
+  With create=True (a run that will write) the run's steps are checked first,
+  see `drop_unusable_steps`.
+  """
+  if create:
+    drop_unusable_steps(workdir)
   options = ocp.CheckpointManagerOptions(max_to_keep=None, create=create)
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
+  return VerifiedManager(workdir, options)
+
+
+def drop_unusable_steps(workdir: str) -> List[int]:
+  """Finds the first step that fails its checksums or has no row in
+  metrics.jsonl, and deletes it and every later step, warning for each.
+
+  Training is deterministic, so resuming from the last intact step recomputes
+  the dropped epochs (checkpoints and rows) exactly; later steps are dropped too
+  because a trajectory must stay contiguous. A run written before checksums
+  existed gets its steps recorded, unverified, with a warning.
+
+  Returns:
+    The dropped steps.
+  """
+  steps = integrity.saved_steps_on_disk(workdir)
+  if steps and not integrity.is_checksummed(workdir):
+    integrity.warn(f"{workdir}: checkpoints {steps} predate checksums; recording "
+                   "their checksums now, unverified.")
+    for step in steps:
+      integrity.record(workdir, step)
+  integrity.start(workdir)
+  row_epochs = {row.get("epoch") for row in wd.read_metrics(workdir, repair=True)}
+  for index, step in enumerate(steps):
+    issue = integrity.problem(workdir, step)
+    if issue is None and step not in row_epochs:
+      issue = f"{wd.METRICS_FILE} has no row for it"
+    if issue is not None:
+      dropped = steps[index:]
+      integrity.warn(f"{workdir}: checkpoint step {step} is unusable ({issue}); deleting "
+                     f"steps {dropped} and resuming from "
+                     + (f"step {steps[index - 1]}" if index else "scratch")
+                     + " (deterministic training recomputes them).")
+      for later in dropped:
+        integrity.delete_step(workdir, later)
+      return dropped
+  return []
+
+
+def close_all() -> None:
+  """Closes every manager still open (error exits: lets orbax's save thread end)."""
+  for mngr in list(_OPEN):
+    try:
+      mngr.close()
+    except Exception:  # pylint: disable=broad-except  # Already failing: exit anyway.
+      pass
 
 
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
@@ -27,7 +132,7 @@ def restore(mngr: ocp.CheckpointManager, epoch: int, abstract_state):
   """Restores epoch `epoch` into the structure (and shardings) of `abstract_state`.
 
   `abstract_state` is typically `jax.eval_shape(create_state, ...)`, so nothing
-  is initialised just to be overwritten.
+  is initialised just to be overwritten. The step's checksums are verified first.
   """
   return mngr.restore(epoch, args=ocp.args.StandardRestore(abstract_state))
 

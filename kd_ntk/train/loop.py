@@ -15,9 +15,10 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from kd_ntk.configs import validation
 from kd_ntk.data import data_mesh, prepare_splits, shard_batch, train_batches
 from kd_ntk.models import flops_per_example, get_model, parameter_count
-from kd_ntk.train import checkpoint, workdir as wd
+from kd_ntk.train import checkpoint, health, workdir as wd
 from kd_ntk.train.evaluation import evaluate
 from kd_ntk.train.state import create_state, learning_rate_schedule, make_optimizer
 from kd_ntk.train.steps import train_step
@@ -55,6 +56,7 @@ def check_batch_size(batch_size: int, mesh, n_train: int) -> None:
 def record_epoch(mngr, workdir: str, epoch: int, state, row) -> None:
   """Appends the epoch's metrics row, then saves its checkpoint. In this order a
   crash in between leaves a row without a checkpoint, which a resume drops."""
+  health.check_finite_epoch(row, state, epoch)  # Nothing non-finite is ever saved.
   wd.append_metrics(workdir, row)
   checkpoint.save(mngr, epoch, state)
 
@@ -77,6 +79,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
   Returns:
     All metric rows of the run (including rows from before a resume).
   """
+  validation.check_training_config(config, workdir)  # Before anything is read or written.
   splits = splits_from_config(config)  # Missing data fails before any model work.
   model = model_from_config(config, splits.info.num_classes)
   mesh = data_mesh()
@@ -137,6 +140,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
       raise FloatingPointError(f"Training diverged at epoch {epoch} (loss "
                                f"{row['train_loss']}); lower optimizer.learning_rate.")
     record_epoch(mngr, workdir, epoch, state, row)
+    health.warn_if_chance_level(row, splits.info.num_classes, epoch, f"[{config.model}]",
+                                "Lower optimizer.learning_rate.")
     progress.epoch_done(epoch, {k: row[k] for k in ("train_loss", "test_accuracy")})
   mngr.wait_until_finished()
   mngr.close()
