@@ -69,6 +69,9 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Dict[str, obje
     if not isinstance(node, ml_collections.ConfigDict):
       raise ConfigError(f"Unknown config field {dotted!r}: {'.'.join(parents)!r} is a "
                         "value, not a block.")
+    if leaf not in node and parents and parents[-1].endswith("model_kwargs"):
+      node[leaf] = value  # Any model option; checked against the model by validation.
+      continue
     if leaf not in node:
       raise ConfigError(f"Unknown config field {dotted!r}" + _known(node))
     try:

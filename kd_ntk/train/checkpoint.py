@@ -9,9 +9,10 @@ fails verification or has no metrics row and every step after it, so a resume
 falls back to the last intact epoch and recomputes the rest.
 """
 
+import atexit
 import os
 import weakref
-from typing import List
+from typing import List, Optional
 
 import jax
 import orbax.checkpoint as ocp
@@ -73,6 +74,7 @@ def manager(workdir: str, create: bool = True) -> VerifiedManager:
   see `drop_unusable_steps`.
   """
   if create:
+    close_all(workdir)  # A run that stopped with an error may have left one open.
     drop_unusable_steps(workdir)
   options = ocp.CheckpointManagerOptions(max_to_keep=None, create=create)
   return VerifiedManager(workdir, options)
@@ -114,13 +116,19 @@ def drop_unusable_steps(workdir: str) -> List[int]:
   return []
 
 
-def close_all() -> None:
-  """Closes every manager still open (error exits: lets orbax's save thread end)."""
+def close_all(workdir: Optional[str] = None) -> None:
+  """Closes every manager still open (of `workdir`, or all): its pending save is
+  finished and checksummed, and orbax's save thread ends (error exits)."""
   for mngr in list(_OPEN):
+    if workdir is not None and mngr.workdir != os.path.abspath(workdir):
+      continue
     try:
       mngr.close()
     except Exception:  # pylint: disable=broad-except  # Already failing: exit anyway.
       pass
+
+
+atexit.register(close_all)
 
 
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
