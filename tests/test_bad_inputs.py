@@ -486,47 +486,61 @@ def test_teacher_at_chance_level_warns(capsys):
 
 
 # --- The launchers: exit status 2, one line on stderr, no traceback, prompt exit. ---
-LAUNCHER_ROWS = [
-    (["train_teacher.py", "--config=kd_ntk/configs/nope.py:tiny"],
-     "error: config file kd_ntk/configs/nope.py does not exist"),
-    (["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,foo=1"],
-     "error: --config: Unknown config field 'foo'"),
-    (["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,epochs=,seed=1"],
-     "error: --config: Malformed override 'epochs='"),
-    (["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,batch_size=0"],
-     "error: config: batch_size=0 must be an integer >= 1."),
-    (["distill.py", "--config=kd_ntk/configs/distill.py:tiny,offline,eval_batch_size=0"],
-     "error: config: eval_batch_size=0 must be an integer >= 1."),
-    (["supervision_complexity.py", "--config=kd_ntk/configs/complexity.py:tiny"],
-     "error: config: teacher_workdir is required"),
-]
+LAUNCHER_ROWS = {  # name: (launcher arguments, expected stderr line).
+    "missing_config_file": (["train_teacher.py", "--config=kd_ntk/configs/nope.py:tiny"],
+                            "error: config file kd_ntk/configs/nope.py does not exist"),
+    "unknown_key": (["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,foo=1"],
+                    "error: --config: Unknown config field 'foo'"),
+    "batch_size_0": (["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,batch_size=0"],
+                     "error: config: batch_size=0 must be an integer >= 1."),
+    # Its error used to be followed by a 300 s wait for orbax's save thread.
+    "distill_eval_batch_0": (["distill.py",
+                              "--config=kd_ntk/configs/distill.py:tiny,offline,eval_batch_size=0"],
+                             "error: config: eval_batch_size=0 must be an integer >= 1."),
+    "workdir_is_a_file": (["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny"],
+                          "error: --workdir="),
+}
 
 
-def _launch(args, workdir, extra=()):
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory):
+  """Runs every launcher row (and one with --debug) at once: {name: (result, workdir)}."""
+  base = tmp_path_factory.mktemp("launchers")
   env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
   env.pop("XLA_FLAGS", None)
-  return subprocess.run([sys.executable, os.path.join(REPO, "experiments", args[0]), *args[1:],
-                         f"--workdir={workdir}", *extra], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=120)
+  rows = dict(LAUNCHER_ROWS, debug=(LAUNCHER_ROWS["workdir_is_a_file"][0], "Traceback"))
+  procs = {}
+  for name, (args, _) in rows.items():
+    workdir = str(base / name)
+    if name in ("workdir_is_a_file", "debug"):
+      with open(workdir, "w") as fh:
+        fh.write("x")
+    extra = ["--debug"] if name == "debug" else []
+    procs[name] = (subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "experiments", args[0]), *args[1:],
+         f"--workdir={workdir}", *extra], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE), workdir)
+  results = {}
+  for name, (proc, workdir) in procs.items():
+    out, err = proc.communicate(timeout=180)
+    results[name] = (proc.returncode, out, err, workdir)
+  return results
 
 
-@pytest.mark.parametrize("args,message", LAUNCHER_ROWS, ids=[r[1][7:40] for r in LAUNCHER_ROWS])
-def test_launcher_exits_2_with_one_line(tmp_path, args, message):
-  workdir = str(tmp_path / "workdir")
-  result = _launch(args, workdir)
-  assert result.returncode == 2, result.stderr
-  lines = [l for l in result.stderr.splitlines() if l.strip()]
-  assert len(lines) == 1 and lines[0].startswith(message), result.stderr
-  assert not os.path.exists(workdir)
+@pytest.mark.parametrize("name", list(LAUNCHER_ROWS))
+def test_launcher_exits_2_with_one_line(launched, name):
+  code, _, err, workdir = launched[name]
+  assert code == 2, err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1 and lines[0].startswith(LAUNCHER_ROWS[name][1]), err
+  if name == "workdir_is_a_file":
+    assert lines[0].endswith("is a file, not a folder; pass a folder path.")
+    assert open(workdir).read() == "x"
+  else:
+    assert not os.path.exists(workdir)
 
 
-def test_launcher_workdir_file_and_debug_traceback(tmp_path):
-  path = tmp_path / "a_file"
-  path.write_text("x")
-  args = ["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny"]
-  result = _launch(args, str(path))
-  assert result.returncode == 2 and result.stderr.strip().endswith(
-      "is a file, not a folder; pass a folder path."), result.stderr
-  debug = _launch(args, str(path), ["--debug"])
-  assert debug.returncode == 1 and "Traceback" in debug.stderr
-  assert path.read_text() == "x"
+def test_launcher_debug_flag_shows_the_traceback(launched):
+  code, _, err, workdir = launched["debug"]
+  assert code == 1 and "Traceback" in err and "is a file, not a folder" in err
+  assert open(workdir).read() == "x"
