@@ -94,11 +94,17 @@ def _config_file_problem(argv: Sequence[str]) -> Optional[str]:
       path = value.split(":", 1)[0]
       if path and not os.path.isfile(path):
         known = ", ".join(sorted(n for n in os.listdir(CONFIG_DIR)
-                                 if n.endswith(".py") and not n.startswith("_")
-                                 and n not in ("common.py", "launch.py", "validation.py")))
+                                 if _defines_get_config(os.path.join(CONFIG_DIR, n))))
         return (f"config file {path} does not exist (from --config={value}); the "
                 f"configs are in {os.path.relpath(CONFIG_DIR)}: {known}.")
   return None
+
+
+def _defines_get_config(path: str) -> bool:
+  if not path.endswith(".py"):
+    return False
+  with open(path) as fh:
+    return "def get_config" in fh.read()
 
 
 def parse_flags(argv: Sequence[str]):
