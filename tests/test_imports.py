@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 CORE_MODULES = ["kd_ntk", "kd_ntk.data", "kd_ntk.models", "kd_ntk.train.loop",
+                "kd_ntk.train.runs",
                 "kd_ntk.ntk", "kd_ntk.complexity", "kd_ntk.distill", "kd_ntk.metrics"]
 
 
