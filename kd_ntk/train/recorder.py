@@ -1,14 +1,16 @@
 """Everything a run writes into one workdir, in one place.
 
 A `Recorder` owns one network's workdir: config.json (claimed through
-`kd_ntk.train.workdir`), metrics.jsonl, the per-epoch checkpoints
-(`kd_ntk.train.checkpoint`) and diverged.json. Each epoch is recorded in
-one order: the metrics row, then the checkpoint. A crash in between leaves a
-row without a checkpoint, which the resume drops (`start`).
+`kd_ntk.train.workdir`), metrics.jsonl, TensorBoard event files
+(`kd_ntk.train.event_file`), the per-epoch checkpoints
+(`kd_ntk.train.checkpoint`) and diverged.json. Each epoch is recorded in one
+order: the metrics row (and its scalars), then the checkpoint. A crash in
+between leaves a row without a checkpoint, which the resume drops (`start`);
+the event file keeps its copy, so TensorBoard may show that epoch twice.
 
 Writing is confined to the methods below so that a multi-process run can
-restrict the host files (config.json, metrics rows, diverged.json) to one
-process with one condition; checkpoint saves stay collective (orbax
+restrict the host files (config.json, metrics rows, events, diverged.json) to
+one process with one condition; checkpoint saves stay collective (orbax
 coordinates the processes itself).
 """
 
@@ -19,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional
 import jax
 
 from kd_ntk.train import checkpoint, workdir as wd
+from kd_ntk.train.event_file import EventFileWriter, scalar_values
 from kd_ntk.train.state import replicate
 
 DIVERGED_FILE = "diverged.json"
@@ -35,6 +38,7 @@ class Recorder:
   def __init__(self, workdir: str, config):
     self.workdir, self.config = workdir, config
     self._mngr = None
+    self._events = EventFileWriter(workdir)
 
   def claim(self) -> bool:
     """Creates the workdir and config.json, or checks an earlier run's config.
@@ -66,8 +70,10 @@ class Recorder:
     return checkpoint.restore(self._mngr, epoch, abstract)
 
   def record(self, epoch: int, state, row: Dict[str, Any]) -> None:
-    """Appends the epoch's metrics row, then saves its checkpoint."""
+    """Appends the epoch's metrics row and its TensorBoard scalars (step = epoch),
+    then saves its checkpoint."""
     wd.append_metrics(self.workdir, row)
+    self._events.scalars(epoch, scalar_values(row))
     checkpoint.save(self._mngr, epoch, state)
 
   def mark_diverged(self, record: Dict[str, Any]) -> None:
@@ -80,7 +86,8 @@ class Recorder:
     return wd.read_metrics(self.workdir)
 
   def close(self) -> None:
-    """Waits for pending checkpoint saves and releases the manager."""
+    """Waits for pending checkpoint saves and releases the manager and events."""
+    self._events.close()
     if self._mngr is not None:
       self._mngr.wait_until_finished()
       self._mngr.close()

@@ -72,9 +72,16 @@ def runs(root, teacher_dir):
 
 
 @pytest.mark.parametrize("variant", sorted(MODES))
-def test_each_mode_end_to_end(runs, variant):
+def test_each_mode_end_to_end(runs, variant, read_events):
   workdir, rows = runs(variant)
   epochs = list(range(len(MODES[variant])))
+  events = read_events(workdir)
+  assert events["test_accuracy"] == [(r["epoch"], pytest.approx(r["test_accuracy"]))
+                                     for r in rows]
+  if variant.startswith("lockstep"):  # The teacher half writes its own events.
+    teacher_rows = wd.read_metrics(os.path.join(workdir, "teacher"))
+    assert read_events(os.path.join(workdir, "teacher"))["train_loss"] == [
+        (r["epoch"], pytest.approx(r["train_loss"])) for r in teacher_rows[1:]]
   assert [r["epoch"] for r in rows] == epochs
   assert checkpoint.saved_epochs(workdir) == epochs
   assert [r["teacher_epoch"] for r in rows] == MODES[variant]

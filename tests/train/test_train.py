@@ -70,8 +70,13 @@ def finished_run(tmp_path_factory):
   return workdir, rows
 
 
-def test_run_writes_every_epoch(finished_run):
+def test_run_writes_every_epoch(finished_run, read_events):
   workdir, rows = finished_run
+  events = read_events(workdir)  # TensorBoard scalars of every row, step = epoch.
+  assert [step for step, _ in events["test_accuracy"]] == [0, 1, 2]
+  assert [v for _, v in events["test_accuracy"]] == pytest.approx(
+      [r["test_accuracy"] for r in rows])
+  assert [step for step, _ in events["train_loss"]] == [1, 2]
   assert checkpoint.saved_epochs(workdir) == [0, 1, 2]
   assert [r["epoch"] for r in rows] == [0, 1, 2]
   for row in rows[1:]:
