@@ -19,3 +19,14 @@ def test_core_imports_without_tensorflow_or_neural_tangents():
                        check=False)
   assert out.returncode == 0, out.stderr
   assert out.stdout.strip() == "", f"core import pulled in: {out.stdout.strip()}"
+
+
+def test_importing_plots_leaves_the_matplotlib_backend_alone():
+  code = ("import sys, matplotlib\n"
+          "matplotlib.use('svg')\n"
+          "import kd_ntk.reports.plots\n"
+          "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)\n")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=False)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.split() == ["svg", "False"]
