@@ -24,7 +24,7 @@ from kd_ntk.configs import distill as distill_config
 from kd_ntk.configs import reproduce as reproduce_config
 from kd_ntk.configs import teacher as teacher_config
 from kd_ntk.distill import loop as distill_loop
-from kd_ntk.train import binding, checkpoint, health, integrity, loop, teacher_io
+from kd_ntk.train import binding, checkpoint, health, integrity, loop, runs
 from kd_ntk.train import workdir as wd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +60,6 @@ def teacher_dir(root):
 
 def copy_run(src: str, dst: str) -> str:
   shutil.copytree(src, dst)
-  teacher_io.clear_cache()
   return dst
 
 
@@ -384,16 +383,15 @@ def test_corrupt_step_is_detected_and_the_resume_falls_back(teacher_dir, tmp_pat
   assert "differs from its checksum" in integrity.problem(run, 1)
   assert integrity.problem(run, 0) is None and integrity.problem(run, 2) is None
   with pytest.raises(integrity.CorruptCheckpointError, match="checkpoint step 1 is corrupt"):
-    teacher_io.restore_variables(run, 1)
+    runs.restore_variables(run, 1)
   rows = loop.run(teacher_config.get_config("tiny,epochs=2"), run)
   err = capsys.readouterr().err
   assert "checkpoint step 1 is unusable" in err and "deleting steps [1, 2]" in err
   assert _without_seconds(rows) == _without_seconds(original)  # Recomputed exactly.
   assert checkpoint.saved_epochs(run) == [0, 1, 2]
   assert all(integrity.problem(run, s) is None for s in (0, 1, 2))
-  teacher_io.clear_cache()
   for step in (1, 2):  # The recomputed weights equal the original ones.
-    for a, b in zip(*(jax_leaves(teacher_io.restore_variables(d, step)) for d in (run, teacher_dir))):
+    for a, b in zip(*(jax_leaves(runs.restore_variables(d, step)) for d in (run, teacher_dir))):
       np.testing.assert_array_equal(a, b)
 
 
@@ -427,7 +425,7 @@ def test_interrupted_save_without_checksums_is_recomputed(teacher_dir, tmp_path,
 def test_run_from_before_checksums_is_adopted(teacher_dir, tmp_path, capsys):
   run = copy_run(teacher_dir, str(tmp_path / "teacher"))
   shutil.rmtree(os.path.join(run, "integrity"))
-  teacher_io.restore_variables(run, 2)  # Readers accept a legacy run unverified.
+  runs.restore_variables(run, 2)  # Readers accept a legacy run unverified.
   loop.run(teacher_config.get_config("tiny,epochs=2"), run)
   assert "predate checksums" in capsys.readouterr().err
   assert all(integrity.problem(run, s) is None for s in (0, 1, 2))
@@ -445,7 +443,6 @@ def test_student_refuses_a_teacher_retrained_at_the_same_path(teacher_dir, tmp_p
   assert distill_loop.run(config, student)[-1] == rows[-1]  # Same teacher: resumes.
   shutil.rmtree(teacher)  # "Delete it and retrain", with another seed.
   loop.run(teacher_config.get_config("tiny,epochs=2,seed=1"), teacher)
-  teacher_io.clear_cache()
   before = snapshot(student)
   with pytest.raises(ValueError, match=r"teacher .* has changed since \(its config differs "
                      r"in \['seed'\]; checkpoints \[0, 1, 2\] were rewritten\).*new --workdir"):

@@ -1,6 +1,13 @@
-"""Whole-split evaluation and prediction with one compiled step per model."""
+"""Whole-split evaluation and prediction of one model, compiled once per `Evaluator`.
+
+The compiled steps belong to the `Evaluator` that uses them (a run holds one
+per network), so nothing outlives the run that made it. The module functions
+`evaluate` and `predict_logits` build a throwaway Evaluator: they compile on
+every call, so hold an Evaluator when evaluating the same model repeatedly.
+"""
 
 import functools
+from typing import Dict
 
 import jax
 import numpy as np
@@ -9,39 +16,45 @@ from kd_ntk.data.pipeline import eval_batches, shard_batch
 from kd_ntk.train import steps
 
 
-@functools.lru_cache(maxsize=None)
-def jitted_eval_step(model):
-  return jax.jit(functools.partial(steps.eval_step, model=model))
+class Evaluator:
+  """Inference-mode loss, accuracy and logits of `model` over whole splits.
 
-
-@functools.lru_cache(maxsize=None)
-def jitted_predict_step(model):
-  return jax.jit(functools.partial(steps.predict_step, model=model))
-
-
-def evaluate(model, variables, images, labels, batch_size: int, mesh):
-  """Mean cross-entropy and accuracy of `model` on a whole split.
-
-  Returns:
-    {"loss": float, "accuracy": float}
+  Args:
+    model: the flax module (applied with `train=False`).
+    batch_size: examples per compiled call (the last batch is padded and masked).
+    mesh: batches are sharded over this mesh.
   """
-  step = jitted_eval_step(model)
-  totals = None
-  for batch in eval_batches(images, labels, batch_size):
-    out = step(variables, *shard_batch(mesh, *batch))
-    totals = out if totals is None else jax.tree_util.tree_map(np.add, totals, out)
-  totals = jax.device_get(totals)
-  return {"loss": float(totals["loss_sum"] / totals["count"]),
-          "accuracy": float(totals["correct"] / totals["count"])}
+
+  def __init__(self, model, batch_size: int, mesh):
+    self.model, self.batch_size, self.mesh = model, batch_size, mesh
+    self._eval_step = jax.jit(functools.partial(steps.eval_step, model=model))
+    self._predict_step = jax.jit(functools.partial(steps.predict_step, model=model))
+
+  def evaluate(self, variables, images, labels) -> Dict[str, float]:
+    """Mean cross-entropy and accuracy on a whole split: {"loss", "accuracy"}."""
+    totals = None
+    for batch in eval_batches(images, labels, self.batch_size):
+      out = self._eval_step(variables, *shard_batch(self.mesh, *batch))
+      totals = out if totals is None else jax.tree_util.tree_map(np.add, totals, out)
+    totals = jax.device_get(totals)
+    return {"loss": float(totals["loss_sum"] / totals["count"]),
+            "accuracy": float(totals["correct"] / totals["count"])}
+
+  def logits(self, variables, images) -> np.ndarray:
+    """Inference-mode logits (N, C) for every image, as a float32 numpy array."""
+    dummy_labels = np.zeros(len(images), np.int32)
+    chunks = []
+    for batch_images, _, mask in eval_batches(images, dummy_labels, self.batch_size):
+      (sharded,) = shard_batch(self.mesh, batch_images)
+      chunks.append(np.asarray(self._predict_step(variables, sharded))[mask > 0])
+    return np.concatenate(chunks)
+
+
+def evaluate(model, variables, images, labels, batch_size: int, mesh) -> Dict[str, float]:
+  """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every call)."""
+  return Evaluator(model, batch_size, mesh).evaluate(variables, images, labels)
 
 
 def predict_logits(model, variables, images, batch_size: int, mesh) -> np.ndarray:
-  """Inference-mode logits (N, C) for every image, as a float32 numpy array."""
-  step = jitted_predict_step(model)
-  dummy_labels = np.zeros(len(images), np.int32)
-  chunks = []
-  for batch_images, _, mask in eval_batches(images, dummy_labels, batch_size):
-    (sharded,) = shard_batch(mesh, batch_images)
-    logits = np.asarray(step(variables, sharded))
-    chunks.append(logits[mask > 0])
-  return np.concatenate(chunks)
+  """`Evaluator(model, batch_size, mesh).logits(...)` (compiles on every call)."""
+  return Evaluator(model, batch_size, mesh).logits(variables, images)

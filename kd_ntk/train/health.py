@@ -28,8 +28,9 @@ def non_finite_leaves(tree) -> int:
 
 
 def check_finite_epoch(row: Dict[str, Any], state, epoch: int, label: str = "Training",
-                       hint: str = "lower optimizer.learning_rate") -> None:
-  """Raises FloatingPointError unless every metric of the row and every array of
+                       hint: str = "lower optimizer.learning_rate",
+                       error: type = FloatingPointError) -> None:
+  """Raises `error` (a FloatingPointError) unless every metric of the row and every array of
   the training state (parameters, statistics, optimizer state) is finite.
 
   Called before an epoch's metrics row and checkpoint are written, so no
@@ -41,7 +42,7 @@ def check_finite_epoch(row: Dict[str, Any], state, epoch: int, label: str = "Tra
     return
   what = ", ".join([f"{k}={row[k]}" for k in bad] +
                    ([f"{arrays} state array(s) with NaN/Inf"] if arrays else []))
-  raise FloatingPointError(f"{label} diverged at epoch {epoch} ({what}); nothing of "
+  raise error(f"{label} diverged at epoch {epoch} ({what}); nothing of "
                            f"epoch {epoch} was saved, the last checkpoint is epoch "
                            f"{epoch - 1}. Fix: {hint}.")
 
