@@ -6,9 +6,9 @@
 The same student (LeNet-5 by default) trains on the same examples in all three
 modes, with the loop's own pieces: `train_batches` + `shard_batch`, the jitted
 label step or `jit_distill_step`, the teacher restored through
-`teacher_io.restore_variables`. Online epochs restore the next teacher checkpoint
-inside the timed epoch, with the checkpoint cache cleared first (a real online
-run reads each checkpoint once). Every step is compiled before timing; modes are
+`kd_ntk.train.runs.restore_variables` (no cache). Online epochs restore the next
+teacher checkpoint inside the timed epoch (a real online run reads each
+checkpoint once). Every step is compiled before timing; modes are
 interleaved round by round so background load hits all of them alike.
 Prints one JSON line per measurement, then the ratios (online/offline target
 <= 1.05) and the distill step's compile count.
@@ -28,9 +28,9 @@ from kd_ntk.configs import teacher as teacher_config
 from kd_ntk.data import data_mesh, shard_batch, train_batches
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.models import get_model
-from kd_ntk.train import loop as train_loop, teacher_io
-from kd_ntk.train.loop import replicate, splits_from_config
-from kd_ntk.train.state import create_state, make_optimizer
+from kd_ntk.train import loop as train_loop, runs
+from kd_ntk.train.from_config import splits_from_config
+from kd_ntk.train.state import create_state, make_optimizer, replicate
 from kd_ntk.train.steps import train_step
 
 _TEACHER = flags.DEFINE_string("teacher_workdir", "", "Teacher run ('' = train teacher.py:quick).")
@@ -45,7 +45,7 @@ def main(argv):
   teacher_dir = _TEACHER.value or tempfile.mkdtemp(prefix="bench_teacher_")
   if not _TEACHER.value:
     train_loop.run(teacher_config.get_config("quick,epochs=4"), teacher_dir)
-  tconfig, teacher_model = teacher_io.load_run(teacher_dir)
+  tconfig, teacher_model = runs.load_run(teacher_dir)
   splits = splits_from_config(tconfig)  # The teacher's examples (4096 for quick).
   mesh = data_mesh()
   n, shape = len(splits.train_labels), splits.info.image_shape
@@ -57,17 +57,20 @@ def main(argv):
   label_step = jax.jit(lambda s, x, y, r: train_step(s, x, y, r, model=model, tx=tx),
                        donate_argnums=0)
   kd_step = jit_distill_step(model=model, teacher_model=teacher_model, tx=tx)
-  checkpoints = teacher_io.saved_epochs(teacher_dir)[1:]
+  checkpoints = runs.saved_epochs(teacher_dir)[1:]
   final = checkpoints[-1]
   rng, weights, tau, alpha = jax.random.PRNGKey(1), np.ones(1, np.float32), scalar(4.0), scalar(0.0)
+  offline_teacher = runs.restore_variables(teacher_dir, final, shape, mesh)
 
   def epoch(state, mode, index):
     start = time.time()
-    if mode == "online":
-      teacher_io.clear_cache()  # Include reading the checkpoint, as a real run does.
-    teacher = (None if mode == "labels" else teacher_io.restore_variables(
-        teacher_dir, final if mode == "offline" else checkpoints[index % len(checkpoints)],
-        shape, mesh))
+    if mode == "labels":
+      teacher = None
+    elif mode == "offline":
+      teacher = offline_teacher
+    else:  # Reading the checkpoint is part of the epoch, as in a real online run.
+      teacher = runs.restore_variables(teacher_dir, checkpoints[index % len(checkpoints)],
+                                       shape, mesh)
     for images, labels in train_batches(splits.train_images, splits.train_labels,
                                         _BATCH.value, 0, index):
       batch = shard_batch(mesh, images, labels)
@@ -103,9 +106,8 @@ def main(argv):
                       "target": target, "ok": None if target is None else ratio <= target}))
   restore_times = []
   for epoch in checkpoints:  # What an online epoch pays once for its new teacher.
-    teacher_io.clear_cache()
     start = time.time()
-    jax.block_until_ready(teacher_io.restore_variables(teacher_dir, epoch, shape, mesh))
+    jax.block_until_ready(runs.restore_variables(teacher_dir, epoch, shape, mesh))
     restore_times.append(time.time() - start)
   print(json.dumps({"what": "teacher_restore_seconds", "teacher": tconfig.model,
                     "seconds_median": round(statistics.median(restore_times), 4)}))

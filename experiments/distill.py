@@ -9,11 +9,10 @@ Modes and fields: see kd_ntk/configs/distill.py. Rerunning the same command
 resumes; a finished run is not trained again; a diverged run exits with an error.
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from kd_ntk import distributed
-from kd_ntk.configs.launch import run_or_exit
+from kd_ntk import cli, distributed
 from kd_ntk.distill import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -33,7 +32,7 @@ def main(argv):
     config.data_dir = _DATA_DIR.value
   if _TEACHER.value:
     config.distill.teacher_workdir = _TEACHER.value
-  rows = run_or_exit(loop.run, config, _WORKDIR.value)
+  rows = cli.run_or_exit(loop.run, config, _WORKDIR.value)
   last = rows[-1]
   fidelity = last.get("test_fidelity_current")
   print(f"final epoch {last['epoch']}: test accuracy {100 * last['test_accuracy']:.2f}%"
@@ -41,4 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.launch(main)

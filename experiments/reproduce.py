@@ -6,12 +6,11 @@ task, supervision-complexity analysis, report.md with the verdicts of C1–C8.
 Rerunning the same command resumes: finished runs are skipped.
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from kd_ntk.analysis import claims, reproduce
-from kd_ntk import distributed
-from kd_ntk.configs.launch import run_or_exit
+from kd_ntk import cli, distributed
 from kd_ntk.reports import report
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -22,7 +21,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   del argv
   distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
-  summary = run_or_exit(reproduce.run, _CONFIG.value, _WORKDIR.value)
+  summary = cli.run_or_exit(reproduce.run, _CONFIG.value, _WORKDIR.value)
   path = report.write_report(summary, _CONFIG.value, _WORKDIR.value)
   for v in summary["verdicts"]:
     print(claims.format_verdict(v))
@@ -30,4 +29,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.launch(main)

@@ -6,11 +6,10 @@
 Rerunning the same command resumes; a finished run is not trained again.
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from kd_ntk import distributed
-from kd_ntk.configs.launch import run_or_exit
+from kd_ntk import cli, distributed
 from kd_ntk.train import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
@@ -26,10 +25,10 @@ def main(argv):
   config = _CONFIG.value
   if _DATA_DIR.value:
     config.data_dir = _DATA_DIR.value
-  rows = run_or_exit(loop.run, config, _WORKDIR.value)
+  rows = cli.run_or_exit(loop.run, config, _WORKDIR.value)
   last = rows[-1]
   print(f"final epoch {last['epoch']}: test accuracy {100 * last['test_accuracy']:.2f}%")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.launch(main)

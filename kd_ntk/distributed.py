@@ -185,6 +185,14 @@ def is_writer() -> bool:
   return jax.process_index() == 0
 
 
+def broadcast_from_writer(value):
+  """Process 0's `value` (a number or array) in every process (no-op for one)."""
+  if not is_multiprocess():
+    return value
+  from jax.experimental import multihost_utils  # Only multi-process runs need it.
+  return multihost_utils.broadcast_one_to_all(value)
+
+
 def barrier(name: str) -> None:
   """Waits until every process reached the barrier `name` (no-op for one process)."""
   if is_multiprocess():

@@ -18,8 +18,10 @@ from typing import Dict, List
 
 import ml_collections
 
+from kd_ntk import distributed
 from kd_ntk.analysis import claims, kd_claims, supervision_run
 from kd_ntk.configs import complexity as complexity_config
+from kd_ntk.configs import validation
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.train import loop as train_loop
@@ -96,7 +98,7 @@ def complexity_analysis(config, teacher_dir: str, student_dir: str, out_dir: str
   c.temperatures = tuple(config.complexity.temperatures)
   c.eval_batch_size = min(512, config.teacher.eval_batch_size)
   csv_path = os.path.join(out_dir, supervision_run.CSV_FILE)
-  if wd.claim(out_dir, c) and os.path.exists(csv_path):
+  if wd.claim(out_dir, c, write=distributed.is_writer()) and os.path.exists(csv_path):
     print(f"[reproduce] reusing {csv_path}", flush=True)
     return supervision_run.read_csv(csv_path)
   supervision_run.run(c, out_dir)
@@ -109,10 +111,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> Dict:
   Returns:
     {"results", "binary_results", "complexity_rows", "verdicts", "teacher_rows"}.
   """
-  os.makedirs(workdir, exist_ok=True)
   unknown = set(config.binary.methods) - set(config.methods)
   if unknown:
     raise ValueError(f"binary.methods {sorted(unknown)} are not in config.methods.")
+  validation.check_reproduce_config(config, workdir, student_config)  # Before writing.
+  os.makedirs(workdir, exist_ok=True)
   start = time.time()
   teacher_dir = os.path.join(workdir, "teacher")
   teacher_rows = train_loop.run(config.teacher, teacher_dir)
@@ -139,8 +142,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> Dict:
              "complexity_rows": complexity_rows, "verdicts": verdicts,
              "teacher_rows": teacher_rows, "binary_teacher_rows": binary_teacher_rows,
              "seconds": time.time() - start}
-  with open(os.path.join(workdir, "results.json"), "w") as fh:
-    json.dump(summary, fh, indent=1, default=str)
-  with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
-    json.dump(verdicts, fh, indent=2)
+  if distributed.is_writer():  # Multi-process runs: process 0 writes.
+    with open(os.path.join(workdir, "results.json"), "w") as fh:
+      json.dump(summary, fh, indent=1, default=str)
+    with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
+      json.dump(verdicts, fh, indent=2)
   return summary

@@ -18,13 +18,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from kd_ntk import complexity
+from kd_ntk import complexity, distributed
+from kd_ntk.configs import validation
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.models import get_model, inference_fn, init_variables
 from kd_ntk.ntk import empirical_ntk
-from kd_ntk.train import checkpoint, teacher_io
+from kd_ntk.train import checkpoint, runs
 from kd_ntk.train.evaluation import predict_logits
-from kd_ntk.train.loop import splits_from_config
+from kd_ntk.train.from_config import splits_from_config
 
 CSV_FILE = "complexity.csv"
 BOUND_FILE = "bound.csv"
@@ -60,10 +61,10 @@ def student_functions(config, num_classes: int, input_shape, epochs: List[int]
                       ) -> Iterator[Tuple[int, object, object]]:
   """Yields (student epoch, f(params, x), params) for each kernel to compute."""
   if config.student_workdir:
-    _, model = teacher_io.load_run(config.student_workdir, num_classes)
+    _, model = runs.load_run(config.student_workdir, num_classes)
     for epoch in epochs:
-      variables = teacher_io.restore_variables(config.student_workdir, epoch, input_shape,
-                                               num_classes=num_classes)
+      variables = runs.restore_variables(config.student_workdir, epoch, input_shape,
+                                         num_classes=num_classes)
       f, params = inference_fn(model, variables)
       yield epoch, f, params
   else:
@@ -100,8 +101,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
   Returns:
     The rows of complexity.csv.
   """
+  validation.check_complexity_config(config, workdir)  # Before any kernel is computed.
   teacher_epochs, student_epochs = _validate(config)
-  teacher_config, teacher_model = teacher_io.load_run(config.teacher_workdir)
+  teacher_config, teacher_model = runs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
   info = splits.info
   subset = class_balanced_subset(splits.train_labels, config.num_examples,
@@ -115,8 +117,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
 
   teacher_logits = {}
   for epoch in teacher_epochs:
-    variables = teacher_io.restore_variables(config.teacher_workdir, epoch,
-                                             info.image_shape, mesh, info.num_classes)
+    variables = runs.restore_variables(config.teacher_workdir, epoch,
+                                       info.image_shape, mesh, info.num_classes)
     teacher_logits[epoch] = predict_logits(teacher_model, variables, x_sub,
                                            config.eval_batch_size, mesh)
   final_teacher = teacher_logits.get(max(teacher_epochs))
@@ -162,6 +164,8 @@ def _logits_in_chunks(f, params, x, batch_size: int) -> np.ndarray:
 
 
 def _write_csv(path: str, rows: List[Dict]) -> None:
+  if not distributed.is_writer():  # Multi-process runs: process 0 writes.
+    return
   columns = list(dict.fromkeys(k for row in rows for k in row))
   with open(path, "w", newline="") as fh:
     writer = csv.DictWriter(fh, columns)

@@ -7,9 +7,16 @@ Values are parsed as Python literals when possible (numbers, tuples, booleans).
 """
 
 import ast
+import re
 from typing import Dict, List, Set, Tuple
 
 import ml_collections
+
+_DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+class ConfigError(ValueError):
+  """A config argument or value is wrong; the message says what and how to fix it."""
 
 
 def split_top_level(text: str) -> List[str]:
@@ -33,10 +40,16 @@ def parse_arg(arg: str) -> Tuple[Set[str], Dict[str, object]]:
   for part in filter(None, (p.strip() for p in split_top_level(arg or ""))):
     if "=" in part:
       key, value = part.split("=", 1)
+      if not _DOTTED_NAME.match(key.strip()) or not value.strip():
+        raise ConfigError(f"Malformed override {part!r}: write key=value with a (dotted) "
+                          "field name and a value, e.g. optimizer.learning_rate=0.02.")
       try:
         overrides[key.strip()] = ast.literal_eval(value.strip())
       except (ValueError, SyntaxError):
         overrides[key.strip()] = value.strip()
+    elif not _DOTTED_NAME.match(part):
+      raise ConfigError(f"Malformed config argument {part!r}: expected variant names and "
+                        "key=value overrides separated by commas, e.g. quick,epochs=3.")
     else:
       variants.add(part)
   return variants, overrides
@@ -47,18 +60,41 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Dict[str, obje
   for dotted, value in overrides.items():
     node = config
     *parents, leaf = dotted.split(".")
-    for name in parents:
+    for depth, name in enumerate(parents):
+      where = ".".join(parents[:depth])
+      if not isinstance(node, ml_collections.ConfigDict) or name not in node:
+        raise ConfigError(f"Unknown config field {dotted!r}: no block {name!r}"
+                          + (f" in {where!r}" if where else "") + _known(node))
       node = node[name]
+    if not isinstance(node, ml_collections.ConfigDict):
+      raise ConfigError(f"Unknown config field {dotted!r}: {'.'.join(parents)!r} is a "
+                        "value, not a block.")
+    if leaf not in node and parents and parents[-1].endswith("model_kwargs"):
+      node[leaf] = value  # Any model option; checked against the model by validation.
+      continue
     if leaf not in node:
-      raise KeyError(f"Unknown config field {dotted!r}; known fields here: {sorted(node)}.")
-    node[leaf] = value
+      raise ConfigError(f"Unknown config field {dotted!r}" + _known(node))
+    try:
+      node[leaf] = value
+    except (TypeError, ValueError):
+      old = node[leaf]
+      wanted = ("a block of fields (set its fields, e.g. optimizer.momentum=0.5)"
+                if isinstance(old, ml_collections.ConfigDict) else
+                f"{type(old).__name__} like the default {old!r}")
+      raise ConfigError(f"{dotted}={value!r} has the wrong type: expected {wanted}.") from None
   return config
+
+
+def _known(node) -> str:
+  if isinstance(node, ml_collections.ConfigDict):
+    return f"; known fields here: {', '.join(sorted(node))}."
+  return "."
 
 
 def check_variants(variants: Set[str], known: Set[str], config_name: str) -> None:
   unknown = variants - known
   if unknown:
-    raise ValueError(f"{config_name}: unknown variant(s) {sorted(unknown)}; "
+    raise ConfigError(f"{config_name}: unknown variant(s) {sorted(unknown)}; "
                      f"known variants: {sorted(known)}.")
 
 

@@ -220,6 +220,17 @@ def shard_batch(mesh: Mesh, *arrays):
                for a in arrays)
 
 
+def sharded_train_batches(mesh: Mesh, images: np.ndarray, labels: np.ndarray,
+                          batch_size: int, seed: int, epoch: int, augment_pad: int = 0,
+                          augment_flip: bool = False):
+  """`train_batches` as global (images, labels) arrays split over `mesh`; each
+  process reads and augments only its rows of every global batch."""
+  rows = process_rows(mesh, batch_size)
+  for x, y in train_batches(images, labels, batch_size, seed, epoch, augment_pad,
+                            augment_flip, rows):
+    yield shard_process_batch(mesh, batch_size, x, y)
+
+
 def to_host(array) -> np.ndarray:
   """The whole of a global array as numpy, in every process (an all-gather when
   other processes hold parts of it)."""

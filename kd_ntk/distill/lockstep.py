@@ -21,6 +21,10 @@ Granularity (config.distill.granularity):
 
 Rows carry only the "_current" teacher metrics: the final teacher does not
 exist until the run ends (with offset 0 the last epoch's current teacher is it).
+
+Both networks run on the one skeleton, `kd_ntk.train.runner`: the student is the
+run (its latest checkpoint decides where a resume starts; later teacher
+checkpoints are discarded), the teacher its second network.
 """
 
 import functools
@@ -32,167 +36,144 @@ import ml_collections
 import numpy as np
 
 from kd_ntk import metrics
-from kd_ntk.data import data_mesh, shard_batch, train_batches
-from kd_ntk.distill import student
+from kd_ntk.data import data_mesh
+from kd_ntk.distill import health, student_rows
+from kd_ntk.distill.optimizer import student_optimizer
 from kd_ntk.distill.steps import jit_distill_step, scalar
-from kd_ntk.train import checkpoint, workdir as wd
-from kd_ntk.train.loop import (check_batch_size, describe_model, model_from_config, record_epoch,
-                               replicate, splits_from_config)
-from kd_ntk.train.state import learning_rate_schedule, make_optimizer
+from kd_ntk.train import epoch as epoch_lib
+from kd_ntk.train.evaluation import Evaluator
+from kd_ntk.train.from_config import (check_batch_size, model_from_config,
+                                      splits_from_config, with_data_fields)
+from kd_ntk.train.loop import label_row
+from kd_ntk.train.runner import Network, run_epochs
+from kd_ntk.train.state import initial_state, learning_rate_schedule, make_optimizer
 from kd_ntk.train.steps import train_step
 
 
-def _teacher_row(epoch, sums, steps, logits, sets, lr, seconds) -> Dict[str, Any]:
-  """The row `train.loop.run` writes for a teacher epoch."""
-  row = {"epoch": epoch, "test_loss": metrics.cross_entropy(logits["test"], sets["test"][1]),
-         "test_accuracy": metrics.accuracy(logits["test"], sets["test"][1]),
-         "seconds": seconds}
-  if sums is not None:
-    host = jax.device_get(sums)
-    row.update(train_loss=float(host["loss"]) / steps,
-               train_accuracy=float(host["accuracy"]) / steps, learning_rate=lr)
-  return row
+class LockstepTraining:
+  """The per-epoch work of a lock-step run; states are (student, teacher)."""
 
+  def __init__(self, config, tconfig, temperature, models, txs, splits, mesh, rngs):
+    self.config, self.tconfig, self.splits, self.mesh = config, tconfig, splits, mesh
+    self.temperature = temperature
+    (model, teacher_model), (s_tx, t_tx), (self.s_rng, self.t_rng) = models, txs, rngs
+    n, d = len(splits.train_labels), config.distill
+    self.s_steps, self.t_steps = n // config.batch_size, n // tconfig.batch_size
+    self.s_lr = student_optimizer(config, self.s_steps)[1]
+    self.t_lr = learning_rate_schedule(tconfig.optimizer, self.t_steps, tconfig.epochs)
+    self.sets = student_rows.eval_sets(splits, config)
+    self.evaluators = (Evaluator(model, config.eval_batch_size, mesh),
+                       Evaluator(teacher_model, config.eval_batch_size, mesh))
+    self.t_step = jax.jit(functools.partial(train_step, model=teacher_model, tx=t_tx,
+                                            label_smoothing=tconfig.label_smoothing),
+                          donate_argnums=0)
+    self.s_step = jit_distill_step(model=model, teacher_model=teacher_model, tx=s_tx,
+                                   scale_by_tau_squared=d.tau_squared,
+                                   label_smoothing=config.label_smoothing)
+    self.weights, self.alpha = np.ones(1, np.float32), scalar(d.alpha)
+    self.teacher_first = d.online_offset == 0
+    self.per_step = d.granularity == "step"
+    self.t_logits = None  # The teacher's logits now (at the end of the last epoch).
 
-def _resume_teacher(mngr, init, mesh, tdir: str, latest):
-  """The teacher state at the student's epoch; later teacher epochs are discarded."""
-  if latest is None:
-    for step in mngr.all_steps():  # A run that crashed before its first student save.
-      mngr.delete(step)
-    wd.truncate_metrics(tdir, -1)
-    return replicate(init(), mesh)
-  for step in mngr.all_steps():
-    if step > latest:
-      mngr.delete(step)
-  wd.truncate_metrics(tdir, latest)
-  abstract = checkpoint.abstract_replicated(jax.eval_shape(init), mesh)
-  return checkpoint.restore(mngr, latest, abstract)
+  def _logits(self, which: int, state):
+    return student_rows.logits_on(self.evaluators[which], state.variables(), self.sets)
 
+  def _teacher_row(self, epoch, logits, seconds, sums=None, steps=1, lr=None):
+    """The row `train.loop.run` writes for a teacher epoch."""
+    labels = self.sets["test"][1]
+    test = {"loss": metrics.cross_entropy(logits["test"], labels),
+            "accuracy": metrics.accuracy(logits["test"], labels)}
+    return label_row(epoch, test, seconds,
+                     None if sums is None else epoch_lib.means(sums, steps), lr)
 
-def run(config: ml_collections.ConfigDict, workdir: str, plan) -> List[Dict[str, Any]]:
-  """Lock-step run of `config` (validated into `plan` by `distill.loop.run`)."""
-  tconfig = plan.teacher_config
-  d = config.distill
-  splits = splits_from_config(config)
-  num_classes, image_shape = splits.info.num_classes, splits.info.image_shape
-  n = len(splits.train_labels)
-  model, teacher_model = (model_from_config(config, num_classes),
-                          model_from_config(tconfig, num_classes))
-  mesh = data_mesh()
-  for size in (config.batch_size, tconfig.batch_size):
-    check_batch_size(size, mesh, n)
-  resumed = wd.claim(workdir, config)
-  tdir = plan.teacher_workdir
-  wd.claim(tdir, tconfig)
+  def first_rows(self, states):
+    s_state, t_state = states
+    self.t_logits = self._logits(1, t_state)
+    row = student_rows.evaluation_row(self._logits(0, s_state), self.sets, self.t_logits)
+    return [{"epoch": 0, **row, "teacher_epoch": 0, "seconds": 0.0},
+            self._teacher_row(0, self.t_logits, 0.0)]
 
-  s_steps, t_steps = n // config.batch_size, n // tconfig.batch_size
-  s_tx, s_lr = student.student_optimizer(config, s_steps)
-  t_tx = make_optimizer(tconfig.optimizer, t_steps, tconfig.epochs)
-  t_lr = learning_rate_schedule(tconfig.optimizer, t_steps, tconfig.epochs)
-  s_init, s_rng = student.initial_state(model, s_tx, config, image_shape, mesh)
-  t_init, t_rng = student.initial_state(teacher_model, t_tx, tconfig, image_shape, mesh)
-  s_mngr, t_mngr = checkpoint.manager(workdir), checkpoint.manager(tdir)
-  s_state, latest = student.start_or_resume(s_mngr, s_init, mesh, resumed, workdir)
-  t_state = _resume_teacher(t_mngr, t_init, mesh, tdir, latest)
-  sets = student.eval_sets(splits, config)
-  logits_of = functools.partial(student.logits_on, sets=sets,
-                                batch_size=config.eval_batch_size, mesh=mesh)
-  t_logits = logits_of(teacher_model, t_state.variables())  # The teacher now.
+  def _teacher_pass(self, t_state, epoch):
+    return epoch_lib.train_pass(
+        self.t_step, t_state,
+        epoch_lib.epoch_batches(self.splits, self.tconfig, epoch, self.mesh), self.t_rng)
 
-  if latest is None:
-    checkpoint.save(t_mngr, 0, t_state)
-    wd.append_metrics(tdir, _teacher_row(0, None, t_steps, t_logits, sets, None, 0.0))
-    checkpoint.save(s_mngr, 0, s_state)
-    row = student.evaluation_row(logits_of(model, s_state.variables()), sets, t_logits)
-    wd.truncate_metrics(workdir, -1)
-    wd.append_metrics(workdir, {"epoch": 0, **row, "teacher_epoch": 0, "seconds": 0.0})
-    latest = 0
-  describe_model(config.model, model, s_state.params, s_state.variables(), image_shape)
-  if latest >= config.epochs:
-    for mngr in (s_mngr, t_mngr):
-      mngr.close()
-    return wd.read_metrics(workdir)
+  def _student_pass(self, s_state, t_state, epoch, tau):
+    args = ((t_state.variables(),), self.weights, tau, self.alpha)
+    return epoch_lib.train_pass(
+        self.s_step, s_state,
+        epoch_lib.epoch_batches(self.splits, self.config, epoch, self.mesh), self.s_rng,
+        lambda step: args)
 
-  t_step = jax.jit(functools.partial(train_step, model=teacher_model, tx=t_tx,
-                                     label_smoothing=tconfig.label_smoothing),
-                   donate_argnums=0)
-  s_step = jit_distill_step(model=model, teacher_model=teacher_model, tx=s_tx,
-                            scale_by_tau_squared=d.tau_squared,
-                            label_smoothing=config.label_smoothing)
-  weights, alpha = np.ones(1, np.float32), scalar(d.alpha)
-  teacher_first = d.online_offset == 0
-  progress = wd.Progress(config.model, latest + 1, config.epochs)
-
-  def teacher_epoch(t_state, epoch):
-    sums = None
-    for images, labels in train_batches(splits.train_images, splits.train_labels,
-                                        tconfig.batch_size, tconfig.seed, epoch,
-                                        tconfig.augment.pad, tconfig.augment.flip):
-      t_state, m = t_step(t_state, *shard_batch(mesh, images, labels), t_rng)
-      sums = student.add_sums(sums, m)
-    return t_state, sums
-
-  def student_epoch(s_state, t_state, epoch, tau):
-    sums = None
-    for images, labels in train_batches(splits.train_images, splits.train_labels,
-                                        config.batch_size, config.seed, epoch,
-                                        config.augment.pad, config.augment.flip):
-      s_state, m = s_step(s_state, *shard_batch(mesh, images, labels), s_rng,
-                          (t_state.variables(),), weights, tau, alpha)
-      sums = student.add_sums(sums, m)
-    return s_state, sums
-
-  def both_per_step(s_state, t_state, epoch, tau):
+  def _both_per_step(self, s_state, t_state, epoch, tau):
     s_sums = t_sums = None
-    for images, labels in train_batches(splits.train_images, splits.train_labels,
-                                        config.batch_size, config.seed, epoch,
-                                        config.augment.pad, config.augment.flip):
-      batch = shard_batch(mesh, images, labels)
-      if teacher_first:
-        t_state, t_m = t_step(t_state, *batch, t_rng)
-      s_state, s_m = s_step(s_state, *batch, s_rng, (t_state.variables(),), weights, tau,
-                            alpha)
-      if not teacher_first:
-        t_state, t_m = t_step(t_state, *batch, t_rng)
-      s_sums, t_sums = student.add_sums(s_sums, s_m), student.add_sums(t_sums, t_m)
+    for batch in epoch_lib.epoch_batches(self.splits, self.config, epoch, self.mesh):
+      if self.teacher_first:
+        t_state, t_m = self.t_step(t_state, *batch, self.t_rng)
+      s_state, s_m = self.s_step(s_state, *batch, self.s_rng, (t_state.variables(),),
+                                 self.weights, tau, self.alpha)
+      if not self.teacher_first:
+        t_state, t_m = self.t_step(t_state, *batch, self.t_rng)
+      s_sums, t_sums = epoch_lib.add_sums(s_sums, s_m), epoch_lib.add_sums(t_sums, t_m)
     return s_state, t_state, s_sums, t_sums
 
-  for epoch in range(latest + 1, config.epochs + 1):
-    tau = plan.temperature(epoch)
+  def train_epoch(self, states, epoch: int):
+    s_state, t_state = states
+    if self.t_logits is None:  # Resumed: the teacher of the start of this epoch.
+      self.t_logits = self._logits(1, t_state)
+    tau = self.temperature(epoch)
     start = time.time()
-    per_step = d.granularity == "step"
-    if per_step:
-      s_state, t_state, s_sums, t_sums = both_per_step(s_state, t_state, epoch, scalar(tau))
-    elif teacher_first:
-      t_state, t_sums = teacher_epoch(t_state, epoch)
-      s_state, s_sums = student_epoch(s_state, t_state, epoch, scalar(tau))
+    if self.per_step:
+      s_state, t_state, s_sums, t_sums = self._both_per_step(s_state, t_state, epoch,
+                                                             scalar(tau))
+    elif self.teacher_first:
+      t_state, t_sums = self._teacher_pass(t_state, epoch)
+      s_state, s_sums = self._student_pass(s_state, t_state, epoch, scalar(tau))
     else:
-      s_state, s_sums = student_epoch(s_state, t_state, epoch, scalar(tau))
-      t_state, t_sums = teacher_epoch(t_state, epoch)
+      s_state, s_sums = self._student_pass(s_state, t_state, epoch, scalar(tau))
+      t_state, t_sums = self._teacher_pass(t_state, epoch)
     jax.block_until_ready((s_state, t_state))  # Time the work, not its dispatch.
     seconds, eval_start = time.time() - start, time.time()
     # The teacher that taught this epoch: the one now (offset 0, or per step, where
     # it taught the last step), else the one of the start of the epoch.
-    previous, t_logits = t_logits, logits_of(teacher_model, t_state.variables())
-    current = t_logits if teacher_first or per_step else previous
-    row = student.train_row(s_sums, s_steps)
-    student.check_finite(row, workdir, epoch, config)
+    now = self.teacher_first or self.per_step
+    previous, self.t_logits = self.t_logits, self._logits(1, t_state)
+    current = self.t_logits if now else previous
+    row = student_rows.train_row(s_sums, self.s_steps)
+    health.check_finite(row, epoch, self.config)
     row = {"epoch": epoch, **row,
-           **student.evaluation_row(logits_of(model, s_state.variables()), sets, current),
-           "teacher_epoch": epoch if teacher_first or per_step else epoch - 1,
-           "temperature": tau,
-           "learning_rate": float(s_lr(epoch * s_steps - 1)), "seconds": seconds,
+           **student_rows.evaluation_row(self._logits(0, s_state), self.sets, current),
+           "teacher_epoch": epoch if now else epoch - 1, "temperature": tau,
+           "learning_rate": float(self.s_lr(epoch * self.s_steps - 1)), "seconds": seconds,
            "eval_seconds": time.time() - eval_start}
-    student.check_finite(row, workdir, epoch, config)
-    t_row = _teacher_row(epoch, t_sums, s_steps if per_step else t_steps,
-                         t_logits, sets, float(t_lr(epoch * t_steps - 1)), seconds)
+    health.check_finite(row, epoch, self.config)
+    t_row = self._teacher_row(epoch, self.t_logits, seconds, t_sums,
+                              self.s_steps if self.per_step else self.t_steps,
+                              float(self.t_lr(epoch * self.t_steps - 1)))
     if not np.isfinite(t_row["train_loss"]):
       raise FloatingPointError(f"The lock-step teacher diverged at epoch {epoch}; lower "
                                "distill.teacher.optimizer.learning_rate.")
-    record_epoch(t_mngr, tdir, epoch, t_state, t_row)
-    record_epoch(s_mngr, workdir, epoch, s_state, row)
-    progress.epoch_done(epoch, {k: row[k] for k in ("train_loss", "test_accuracy")})
-  for mngr in (s_mngr, t_mngr):
-    mngr.wait_until_finished()
-    mngr.close()
-  return wd.read_metrics(workdir)
+    return [s_state, t_state], [row, t_row]
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, plan) -> List[Dict[str, Any]]:
+  """Lock-step run of `config` (validated into `plan` by `distill.loop.run`)."""
+  splits = splits_from_config(config)
+  config = with_data_fields(config, splits.info)
+  tconfig = with_data_fields(plan.teacher_config, splits.info)
+  model, teacher_model = (model_from_config(config, config.num_classes),
+                          model_from_config(tconfig, config.num_classes))
+  mesh = data_mesh()
+  n = len(splits.train_labels)
+  for size in (config.batch_size, tconfig.batch_size):
+    check_batch_size(size, mesh, n)
+  s_tx = student_optimizer(config, n // config.batch_size)[0]
+  t_tx = make_optimizer(tconfig.optimizer, n // tconfig.batch_size, tconfig.epochs)
+  s_init, s_rng = initial_state(model, s_tx, config.seed, config.input_shape)
+  t_init, t_rng = initial_state(teacher_model, t_tx, tconfig.seed, config.input_shape)
+  work = LockstepTraining(config, tconfig, plan.temperature, (model, teacher_model),
+                          (s_tx, t_tx), splits, mesh, (s_rng, t_rng))
+  networks = [Network(workdir, config, model, config.input_shape, s_init),
+              Network(plan.teacher_workdir, tconfig, teacher_model, config.input_shape,
+                      t_init)]
+  return run_epochs(networks, work, config.epochs, mesh)

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import ml_collections
 
 from kd_ntk.distill import sources
-from kd_ntk.train import checkpoint
+from kd_ntk.train import checkpoint, from_config
 from kd_ntk.train import workdir as wd
 
 MODES = ("none", "offline", "early", "online", "anchors", "lockstep")
@@ -143,9 +143,14 @@ def _lockstep_teacher(config: ml_collections.ConfigDict, workdir: str):
   path = os.path.join(tdir, wd.CONFIG_FILE)
   if os.path.exists(path):
     with open(path) as fh:
-      if json.load(fh) != wd.config_to_dict(tconfig):
-        raise ValueError(f"{tdir} holds a teacher with a different config than "
-                         "distill.teacher; use a new workdir.")
+      written = json.load(fh)
+    # The run adds the data's class count and input shape (checked when claimed).
+    written = {k: v for k, v in written.items() if k not in from_config.DATA_FIELDS}
+    wanted = {k: v for k, v in wd.config_to_dict(tconfig).items()
+              if k not in from_config.DATA_FIELDS}
+    if written != wanted:
+      raise ValueError(f"{tdir} holds a teacher with a different config than "
+                       "distill.teacher; use a new workdir.")
   return tdir, tconfig, int(tconfig.epochs)
 
 

@@ -1,18 +1,23 @@
-"""PNG plots of complexity.csv and metrics.jsonl rows (matplotlib, Agg backend)."""
+"""PNG plots of complexity.csv and metrics.jsonl rows.
+
+Figures are matplotlib `Figure` objects saved through their own Agg canvas:
+no pyplot, so importing this module leaves the caller's backend alone.
+"""
 
 from typing import Dict, List, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from kd_ntk import distributed
 
 
 def _save(fig, path: str) -> str:
+  """Writes the figure (process 0 alone in a multi-process run); returns `path`."""
+  if not distributed.is_writer():
+    return path
   fig.tight_layout()
   fig.savefig(path, dpi=120)
-  plt.close(fig)
   return path
 
 
@@ -22,7 +27,8 @@ def asc_vs_teacher_epoch(rows: List[Dict], path: str, student_epoch=None) -> str
   if student_epoch is None:
     student_epoch = min(r["student_epoch"] for r in rows)
   rows = [r for r in rows if r["student_epoch"] == student_epoch]
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig = Figure(figsize=(6, 4))
+  ax = fig.subplots()
   for tau in sorted({r["temperature"] for r in rows if r["target"] == "teacher"}):
     pts = sorted((r["teacher_epoch"], r["asc"]) for r in rows
                  if r["target"] == "teacher" and r["temperature"] == tau)
@@ -53,7 +59,8 @@ def asc_vs_student_epoch(rows: List[Dict], path: str, online: bool = True) -> st
   if online:
     series["online teacher"] = lambda e: _find(rows, student_epoch=e, target="teacher",
                                                teacher_epoch=e, temperature=1.0)
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig = Figure(figsize=(6, 4))
+  ax = fig.subplots()
   for name, get in series.items():
     pts = [(e, get(e)) for e in epochs if get(e) is not None]
     if pts:
@@ -78,7 +85,8 @@ def metric_vs_epoch(runs: Dict[str, Sequence[List[Dict]]], metric: str, path: st
   Args:
     runs: method name -> list (one per seed) of metrics.jsonl rows.
   """
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig = Figure(figsize=(6, 4))
+  ax = fig.subplots()
   for method, seeds in runs.items():
     per_seed = [{r["epoch"]: r[metric] for r in rows if r.get(metric) is not None}
                 for rows in seeds]

@@ -4,6 +4,7 @@ import json
 import os
 from typing import Dict, List
 
+from kd_ntk import distributed
 from kd_ntk.reports import plots, tables
 
 
@@ -95,6 +96,8 @@ def write_report(summary: Dict, config, workdir: str) -> str:
   lines += ["", "## Figures", ""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})"
                                      for p in made]
   path = os.path.join(workdir, "report.md")
+  if not distributed.is_writer():  # Multi-process runs: process 0 writes.
+    return path
   with open(path, "w") as fh:
     fh.write("\n".join(lines) + "\n")
   return path

@@ -1,29 +1,97 @@
 """Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept.
 
-Multi-process runs: every process calls the same save / restore (orbax's
-multi-host path writes each array once, from its primary replica); the workdir
-must be on a file system every host sees.
+Every manager made here is a `VerifiedManager`: once a save is complete it
+records the checksums of the step's files (`kd_ntk.train.integrity`), and every
+restore verifies them first, so a corrupt step fails in one line naming the run,
+the step and the file instead of restoring wrong weights. Opening a run for
+writing (`manager(workdir)`) first drops, with a warning, the first step that
+fails verification or has no metrics row and every step after it, so a resume
+falls back to the last intact epoch and recomputes the rest.
+
+Multi-process runs: every process makes the same managers and calls the same
+save / restore / delete (orbax's multi-host path writes each array once, from
+its primary replica; the workdir must be on a file system every host sees);
+checksum records and dropped steps are written by process 0 alone.
 """
 
+import atexit
 import os
-from typing import List
+import weakref
+from typing import List, Optional
 
 import jax
 import orbax.checkpoint as ocp
 from jax.sharding import NamedSharding, PartitionSpec
+
+from kd_ntk import distributed
+from kd_ntk.train import integrity
+from kd_ntk.train import workdir as wd
+
+_OPEN: "weakref.WeakSet[VerifiedManager]" = weakref.WeakSet()
 
 
 def checkpoint_dir(workdir: str) -> str:
   return os.path.join(os.path.abspath(workdir), "checkpoints")
 
 
-def manager(workdir: str, create: bool = True) -> ocp.CheckpointManager:
-  """A CheckpointManager that keeps every epoch (teachers need the whole trajectory)."""
-  if create:  # Every process may create it (orbax refuses to with active_processes).
+class VerifiedManager(ocp.CheckpointManager):
+  """A CheckpointManager that checksums finished saves and verifies restores."""
+
+  def __init__(self, workdir: str, options: ocp.CheckpointManagerOptions):
+    super().__init__(checkpoint_dir(workdir), options=options)
+    self.workdir = os.path.abspath(workdir)
+    self._unrecorded: List[int] = []
+    self._closed = False
+    _OPEN.add(self)
+
+  def save(self, step, *args, **kwargs):
+    self.wait_until_finished()  # Records the previous step once it is complete.
+    saved = super().save(step, *args, **kwargs)
+    if saved:
+      self._unrecorded.append(int(step))
+    return saved
+
+  def wait_until_finished(self):
+    super().wait_until_finished()
+    while self._unrecorded:
+      step = self._unrecorded.pop(0)
+      if distributed.is_writer():  # orbax finalised the step for every process.
+        integrity.record(self.workdir, step)
+
+  def restore(self, step, *args, **kwargs):
+    step = self.latest_step() if step is None else step
+    integrity.verify(self.workdir, step)
+    return super().restore(step, *args, **kwargs)
+
+  def delete(self, step: int):
+    super().delete(step)
+    if distributed.is_writer():
+      integrity.forget(self.workdir, step)
+
+  def close(self):
+    if self._closed:
+      return
+    self._closed = True
+    _OPEN.discard(self)
+    super().close()
+
+
+def manager(workdir: str, create: bool = True) -> VerifiedManager:
+  """A manager that keeps every epoch (teachers need the whole trajectory).
+
+  With create=True (a run that will write) the run's steps are checked first,
+  see `drop_unusable_steps`.
+  """
+  if create:
+    close_all(workdir)  # A run that stopped with an error may have left one open.
+    if distributed.is_writer():
+      drop_unusable_steps(workdir)
+    # Every process may create it (orbax refuses to when active_processes is set).
     os.makedirs(checkpoint_dir(workdir), exist_ok=True)
+    distributed.barrier(f"checkpoint.manager {os.path.abspath(workdir)}")
   options = ocp.CheckpointManagerOptions(max_to_keep=None, create=False,
                                          multiprocessing_options=multiprocessing_options())
-  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
+  return VerifiedManager(workdir, options)
 
 
 def multiprocessing_options() -> ocp.options.MultiprocessingOptions:
@@ -40,6 +108,57 @@ def multiprocessing_options() -> ocp.options.MultiprocessingOptions:
   return ocp.options.MultiprocessingOptions(active_processes=set(range(jax.process_count())))
 
 
+def drop_unusable_steps(workdir: str) -> List[int]:
+  """Finds the first step that fails its checksums or has no row in
+  metrics.jsonl, and deletes it and every later step, warning for each.
+
+  Training is deterministic, so resuming from the last intact step recomputes
+  the dropped epochs (checkpoints and rows) exactly; later steps are dropped too
+  because a trajectory must stay contiguous. A run written before checksums
+  existed gets its steps recorded, unverified, with a warning.
+
+  Returns:
+    The dropped steps.
+  """
+  steps = integrity.saved_steps_on_disk(workdir)
+  if steps and not integrity.is_checksummed(workdir):
+    integrity.warn(f"{workdir}: checkpoints {steps} predate checksums; recording "
+                   "their checksums now, unverified.")
+    for step in steps:
+      integrity.record(workdir, step)
+  integrity.start(workdir)
+  row_epochs = {row.get("epoch") for row in wd.read_metrics(workdir, repair=True)}
+  for index, step in enumerate(steps):
+    issue = integrity.problem(workdir, step)
+    if issue is None and step not in row_epochs:
+      issue = f"{wd.METRICS_FILE} has no row for it"
+    if issue is not None:
+      dropped = steps[index:]
+      integrity.warn(f"{workdir}: checkpoint step {step} is unusable ({issue}); deleting "
+                     f"steps {dropped} and resuming from "
+                     + (f"step {steps[index - 1]}" if index else "scratch")
+                     + " (deterministic training recomputes them).")
+      for later in dropped:
+        integrity.delete_step(workdir, later)
+      return dropped
+  return []
+
+
+def close_all(workdir: Optional[str] = None) -> None:
+  """Closes every manager still open (of `workdir`, or all): its pending save is
+  finished and checksummed, and orbax's save thread ends (error exits)."""
+  for mngr in list(_OPEN):
+    if workdir is not None and mngr.workdir != os.path.abspath(workdir):
+      continue
+    try:
+      mngr.close()
+    except Exception:  # pylint: disable=broad-except  # Already failing: exit anyway.
+      pass
+
+
+atexit.register(close_all)
+
+
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
   """Saves `state` as epoch `epoch` (asynchronously; `mngr.wait_until_finished()`)."""
   mngr.save(epoch, args=ocp.args.StandardSave(state))
@@ -49,7 +168,7 @@ def restore(mngr: ocp.CheckpointManager, epoch: int, abstract_state):
   """Restores epoch `epoch` into the structure (and shardings) of `abstract_state`.
 
   `abstract_state` is typically `jax.eval_shape(create_state, ...)`, so nothing
-  is initialised just to be overwritten.
+  is initialised just to be overwritten. The step's checksums are verified first.
   """
   return mngr.restore(epoch, args=ocp.args.StandardRestore(abstract_state))
 

@@ -4,13 +4,15 @@ Keeping the model and the optax transformation out of the state means the state
 is exactly what orbax saves, and the same step function serves any checkpoint.
 """
 
-from typing import Any
+import functools
+from typing import Any, Callable, Tuple
 
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
 
 @flax.struct.dataclass
@@ -84,3 +86,16 @@ def create_state(model, tx: optax.GradientTransformation, rng: jax.Array,
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get("batch_stats", {}),
                     opt_state=tx.init(params))
+
+
+def initial_state(model, tx: optax.GradientTransformation, seed: int, input_shape
+                  ) -> Tuple[Callable[[], TrainState], jax.Array]:
+  """(init function, training key): `PRNGKey(seed)` split into the key that
+  initialises the network and the key the training steps fold with the step."""
+  init_rng, train_rng = jax.random.split(jax.random.PRNGKey(seed))
+  return functools.partial(create_state, model, tx, init_rng, tuple(input_shape)), train_rng
+
+
+def replicate(tree, mesh):
+  """Places a pytree on every device of the mesh (parameters are replicated)."""
+  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))

@@ -15,12 +15,13 @@ import pytest
 from kd_ntk import metrics
 from kd_ntk.configs import common, distill as distill_config, teacher as teacher_config
 from kd_ntk.data import data_mesh
-from kd_ntk.distill import loop, student
+from kd_ntk.distill import loop
+from kd_ntk.distill.optimizer import student_optimizer
 from kd_ntk.distill.steps import jit_distill_step, scalar
-from kd_ntk.train import checkpoint, loop as train_loop, teacher_io, workdir as wd
+from kd_ntk.train import checkpoint, loop as train_loop, runs as run_reading, workdir as wd
 from kd_ntk.train.evaluation import predict_logits
-from kd_ntk.train.loop import replicate, splits_from_config
-from kd_ntk.train.state import create_state, make_optimizer
+from kd_ntk.train.from_config import splits_from_config
+from kd_ntk.train.state import create_state, make_optimizer, replicate
 
 MODES = {  # variant -> teacher_epoch of rows 0, 1, 2.
     "none": [None, None, None],
@@ -71,9 +72,16 @@ def runs(root, teacher_dir):
 
 
 @pytest.mark.parametrize("variant", sorted(MODES))
-def test_each_mode_end_to_end(runs, variant):
+def test_each_mode_end_to_end(runs, variant, read_events):
   workdir, rows = runs(variant)
   epochs = list(range(len(MODES[variant])))
+  events = read_events(workdir)
+  assert events["test_accuracy"] == [(r["epoch"], pytest.approx(r["test_accuracy"]))
+                                     for r in rows]
+  if variant.startswith("lockstep"):  # The teacher half writes its own events.
+    teacher_rows = wd.read_metrics(os.path.join(workdir, "teacher"))
+    assert read_events(os.path.join(workdir, "teacher"))["train_loss"] == [
+        (r["epoch"], pytest.approx(r["train_loss"])) for r in teacher_rows[1:]]
   assert [r["epoch"] for r in rows] == epochs
   assert checkpoint.saved_epochs(workdir) == epochs
   assert [r["teacher_epoch"] for r in rows] == MODES[variant]
@@ -96,11 +104,11 @@ def test_final_fidelity_matches_an_independent_computation(runs, teacher_dir):
   config = wd.load_config(workdir)
   splits = splits_from_config(config)
   mesh = data_mesh()
-  _, model = teacher_io.load_run(workdir)
-  _, teacher_model = teacher_io.load_run(teacher_dir)
-  student = predict_logits(model, teacher_io.restore_variables(workdir, 2), splits.test_images,
+  _, model = run_reading.load_run(workdir)
+  _, teacher_model = run_reading.load_run(teacher_dir)
+  student = predict_logits(model, run_reading.restore_variables(workdir, 2), splits.test_images,
                            64, mesh)
-  teacher = predict_logits(teacher_model, teacher_io.restore_variables(teacher_dir, 2),
+  teacher = predict_logits(teacher_model, run_reading.restore_variables(teacher_dir, 2),
                            splits.test_images, 64, mesh)
   assert rows[-1]["test_fidelity_final"] == pytest.approx(metrics.fidelity(student, teacher))
   assert rows[-1]["test_kl_final"] == pytest.approx(metrics.kl_divergence(teacher, student),
@@ -109,7 +117,7 @@ def test_final_fidelity_matches_an_independent_computation(runs, teacher_dir):
 
 
 def _params(workdir, epoch):
-  return jax.tree_util.tree_leaves(teacher_io.restore_variables(workdir, epoch))
+  return jax.tree_util.tree_leaves(run_reading.restore_variables(workdir, epoch))
 
 
 @pytest.mark.parametrize("offset", [0, -1])
@@ -154,12 +162,12 @@ def test_lr_scale_divides_the_learning_rate_by_tau_squared(teacher_dir):
   plain = _config(teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='none'")
   scaled = _config(teacher_dir, "online,distill.temperature=4.0,"
                    "distill.lr_scale='inverse_tau_squared'")
-  lr_plain = float(student.student_optimizer(plain, 4)[1](0))
-  assert float(student.student_optimizer(scaled, 4)[1](0)) == pytest.approx(lr_plain / 16)
+  lr_plain = float(student_optimizer(plain, 4)[1](0))
+  assert float(student_optimizer(scaled, 4)[1](0)) == pytest.approx(lr_plain / 16)
   by_tau = _config(teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='inverse_tau'")
-  assert float(student.student_optimizer(by_tau, 4)[1](0)) == pytest.approx(lr_plain / 4)
+  assert float(student_optimizer(by_tau, 4)[1](0)) == pytest.approx(lr_plain / 4)
   curriculum = _config(teacher_dir, "temperature_curriculum,distill.lr_scale='inverse_tau_squared'")
-  assert float(student.student_optimizer(curriculum, 4)[1](0)) == pytest.approx(lr_plain / 64)
+  assert float(student_optimizer(curriculum, 4)[1](0)) == pytest.approx(lr_plain / 64)
 
 
 def test_workdir_of_another_config_is_refused(runs, teacher_dir):
@@ -224,9 +232,9 @@ def test_missing_teacher_checkpoints_fail_before_any_work(root, teacher_dir, var
 
 
 def test_restore_variables_reads_only_the_forward_variables(teacher_dir):
-  config, model = teacher_io.load_run(teacher_dir)
+  config, model = run_reading.load_run(teacher_dir)
   mesh = data_mesh()
-  variables = teacher_io.restore_variables(teacher_dir, 1)
+  variables = run_reading.restore_variables(teacher_dir, 1)
   assert set(variables) == {"params"}  # An MLP: no BatchNorm statistics.
   tx = make_optimizer(config.optimizer, 4, config.epochs)
   abstract = checkpoint.abstract_replicated(jax.eval_shape(
@@ -238,11 +246,11 @@ def test_restore_variables_reads_only_the_forward_variables(teacher_dir):
                   jax.tree_util.tree_leaves(variables["params"])):
     np.testing.assert_array_equal(a, b)
   with pytest.raises(FileNotFoundError, match="no checkpoint for epoch 7"):
-    teacher_io.restore_variables(teacher_dir, 7)
+    run_reading.restore_variables(teacher_dir, 7)
 
 
 def test_swapping_teacher_checkpoints_does_not_recompile(teacher_dir):
-  config, model = teacher_io.load_run(teacher_dir)
+  config, model = run_reading.load_run(teacher_dir)
   mesh = data_mesh()
   tx = make_optimizer(config.optimizer, 4, 2)
   step = jit_distill_step(model=model, teacher_model=model, tx=tx)
@@ -250,7 +258,7 @@ def test_swapping_teacher_checkpoints_does_not_recompile(teacher_dir):
   labels = np.arange(8, dtype=np.int32) % 10
   kd = []
   for epoch, tau, alpha in [(0, 1.0, 0.0), (1, 4.0, 0.0), (2, 2.0, 0.5), (1, 4.0, 0.0)]:
-    teacher = teacher_io.restore_variables(teacher_dir, epoch)
+    teacher = run_reading.restore_variables(teacher_dir, epoch)
     fresh = replicate(create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1)), mesh)
     _, out = step(fresh, images, labels, jax.random.PRNGKey(1), (teacher,),
                   np.ones(1, np.float32), scalar(tau), scalar(alpha))
@@ -266,7 +274,7 @@ def test_binary_task_teacher_and_student(root):
   teacher.classes = (0, 6)
   teacher_dir = os.path.join(root, "binary_teacher")
   train_loop.run(teacher, teacher_dir)
-  assert teacher_io.load_run(teacher_dir)[1].num_classes == 2
+  assert run_reading.load_run(teacher_dir)[1].num_classes == 2
   config = _config(teacher_dir, "offline,epochs=1")
   config.classes = (0, 6)
   rows = loop.run(config, os.path.join(root, "binary_student"))

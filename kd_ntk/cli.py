@@ -1,0 +1,139 @@
+"""What every absl launcher in experiments/ does around its one library call.
+
+  from kd_ntk import cli
+  def main(argv): rows = cli.run_or_exit(loop.run, config, workdir)
+  if __name__ == "__main__": cli.launch(main)
+
+Bad input (a config file, key or value, a workdir, a damaged run) ends with one
+line `error: <what is wrong and what to do>` on stderr and exit status 2; a
+diverged run with `diverged: <message>` and status 1. `--debug` shows the
+traceback instead. Every checkpoint manager is closed before exiting, so orbax's
+background save thread cannot hold the process open.
+"""
+
+import contextlib
+import os
+import sys
+from typing import Callable, Optional, Sequence, TypeVar
+
+from absl import app, flags, logging
+
+from kd_ntk.train import checkpoint
+
+T = TypeVar("T")
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 1
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+
+# Errors that mean "the input was wrong": shown as one line, without a traceback.
+BAD_INPUT_ERRORS = (ValueError, KeyError, OSError)
+
+_DEBUG = flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
+
+
+def debugging(argv: Optional[Sequence[str]] = None) -> bool:
+  """Whether --debug was given (readable before the flags are parsed)."""
+  if flags.FLAGS.is_parsed():
+    return _DEBUG.value
+  return any(a in ("--debug", "--debug=true", "--debug=True")
+             for a in (argv if argv is not None else sys.argv))
+
+
+def one_line(err: BaseException) -> str:
+  """The message of an exception on one line (KeyError's quotes removed)."""
+  text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+  text = str(text).strip() or type(err).__name__
+  return " ".join(text.split())
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+  """Closes open checkpoint managers, prints `message` and exits with `code`."""
+  checkpoint.close_all()
+  print(message, file=sys.stderr, flush=True)
+  raise SystemExit(code)
+
+
+@contextlib.contextmanager
+def quiet_absl_logs():
+  """Silences orbax's per-file INFO logs for the duration of one call only."""
+  previous = logging.get_verbosity()
+  logging.set_verbosity(logging.WARNING)
+  try:
+    yield
+  finally:
+    logging.set_verbosity(previous)
+
+
+def run_or_exit(fn: Callable[..., T], *args, **kwargs) -> T:
+  """Calls `fn`; bad input exits 2 with `error: <message>`, divergence exits 1
+  with `diverged: <message>` (tracebacks only with --debug)."""
+  with quiet_absl_logs():
+    try:
+      return fn(*args, **kwargs)
+    except BAD_INPUT_ERRORS as err:
+      if debugging():
+        checkpoint.close_all()
+        raise
+      fail(f"error: {one_line(err)}", EXIT_BAD_INPUT)
+    except FloatingPointError as err:  # Divergence: there is no result to report.
+      if debugging():
+        checkpoint.close_all()
+        raise
+      fail(f"diverged: {one_line(err)}", EXIT_DIVERGED)
+
+
+def _config_file_problem(argv: Sequence[str]) -> Optional[str]:
+  """A one-line message when --config names a file that does not exist."""
+  for i, arg in enumerate(argv):
+    value = None
+    if arg.startswith("--config="):
+      value = arg.split("=", 1)[1]
+    elif arg == "--config" and i + 1 < len(argv):
+      value = argv[i + 1]
+    if value is not None:
+      path = value.split(":", 1)[0]
+      if path and not os.path.isfile(path):
+        known = ", ".join(sorted(n for n in os.listdir(CONFIG_DIR)
+                                 if _defines_get_config(os.path.join(CONFIG_DIR, n))))
+        return (f"config file {path} does not exist (from --config={value}); the "
+                f"configs are in {os.path.relpath(CONFIG_DIR)}: {known}.")
+  return None
+
+
+def _defines_get_config(path: str) -> bool:
+  if not path.endswith(".py"):
+    return False
+  with open(path) as fh:
+    return "def get_config" in fh.read()
+
+
+def parse_flags(argv: Sequence[str]):
+  """absl flag parsing whose errors (config files, overrides) are one line, exit 2."""
+  missing = _config_file_problem(argv)
+  if missing and not debugging(argv):
+    fail(f"error: {missing}", EXIT_BAD_INPUT)
+  try:
+    return flags.FLAGS(argv)
+  except Exception as err:  # pylint: disable=broad-except  # Any config-file error.
+    if debugging(argv):
+      raise
+    cause = _root_cause(err)
+    message = one_line(cause)
+    if cause is not err:  # Raised by the config file's get_config.
+      message = f"--config: {message}"
+    fail(f"error: {message}", EXIT_BAD_INPUT)
+
+
+def _root_cause(err: BaseException) -> BaseException:
+  """The first exception of a chain (config_flags re-raises get_config's errors
+  with a formatted traceback as their message)."""
+  while True:
+    earlier = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+    if earlier is None:
+      return err
+    err = earlier
+
+
+def launch(main: Callable) -> None:
+  """`app.run(main)` with one-line errors for bad flags and config arguments."""
+  app.run(main, flags_parser=parse_flags)

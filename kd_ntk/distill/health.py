@@ -1,0 +1,44 @@
+"""Checks on a student's epoch row: stop a diverged run, warn on a collapsed one."""
+
+import sys
+from typing import Dict
+
+import numpy as np
+
+from kd_ntk.train.runner import Diverged
+
+
+def check_finite(row: Dict[str, float], epoch: int, config) -> None:
+  """Stops a diverged run: never reports the chance-level result of NaN weights.
+
+  Raises:
+    Diverged (a FloatingPointError) carrying the record the runner writes to
+    workdir/diverged.json (epoch, losses, hint) for report tooling.
+  """
+  bad = {k: row.get(k) for k in ("train_loss", "test_loss")
+         if k in row and not np.isfinite(row[k])}
+  if not bad:
+    return
+  d = config.distill
+  hint = ("lower optimizer.learning_rate"
+          + (", or set distill.lr_scale=inverse_tau_squared (the τ² factor multiplies the "
+             f"KD gradient scale at τ={d.temperature})" if d.mode != "none"
+             and d.tau_squared and d.lr_scale == "none" else ""))
+  raise Diverged(f"Student diverged at epoch {epoch} ({bad}); its metrics are not "
+                 f"reported. Fix: {hint}.",
+                 {"epoch": epoch, **{k: str(v) for k, v in bad.items()}, "hint": hint})
+
+
+def warn_if_chance_level(row: Dict[str, float], num_classes: int, epoch: int, config) -> None:
+  """Prints a warning when test accuracy sits at chance after the first epochs.
+
+  A run can collapse without a non-finite loss (e.g. τ=4 with the τ² factor and
+  a learning rate made for τ=1: every prediction falls on one class). That is
+  not proof of divergence, so it warns instead of stopping.
+  """
+  accuracy = row.get("test_accuracy")
+  if epoch >= 2 and accuracy is not None and accuracy <= 1.2 / num_classes:
+    print(f"WARNING: epoch {epoch} test accuracy {accuracy:.3f} is at chance level "
+          f"(C={num_classes}); the run may have collapsed. Lower "
+          "optimizer.learning_rate or set distill.lr_scale=inverse_tau_squared "
+          f"(τ={config.distill.temperature}).", file=sys.stderr, flush=True)
