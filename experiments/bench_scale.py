@@ -53,7 +53,7 @@ def measure() -> dict:
   model = models.get_model(_MODEL.value, 10)
   tx = state_lib.make_optimizer(teacher.get_config("").optimizer, 100, 1)
   state = state_lib.create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1))
-  state = jax.device_put(state, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  state = state_lib.replicate(state, mesh)
   step = jax.jit(functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0)
   key = jax.random.PRNGKey(0)
   rows = data.process_rows(mesh, _BATCH.value)

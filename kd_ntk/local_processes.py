@@ -28,6 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @dataclasses.dataclass
 class Finished:
+  pid: int
   returncode: int
   stdout: str
   stderr: str
@@ -114,7 +115,7 @@ def run_processes(args: Sequence[str], num_processes: int, devices_per_process: 
   for proc, (out, err) in zip(procs, files):
     out.seek(0)
     err.seek(0)
-    results.append(Finished(proc.returncode, out.read(), err.read()))
+    results.append(Finished(proc.pid, proc.returncode, out.read(), err.read()))
     out.close()
     err.close()
   if check and (timed_out or any(r.returncode for r in results)):
@@ -136,7 +137,7 @@ def run_single(args: Sequence[str], devices: int, logdir: str, timeout: float = 
     raise AssertionError(f"timed out after {timeout:.0f} s: {args}") from err
   if done.returncode:
     raise AssertionError(f"exit {done.returncode}\n{tail(done.stdout)}\n{tail(done.stderr)}")
-  return Finished(done.returncode, done.stdout, done.stderr)
+  return Finished(0, done.returncode, done.stdout, done.stderr)
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
@@ -97,5 +98,19 @@ def initial_state(model, tx: optax.GradientTransformation, seed: int, input_shap
 
 
 def replicate(tree, mesh):
-  """Places a pytree on every device of the mesh (parameters are replicated)."""
-  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+  """Places a pytree on every device of the mesh (parameters are replicated).
+
+  Every process must pass the same values (here: a pure function of the seed).
+  Across processes the arrays are built from each process's own copy
+  (`make_array_from_callback`), not with `jax.device_put`: on JAX 0.5.3 that
+  checks equality with one all-reduce per leaf, and repeated on a pytree it
+  aborted gloo here ("op.preamble.length <= op.nbytes").
+  """
+  sharding = NamedSharding(mesh, PartitionSpec())
+  if sharding.is_fully_addressable:
+    return jax.device_put(tree, sharding)
+
+  def place(leaf):
+    host = np.asarray(leaf)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+  return jax.tree_util.tree_map(place, tree)
