@@ -2,6 +2,8 @@
 
   python experiments/bench_distill.py                       # trains a quick teacher first
   python experiments/bench_distill.py --teacher_workdir=runs/teacher_quick --rounds=5
+  python experiments/bench_distill.py --teacher_config=tiny,epochs=2 --student=mlp16 \
+      --rounds=1 --batch_size=32                         # seconds: a smoke run
 
 The same student (LeNet-5 by default) trains on the same examples in all three
 modes, with the loop's own pieces: `train_batches` + `shard_batch`, the jitted
@@ -33,7 +35,10 @@ from kd_ntk.train.from_config import splits_from_config
 from kd_ntk.train.state import create_state, make_optimizer, replicate
 from kd_ntk.train.steps import train_step
 
-_TEACHER = flags.DEFINE_string("teacher_workdir", "", "Teacher run ('' = train teacher.py:quick).")
+_TEACHER = flags.DEFINE_string("teacher_workdir", "",
+                               "Teacher run ('' = train --teacher_config first).")
+_TEACHER_CONFIG = flags.DEFINE_string("teacher_config", "quick,epochs=4",
+                                      "teacher.py argument of the teacher trained first.")
 _STUDENT = flags.DEFINE_string("student", "lenet5", "Student model preset.")
 _ROUNDS = flags.DEFINE_integer("rounds", 8, "Timed epochs per mode (interleaved).")
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Global batch size.")
@@ -44,7 +49,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   teacher_dir = _TEACHER.value or tempfile.mkdtemp(prefix="bench_teacher_")
   if not _TEACHER.value:
-    train_loop.run(teacher_config.get_config("quick,epochs=4"), teacher_dir)
+    train_loop.run(teacher_config.get_config(_TEACHER_CONFIG.value), teacher_dir)
   tconfig, teacher_model = runs.load_run(teacher_dir)
   splits = splits_from_config(tconfig)  # The teacher's examples (4096 for quick).
   mesh = data_mesh()

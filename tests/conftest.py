@@ -1,7 +1,15 @@
-"""Test set-up: four fake CPU devices, and skips allowed only on the core-only leg.
+"""Test set-up: four fake CPU devices, a synthetic Fashion-MNIST, and skips
+allowed only on the core-only leg.
 
 Sharded code is exercised with several devices on one CPU through
 `--xla_force_host_platform_device_count=4` (it must be set before JAX starts).
+
+Every test reads a tiny synthetic data set in the Fashion-MNIST IDX layout
+(`synthetic_fashion_mnist`, written with kd_ntk's own IDX writer at session
+start; $KD_NTK_FASHION_MNIST_DIR points at it, so launchers run in subprocesses
+see it too). Only tests named `test_real_data_*` read the real files, through
+the `real_fashion_mnist_dir` fixture, and skip with the install command when
+they are missing.
 
 Tests that need TensorFlow or neural-tangents call
 `pytest.importorskip(name, reason="... core-only leg ...")`. Those skips are
@@ -18,9 +26,59 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
 import glob  # noqa: E402
 import struct  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 CORE_ONLY = os.environ.get("KD_NTK_CORE_ONLY") == "1"
+# Where the real Fashion-MNIST is, before the session points the variable elsewhere.
+REAL_FASHION_MNIST_DIR = (os.environ.get("KD_NTK_FASHION_MNIST_DIR")
+                          or "/usr/share/datasets/fashion-mnist")
+SYNTHETIC_PER_CLASS = {"train": 120, "t10k": 30}  # 1,200 / 300 images of 10 classes.
+
+
+def write_synthetic_fashion_mnist(folder: str, seed: int = 0) -> None:
+  """Writes the four IDX files of a tiny, learnable Fashion-MNIST look-alike.
+
+  Class c's images are a fixed smooth random pattern of class c (28×28) plus
+  pixel noise, as uint8; labels are shuffled so the classes interleave. A
+  linear model separates the classes, so training lowers the loss.
+  """
+  from kd_ntk.data import write_idx
+  rng = np.random.default_rng(seed)
+  coarse = rng.normal(size=(10, 7, 7))
+  templates = np.kron(coarse, np.ones((4, 4)))  # (10, 28, 28), blocks of 4×4 pixels.
+  for prefix, per_class in SYNTHETIC_PER_CLASS.items():
+    labels = rng.permutation(np.repeat(np.arange(10, dtype=np.uint8), per_class))
+    pixels = 110 + 45 * templates[labels] + 35 * rng.normal(size=(len(labels), 28, 28))
+    write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"),
+              np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+    write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), labels)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def synthetic_fashion_mnist(tmp_path_factory):
+  """The synthetic IDX folder, set as $KD_NTK_FASHION_MNIST_DIR for the session."""
+  folder = str(tmp_path_factory.mktemp("synthetic_fashion_mnist"))
+  write_synthetic_fashion_mnist(folder)
+  previous = os.environ.get("KD_NTK_FASHION_MNIST_DIR")
+  os.environ["KD_NTK_FASHION_MNIST_DIR"] = folder
+  yield folder
+  if previous is None:
+    del os.environ["KD_NTK_FASHION_MNIST_DIR"]
+  else:
+    os.environ["KD_NTK_FASHION_MNIST_DIR"] = previous
+
+
+@pytest.fixture
+def real_fashion_mnist_dir():
+  """The real Fashion-MNIST folder; skips, saying how to install it, when absent."""
+  folder = REAL_FASHION_MNIST_DIR
+  if not any(os.path.exists(os.path.join(folder, f"t10k-labels-idx1-ubyte{ext}"))
+             for ext in (".gz", "")):
+    pytest.skip(f"the real Fashion-MNIST is not in {folder}: install it with "
+                "`sudo apt-get install -y dataset-fashion-mnist` (or ./run.sh test), or "
+                "point KD_NTK_FASHION_MNIST_DIR at a folder with its four IDX files")
+  return folder
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,8 +1,14 @@
 """Config files: variants, overrides and clear errors."""
 
+import json
+
+import ml_collections
 import pytest
 
 from kd_ntk.configs import common, complexity, distill, reproduce, teacher
+from kd_ntk.distill import plan
+from kd_ntk.models import MODELS
+from kd_ntk.train.state import learning_rate_schedule
 
 
 def test_parse_arg_keeps_tuples_whole():
@@ -16,9 +22,27 @@ def test_parse_arg_keeps_tuples_whole():
     (distill, "online"), (distill, "quick,lockstep"), (complexity, "quick"),
     (reproduce, ""), (reproduce, "quick"), (reproduce, "tiny"), (reproduce, "cifar10"),
     (reproduce, "cifar100"), (reproduce, "mobilenet")])
-def test_every_variant_builds(module, arg):
+def test_every_variant_builds_a_usable_config(module, arg):
   config = module.get_config(arg)
-  assert config is not None
+  as_json = json.loads(config.to_json_best_effort())  # What config.json will hold...
+  assert json.loads(ml_collections.ConfigDict(as_json).to_json_best_effort()) == as_json
+  runs = {teacher: lambda: [config], distill: lambda: [config], complexity: list,
+          reproduce: lambda: [config.teacher]}[module]()
+  if module is distill:
+    plan.check_fields(config)  # The distill block is valid as written.
+    if config.distill.mode == "lockstep":
+      runs.append(config.distill.teacher)
+  for run in runs:  # ...and each training run in it names a model and a usable recipe.
+    assert run.model in MODELS, run.model
+    assert run.epochs >= 1 and run.batch_size >= 1 and run.eval_batch_size >= 1
+    lr = learning_rate_schedule(run.optimizer, 10, run.epochs)
+    assert float(lr(0)) == pytest.approx(run.optimizer.learning_rate)
+  if module is reproduce:
+    assert set(config.students) <= set(MODELS) and config.seeds
+    assert all(distill.get_config(a).distill.mode in plan.MODES
+               for a in config.methods.values())
+  if module is complexity:
+    assert config.num_examples > 0 and min(config.temperatures) > 0
 
 
 def test_overrides_apply_and_unknown_fields_fail():

@@ -73,10 +73,7 @@ def test_missing_data_explains_the_fix(tmp_path):
     data.load("fashion_mnist", "train", data_dir=str(tmp_path))
 
 
-def test_real_fashion_mnist_when_installed():
-  folder = data.fashion_mnist_dir()
-  if not os.path.exists(os.path.join(folder, "t10k-labels-idx1-ubyte.gz")):
-    pytest.fail(f"Fashion-MNIST is missing from {folder}; run ./run.sh test, which installs it.")
-  x, y, info = data.load("fashion_mnist", "test")
+def test_real_data_fashion_mnist_test_split(real_fashion_mnist_dir):
+  x, y, info = data.load("fashion_mnist", "test", data_dir=real_fashion_mnist_dir)
   assert x.shape == (10000, 28, 28, 1)
   np.testing.assert_array_equal(np.bincount(y), np.full(10, 1000))

@@ -1,0 +1,43 @@
+"""Each benchmark in experiments/ runs on tiny sizes and prints its JSON lines.
+
+Smoke runs only: the numbers are not checked (speed targets are measured by
+running the scripts, never asserted in tests), the records' shape is.
+"""
+
+import pytest
+
+from launch_helpers import json_lines, run_script
+
+
+def _records(*args):
+  result = run_script(*args)
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+  records = json_lines(result.stdout)
+  assert records, result.stdout
+  return records
+
+
+def test_bench_train():
+  records = _records("bench_train.py", "--quick")
+  steps = [r for r in records if r["what"] == "train_step_images_per_second"]
+  assert steps and all(r["images_per_second"] > 0 for r in steps)
+
+
+def test_bench_distill(tmp_path):
+  records = _records("bench_distill.py", "--teacher_config=tiny,epochs=2", "--student=mlp16",
+                     "--rounds=1", "--batch_size=32")
+  modes = {r["mode"] for r in records if r["what"] == "epoch_seconds"}
+  assert modes == {"labels", "offline", "online"}
+  assert any(r["what"] == "compiles" and r["distill_step_cache_size"] == 1 for r in records)
+
+
+def test_bench_complexity():
+  records = _records("bench_complexity.py", "--sizes=64", "--num_features=16")
+  assert {r.get("method") for r in records} >= {"cholesky", "eigh"}
+
+
+def test_bench_ntk():
+  records = _records("bench_ntk.py", "--n=32", "--methods=own:structured,own:jacobian",
+                     "--no_check")
+  grams = [r for r in records if r.get("method", "").startswith("own:")]
+  assert len(grams) == 2 and all(r["seconds"] > 0 for r in grams)
