@@ -44,8 +44,24 @@ def test_mobilenet_and_ordinary_overrides():
     ("cifar10,lr_rule=cubic", ValueError, "lr_rule='cubic'"),
     ("global_batch=0", ValueError, "must be positive"),
     ("v5e", ValueError, "unknown variant"),
-    ("teacher,epoch=3", KeyError, "Unknown config field 'epoch'"),
+    ("teacher,epoch=3", ValueError, "Unknown config field .epoch."),
 ])
 def test_bad_arguments_fail_with_a_clear_message(arg, error, message):
   with pytest.raises(error, match=message):
     scale.get_config(arg)
+
+
+@pytest.mark.parametrize("arg", ["teacher,cifar100,tpu_pod", "teacher,mobilenet,multi_gpu",
+                                 "teacher,cpu,quick"])
+def test_teacher_variants_pass_the_training_validation(arg):
+  from kd_ntk.configs import validation
+  validation.check_training_config(scale.get_config(arg))
+
+
+@pytest.mark.parametrize("arg", ["cifar10,tpu_pod", "cifar100,multi_gpu", "mobilenet,tpu_pod",
+                                 "quick"])
+def test_reproduce_variants_pass_the_grid_validation(arg, tmp_path):
+  from kd_ntk.analysis import reproduce as reproduce_run
+  from kd_ntk.configs import validation
+  validation.check_reproduce_config(scale.get_config(arg), str(tmp_path),
+                                    reproduce_run.student_config)
