@@ -10,7 +10,10 @@ augments only its rows of every global batch (`train_batches(rows=...)`),
 runs data-parallel over the 4 devices (gradients all-reduced over gloo between
 the processes). The layouts alternate (reference, candidate, reference, ...)
 so a change in machine load hits both; one JSON line per run, then a summary
-line with the median images/s of each and `ratio` = candidate / reference.
+line with the median images/s of each and `ratio` = candidate / reference, and
+the CPU seconds all processes spent per 1000 images (`cpu_cost_ratio` =
+candidate / reference; less sensitive to other load on the machine than
+wall-clock throughput, which a busy scheduler shares out per process).
 
 On an accelerator host (--worker=local) it times the same step over the local
 devices of one process and reports images/s per chip.
@@ -61,16 +64,21 @@ def measure() -> dict:
   for i, (x, y) in enumerate(batches):
     if i == 3:  # Compiled and warm: start the clock.
       jax.block_until_ready(metrics)
-      start = time.perf_counter()
+      start, cpu_start = time.perf_counter(), time.process_time()
     state, metrics = step(state, *data.shard_process_batch(mesh, _BATCH.value, x, y), key)
   jax.block_until_ready(metrics)
   seconds = time.perf_counter() - start
+  cpu = np.float64(time.process_time() - cpu_start)
+  if info.count > 1:  # CPU time of every process.
+    from jax.experimental import multihost_utils
+    cpu = multihost_utils.process_allgather(cpu).sum()
   rate = _BATCH.value * _STEPS.value / seconds
   return {"what": "teacher_step_images_per_second", "model": _MODEL.value,
           "batch_size": _BATCH.value, "processes": info.count,
           "devices_per_process": info.local_devices, "backend": info.platform,
           "images_per_second": round(rate, 1),
           "images_per_second_per_device": round(rate / info.global_devices, 1),
+          "cpu_seconds_per_1000_images": round(1000 * float(cpu) / (_BATCH.value * _STEPS.value), 3),
           "final_loss": float(metrics["loss"])}
 
 
@@ -105,13 +113,16 @@ def main(argv):
   layouts = {"reference": (1, _DEVICES.value),
              "candidate": (_PROCESSES.value, _DEVICES.value // _PROCESSES.value)}
   rates = {name: [] for name in layouts}
+  costs = {name: [] for name in layouts}
   with tempfile.TemporaryDirectory() as logdir:
     for repeat in range(_REPEATS.value):
       for name, (processes, devices) in layouts.items():
         row = run_layout(processes, devices, os.path.join(logdir, f"{name}{repeat}"))
         rates[name].append(row["images_per_second"])
+        costs[name].append(row["cpu_seconds_per_1000_images"])
         print(json.dumps({"layout": name, "repeat": repeat, **row}), flush=True)
   medians = {name: statistics.median(r) for name, r in rates.items()}
+  cost = {name: statistics.median(c) for name, c in costs.items()}
   print(json.dumps({
       "what": "multiprocess_overhead", "model": _MODEL.value, "batch_size": _BATCH.value,
       "reference": f"1 process x {_DEVICES.value} devices",
@@ -119,6 +130,9 @@ def main(argv):
       "reference_images_per_second": medians["reference"],
       "candidate_images_per_second": medians["candidate"],
       "ratio": round(medians["candidate"] / medians["reference"], 3),
+      "reference_cpu_seconds_per_1000_images": cost["reference"],
+      "candidate_cpu_seconds_per_1000_images": cost["candidate"],
+      "cpu_cost_ratio": round(cost["candidate"] / cost["reference"], 3),
       "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}),
       flush=True)
 

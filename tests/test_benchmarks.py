@@ -41,3 +41,13 @@ def test_bench_ntk():
                      "--no_check")
   grams = [r for r in records if r.get("method", "").startswith("own:")]
   assert len(grams) == 2 and all(r["seconds"] > 0 for r in grams)
+
+
+def test_bench_scale():
+  records = _records("bench_scale.py", "--model=mlp16", "--steps=2", "--repeats=1")
+  runs = {r["layout"]: r for r in records if "layout" in r}
+  assert (runs["reference"]["processes"], runs["candidate"]["processes"]) == (1, 2)
+  # Same global batches and steps in both layouts: the same final loss.
+  assert abs(runs["reference"]["final_loss"] - runs["candidate"]["final_loss"]) < 1e-5
+  summary = records[-1]
+  assert summary["what"] == "multiprocess_overhead" and summary["ratio"] > 0
