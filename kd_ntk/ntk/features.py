@@ -22,13 +22,14 @@ The kernel of two blocks is then
 one matrix product for the plain part and two small ones per dense layer.
 """
 
+import itertools
+import math
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 
-from kd_ntk.ntk.structure import Layers, per_example_fn
-from kd_ntk.ntk.taps import tapped_fn
+from kd_ntk.ntk.structure import Layers, per_example_fn, tapped_fn
 
 # Exact float32/float64 products on every backend (GPU/TPU default to reduced
 # precision for float32 matmuls, which would break 1e-5 agreement).
@@ -58,15 +59,49 @@ def _flat_jacobian(leaves, batch: int, logits: int, dtype) -> jax.Array:
   return plain[0] if len(plain) == 1 else jnp.concatenate(plain, axis=-1)
 
 
+def conv_patches(lhs, patch) -> jax.Array:
+  """(S, D) input patches of one example: row s holds every input value that
+  output position s of the convolution reads, in a fixed (feature, offset) order.
+
+  Strided slices of the padded input, one per filter offset: no arithmetic
+  (`lax.conv_general_dilated_patches` would run a convolution with a D x D
+  identity kernel, D times the convolution's own cost).
+  """
+  spec = patch["dimension_numbers"].lhs_spec
+  x = jnp.transpose(lhs, spec)[0]                      # (C_in, *spatial)
+  filt, strides = patch["filter_shape"], patch["window_strides"]
+  lhs_dil, rhs_dil = patch["lhs_dilation"], patch["rhs_dilation"]
+  pads = patch["padding"]
+  if isinstance(pads, str):
+    dilated_in = [(d - 1) * l + 1 for d, l in zip(x.shape[1:], lhs_dil)]
+    dilated_k = [(k - 1) * r + 1 for k, r in zip(filt, rhs_dil)]
+    pads = jax.lax.padtype_to_pads(dilated_in, dilated_k, strides, pads)
+  x = jax.lax.pad(x, jnp.zeros((), x.dtype),
+                  [(0, 0, 0)] + [(lo, hi, l - 1) for (lo, hi), l in zip(pads, lhs_dil)])
+  out = [(d - (k - 1) * r - 1) // s + 1
+         for d, k, r, s in zip(x.shape[1:], filt, rhs_dil, strides)]
+  slices = []
+  for offsets in itertools.product(*[range(k) for k in filt]):
+    start = [0] + [o * r for o, r in zip(offsets, rhs_dil)]
+    limit = [x.shape[0]] + [b + (m - 1) * s + 1 for b, m, s in zip(start[1:], out, strides)]
+    slices.append(jax.lax.slice(x, start, limit, [1] + list(strides)))
+  patches = jnp.stack(slices, axis=1)                  # (C_in, K, *out)
+  return patches.reshape(-1, math.prod(out)).T         # (S, D)
+
+
+def conv_cotangents(cot_C, patch) -> jax.Array:
+  """(C, S, O): cotangents at the convolution output, positions then features."""
+  out_spec = patch["dimension_numbers"].out_spec
+  cot = jnp.transpose(cot_C, [0] + [1 + a for a in out_spec])   # (C, 1, O, *out)
+  cot = cot.reshape(cot.shape[0], cot.shape[2], -1)
+  return jnp.swapaxes(cot, 1, 2)
+
+
 def _conv_jacobian(lhs, cot_C, patch) -> jax.Array:
   """(C, D_patch·C_out) kernel Jacobian of one example: patchesᵀ · cotangents."""
-  params = dict(patch)
-  axis = params.pop("feature_axis")
-  patches = jax.lax.conv_general_dilated_patches(lhs, precision=_HIGHEST, **params)
-  patches_PxD = jnp.moveaxis(patches, axis, -1).reshape(-1, patches.shape[axis])
-  cot_CxPxO = jnp.moveaxis(cot_C, axis + 1, -1)
-  cot_CxPxO = cot_CxPxO.reshape(cot_C.shape[0], -1, cot_C.shape[axis + 1])
-  jac_CxDxO = jnp.einsum("pd,cpo->cdo", patches_PxD, cot_CxPxO, precision=_HIGHEST)
+  patches_SxD = conv_patches(lhs, patch)
+  cot_CxSxO = conv_cotangents(cot_C, patch)
+  jac_CxDxO = jnp.einsum("sd,cso->cdo", patches_SxD, cot_CxSxO, precision=_HIGHEST)
   return jac_CxDxO.reshape(cot_C.shape[0], -1)
 
 

@@ -1,4 +1,4 @@
-"""Where parameters enter the network: dense and convolution layers to tap.
+"""The one module that reads jaxprs: where parameters enter the network.
 
 For a parameter `W` that enters the network once, through a contraction with
 one input row per example (a dense layer `y = x W`, also `DenseGeneral` and
@@ -9,7 +9,7 @@ one input row per example (a dense layer `y = x W`, also `DenseGeneral` and
 Its share of the kernel is then `Σ_c ⟨a_i, a_j⟩⟨g_ic, g_jc⟩`, which costs
 `d_in + C·d_out` per pair of examples instead of `C·d_in·d_out` (the "structured"
 method of `kd_ntk.ntk.empirical_ntk`), and `a_i`, `g_ic` are read off the
-forward and backward passes (`kd_ntk.ntk.taps`) without ever forming `∂f/∂W`.
+forward and backward passes (`tapped_fn`) without ever forming `∂f/∂W`.
 
 A convolution kernel `K` used once with one example per call has the
 Jacobian `∂f_c/∂K = Σ_p patch_p(a_i) ⊗ g_icp`, a sum over output positions:
@@ -17,17 +17,34 @@ not an outer product, but one matrix product of the input patches with the
 output cotangents, much cheaper than the per-example kernel gradient that
 `vmap(jacrev)` computes with grouped convolutions.
 
-The analysis reads the jaxpr of the per-example function (primitive names,
-operands, `dimension_numbers`, shapes) from `jax.make_jaxpr`. Anything it does
-not recognise stays on the plain Jacobian path: a missed layer costs time,
-never correctness.
+Fallback: `layers_or_none` is the entry point; any exception while reading
+or re-evaluating the jaxpr (a JAX whose internals moved, a primitive that
+cannot be re-bound) gives None and a warning, and every parameter then takes
+the plain Jacobian path. Anything not recognised (a weight used twice, used
+transposed, scaled, grouped convolutions, ...) is simply left untapped: a
+missed layer costs time, never correctness.
+
+JAX internals relied on (all reached through `jax.make_jaxpr` objects and
+`jax.extend.core`; stable from JAX 0.4.3x to 0.8+ but not public API):
+  * `ClosedJaxpr.jaxpr` / `.consts`; `Jaxpr.invars`, `.outvars`, `.eqns`,
+    `.constvars`; `Var.aval.shape` / `.dtype`; `jax.extend.core.Literal.val`;
+  * `JaxprEqn.primitive` (`.name`, `.multiple_results`, `.bind`,
+    `.get_bind_params`), `.params`, `.invars`, `.outvars`;
+  * primitive names "dot_general", "conv_general_dilated", the casts below
+    and the call-like primitives below (bodies under params "jaxpr" or
+    "call_jaxpr"), and the params `dimension_numbers` (with `lhs_spec`,
+    `rhs_spec`, `out_spec` for convolutions), `window_strides`, `padding`,
+    `lhs_dilation`, `rhs_dilation`, `feature_group_count`,
+    `batch_group_count`.
 """
 
 import dataclasses
 import math
-from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
+import warnings
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import jax
+from jax.extend.core import Literal
 
 # Call-like primitives whose body is differentiated as written, so a parameter
 # can be followed inside positionally ("pjit" became "jit" in newer JAX).
@@ -227,3 +244,87 @@ def _dot_general_axes(eqn, pos: int) -> Optional[Tuple[int, ...]]:
   if free_rows != 1:
     return None
   return tuple(sorted(int(a) for a in w_contract))
+
+
+def layers_or_none(f: Callable[[Any, jax.Array], jax.Array], params: Any,
+                   x_example: Any, num_logits: int,
+                   check: Optional[Callable[[Layers], None]] = None
+                   ) -> Optional[Layers]:
+  """`find_layers`, or None (with a warning) when nothing is tapped or it fails.
+
+  `check(layers)` traces whatever will be built on the layers (e.g. the
+  features), so an unsupported construct fails here, before any real work,
+  and the plain Jacobian path takes over.
+  """
+  try:
+    layers = find_layers(f, params, x_example, num_logits)
+    if not (layers.leaf_taps or layers.conv_taps):
+      return None
+    if check is not None:
+      check(layers)
+    return layers
+  except Exception as err:  # pylint: disable=broad-except
+    warnings.warn(f"kd_ntk.ntk: layer taps unavailable for this network "
+                  f"({type(err).__name__}: {err}); using the plain Jacobian path.")
+    return None
+
+
+# Re-evaluation of the per-example jaxpr with taps: the output of every tapped
+# contraction gets a zero "tap" added and its input operand is returned. Then,
+# for one example, ∂f_c/∂tap = g_c (the cotangent at the layer output) and the
+# input is a, so ∂f_c/∂W = a ⊗ g_c is never formed: the backward pass computes
+# only activation cotangents for those layers.
+
+
+def _bind(eqn, invals: Sequence[Any]) -> List[Any]:
+  """Applies one equation's primitive, as `eval_jaxpr` does on any JAX."""
+  bound = eqn.primitive.get_bind_params(eqn.params)
+  # JAX < 0.7 returns (subfuns, params); newer JAX returns params only.
+  subfuns, params = bound if isinstance(bound, tuple) else ((), bound)
+  out = eqn.primitive.bind(*subfuns, *invals, **params)
+  return list(out) if eqn.primitive.multiple_results else [out]
+
+
+def _evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], layers: Layers,
+              taps: Sequence[Any], captured: Dict[int, Any]) -> List[Any]:
+  env: Dict[Any, Any] = {}
+
+  def read(v):
+    return v.val if isinstance(v, Literal) else env[v]
+
+  for v, value in zip(jaxpr.constvars, consts):
+    env[v] = value
+  for v, value in zip(jaxpr.invars, args):
+    env[v] = value
+  for eqn in jaxpr.eqns:
+    invals = [read(v) for v in eqn.invars]
+    site = layers.tap_sites.get(id(eqn))
+    if site is not None:
+      tap_index, weight_pos = site
+      captured[tap_index] = invals[1 - weight_pos]
+      outvals = [_bind(eqn, invals)[0] + taps[tap_index]]
+    elif id(eqn) in layers.inline and eqn.primitive.name in CALL_PRIMITIVES:
+      body, body_consts = call_body(eqn)
+      outvals = _evaluate(body, body_consts, invals, layers, taps, captured)
+    else:
+      outvals = _bind(eqn, invals)
+    for v, value in zip(eqn.outvars, outvals):
+      env[v] = value
+  return [read(v) for v in jaxpr.outvars]
+
+
+def tapped_fn(layers: Layers):
+  """`g(leaves, x_single, taps) -> (logits_C, layer_inputs)` with taps added.
+
+  `taps[k]` has the shape of tapped layer k's output (`layers.tap_shapes`);
+  with zero taps the logits equal `f1(params, x_single)`.
+  """
+  closed = layers.closed_jaxpr
+
+  def g(leaves, x_single, taps) -> Tuple[jax.Array, Tuple[jax.Array, ...]]:
+    captured: Dict[int, Any] = {}
+    args = list(leaves) + [x_single]
+    (logits,) = _evaluate(closed.jaxpr, closed.consts, args, layers, taps, captured)
+    return logits, tuple(captured[k] for k in range(len(layers.tap_shapes)))
+
+  return g
