@@ -73,6 +73,12 @@ CASES = {
         _conv(x, p["k"], window_strides=(1, 1), padding=((1, 1), (2, 0)), lhs_dilation=(2, 1)),
         (1, 2)) @ p["v"],
         dict(k=_w(2, 3, 3, 4), v=_w(4, 3)), (3, 5, 5, 3)),
+    # Exact ties in every pooling window (piecewise-constant input, zero
+    # offsets b); which tied entry of b gets the gradient is JAX's rule.
+    "conv_maxpool_ties": (lambda p, x: jnp.tanh(jax.lax.reduce_window(
+        _conv(x, p["k"], window_strides=(1, 1), padding="VALID") + p["b"], -jnp.inf,
+        jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")).reshape(x.shape[0], -1) @ p["v"],
+        dict(k=_w(1, 1, 1, 3), b=np.zeros((5, 5, 3)), v=_w(12, 3)), (4, 5, 5, 1)),
     "params_list_tuple": (lambda p, x: jnp.tanh(x @ p[0][0] + p[0][1]) @ p[1][0],
                           [(_w(6, 5), _w(5)), [_w(5, 3)]], (5, 6)),
 }
@@ -83,6 +89,9 @@ def _data(name):
   rng = np.random.default_rng(len(name))
   if name == "integer_inputs":
     x = rng.integers(-3, 4, size=shape).astype(np.int32)
+  elif name == "conv_maxpool_ties":   # examples 0, 1: ties in every pooling window
+    x = rng.standard_normal(shape)
+    x[:2] = np.repeat(np.repeat(rng.standard_normal((2, 3, 3, 1)), 2, 1), 2, 2)[:, :5, :5]
   else:
     x = rng.standard_normal(shape)
   return f, params, x
