@@ -1,15 +1,30 @@
-r"""Benchmark: the LeNet-5 student's trace-NTK Gram matrix on Fashion-MNIST.
+r"""Benchmark: a student's trace-NTK Gram matrix (LeNet-5 on Fashion-MNIST by default).
 
 Times kd_ntk's own methods against neural-tangents' implementations on the
-same images and parameters, each measurement in its own subprocess so that its
+same inputs and parameters, each measurement in its own subprocess so that its
 peak memory (ru_maxrss, which sees XLA's buffers) is its own. Prints one JSON
 line per measurement and one "summary" line per n with own-best / nt-best.
 
     .venv/bin/python experiments/bench_ntk.py                       # full run
     .venv/bin/python experiments/bench_ntk.py --n=256 --methods=own:structured,nt:jc
     .venv/bin/python experiments/bench_ntk.py --n=10000 --methods=own:structured
+    .venv/bin/python experiments/bench_ntk.py --model=lenet5x8 --n=1024 --methods=nt:jc,own:structured
+    .venv/bin/python experiments/bench_ntk.py --model=resnet20 --input_shape=32,32,3 --n=512
+
+Any preset of `kd_ntk.models` runs (`--model`); inputs are Fashion-MNIST
+images when `--input_shape` is 28,28,1 and the data set is installed, else
+standard-normal random inputs of that shape (as for CIFAR here). BatchNorm
+statistics are closed over (`kd_ntk.models.inference_fn`).
+
+Own methods also report the plan (`kd_ntk.ntk.explain`): plan_gflop (the
+floating-point operations of the chosen plan: pair contractions plus feature
+products, multiply-add = 2), achieved_gflops (plan_gflop / seconds),
+matmul_peak_gflops (the best of a few 4096² float32 matmuls in the same
+process, just before the measurement) and fraction_of_peak.
 
 Fields: seconds is the wall time of the first call, compilation included;
+load_avg_1min is the machine's load when the measurement ended (on a shared
+machine, compare ratios, not seconds);
 peak_rss_gb is the process's peak resident memory (JAX runtime included);
 peak_delta_gb subtracts the resident memory just before the measurement;
 max_rel_diff_vs_nt compares the Gram matrix with the first neural-tangents one
@@ -29,12 +44,38 @@ import numpy as np
 
 OWN = ("own:structured", "own:jacobian", "own:ntvp")
 NT = ("nt:jc", "nt:ntvp")
-WHAT = "lenet5_fashion_mnist_trace_gram"
+WHAT = "trace_gram"
 
 
 def _rss_gb() -> float:
   with open("/proc/self/statm") as f:
     return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def _inputs(n: int, seed: int, shape) -> tuple:
+  """(inputs, source): Fashion-MNIST images for 28x28x1 when installed, else random."""
+  if tuple(shape) == (28, 28, 1):
+    try:
+      return _images(n, seed), "fashion_mnist"
+    except Exception:  # pylint: disable=broad-except
+      pass
+  rng = np.random.default_rng(seed)
+  return rng.standard_normal((n,) + tuple(shape)).astype(np.float32), "random_normal"
+
+
+def _matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
+  """Best float32 matmul rate of this process (GFLOP/s), a 2·size³ product."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  a = jnp.asarray(np.random.default_rng(0).standard_normal((size, size), np.float32))
+  mm = jax.jit(lambda u, v: u @ v)
+  mm(a, a).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    mm(a, a).block_until_ready()
+    best = min(best, time.perf_counter() - start)
+  return 2.0 * size**3 / best / 1e9
 
 
 def _images(n: int, seed: int) -> np.ndarray:
@@ -53,12 +94,14 @@ def worker(args) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   from kd_ntk.models import get_model, inference_fn, init_variables, parameter_count
 
-  x = _images(args.n, args.seed)
-  model = get_model("lenet5", 10)
+  shape = tuple(int(v) for v in args.input_shape.split(","))
+  x, source = _inputs(args.n, args.seed, shape)
+  model = get_model(args.model, args.num_classes)
   f, params = inference_fn(model, init_variables(model, jax.random.PRNGKey(args.seed),
-                                                 (28, 28, 1)))
-  record = dict(what=WHAT, method=args.method, n=args.n,
-                params=parameter_count(params), backend=jax.default_backend(),
+                                                 shape))
+  record = dict(what=f"{args.model}_{source}_{WHAT}", model=args.model, method=args.method,
+                n=args.n, input_shape=list(shape), params=parameter_count(params),
+                backend=jax.default_backend(), devices=jax.device_count(),
                 jax=jax.__version__)
   if args.method.startswith("nt:"):
     import neural_tangents as nt  # pylint: disable=g-import-not-at-top
@@ -70,11 +113,19 @@ def worker(args) -> dict:
                                              implementation=impl),
                          batch_size=batch, store_on_device=False)
     record["nt_batch_size"] = batch
-    run = lambda: 10.0 * np.asarray(kernel_fn(x, None, params))  # mean -> sum over C=10
+    c = float(args.num_classes)
+    run = lambda: c * np.asarray(kernel_fn(x, None, params))  # mean -> sum over C
   else:
-    from kd_ntk.ntk import empirical_ntk  # pylint: disable=g-import-not-at-top
+    from kd_ntk.ntk import empirical_ntk, explain  # pylint: disable=g-import-not-at-top
     method = args.method.split(":")[1]
-    record["block_size"] = args.block_size
+    plan = explain(f, params, x, method=method, block_size=args.block_size)
+    record.update(block_size=plan.block_size, plan_method=plan.method,
+                  panel_blocks=plan.panel_blocks,
+                  feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
+                  plan_gflop=round(plan.total_flops / 1e9, 1),
+                  plan_gram_gflop=round(plan.gram_flops / 1e9, 1),
+                  plan_feature_gflop=round(plan.feature_flops / 1e9, 1))
+    record["matmul_peak_gflops"] = round(_matmul_peak_gflops(), 1)
     run = lambda: empirical_ntk(f, params, x, method=method, block_size=args.block_size,
                                 progress=args.progress)
   rss_before = _rss_gb()
@@ -86,7 +137,12 @@ def worker(args) -> dict:
   record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
   record.update(peak_rss_gb=round(peak, 3), peak_delta_gb=round(peak - rss_before, 3),
-                finite=bool(np.all(np.isfinite(gram))))
+                finite=bool(np.all(np.isfinite(gram))),
+                load_avg_1min=round(os.getloadavg()[0], 2))
+  if "plan_gflop" in record and np.isfinite(record["plan_gflop"]):
+    rate = record["plan_gflop"] / record["seconds"]
+    record.update(achieved_gflops=round(rate, 1),
+                  fraction_of_peak=round(rate / record["matmul_peak_gflops"], 3))
   if args.save:
     np.save(args.save, np.asarray(gram, np.float32))
   return record
@@ -95,7 +151,8 @@ def worker(args) -> dict:
 def _measure(method: str, n: int, args, save: str) -> dict:
   cmd = [sys.executable, os.path.abspath(__file__), "--worker", f"--method={method}",
          f"--n={n}", f"--seed={args.seed}", f"--nt_batch_size={args.nt_batch_size}",
-         f"--nt_ntvp_batch_size={args.nt_ntvp_batch_size}"]
+         f"--nt_ntvp_batch_size={args.nt_ntvp_batch_size}", f"--model={args.model}",
+         f"--input_shape={args.input_shape}", f"--num_classes={args.num_classes}"]
   if args.block_size:
     cmd.append(f"--block_size={args.block_size}")
   if save:
@@ -120,6 +177,12 @@ def _measure(method: str, n: int, args, save: str) -> dict:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--model", default="lenet5",
+                      help="a preset of kd_ntk.models (lenet5, lenet5x8, resnet20, ...)")
+  parser.add_argument("--input_shape", default="28,28,1",
+                      help="per-example input shape H,W,C (random inputs unless "
+                           "28,28,1 with Fashion-MNIST installed)")
+  parser.add_argument("--num_classes", type=int, default=10)
   parser.add_argument("--n", default="256,1024,4096",
                       help="comma-separated numbers of images")
   parser.add_argument("--methods", default=",".join(NT + OWN),

@@ -36,8 +36,9 @@ def test_train_teacher_writes_a_run_and_resumes_it(teacher_run):
 def test_train_teacher_rejects_bad_input_in_one_line(tmp_path):
   result = run_script("train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,batch_size=30",
                       f"--workdir={tmp_path / 'bad'}")
-  assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1].startswith("error: batch_size=30")
+  assert result.returncode == 2  # kd_ntk.cli: 2 = bad input, 1 = diverged.
+  assert result.stderr.strip().splitlines() == [
+      "error: config: batch_size=30 must be divisible by the 4 devices."]
   assert "Traceback" not in result.stderr
   assert not os.path.exists(tmp_path / "bad")
 

@@ -1,4 +1,4 @@
-"""The blocked Gram-matrix driver: padding, symmetry, caching, progress.
+"""The blocked Gram-matrix driver: padding, symmetry, panels, devices, progress.
 
 Rows and columns are cut into blocks of `block_size` examples; the last block
 is padded (with zeros) to the full size so every call of the jitted per-block
@@ -6,9 +6,20 @@ functions has the same shapes and nothing recompiles. For a symmetric kernel
 (`x2 is None`) only blocks `J >= I` are computed and the rest mirrored.
 
 Each block is first `prepare`d (Jacobian features, or nothing for NTK-vector
-products) and pairs of prepared blocks are `pair`ed into kernel blocks. When
-all prepared blocks fit in `cache_bytes` they are computed once and kept;
-otherwise the row block is kept and column blocks are recomputed.
+products) and pairs of prepared blocks are `pair`ed into kernel blocks.
+Preparing is the expensive part for convolutional networks, so row blocks are
+taken a *panel* at a time: as many prepared row blocks as fit in
+`cache_bytes` stay alive while every column block is prepared once and paired
+with all of them. When everything fits (one panel), every block is prepared
+exactly once.
+
+Devices: the work of a panel is a list of tasks `(panel rows, column block)`;
+`assign_tasks` (a pure function of task costs and the number of devices) puts
+each task on one device, where its column block is prepared once and paired
+with the panel's row blocks (copied to that device when first needed). Results
+do not depend on the assignment: every kernel block is the same computation on
+whichever device runs it. A multi-process run can call `assign_tasks` with
+every process's devices and let each process run the tasks on its own.
 """
 
 import collections
@@ -65,23 +76,66 @@ def tree_nbytes(tree: Any) -> int:
                  for leaf in jax.tree_util.tree_leaves(tree)))
 
 
-def blocked_gram(prepare: Callable[[np.ndarray], Any],
-                 pair: Callable[[Any, Any], jax.Array],
+def panels(num_row_blocks: int, panel_blocks: int) -> List[Tuple[int, int]]:
+  """[(first, stop), ...]: consecutive row blocks, `panel_blocks` at a time."""
+  step = max(1, panel_blocks)
+  return [(s, min(s + step, num_row_blocks)) for s in range(0, num_row_blocks, step)]
+
+
+def panel_tasks(first: int, stop: int, num_col_blocks: int, symmetric: bool
+                ) -> List[Tuple[int, Tuple[int, ...]]]:
+  """[(column block j, row blocks paired with it), ...] for rows first..stop-1.
+
+  Symmetric kernels pair column j only with rows i <= j (the rest is mirrored).
+  """
+  tasks = []
+  for j in range(first if symmetric else 0, num_col_blocks):
+    rows = tuple(i for i in range(first, stop) if not symmetric or i <= j)
+    if rows:
+      tasks.append((j, rows))
+  return tasks
+
+
+def assign_tasks(costs: Sequence[float], num_devices: int) -> List[int]:
+  """Device index per task: each task, in order, to the least-loaded device.
+
+  Pure and deterministic (ties go to the lowest index), so every process of
+  a multi-process run computes the same assignment from the same costs.
+  """
+  if num_devices < 1:
+    raise ValueError(f"num_devices must be >= 1; got {num_devices}.")
+  load = [0.0] * num_devices
+  out = []
+  for cost in costs:
+    d = min(range(num_devices), key=lambda k: (load[k], k))
+    load[d] += cost
+    out.append(d)
+  return out
+
+
+def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
+                 pair: Callable[[Any, Any, int], jax.Array],
                  mirror: Callable[[np.ndarray], np.ndarray],
                  x1: Any, x2: Optional[Any], *, block_size: int,
                  tail_shape: Sequence[int], out_dtype, cache_bytes: int,
+                 num_devices: int = 1, to_device: Optional[Callable[[Any, int], Any]] = None,
                  progress: bool = False, label: str = "ntk") -> np.ndarray:
   """Assembles the (n1, n2, *tail_shape) kernel from per-block computations.
 
   Args:
-    prepare: block of inputs (block_size, ...) -> prepared block (a pytree).
-    pair: (prepared_a, prepared_b) -> kernel block (block_size, block_size, *tail).
+    prepare: (block of inputs (block_size, ...), device index) -> prepared
+      block (a pytree) on that device.
+    pair: (prepared_a, prepared_b, device index) -> kernel block
+      (block_size, block_size, *tail).
     mirror: kernel block of (a, b) -> kernel block of (b, a).
     x1, x2: inputs with a leading example axis; x2 None for the symmetric case.
     block_size: examples per block.
     tail_shape: trailing output axes after (n1, n2).
     out_dtype: numpy dtype of the result.
-    cache_bytes: keep all prepared blocks when they fit in this many bytes.
+    cache_bytes: prepared row blocks kept alive at once (per device), in bytes.
+    num_devices: devices to spread the tasks over.
+    to_device: (prepared block, device index) -> the block on that device;
+      needed when num_devices > 1.
     progress: write progress lines to stderr.
     label: prefix of the progress lines.
 
@@ -91,30 +145,19 @@ def blocked_gram(prepare: Callable[[np.ndarray], Any],
   symmetric = x2 is None
   rows = block_slices(len(x1), block_size)
   cols = rows if symmetric else block_slices(len(x2), block_size)
-  pairs = [(i, j) for i in range(len(rows))
-           for j in range(i if symmetric else 0, len(cols))]
   out = np.empty((len(x1), len(x1) if symmetric else len(x2), *tail_shape), out_dtype)
 
-  def make(side: str, k: int):
+  def make(side: str, k: int, device: int):
     x, (s, e) = (x1, rows[k]) if side == "a" or symmetric else (x2, cols[k])
-    return prepare(padded_block(x, s, e, block_size))
+    return prepare(padded_block(x, s, e, block_size), device)
 
   # Probe the size of one prepared block without computing it.
   example = padded_block(x1, *rows[0], block_size)
-  per_block = tree_nbytes(jax.eval_shape(prepare, example))
-  distinct = len(rows) + (0 if symmetric else len(cols))
-  cache_all = per_block * distinct <= cache_bytes
-  cache = {}
-
-  def get(side: str, k: int):
-    key = ("a" if symmetric else side, k)
-    if not cache_all:
-      return make(*key)
-    if key not in cache:
-      cache[key] = make(*key)
-    return cache[key]
-
-  meter = Progress(len(pairs), progress, label)
+  per_block = max(1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, 0), example)))
+  panel_blocks = max(1, cache_bytes // per_block - 1)
+  total = sum(len(r) for p in panels(len(rows), panel_blocks)
+              for _, r in panel_tasks(*p, len(cols), symmetric))
+  meter = Progress(total, progress, label)
   pending = collections.deque()
 
   def drain(limit: int) -> None:
@@ -127,13 +170,25 @@ def blocked_gram(prepare: Callable[[np.ndarray], Any],
         out[c0:c1, r0:r1] = mirror(block)[:c1 - c0, :r1 - r0]
       meter.step()
 
-  row_block = (None, None)   # the row block is always reused along its row
-  for i, j in pairs:
-    if row_block[0] != i:
-      row_block = (i, get("a", i))
-    a = row_block[1]
-    b = a if symmetric and j == i else get("b", j)
-    pending.append(((i, j), pair(a, b)))
-    drain(1)  # keep one block in flight so dispatch overlaps the copy-out
-  drain(0)
+  for first, stop in panels(len(rows), panel_blocks):
+    tasks = panel_tasks(first, stop, len(cols), symmetric)
+    devices = assign_tasks([len(r) for _, r in tasks], num_devices)
+    row_cache = {}   # (row block, device) -> prepared, for this panel only
+
+    def row(i: int, device: int):
+      if (i, device) not in row_cache:
+        held = [d for (k, d) in row_cache if k == i]
+        row_cache[(i, device)] = (to_device(row_cache[(i, held[0])], device) if held
+                                  else make("a", i, device))
+      return row_cache[(i, device)]
+
+    for (j, row_blocks), device in zip(tasks, devices):
+      in_panel = symmetric and first <= j < stop
+      b = row(j, device) if in_panel else make("b", j, device)
+      for i in row_blocks:
+        pending.append(((i, j), pair(row(i, device), b, device)))
+        drain(num_devices)  # keep blocks in flight so devices overlap the copy-out
+      del b
+    drain(0)
+    row_cache.clear()
   return out

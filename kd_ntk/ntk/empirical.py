@@ -29,7 +29,7 @@ compute blocks J >= I only. See `kd_ntk.ntk.blocking`.
 """
 
 import contextlib
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,7 @@ import numpy as np
 
 from kd_ntk.ntk import planning
 from kd_ntk.ntk.blocking import blocked_gram
+from kd_ntk.ntk.fn_cache import FunctionCache
 from kd_ntk.ntk.planning import METHODS, OUTPUTS, x64_scope
 
 
@@ -62,8 +63,28 @@ def _validate(x1, x2, output: str, method: str, block_size: Optional[int]) -> No
     if tuple(np.shape(x1)[1:]) != tuple(np.shape(x2)[1:]):
       raise ValueError("x1 and x2 must have the same per-example shape; got "
                        f"{tuple(np.shape(x1)[1:])} and {tuple(np.shape(x2)[1:])}.")
-  if block_size is not None and (int(block_size) != block_size or block_size < 1):
+  if block_size is not None and (isinstance(block_size, bool) or
+                                 int(block_size) != block_size or block_size < 1):
     raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
+
+
+def _check_finite(params, x1, x2) -> None:
+  """Refuses NaN/Inf inputs or parameters before any work (a NaN Gram helps no one)."""
+  for name, x in (("x1", x1), ("x2", x2)):
+    if x is None:
+      continue
+    arr = np.asarray(x)
+    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+      bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+      raise ValueError(f"{name} holds {bad} non-finite value(s) (NaN or Inf); "
+                       "clean or drop those examples first.")
+  leaves = jax.tree_util.tree_leaves_with_path(params)
+  for path, leaf in leaves:
+    arr = np.asarray(leaf)
+    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+      raise ValueError(f"parameter {jax.tree_util.keystr(path) or '<root>'} holds "
+                       "non-finite values (NaN or Inf); the network diverged or was "
+                       "loaded wrongly: use finite parameters.")
 
 
 def _check_batch_output(f, params, x_example) -> None:
@@ -73,15 +94,22 @@ def _check_batch_output(f, params, x_example) -> None:
   except Exception as err:
     raise ValueError(f"f(params, x) failed on a batch of one example of shape "
                      f"{tuple(np.shape(x_example))}: {err}") from err
-  if not hasattr(out, "shape") or len(out.shape) < 1 or out.shape[0] != 1:
+  shape = getattr(out, "shape", None)
+  if shape is None or len(shape) < 1 or shape[0] != 1:
     raise ValueError("f(params, x) must return one row of logits per example, "
-                     f"(B, C); for B = 1 it returned {getattr(out, 'shape', out)}.")
+                     f"(B, C); for B = 1 it returned {shape if shape is not None else out}.")
+  if len(shape) == 1:
+    raise ValueError("f(params, x) must return one row of logits per example, "
+                     "(B, C); it returned shape (B,). For one output per example "
+                     "return f(params, x)[:, None], i.e. shape (B, 1).")
 
 
 def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
                   x2=None, *, output: str = "trace", method: str = "auto",
                   block_size: Optional[int] = None, dtype=None,
-                  progress: bool = False) -> np.ndarray:
+                  progress: bool = False,
+                  devices: Optional[Sequence[jax.Device]] = None,
+                  cache: Optional[FunctionCache] = None) -> np.ndarray:
   """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
 
       K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩
@@ -98,12 +126,17 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
       "diagonal" (n1, n2, C), the c = c' terms.
     method: "auto", "jacobian", "structured" or "ntvp" (see the module doc).
     block_size: examples per row/column block (None: chosen from the memory
-      budgets in `kd_ntk.ntk.planning`). The last block is padded, so any
-      size works and nothing recompiles.
+      budgets in `kd_ntk.ntk.planning`; capped at the number of examples).
+      The last block is padded, so any size works and nothing recompiles.
     dtype: None to accumulate in the Jacobian's dtype, or e.g. jnp.float64 to
       cast Jacobian blocks (or their factors) before every product. float64 is
       enabled for the contraction only if jax_enable_x64 is off.
     progress: write "blocks done / total, elapsed, ETA" lines to stderr.
+    devices: devices to spread the block pairs over (None: all local
+      devices, `jax.local_devices()`); the result does not depend on them.
+    cache: where the jaxpr analysis and compiled block functions are kept
+      between calls (None: `kd_ntk.ntk.fn_cache.DEFAULT_CACHE`, weakly keyed
+      on `f`, so it never keeps `f` or what it closes over alive).
 
   Returns:
     A numpy array of the accumulation dtype (float32 by default, float64 with
@@ -111,34 +144,53 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
   """
   _validate(x1, x2, output, method, block_size)
   dtype = planning.normalise_dtype(dtype)
+  devices = _devices(devices)
+  cache = planning.DEFAULT_CACHE if cache is None else cache
   x_example = np.asarray(x1[0])
   _check_batch_output(f, params, x_example)
+  _check_finite(params, x1, x2)
   n_max = max(len(x1), 0 if x2 is None else len(x2))
+  if block_size is not None:
+    block_size = min(int(block_size), n_max)  # never pad beyond the data
   plan = planning.make_plan(f, params, x_example, n_max=n_max, output=output,
-                            method=method, block_size=block_size, dtype=dtype)
+                            method=method, block_size=block_size, dtype=dtype,
+                            cache=cache)
   if plan.method == "ntvp" and dtype is not None:
     raise ValueError("dtype casts Jacobian blocks, which method='ntvp' never "
                      "forms; use method='jacobian' or 'structured', or pass "
                      "float64 params under jax_enable_x64.")
-  prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype)
+  prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype, cache)
+  params_on = [jax.device_put(params, d) for d in devices]
 
-  def prepare(x_block):
-    return prepare_jit(params, x_block)
+  def prepare(x_block, device: int):
+    return prepare_jit(params_on[device], jax.device_put(x_block, devices[device]))
 
-  def pair(a, b):
+  def pair(a, b, device: int):
     with _precision_scope(dtype):
-      return pair_jit(params, a, b)
+      return pair_jit(params_on[device], a, b)
 
   tail = {"trace": (), "full": (plan.num_logits,) * 2,
           "diagonal": (plan.num_logits,)}[output]
   with _precision_scope(dtype):
-    prepared = jax.eval_shape(prepare, _zero_block(x1, plan.block_size))
+    prepared = jax.eval_shape(prepare_jit, params, _zero_block(x1, plan.block_size))
     probe = jax.eval_shape(pair_jit, params, prepared, prepared)
   return blocked_gram(prepare, pair, _mirror(output), x1, x2,
                       block_size=plan.block_size, tail_shape=tail,
                       out_dtype=np.dtype(probe.dtype),
-                      cache_bytes=planning.CACHE_BYTES, progress=progress,
-                      label=f"ntk[{plan.method}]")
+                      cache_bytes=planning.CACHE_BYTES, num_devices=len(devices),
+                      to_device=lambda tree, d: jax.device_put(tree, devices[d]),
+                      progress=progress, label=f"ntk[{plan.method}]")
+
+
+def _devices(devices) -> List[jax.Device]:
+  """The devices to use: all local devices by default, never an empty list."""
+  if devices is None:
+    return list(jax.local_devices())
+  devices = list(devices)
+  if not devices or not all(isinstance(d, jax.Device) for d in devices):
+    raise ValueError("devices must be a non-empty sequence of jax.Device, e.g. "
+                     f"jax.local_devices(); got {devices!r}.")
+  return devices
 
 
 def _zero_block(x, block_size: int) -> np.ndarray:
@@ -172,14 +224,16 @@ def ntk_block_fn(f: Callable[[Any, jax.Array], jax.Array], *, output: str = "tra
   if method not in METHODS:
     raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
   dtype = planning.normalise_dtype(dtype)
+  cache = FunctionCache()   # owned by (and dropped with) the returned kernel
 
   def kernel(params, x_a, x_b):
     if tuple(np.shape(x_a)[1:]) != tuple(np.shape(x_b)[1:]):
       raise ValueError("x_a and x_b must have the same per-example shape; got "
                        f"{tuple(np.shape(x_a)[1:])} and {tuple(np.shape(x_b)[1:])}.")
     plan = planning.make_plan(f, params, x_a[0], n_max=len(x_a), output=output,
-                              method=method, block_size=len(x_a), dtype=dtype)
-    block = planning.compiled_block_fn(f, plan, output, dtype)
+                              method=method, block_size=len(x_a), dtype=dtype,
+                              cache=cache)
+    block = planning.compiled_block_fn(f, plan, output, dtype, cache)
     with _precision_scope(dtype):
       return block(params, x_a, x_b)
 

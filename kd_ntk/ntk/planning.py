@@ -3,12 +3,13 @@
 Kept apart from `empirical.py` so the public functions there read as the
 algorithm, and so the jitted per-block functions are built (and compiled) once
 per network function and reused across blocks, calls and Monte-Carlo samples.
+That reuse goes through a `kd_ntk.ntk.fn_cache.FunctionCache` (weakly keyed on
+the network function, bounded), never a module-level cache that owns user
+objects.
 """
 
 import contextlib
-import functools
 import math
-import warnings
 from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
@@ -16,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from kd_ntk.ntk.features import contract_fn, features_fn
+from kd_ntk.ntk.fn_cache import DEFAULT_CACHE, FunctionCache
 from kd_ntk.ntk.ntvp import ntvp_block_fn
-from kd_ntk.ntk.structure import Layers, find_layers
+from kd_ntk.ntk.structure import Layers, layers_or_none
 
 OUTPUTS = ("trace", "full", "diagonal")
 METHODS = ("auto", "jacobian", "structured", "ntvp")
@@ -96,36 +98,20 @@ def _abstract(signature):
   return params, jax.ShapeDtypeStruct(x_shape, np.dtype(x_dtype))
 
 
-@functools.lru_cache(maxsize=64)
-def _layers_cached(f, signature, num_logits: int) -> Optional[Layers]:
+def _find_layers(f, signature, num_logits: int) -> Optional[Layers]:
   params, x_example = _abstract(signature)
-  return _layers(f, params, x_example, num_logits)
+  batch = jax.ShapeDtypeStruct((1,) + tuple(x_example.shape), x_example.dtype)
+  check = lambda layers: jax.eval_shape(features_fn(f, layers), params, batch)
+  return layers_or_none(f, params, x_example, num_logits, check)
 
 
-def _layers(f, params, x_example, num_logits) -> Optional[Layers]:
-  """The tapped layers, or None when there are none or tapping fails."""
-  try:
-    layers = find_layers(f, params, x_example, num_logits)
-    if not (layers.leaf_taps or layers.conv_taps):
-      return None
-    # Trace the tapped features once: an unsupported construct fails here,
-    # before any real work, and the plain Jacobian path takes over.
-    jax.eval_shape(features_fn(f, layers), params,
-                   jax.ShapeDtypeStruct((1,) + tuple(x_example.shape), x_example.dtype))
-    return layers
-  except Exception as err:  # pylint: disable=broad-except
-    warnings.warn(f"kd_ntk.ntk: layer taps unavailable for this network "
-                  f"({type(err).__name__}: {err}); using the plain Jacobian path.")
-    return None
-
-
-def tapped_layers(f, params, x_example, num_logits: int) -> Optional[Layers]:
-  """Cached `find_layers` (per network function and shapes)."""
+def tapped_layers(f, params, x_example, num_logits: int,
+                  cache: FunctionCache = DEFAULT_CACHE) -> Optional[Layers]:
+  """The tapped layers of `f` (None: none, or the jaxpr could not be read);
+  cached per live network function and shapes."""
   signature = _signature(params, x_example)
-  try:
-    return _layers_cached(f, signature, num_logits)
-  except TypeError:  # an unhashable f: analyse without the cache
-    return _layers(f, *_abstract(signature), num_logits)
+  return cache.get(f, ("layers", signature, num_logits),
+                   lambda fn: _find_layers(fn, signature, num_logits))
 
 
 def _largest_divisor_at_most(n: int, limit: int) -> int:
@@ -150,7 +136,8 @@ def _feature_bytes(leaves, layers: Optional[Layers], num_logits: int,
 
 
 def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
-              block_size: Optional[int], dtype: Optional[np.dtype]) -> Plan:
+              block_size: Optional[int], dtype: Optional[np.dtype],
+              cache: FunctionCache = DEFAULT_CACHE) -> Plan:
   """Resolves "auto", the tapped layers and the block and chunk sizes.
 
   "auto" is "structured" (never costlier than "jacobian": tapping only removes
@@ -165,7 +152,7 @@ def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
   tail = {"trace": 1, "full": num_logits**2, "diagonal": num_logits}[output]
   out_itemsize = max(itemsize, dtype.itemsize if dtype is not None else 0)
 
-  layers = (tapped_layers(f, params, x_example, num_logits)
+  layers = (tapped_layers(f, params, x_example, num_logits, cache)
             if method in ("auto", "structured") else None)
   feature_bytes = _feature_bytes(leaves, layers, num_logits, itemsize)
   if method == "auto":
@@ -188,15 +175,8 @@ def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
   return Plan(method, layers, block_size, chunk, num_logits, num_params)
 
 
-@functools.lru_cache(maxsize=64)
-def compiled_fns(f, method: str, output: str, dtype_str: Optional[str],
-                 layers: Optional[Layers], chunk: int) -> Tuple[Callable, Callable]:
-  """Jitted `(prepare(params, x_block), pair(params, prepared_a, prepared_b))`.
-
-  Cached on the network function and the plan, so every block of every call
-  with the same shapes reuses one compilation.
-  """
-  dtype = None if dtype_str is None else np.dtype(dtype_str)
+def _compiled_fns(f, method: str, output: str, dtype: Optional[np.dtype],
+                  layers: Optional[Layers], chunk: int) -> Tuple[Callable, Callable]:
   if method == "ntvp":
     block = ntvp_block_fn(f, output)
     return jax.jit(lambda params, x_block: x_block), jax.jit(block)
@@ -208,7 +188,10 @@ def compiled_fns(f, method: str, output: str, dtype_str: Optional[str],
     # Jacobians of `chunk` examples at a time bound the transient memory.
     chunks = x_block.reshape((-1, chunk) + x_block.shape[1:])
     feats = jax.lax.map(lambda xc: features(params, xc), chunks)
-    return jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), feats)
+    # Explicit leading size: a (B, C, 0) leaf (every parameter tapped) has
+    # no size to infer -1 from.
+    return jax.tree_util.tree_map(
+        lambda a: a.reshape((x_block.shape[0],) + a.shape[2:]), feats)
 
   def pair(params, fa, fb):
     del params  # the features already hold everything
@@ -217,31 +200,32 @@ def compiled_fns(f, method: str, output: str, dtype_str: Optional[str],
   return jax.jit(prepare), jax.jit(pair)
 
 
-def compiled_for(f, plan: Plan, output: str, dtype: Optional[np.dtype]):
-  """`compiled_fns` for a plan, tolerating unhashable network functions."""
-  args = (f, plan.method, output, None if dtype is None else dtype.str,
-          plan.layers, plan.chunk)
-  try:
-    return compiled_fns(*args)
-  except TypeError:
-    return compiled_fns.__wrapped__(*args)
+def compiled_for(f, plan: Plan, output: str, dtype: Optional[np.dtype],
+                 cache: FunctionCache = DEFAULT_CACHE) -> Tuple[Callable, Callable]:
+  """Jitted `(prepare(params, x_block), pair(params, prepared_a, prepared_b))`.
+
+  Cached per live network function and plan, so every block of every call
+  with the same shapes reuses one compilation.
+  """
+  key = ("fns", plan.method, output, None if dtype is None else dtype.str,
+         plan.layers, plan.chunk)
+  return cache.get(f, key, lambda fn: _compiled_fns(fn, plan.method, output, dtype,
+                                                     plan.layers, plan.chunk))
 
 
-@functools.lru_cache(maxsize=64)
-def _block_fn(f, method: str, output: str, dtype_str: Optional[str],
+def _block_fn(f, method: str, output: str, dtype: Optional[np.dtype],
               layers: Optional[Layers]) -> Callable:
   if method == "ntvp":
     return jax.jit(ntvp_block_fn(f, output))
   features = features_fn(f, layers)
-  contract = contract_fn(output, None if dtype_str is None else np.dtype(dtype_str))
+  contract = contract_fn(output, dtype)
   return jax.jit(lambda params, x_a, x_b: contract(features(params, x_a),
                                                    features(params, x_b)))
 
 
-def compiled_block_fn(f, plan: Plan, output: str, dtype: Optional[np.dtype]):
+def compiled_block_fn(f, plan: Plan, output: str, dtype: Optional[np.dtype],
+                      cache: FunctionCache = DEFAULT_CACHE) -> Callable:
   """One jitted `block(params, x_a, x_b)`: features of both blocks, contracted."""
-  args = (f, plan.method, output, None if dtype is None else dtype.str, plan.layers)
-  try:
-    return _block_fn(*args)
-  except TypeError:
-    return _block_fn.__wrapped__(*args)
+  key = ("block", plan.method, output, None if dtype is None else dtype.str, plan.layers)
+  return cache.get(f, key, lambda fn: _block_fn(fn, plan.method, output, dtype,
+                                                plan.layers))

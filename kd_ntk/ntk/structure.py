@@ -1,4 +1,4 @@
-"""Where parameters enter the network: dense and convolution layers to tap.
+"""The one module that reads jaxprs: where parameters enter the network.
 
 For a parameter `W` that enters the network once, through a contraction with
 one input row per example (a dense layer `y = x W`, also `DenseGeneral` and
@@ -9,7 +9,7 @@ one input row per example (a dense layer `y = x W`, also `DenseGeneral` and
 Its share of the kernel is then `Σ_c ⟨a_i, a_j⟩⟨g_ic, g_jc⟩`, which costs
 `d_in + C·d_out` per pair of examples instead of `C·d_in·d_out` (the "structured"
 method of `kd_ntk.ntk.empirical_ntk`), and `a_i`, `g_ic` are read off the
-forward and backward passes (`kd_ntk.ntk.taps`) without ever forming `∂f/∂W`.
+forward and backward passes (`tapped_fn`) without ever forming `∂f/∂W`.
 
 A convolution kernel `K` used once with one example per call has the
 Jacobian `∂f_c/∂K = Σ_p patch_p(a_i) ⊗ g_icp`, a sum over output positions:
@@ -17,17 +17,36 @@ not an outer product, but one matrix product of the input patches with the
 output cotangents, much cheaper than the per-example kernel gradient that
 `vmap(jacrev)` computes with grouped convolutions.
 
-The analysis reads the jaxpr of the per-example function (primitive names,
-operands, `dimension_numbers`, shapes) from `jax.make_jaxpr`. Anything it does
-not recognise stays on the plain Jacobian path: a missed layer costs time,
-never correctness.
+Fallback: `layers_or_none` is the entry point; any exception while reading
+or re-evaluating the jaxpr (a JAX whose internals moved, a primitive that
+cannot be re-bound) gives None and a warning, and every parameter then takes
+the plain Jacobian path. Anything not recognised (a weight used twice, used
+transposed, scaled, grouped convolutions, ...) is simply left untapped: a
+missed layer costs time, never correctness.
+
+JAX internals relied on (all reached through `jax.make_jaxpr` objects and
+`jax.extend.core`; stable from JAX 0.4.3x to 0.8+ but not public API):
+  * `ClosedJaxpr.jaxpr` / `.consts`; `Jaxpr.invars`, `.outvars`, `.eqns`,
+    `.constvars`; `Var.aval.shape` / `.dtype`; `jax.extend.core.Literal.val`;
+  * `JaxprEqn.primitive` (`.name`, `.multiple_results`, `.bind`,
+    `.get_bind_params`), `.params`, `.invars`, `.outvars`;
+  * primitive names "dot_general", "conv_general_dilated", the casts below
+    and the call-like primitives below (bodies under params "jaxpr" or
+    "call_jaxpr"), and the params `dimension_numbers` (with `lhs_spec`,
+    `rhs_spec`, `out_spec` for convolutions), `window_strides`, `padding`,
+    `lhs_dilation`, `rhs_dilation`, `feature_group_count`,
+    `batch_group_count`.
 """
 
 import dataclasses
+import itertools
 import math
-from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
+import warnings
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import jax
+import jax.numpy as jnp
+from jax.extend.core import Literal
 
 # Call-like primitives whose body is differentiated as written, so a parameter
 # can be followed inside positionally ("pjit" became "jit" in newer JAX).
@@ -80,6 +99,12 @@ class Layers:
   @property
   def tapped_leaves(self) -> FrozenSet[int]:
     return frozenset(k for k, _ in self.leaf_taps + self.conv_taps)
+
+  @property
+  def conv_patch(self) -> Dict[int, Dict[str, Any]]:
+    """{tap index: patch parameters} of the tapped convolutions."""
+    start = len(self.leaf_taps)
+    return {start + k: patch for k, (_, patch) in enumerate(self.conv_taps)}
 
 
 def find_layers(f: Callable[[Any, jax.Array], jax.Array], params: Any,
@@ -227,3 +252,172 @@ def _dot_general_axes(eqn, pos: int) -> Optional[Tuple[int, ...]]:
   if free_rows != 1:
     return None
   return tuple(sorted(int(a) for a in w_contract))
+
+
+def layers_or_none(f: Callable[[Any, jax.Array], jax.Array], params: Any,
+                   x_example: Any, num_logits: int,
+                   check: Optional[Callable[[Layers], None]] = None
+                   ) -> Optional[Layers]:
+  """`find_layers`, or None (with a warning) when nothing is tapped or it fails.
+
+  `check(layers)` traces whatever will be built on the layers (e.g. the
+  features), so an unsupported construct fails here, before any real work,
+  and the plain Jacobian path takes over.
+  """
+  try:
+    layers = find_layers(f, params, x_example, num_logits)
+    if not (layers.leaf_taps or layers.conv_taps):
+      return None
+    if check is not None:
+      check(layers)
+    return layers
+  except Exception as err:  # pylint: disable=broad-except
+    warnings.warn(f"kd_ntk.ntk: layer taps unavailable for this network "
+                  f"({type(err).__name__}: {err}); using the plain Jacobian path.")
+    return None
+
+
+def conv_patches(lhs, patch) -> jax.Array:
+  """(S, D) input patches of one example: row s holds every input value that
+  output position s of the convolution reads, in a fixed (feature, offset) order.
+
+  Strided slices of the padded input, one per filter offset: no arithmetic
+  (`lax.conv_general_dilated_patches` would run a convolution with a D x D
+  identity kernel, D times the convolution's own cost).
+  """
+  spec = patch["dimension_numbers"].lhs_spec
+  x = jnp.transpose(lhs, spec)[0]                      # (C_in, *spatial)
+  filt, strides = patch["filter_shape"], patch["window_strides"]
+  lhs_dil, rhs_dil = patch["lhs_dilation"], patch["rhs_dilation"]
+  pads = patch["padding"]
+  if isinstance(pads, str):
+    dilated_in = [(d - 1) * l + 1 for d, l in zip(x.shape[1:], lhs_dil)]
+    dilated_k = [(k - 1) * r + 1 for k, r in zip(filt, rhs_dil)]
+    pads = jax.lax.padtype_to_pads(dilated_in, dilated_k, strides, pads)
+  x = jax.lax.pad(x, jnp.zeros((), x.dtype),
+                  [(0, 0, 0)] + [(lo, hi, l - 1) for (lo, hi), l in zip(pads, lhs_dil)])
+  out = [(d - (k - 1) * r - 1) // s + 1
+         for d, k, r, s in zip(x.shape[1:], filt, rhs_dil, strides)]
+  slices = []
+  for offsets in itertools.product(*[range(k) for k in filt]):
+    start = [0] + [o * r for o, r in zip(offsets, rhs_dil)]
+    limit = [x.shape[0]] + [b + (m - 1) * s + 1 for b, m, s in zip(start[1:], out, strides)]
+    slices.append(jax.lax.slice(x, start, limit, [1] + list(strides)))
+  patches = jnp.stack(slices, axis=1)                  # (C_in, K, *out)
+  return patches.reshape(-1, math.prod(out)).T         # (S, D)
+
+
+def conv_as_matmul(lhs, rhs, patch, out_shape) -> Tuple[jax.Array, jax.Array]:
+  """(output, patches_SxD) of a one-example convolution computed as patches · W.
+
+  The same numbers as `conv_general_dilated`, but as a matrix product, so the
+  backward pass (C cotangents per example) is a large GEMM instead of C
+  transposed convolutions, and the patches are ready for the kernel Jacobian
+  `patchesᵀ · g_c`.
+  """
+  dims = patch["dimension_numbers"]
+  patches_SxD = conv_patches(lhs, patch)
+  order = (dims.rhs_spec[1],) + tuple(dims.rhs_spec[2:]) + (dims.rhs_spec[0],)
+  w_DxO = jnp.transpose(rhs, order).reshape(patches_SxD.shape[1], -1)
+  y_SxO = jnp.dot(patches_SxD, w_DxO, precision=jax.lax.Precision.HIGHEST)
+  out = dims.out_spec
+  canonical = y_SxO.T.reshape((1, y_SxO.shape[1]) + tuple(out_shape[a] for a in out[2:]))
+  inverse = sorted(range(len(out)), key=lambda k: out[k])
+  return jnp.transpose(canonical, inverse).astype(rhs.dtype), patches_SxD
+
+
+def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
+  """`reduce_window_max` with non-overlapping windows, as reshape + one-hot.
+
+  XLA:CPU's backward of a max pool (`select_and_scatter_add`) is a scalar loop
+  (measured: 4x slower than this on LeNet-5x8). Same values, and the same
+  derivative: the first maximum of each window in row-major order gets the
+  whole gradient, as JAX's own rule does. None when the pool is not tiled.
+  """
+  p = eqn.params
+  window, strides = tuple(p["window_dimensions"]), tuple(p["window_strides"])
+  if (window != strides or any(lo or hi for lo, hi in p["padding"])
+      or any(d != 1 for d in tuple(p["base_dilation"]) + tuple(p["window_dilation"]))):
+    return None
+  out = [d // w for d, w in zip(x.shape, window)]
+  x = x[tuple(slice(0, o * w) for o, w in zip(out, window))]
+  split = [s for o, w in zip(out, window) for s in (o, w)]
+  xw = x.reshape(split)
+  rank = len(out)
+  xw = jnp.transpose(xw, [2 * a for a in range(rank)] + [2 * a + 1 for a in range(rank)])
+  xw = xw.reshape(tuple(out) + (-1,))
+  first = jax.lax.stop_gradient(jnp.argmax(xw, axis=-1))
+  onehot = jax.nn.one_hot(first, xw.shape[-1], dtype=xw.dtype)
+  return jnp.sum(xw * onehot, axis=-1)
+
+
+# Re-evaluation of the per-example jaxpr with taps: the output of every tapped
+# contraction gets a zero "tap" added and its input operand is returned. Then,
+# for one example, ∂f_c/∂tap = g_c (the cotangent at the layer output) and the
+# input is a, so ∂f_c/∂W = a ⊗ g_c is never formed: the backward pass computes
+# only activation cotangents for those layers.
+
+
+def _bind(eqn, invals: Sequence[Any]) -> List[Any]:
+  """Applies one equation's primitive, as `eval_jaxpr` does on any JAX."""
+  bound = eqn.primitive.get_bind_params(eqn.params)
+  # JAX < 0.7 returns (subfuns, params); newer JAX returns params only.
+  subfuns, params = bound if isinstance(bound, tuple) else ((), bound)
+  out = eqn.primitive.bind(*subfuns, *invals, **params)
+  return list(out) if eqn.primitive.multiple_results else [out]
+
+
+def _evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], layers: Layers,
+              taps: Sequence[Any], captured: Dict[int, Any]) -> List[Any]:
+  env: Dict[Any, Any] = {}
+
+  def read(v):
+    return v.val if isinstance(v, Literal) else env[v]
+
+  for v, value in zip(jaxpr.constvars, consts):
+    env[v] = value
+  for v, value in zip(jaxpr.invars, args):
+    env[v] = value
+  for eqn in jaxpr.eqns:
+    invals = [read(v) for v in eqn.invars]
+    site = layers.tap_sites.get(id(eqn))
+    if site is not None:
+      tap_index, weight_pos = site
+      patch = layers.conv_patch.get(tap_index)
+      if patch is None:   # dense: the input row is the factor a_i
+        captured[tap_index] = invals[1 - weight_pos]
+        out = _bind(eqn, invals)[0]
+      else:               # convolution: the patches are (S, D)
+        out, captured[tap_index] = conv_as_matmul(invals[0], invals[1], patch,
+                                                  eqn.outvars[0].aval.shape)
+      outvals = [out + taps[tap_index]]
+    elif id(eqn) in layers.inline and eqn.primitive.name in CALL_PRIMITIVES:
+      body, body_consts = call_body(eqn)
+      outvals = _evaluate(body, body_consts, invals, layers, taps, captured)
+    elif (eqn.primitive.name == "reduce_window_max" and
+          (pooled := _tiled_max_pool(eqn, invals[0])) is not None):
+      outvals = [pooled]
+    else:
+      outvals = _bind(eqn, invals)
+    for v, value in zip(eqn.outvars, outvals):
+      env[v] = value
+  return [read(v) for v in jaxpr.outvars]
+
+
+def tapped_fn(layers: Layers):
+  """`g(leaves, x_single, taps) -> (logits_C, layer_inputs)` with taps added.
+
+  `taps[k]` has the shape of tapped layer k's output (`layers.tap_shapes`);
+  with zero taps the logits equal `f1(params, x_single)`. Layer inputs are
+  the input rows of dense layers and the (S, D) patches of convolutions
+  (which are evaluated as `patches · W`, see `conv_as_matmul`).
+  """
+  closed = layers.closed_jaxpr
+
+  def g(leaves, x_single, taps) -> Tuple[jax.Array, Tuple[jax.Array, ...]]:
+    captured: Dict[int, Any] = {}
+    args = list(leaves) + [x_single]
+    (logits,) = _evaluate(closed.jaxpr, closed.consts, args, layers, taps, captured)
+    return logits, tuple(captured[k] for k in range(len(layers.tap_shapes)))
+
+  return g

@@ -195,12 +195,12 @@ def test_sequence_dense_and_jitted_functions():
 
 def test_falls_back_to_the_jacobian_path_when_tapping_fails(mlp, monkeypatch):
   f, params, x, _, ref, _ = mlp
-  from kd_ntk.ntk import taps  # pylint: disable=g-import-not-at-top
+  from kd_ntk.ntk import structure  # pylint: disable=g-import-not-at-top
 
   def broken(eqn, invals):
     raise NotImplementedError("a primitive this JAX cannot re-bind")
 
-  monkeypatch.setattr(taps, "_bind", broken)
+  monkeypatch.setattr(structure, "_bind", broken)
   g = lambda p, xx: f(p, xx)  # a new function: no cached analysis
   with pytest.warns(UserWarning, match="plain Jacobian path"):
     gram = empirical_ntk(g, params, x, method="structured")
