@@ -193,6 +193,31 @@ def broadcast_from_writer(value):
   return multihost_utils.broadcast_one_to_all(value)
 
 
+def sum_over_processes(array):
+  """Σ over processes of each one's numpy `array` (same shape and dtype in all),
+  returned in every process.
+
+  One all-reduce over the first device of each process, a group already set
+  up by `warm_up_collectives` (so a process may arrive late). Used to join
+  disjoint parts computed by different processes: adding their zeros is exact.
+  """
+  import numpy as np
+  if not is_multiprocess():
+    return array
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+  firsts = {}
+  for device in jax.devices():
+    firsts.setdefault(device.process_index, device)
+  mesh = Mesh(np.asarray([firsts[p] for p in sorted(firsts)]), ("processes",))
+  array = np.asarray(array)
+  stacked = jax.make_array_from_process_local_data(
+      NamedSharding(mesh, PartitionSpec("processes")), array[None],
+      (len(firsts),) + array.shape)
+  total = jax.jit(lambda a: a.sum(0), out_shardings=NamedSharding(mesh, PartitionSpec()))(
+      stacked)
+  return np.asarray(total.addressable_data(0))
+
+
 def barrier(name: str) -> None:
   """Waits until every process reached the barrier `name` (no-op for one process)."""
   if is_multiprocess():

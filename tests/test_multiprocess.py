@@ -134,3 +134,21 @@ def test_resume_after_killing_both_processes_after_epoch_1(tmp_path, reference):
   assert all(f"resuming {workdir} from epoch 1" in r.stdout for r in results)
   assert_rows_match(wd.read_metrics(str(workdir)), reference[0])
   assert checkpoint.saved_epochs(str(workdir)) == [0, 1, 2]
+
+
+def test_ntk_gram_over_both_processes_equals_one_process(tmp_path):
+  """Block pairs spread over the 4 devices of 2 processes, parts summed: every
+  process returns the one-process Gram matrix, bit for bit (float64 and full)."""
+  import jax.numpy as jnp
+  from kd_ntk.ntk import empirical_ntk
+  from multihost.ntk_worker import problem
+  harness.run_processes([os.path.join(WORKERS, "ntk_worker.py"), f"--out={tmp_path}"], 2, 2,
+                        str(tmp_path / "logs"), timeout=90)
+  f, params, x1, x2 = problem()
+  gram = empirical_ntk(f, params, x1, block_size=4, method="jacobian", dtype=jnp.float64)
+  cross = empirical_ntk(f, params, x1, x2, block_size=4, output="full", method="jacobian")
+  assert gram.dtype == np.float64 and cross.shape == (21, 10, 3, 3)
+  for i in range(2):
+    with np.load(tmp_path / f"ntk_{i}.npz") as seen:
+      np.testing.assert_array_equal(seen["gram"], gram)
+      np.testing.assert_array_equal(seen["cross"], cross)

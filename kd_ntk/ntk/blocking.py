@@ -18,8 +18,10 @@ Devices: the work of a panel is a list of tasks `(panel rows, column block)`;
 each task on one device, where its column block is prepared once and paired
 with the panel's row blocks (copied to that device when first needed). Results
 do not depend on the assignment: every kernel block is the same computation on
-whichever device runs it. A multi-process run can call `assign_tasks` with
-every process's devices and let each process run the tasks on its own.
+whichever device runs it. A multi-process run calls `assign_tasks` with every
+process's devices (`local`: the device indices this process runs); each process
+runs only its tasks, leaves the other blocks zero, and the caller sums the
+processes' disjoint parts (`kd_ntk.distributed.sum_over_processes`).
 """
 
 import collections
@@ -119,7 +121,8 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
                  x1: Any, x2: Optional[Any], *, block_size: int,
                  tail_shape: Sequence[int], out_dtype, cache_bytes: int,
                  num_devices: int = 1, to_device: Optional[Callable[[Any, int], Any]] = None,
-                 progress: bool = False, label: str = "ntk") -> np.ndarray:
+                 progress: bool = False, label: str = "ntk",
+                 local: Optional[Sequence[int]] = None) -> np.ndarray:
   """Assembles the (n1, n2, *tail_shape) kernel from per-block computations.
 
   Args:
@@ -138,14 +141,19 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
       needed when num_devices > 1.
     progress: write progress lines to stderr.
     label: prefix of the progress lines.
+    local: indices of the devices this process runs (None: all); tasks of the
+      other devices are skipped and their blocks left zero.
 
   Returns:
-    A numpy array of shape (n1, n2, *tail_shape).
+    A numpy array of shape (n1, n2, *tail_shape) (zero outside this process's
+    blocks when `local` is given).
   """
+  local = set(range(num_devices) if local is None else local)
   symmetric = x2 is None
   rows = block_slices(len(x1), block_size)
   cols = rows if symmetric else block_slices(len(x2), block_size)
-  out = np.empty((len(x1), len(x1) if symmetric else len(x2), *tail_shape), out_dtype)
+  make_out = np.empty if len(local) == num_devices else np.zeros
+  out = make_out((len(x1), len(x1) if symmetric else len(x2), *tail_shape), out_dtype)
 
   def make(side: str, k: int, device: int):
     x, (s, e) = (x1, rows[k]) if side == "a" or symmetric else (x2, cols[k])
@@ -153,10 +161,13 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
 
   # Probe the size of one prepared block without computing it.
   example = padded_block(x1, *rows[0], block_size)
-  per_block = max(1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, 0), example)))
+  per_block = max(1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, min(local)), example)))
   panel_blocks = max(1, cache_bytes // per_block - 1)
-  total = sum(len(r) for p in panels(len(rows), panel_blocks)
-              for _, r in panel_tasks(*p, len(cols), symmetric))
+  total = 0  # Pairs this process computes.
+  for p in panels(len(rows), panel_blocks):
+    tasks = panel_tasks(*p, len(cols), symmetric)
+    total += sum(len(r) for (_, r), d in zip(tasks, assign_tasks(
+        [len(r) for _, r in tasks], num_devices)) if d in local)
   meter = Progress(total, progress, label)
   pending = collections.deque()
 
@@ -183,6 +194,8 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
       return row_cache[(i, device)]
 
     for (j, row_blocks), device in zip(tasks, devices):
+      if device not in local:
+        continue
       in_panel = symmetric and first <= j < stop
       b = row(j, device) if in_panel else make("b", j, device)
       for i in row_blocks:

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kd_ntk import distributed
 from kd_ntk.ntk import planning
 from kd_ntk.ntk.blocking import blocked_gram
 from kd_ntk.ntk.fn_cache import FunctionCache
@@ -132,8 +133,10 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
       cast Jacobian blocks (or their factors) before every product. float64 is
       enabled for the contraction only if jax_enable_x64 is off.
     progress: write "blocks done / total, elapsed, ETA" lines to stderr.
-    devices: devices to spread the block pairs over (None: all local
-      devices, `jax.local_devices()`); the result does not depend on them.
+    devices: devices to spread the block pairs over (None: all devices,
+      those of every process in a multi-process run, where each process
+      computes its share and the parts are summed so that every process
+      returns the whole matrix); the result does not depend on them.
     cache: where the jaxpr analysis and compiled block functions are kept
       between calls (None: `kd_ntk.ntk.fn_cache.DEFAULT_CACHE`, weakly keyed
       on `f`, so it never keeps `f` or what it closes over alive).
@@ -160,7 +163,12 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
                      "forms; use method='jacobian' or 'structured', or pass "
                      "float64 params under jax_enable_x64.")
   prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype, cache)
-  params_on = [jax.device_put(params, d) for d in devices]
+  local = [k for k, d in enumerate(devices) if d.process_index == jax.process_index()]
+  if not local:
+    raise ValueError("devices holds none of this process's devices; pass some of "
+                     "jax.local_devices(), or None for every process's devices.")
+  params = _host_if_global(params)
+  params_on = {k: jax.device_put(params, devices[k]) for k in local}
 
   def prepare(x_block, device: int):
     return prepare_jit(params_on[device], jax.device_put(x_block, devices[device]))
@@ -174,18 +182,33 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
   with _precision_scope(dtype):
     prepared = jax.eval_shape(prepare_jit, params, _zero_block(x1, plan.block_size))
     probe = jax.eval_shape(pair_jit, params, prepared, prepared)
-  return blocked_gram(prepare, pair, _mirror(output), x1, x2,
+  gram = blocked_gram(prepare, pair, _mirror(output), x1, x2,
                       block_size=plan.block_size, tail_shape=tail,
                       out_dtype=np.dtype(probe.dtype),
                       cache_bytes=planning.CACHE_BYTES, num_devices=len(devices),
                       to_device=lambda tree, d: jax.device_put(tree, devices[d]),
-                      progress=progress, label=f"ntk[{plan.method}]")
+                      progress=progress, label=f"ntk[{plan.method}]", local=local)
+  if len(local) < len(devices):  # Each process computed disjoint blocks; the rest are 0.
+    scope = x64_scope() if gram.dtype == np.float64 else contextlib.nullcontext()
+    with scope:  # Keeps float64 float64 on the way through the devices.
+      gram = distributed.sum_over_processes(gram)
+  return gram
+
+
+def _host_if_global(params):
+  """Arrays that span other processes' devices (replicated parameters of a
+  multi-process run) as host copies, so they can be put on one local device."""
+  def host(leaf):
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+      return np.asarray(leaf)  # Replicated: every process holds the whole value.
+    return leaf
+  return jax.tree_util.tree_map(host, params)
 
 
 def _devices(devices) -> List[jax.Device]:
-  """The devices to use: all local devices by default, never an empty list."""
+  """The devices to use: all devices (of every process) by default, never empty."""
   if devices is None:
-    return list(jax.local_devices())
+    return sorted(jax.devices(), key=lambda d: d.process_index)
   devices = list(devices)
   if not devices or not all(isinstance(d, jax.Device) for d in devices):
     raise ValueError("devices must be a non-empty sequence of jax.Device, e.g. "

@@ -130,3 +130,20 @@ def test_cache_is_bounded_per_function(mlp):
     xs = np.zeros((n, 4, 4, 1), np.float32)
     empirical_ntk(f, params, xs, cache=cache, method="jacobian")
   assert len(cache) <= 2
+
+
+def test_a_process_runs_only_its_devices_tasks_and_the_parts_sum_to_the_whole():
+  """Simulated processes: each runs the tasks of its devices (`local`), leaves the
+  rest zero, and the parts add up to the one-process matrix exactly."""
+  import numpy as np
+  from kd_ntk.ntk.blocking import blocked_gram
+  x = np.random.default_rng(0).normal(size=(11, 3)).astype(np.float32)
+  common = dict(prepare=lambda b, d: b, pair=lambda a, b, d: a @ b.T, mirror=lambda k: k.T,
+                x1=x, x2=None, block_size=3, tail_shape=(), out_dtype=np.float32,
+                cache_bytes=10**6, num_devices=4, to_device=lambda t, d: t)
+  whole = blocked_gram(**common)
+  parts = [blocked_gram(**common, local=devices) for devices in ([0, 1], [2, 3])]
+  assert all(np.count_nonzero(p) for p in parts)
+  assert not np.any((parts[0] != 0) & (parts[1] != 0))  # Disjoint blocks.
+  np.testing.assert_array_equal(parts[0] + parts[1], whole)
+  np.testing.assert_allclose(whole, x @ x.T, rtol=1e-6)
