@@ -17,6 +17,7 @@ Without them a launcher runs as one process on its local devices, as before.
 
 import dataclasses
 import re
+import sys
 from typing import Optional
 
 import jax
@@ -162,16 +163,21 @@ def process_info() -> ProcessInfo:
                      jax.device_count(), jax.default_backend())
 
 
-def initialize_from_flags() -> ProcessInfo:
-  """The launchers' start-up: reads the four flags, initialises the runtime when they
-  ask for it, prints this process's line, and exits with one line on bad flags."""
+def initialize_from_flags() -> Optional[ProcessInfo]:
+  """The launchers' start-up: reads the four flags and, when they ask for a
+  multi-process run, joins it and prints this process's line (returning its
+  ProcessInfo). Without them it touches nothing (None). Bad flags exit with
+  status 2 and one line `error: ...` (the kd_ntk.cli convention)."""
   try:
+    if not (_DISTRIBUTED.value or check_arguments(
+        _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)):
+      return None
     info = initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                       auto_detect=_DISTRIBUTED.value)
   except (ValueError, RuntimeError) as err:
-    raise SystemExit(f"error: {err}") from None
-  if _started:
-    print(info.line(), flush=True)
+    print(f"error: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
+  print(info.line(), flush=True)
   return info
 
 

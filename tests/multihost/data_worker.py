@@ -16,7 +16,7 @@ from absl import app, flags
 
 from kd_ntk import data, distributed
 
-_OUT = flags.DEFINE_string("out", None, "Output folder.")
+FLAGS = flags.FLAGS
 
 BATCH, EVAL_BATCH, SEED, EPOCH = 8, 12, 5, 1
 
@@ -49,7 +49,7 @@ def main(argv):
     eval_sum += float(jax.jit(lambda a, m: (a * m).sum())(y, mask))
   (x_global,) = data.shard_batch(mesh, images[:BATCH])  # Global arrays, same everywhere.
   distributed.barrier("data_worker_done")
-  np.savez(os.path.join(_OUT.value, f"process_{info.index}.npz"), rows=np.arange(BATCH)[rows],
+  np.savez(os.path.join(FLAGS.out, f"process_{info.index}.npz"), rows=np.arange(BATCH)[rows],
            placed_right=placed_right, sums=np.asarray(sums), gathered=np.stack(gathered),
            eval_sum=eval_sum, shard_batch=data.to_host(x_global),
            writer=distributed.is_writer(),
@@ -57,4 +57,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  flags.DEFINE_string("out", None, "Output folder.")  # Here: tests import this module.
   app.run(main)

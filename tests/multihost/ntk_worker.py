@@ -16,7 +16,7 @@ from kd_ntk import data, distributed
 from kd_ntk.ntk import empirical_ntk
 from kd_ntk.train.state import replicate
 
-_OUT = flags.DEFINE_string("out", None, "Output folder.")
+FLAGS = flags.FLAGS
 
 
 def problem():
@@ -38,8 +38,9 @@ def main(argv):
     time.sleep(float(os.environ.get("KD_NTK_TEST_DELAY", "0")))
   gram = empirical_ntk(f, params, x1, block_size=4, method="jacobian", dtype=jnp.float64)
   cross = empirical_ntk(f, params, x1, x2, block_size=4, output="full", method="jacobian")
-  np.savez(os.path.join(_OUT.value, f"ntk_{info.index}.npz"), gram=gram, cross=cross)
+  np.savez(os.path.join(FLAGS.out, f"ntk_{info.index}.npz"), gram=gram, cross=cross)
 
 
 if __name__ == "__main__":
+  flags.DEFINE_string("out", None, "Output folder.")  # Here: tests import this module.
   app.run(main)
