@@ -122,7 +122,7 @@ def main(argv):
         costs[name].append(row["cpu_seconds_per_1000_images"])
         print(json.dumps({"layout": name, "repeat": repeat, **row}), flush=True)
   medians = {name: statistics.median(r) for name, r in rates.items()}
-  cost = {name: statistics.median(c) for name, c in costs.items()}
+  cost = {name: round(statistics.median(c), 3) for name, c in costs.items()}
   print(json.dumps({
       "what": "multiprocess_overhead", "model": _MODEL.value, "batch_size": _BATCH.value,
       "reference": f"1 process x {_DEVICES.value} devices",
