@@ -163,3 +163,10 @@ def students_from_config(block) -> Tuple[Student, ...]:
 def matches(row: Dict[str, Any], **fields) -> bool:
   """True when `row` has every given field value (floats compared exactly)."""
   return all(row.get(k) == v for k, v in fields.items())
+
+
+def result_row(task: str, student: Student, method: TeachingMethod, seed: int,
+               metrics: Dict[str, Any]) -> Dict[str, Any]:
+  """One per-seed result row: the record fields, the seed, then the run's metrics."""
+  return {"task": task, **student.fields(), **method.fields(), "seed": int(seed),
+          **metrics}
