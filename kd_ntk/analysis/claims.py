@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from kd_ntk.analysis import stats
-from kd_ntk.analysis.verdicts import verdict
+from kd_ntk.analysis.verdicts import format_verdict, verdict  # noqa: F401 (re-export)
 
 ASC_COLUMN = "asc"
 NORM_MATCHED = "asc_norm_matched"

@@ -27,6 +27,10 @@ FAMILIES = {
     "lenet5": ("lenet5", lambda w: {"width_multiplier": int(w)}),
     # Plain CNN with early pooling: channels (w, 2w), dense layer 4w.
     "cnn": ("cnn_tiny", lambda w: {"channels": (int(w), 2 * int(w)), "hidden": 4 * int(w)}),
+    # CIFAR ResNet; the size knob is the depth (20, 56, ...).
+    "resnet": ("resnet20", lambda w: {"depth": int(w)}),
+    # MobileNet-V3 small; the size knob is the width multiplier in percent (35 = x0.35).
+    "mobilenetv3": ("mobilenetv3_small", lambda w: {"width_multiplier": int(w) / 100}),
 }
 
 
