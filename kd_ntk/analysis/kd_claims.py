@@ -124,7 +124,7 @@ def claim_c6(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
   prediction = "for the smallest student, the early-stopped teacher can beat the final one"
   taus = [t for t in _taus(rows, "early") if t in _taus(rows, "offline")]
   if family is None or not taus:
-    reason = "no early/offline pair at a common τ"
+    reason = "no early-stopped runs (mode early) beside offline runs at a common τ"
     return verdict("C6", prediction, C6_RULE, stats.NOT_TESTABLE,
                    [stats.not_testable(prediction, reason)], reason)
   if selected_epoch is not None and selected_epoch == final_epoch:

@@ -105,5 +105,5 @@ def test_records_validate_and_name_directories_by_fields():
   with pytest.raises(ValueError, match="same mode, temperature and alpha"):
     records.methods_from_config({"a": {"mode": "none"}, "b": {"mode": "none"}})
   with pytest.raises(ValueError, match="family must be one of"):
-    records.students_from_config({"s": {"family": "resnet", "width": 1}})
+    records.students_from_config({"s": {"family": "vit", "width": 1}})
   assert records.Student("s", "lenet5", 2).model() == ("lenet5", {"width_multiplier": 2})
