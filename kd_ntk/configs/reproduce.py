@@ -20,7 +20,7 @@ The regime (chosen before looking at any outcome; the report repeats it):
     teacher, so the capacity gap grows as w shrinks (C5).
   * Students train with a constant learning rate (teacher: step decay), so the
     student's kernel keeps moving and C3's slow rise can appear.
-  * C1–C4 over several NTK subsets (quick: 3, n = 512), with norm-matched
+  * C1–C4 over 3 NTK subsets (n = 1024; quick: 512), with norm-matched
     variants; C7 at margin γ = 1 (logit units).
 
 Variants: quick (the README's main job, ≤ 10 min on 2 idle cores: real power for
@@ -53,8 +53,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variants, overrides = common.parse_arg(arg)
   common.check_variants(variants, VARIANTS, "reproduce.py")
   config = ml_collections.ConfigDict()
+  # Test metrics on the first 5,000 test images: every epoch evaluates the test
+  # set, and at 10,000 images evaluation was 43% of a quick-run epoch.
   config.teacher = teacher_config.get_config(
-      "model=cnn_tiny,epochs=30,train_subset=6000,augment.pad=2,optimizer.schedule='step'")
+      "model=cnn_tiny,epochs=30,train_subset=6000,test_subset=5000,augment.pad=2,"
+      "optimizer.schedule='step'")
   config.teacher.model_kwargs = ml_collections.ConfigDict(
       {"channels": (32, 64), "hidden": 128})
   config.validation_size = 2000       # Class-balanced validation images (outside the subset).
@@ -63,12 +66,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.students = ml_collections.ConfigDict({
       "cnn-w2": {"family": "cnn", "width": 2}, "cnn-w4": {"family": "cnn", "width": 4},
       "cnn-w8": {"family": "cnn", "width": 8}})
-  # name -> {mode, temperature, alpha}; names are labels only.
+  # name -> {mode, temperature, alpha}; names are labels only. τ=4 only: τ=1 arms
+  # (e.g. "online τ=1": {"mode": "online", "temperature": 1.0}) do not fit 3 hours.
   config.methods = ml_collections.ConfigDict({
-      "labels": _method("none"),
-      "offline τ=1": _method("offline", 1.0), "online τ=1": _method("online", 1.0),
-      "offline τ=4": _method("offline", 4.0), "online τ=4": _method("online", 4.0),
-      "early τ=4": _method("early", 4.0)})
+      "labels": _method("none"), "offline τ=4": _method("offline", 4.0),
+      "online τ=4": _method("online", 4.0), "early τ=4": _method("early", 4.0)})
   config.seeds = (0, 1, 2, 3, 4)      # Student seeds: the pairs of every comparison.
   config.students_run = ml_collections.ConfigDict()
   config.students_run.epochs = 30     # = teacher epochs: online maps epoch t to checkpoint t.
@@ -85,10 +87,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.claims.gamma = 1.0           # Margin γ of C7's margin loss (logit units).
   config.complexity = ml_collections.ConfigDict()
   config.complexity.num_examples = 1024   # NTK subset size n.
-  config.complexity.num_subsets = 5       # Independent subsets (and random-label draws).
+  config.complexity.num_subsets = 3       # Independent subsets (and random-label draws).
   config.complexity.temperatures = (1.0, 2.0, 4.0, 8.0)
   config.complexity.teacher_epoch_stride = 3  # Score every k-th teacher checkpoint.
-  config.complexity.student_epoch_stride = 3  # C3: NTK at every k-th student epoch.
+  config.complexity.student_epoch_stride = 5  # C3: NTK at every k-th student epoch.
   config.complexity.trajectory = True     # False: only the NTK at init (no C3).
   config.complexity.eval_batch_size = 512
   config.complexity.gamma = 1.0           # γ of bound.csv.
@@ -96,8 +98,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.binary.classes = (0, 6)      # T-shirt/top vs shirt: the hardest pair (C8).
   config.binary.train_subset = 4000   # Class-balanced training images of the two classes.
   config.binary.methods = ml_collections.ConfigDict({
-      "labels": _method("none"), "offline τ=4": _method("offline", 4.0),
-      "online τ=4": _method("online", 4.0)})
+      "labels": _method("none"), "online τ=4": _method("online", 4.0)})
   config.binary.primary = ml_collections.ConfigDict(
       {"mode": "online", "temperature": 4.0})  # C8's pre-specified method.
   config.binary.seeds = (0, 1, 2, 3, 4)
