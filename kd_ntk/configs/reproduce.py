@@ -90,7 +90,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.complexity.num_subsets = 3       # Independent subsets (and random-label draws).
   config.complexity.temperatures = (1.0, 2.0, 4.0, 8.0)
   config.complexity.teacher_epoch_stride = 3  # Score every k-th teacher checkpoint.
-  config.complexity.student_epoch_stride = 5  # C3: NTK at every k-th student epoch.
+  config.complexity.student_epoch_stride = 6  # C3: NTK at every k-th student epoch (a
+                                              # multiple of the teacher stride, so the
+                                              # online teacher t meets student epoch t).
   config.complexity.trajectory = True     # False: only the NTK at init (no C3).
   config.complexity.eval_batch_size = 512
   config.complexity.gamma = 1.0           # γ of bound.csv.
