@@ -17,6 +17,7 @@ other rows). Kernels of the initialisation distribution ("monte_carlo",
 """
 
 import csv
+import json
 import os
 import time
 from typing import Dict, List, Tuple
@@ -25,9 +26,11 @@ import ml_collections
 import numpy as np
 
 from kd_ntk import complexity
+from kd_ntk.analysis import claims, kernel_agreement
 from kd_ntk.analysis import complexity_inputs as inputs
 from kd_ntk.data import data_mesh
 from kd_ntk.ntk import kernel_choice
+from kd_ntk.reports import plots
 from kd_ntk.train.loop import splits_from_config
 
 CSV_FILE = "complexity.csv"
@@ -139,6 +142,31 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
   if bound_rows:
     _write_csv(os.path.join(workdir, BOUND_FILE), bound_rows)
   return rows
+
+
+def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
+  """Figures and verdicts of a run's rows, in `workdir`.
+
+  The single-kernel outputs (asc_vs_teacher_epoch.png, the student-epoch
+  figure, verdicts.json with `claims.complexity_verdicts`) use the first
+  kernel on subset 0 and random-label draw 0; with several kernels, also asc_vs_teacher_epoch_by_kernel.png
+  and kernel_agreement.json/.md. Returns the verdicts.
+  """
+  kernels = kernel_agreement.kernels_of(rows)
+  # claims.complexity_verdicts reads one subset and one draw (first match).
+  first = [r for r in rows if r.get("kernel", "empirical") == kernels[0]
+           and r.get("subset", 0) == 0 and r.get("draw", 0) == 0]
+  plots.asc_vs_teacher_epoch(first, os.path.join(workdir, "asc_vs_teacher_epoch.png"))
+  if len({r["student_epoch"] for r in first}) > 1:
+    plots.asc_vs_student_epoch(first, os.path.join(workdir, "asc_vs_student_epoch.png"))
+  verdicts = claims.complexity_verdicts(first)
+  with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
+    json.dump(verdicts, fh, indent=2)
+  if len(kernels) > 1:
+    kernel_agreement.plot_by_kernel(rows, os.path.join(workdir, kernel_agreement.FIGURE))
+    report = kernel_agreement.write_agreement(rows, workdir)
+    print(kernel_agreement.agreement_markdown(report), flush=True)
+  return verdicts
 
 
 def _write_csv(path: str, rows: List[Dict]) -> None:
