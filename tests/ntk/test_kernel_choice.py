@@ -159,8 +159,8 @@ def test_lenet_twin_matches_the_mean_ntk_of_an_average_pooling_lenet():
   student = Student("lenet5", {"width_multiplier": m}, 3, _avgpool_lenet, None,
                     lambda key: _avgpool_lenet_init(key, m, 3))
   exact = gram_matrix("infinite", student, x, GramOptions())
-  mc = gram_matrix("monte_carlo", student, x, GramOptions(mc_samples=64, ntk_float64=True))
+  mc = gram_matrix("monte_carlo", student, x, GramOptions(mc_samples=32, ntk_float64=True))
   err = np.linalg.norm(mc - exact) / np.linalg.norm(exact)
-  assert err < 0.03, err  # measured 0.96% (0.41 with one sample, 0.023 with 32)
+  assert err < 0.05, err  # measured 2.3% (41% with one sample, 0.96% with 64)
   # Max pooling (the preset itself) is a different kernel: the twin is an approximation.
   assert "average pooling" in kernel_choice.kernel_note("infinite", "lenet5")
