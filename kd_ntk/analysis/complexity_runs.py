@@ -47,6 +47,8 @@ def subset_config(block, teacher_dir: str, student_dir: str, student_model,
   c.subset_seed = c.random_label_seed = int(subset)
   c.eval_batch_size = int(block.eval_batch_size)
   c.bound_gamma = float(block.gamma)
+  # One subset and one random-label draw per run: the replicates are these runs.
+  c.num_subsets = c.num_random_draws = 1
   return c
 
 
