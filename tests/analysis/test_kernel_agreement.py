@@ -47,12 +47,14 @@ def test_agreement_and_claims_per_kernel(tmp_path):
       stats.spearmanr([a[k] for k in keys], [b[k] for k in keys])[0])
   assert pair["spearman_within_tau"] == {"1": pytest.approx(-1.0), "4": pytest.approx(-1.0)}
   claims = report["claims_by_kernel"]
-  assert claims["a"]["C1"]["holds"] and claims["a"]["C2"]["holds"]
-  assert claims["a"]["C4"]["passed_subsets"] == "2/2"
-  assert claims["b"]["C2"]["holds"] is False and claims["b"]["C2"]["passed_subsets"] == "0/2"
+  assert claims["a"]["C1"]["outcome"] == "supported"
+  assert claims["a"]["C2"]["outcome"] == "supported"
+  assert claims["a"]["C4"]["outcome"] == "supported"
+  assert claims["b"]["C2"]["outcome"] == "contradicted"
+  assert claims["b"]["C2"]["estimate"] < 0
   saved = json.loads((tmp_path / kernel_agreement.AGREEMENT_JSON).read_text())
-  assert saved["claims_by_kernel"]["b"]["C2"]["per_subset"] == [False, False]
+  assert saved["claims_by_kernel"]["b"]["C2"]["outcome"] == "contradicted"
   md = (tmp_path / kernel_agreement.AGREEMENT_MD).read_text()
-  assert "| a | b | 8 |" in md and "fails (0/2)" in md
+  assert "| a | b | 8 |" in md and "| b | supported | contradicted |" in md
   path = kernel_agreement.plot_by_kernel(rows, str(tmp_path / "f.png"))
   assert (tmp_path / "f.png").stat().st_size > 0 and path.endswith("f.png")
