@@ -63,6 +63,11 @@ def _inputs(n: int, seed: int, shape) -> tuple:
   return rng.standard_normal((n,) + tuple(shape)).astype(np.float32), "random_normal"
 
 
+def _gflop(flops: float):
+  """GFLOP rounded, or None when the plan has no FLOP count (ntvp)."""
+  return round(flops / 1e9, 1) if np.isfinite(flops) else None
+
+
 def _matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
   """Best float32 matmul rate of this process (GFLOP/s), a 2·size³ product."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -122,9 +127,9 @@ def worker(args) -> dict:
     record.update(block_size=plan.block_size, plan_method=plan.method,
                   panel_blocks=plan.panel_blocks,
                   feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
-                  plan_gflop=round(plan.total_flops / 1e9, 1),
-                  plan_gram_gflop=round(plan.gram_flops / 1e9, 1),
-                  plan_feature_gflop=round(plan.feature_flops / 1e9, 1))
+                  plan_gflop=_gflop(plan.total_flops),
+                  plan_gram_gflop=_gflop(plan.gram_flops),
+                  plan_feature_gflop=_gflop(plan.feature_flops))
     record["matmul_peak_gflops"] = round(_matmul_peak_gflops(), 1)
     run = lambda: empirical_ntk(f, params, x, method=method, block_size=args.block_size,
                                 progress=args.progress)
@@ -139,7 +144,7 @@ def worker(args) -> dict:
   record.update(peak_rss_gb=round(peak, 3), peak_delta_gb=round(peak - rss_before, 3),
                 finite=bool(np.all(np.isfinite(gram))),
                 load_avg_1min=round(os.getloadavg()[0], 2))
-  if "plan_gflop" in record and np.isfinite(record["plan_gflop"]):
+  if record.get("plan_gflop") is not None:
     rate = record["plan_gflop"] / record["seconds"]
     record.update(achieved_gflops=round(rate, 1),
                   fraction_of_peak=round(rate / record["matmul_peak_gflops"], 3))

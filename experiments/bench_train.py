@@ -11,7 +11,9 @@ Prints one JSON line per measurement, each with the XLA flags in force and the
   --batch_size; `ratio_vs_reference` divides by the reference preset (LeNet-5).
 * torch_train_step_images_per_second / ratio_vs_torch: the same LeNet-5, loss
   and optimizer (SGD, Nesterov momentum 0.9, weight decay 5e-4) in plain
-  PyTorch on the CPU (NCHW, its default threads), timed alternately with the
+  PyTorch on the CPU (NCHW, its default threads or --torch_threads; on a busy
+  machine its default two threads spin and slow down several-fold, so read
+  it beside load_1min), timed alternately with the
   JAX step in the same process, round by round; target ratio ≥ 0.9. Skipped
   with a message when torch is not installed (it is not a requirement).
 * kd_step_images_per_second: the distillation step (student update plus the
@@ -50,6 +52,8 @@ _BATCH = flags.DEFINE_integer("batch_size", 128, "Global batch size.")
 _STEPS = flags.DEFINE_integer("steps", 30, "Timed steps per contender and round.")
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating rounds (medians are reported).")
 _TORCH = flags.DEFINE_bool("torch", True, "Time the plain PyTorch LeNet-5 reference.")
+_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "torch.set_num_threads (0 = torch's "
+                                      "default; 1 resists a busy machine better).")
 _QUICK = flags.DEFINE_bool("quick", False, "Smoke run: LeNet-5 and the KD step against "
                            "an MLP teacher, 2 steps, 1 round, no epoch timing.")
 
@@ -106,12 +110,14 @@ def kd_stepper(student, teacher_name, batch_size):
   return run
 
 
-def torch_lenet5_stepper(batch_size):
+def torch_lenet5_stepper(batch_size, threads=0):
   """run(n): n steps of the same LeNet-5 recipe in plain PyTorch (None without torch)."""
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
     return None
+  if threads:
+    torch.set_num_threads(threads)
   nn = torch.nn
   net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
                       nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(),
@@ -175,7 +181,7 @@ def main(argv):
                       "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
 
   reference = names[0]
-  torch_run = torch_lenet5_stepper(batch) if _TORCH.value else None
+  torch_run = torch_lenet5_stepper(batch, _TORCH_THREADS.value) if _TORCH.value else None
   if _TORCH.value and torch_run is None:
     print("torch is not installed: the PyTorch reference is skipped "
           "(pip install torch to measure it).", flush=True)
@@ -190,8 +196,9 @@ def main(argv):
           "images_per_second": round(rate[name], 1),
           "ratio_vs_reference": round(rate[name] / reference_rate, 3), "reference": reference})
     if "torch" in rate:
+      torch = __import__("torch")
       line({"what": "torch_train_step_images_per_second", "model": "lenet5",
-            "torch": __import__("torch").__version__,
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "images_per_second": round(rate["torch"], 1)})
       ratio = rate[name] / rate["torch"]
       line({"what": "ratio_vs_torch", "model": "lenet5", "ratio": round(ratio, 3),

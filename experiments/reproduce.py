@@ -1,17 +1,17 @@
 """The paper's experiment end to end: teacher, students x methods x seeds, binary
-task, supervision-complexity analysis, report.md with the verdicts of C1–C8.
+task, supervision-complexity analysis, report.md with paired-interval verdicts.
 
   python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
 
 Rerunning the same command resumes: finished runs are skipped.
 """
 
-from absl import flags
+from absl import app, flags
 from ml_collections import config_flags
 
-from kd_ntk.analysis import claims, reproduce
 from kd_ntk import cli, distributed
-from kd_ntk.reports import report
+from kd_ntk.analysis import reproduce
+from kd_ntk.analysis.verdicts import format_verdict
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (created or resumed).")
@@ -22,11 +22,10 @@ def main(argv):
   del argv
   distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
   summary = cli.run_or_exit(reproduce.run, _CONFIG.value, _WORKDIR.value)
-  path = report.write_report(summary, _CONFIG.value, _WORKDIR.value)
   for v in summary["verdicts"]:
-    print(claims.format_verdict(v))
-  print(f"report: {path}")
+    print(format_verdict(v))
+  print(f"report: {summary['report']}")
 
 
 if __name__ == "__main__":
-  cli.launch(main)
+  app.run(main)

@@ -346,9 +346,9 @@ def complexity_read_only_workdir(ctx):
 row(r"seeds=\(-1,\) must be one or more integers >= 0")(
     lambda c: lambda: reproduce.run(reproduce_config.get_config("tiny,seeds=(-1,)"),
                                     c.workdir))
-row(r"student nope, method \w+: config: Unknown model 'nope'")(
-    lambda c: lambda: reproduce.run(reproduce_config.get_config("tiny,students=('nope',)"),
-                                    c.workdir))
+row(r"student cnn-w2, method .+: config: epochs=0 must be")(
+    lambda c: lambda: reproduce.run(
+        reproduce_config.get_config("tiny,students_run.epochs=0"), c.workdir))
 row("teacher.batch_size=0|batch_size=0 must be")(
     lambda c: lambda: reproduce.run(reproduce_config.get_config("tiny,teacher.batch_size=0"),
                                     c.workdir))

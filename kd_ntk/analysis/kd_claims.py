@@ -1,99 +1,205 @@
-"""Pass/fail verdicts of claims C5–C8 from the students' final metrics.
+"""Verdicts of claims C5–C8 from per-seed student result rows, with intervals.
 
-`results[student][method]` is a list over seeds of a run's last metrics row
-(keys as written by `kd_ntk.distill.loop`). A difference smaller than the
-larger of the two seed standard deviations is called "within noise" in the
-numbers; the verdict still follows the stated rule, so the reader sees both.
+A result row is one finished (or diverged) student run, carrying the record
+fields of `kd_ntk.analysis.records`: task ("main" | "binary"), student_family,
+student_width, mode, temperature, alpha, seed, and its final metrics
+(test_accuracy, train_fidelity_final, train_margin_loss_final, ...; a diverged
+run has diverged=True and no metrics). Rules select rows by these fields only:
+never by display names, list positions or name suffixes. Every comparison is
+paired by seed (same seed: same initialisation and data order in both arms).
 """
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
-import numpy as np
+from kd_ntk.analysis import stats
+from kd_ntk.analysis.verdicts import verdict
 
-from kd_ntk.analysis.claims import verdict
-
-
-def _values(results, student, method, key) -> np.ndarray:
-  rows = results.get(student, {}).get(method, [])
-  return np.asarray([r[key] for r in rows if r.get(key) is not None], float)
+ACCURACY = "test_accuracy"
+FIDELITY = "train_fidelity_final"
+MARGIN_LOSS = "train_margin_loss_final"
 
 
-def _compare(results, student, better, worse, key) -> Dict:
-  a, b = _values(results, student, better, key), _values(results, student, worse, key)
-  if not len(a) or not len(b):
-    return {}
-  diff = float(a.mean() - b.mean())
-  return {"student": student, better: round(float(a.mean()), 5),
-          worse: round(float(b.mean()), 5), "difference": round(diff, 5),
-          "within_noise": bool(abs(diff) < max(a.std(), b.std()))}
+def by_seed(rows: List[Dict], metric: str, **fields) -> Dict[int, Optional[float]]:
+  """seed -> metric of the rows matching every field (None for a diverged run)."""
+  out = {}
+  for r in rows:
+    if all(r.get(k) == v for k, v in fields.items()):
+      out[int(r["seed"])] = None if r.get("diverged") else r.get(metric)
+  return out
 
 
-def claim_c5(results, students_small_to_large: Sequence[str],
-             taus: Sequence[str] = ("t1", "t4")) -> Dict:
-  """Online ≥ offline test accuracy at each τ; the gap larger for the smaller student."""
-  comparisons, holds = [], []
+def _families(rows, task="main") -> Dict[str, List[int]]:
+  fams: Dict[str, set] = {}
+  for r in rows:
+    if r.get("task") == task:
+      fams.setdefault(r["student_family"], set()).add(int(r["student_width"]))
+  return {f: sorted(w) for f, w in sorted(fams.items())}
+
+
+def _taus(rows, mode, task="main") -> List[float]:
+  return sorted({r["temperature"] for r in rows if r.get("task") == task
+                 and r.get("mode") == mode})
+
+
+def _smallest(rows, family: Optional[str], task="main"):
+  fams = _families(rows, task)
+  if not fams:
+    return None, None
+  family = family if family in fams else sorted(fams, key=lambda f: (-len(fams[f]), f))[0]
+  return family, fams[family][0]
+
+
+def _online_minus_offline(rows, metric, family, width, tau, alpha, sign=1.0, what=None):
+  common = dict(task="main", student_family=family, student_width=width, temperature=tau,
+                alpha=alpha)
+  on, off = by_seed(rows, metric, mode="online", **common), by_seed(
+      rows, metric, mode="offline", **common)
+  if sign < 0:
+    on, off = off, on
+  label = what or f"online − offline {metric}"
+  return stats.paired(f"{label}, {family} width {width}, τ={tau:g}", on, off)
+
+
+C5A_RULE = ("Paired by seed, the smallest student of the family: online − offline test "
+            "accuracy at each τ (same τ, α and epochs). Supported if every τ is supported; "
+            "contradicted if any is contradicted; otherwise no detectable difference.")
+C5B_RULE = ("Paired by seed: (online − offline)(smallest width) − (online − offline)"
+            "(largest width) of one family, at each τ. Supported if every τ is supported; "
+            "contradicted if any is contradicted; not testable with one width.")
+
+
+def claim_c5(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0
+             ) -> List[Dict]:
+  """C5a: online ≥ offline for the smallest student; C5b: the gap grows as it shrinks."""
+  family, smallest = _smallest(rows, family)
+  taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
+  pred_a = "online ≥ offline test accuracy for the smallest student"
+  if family is None or not taus:
+    reason = "no online/offline pair at a common τ"
+    return [verdict("C5a", pred_a, C5A_RULE, stats.NOT_TESTABLE,
+                    [stats.not_testable(pred_a, reason)], reason),
+            verdict("C5b", "the online − offline gap grows as the student shrinks",
+                    C5B_RULE, stats.NOT_TESTABLE, [stats.not_testable("gap", reason)],
+                    reason)]
+  comps_a = [_online_minus_offline(rows, ACCURACY, family, smallest, t, alpha) for t in taus]
+  widths = _families(rows)[family]
+  details = [_online_minus_offline(rows, ACCURACY, family, w, t, alpha).as_dict()
+             for w in widths[1:] for t in taus]
+  c5a = verdict("C5a", pred_a + f" ({family} width {smallest})", C5A_RULE,
+                stats.combine_all(comps_a), comps_a,
+                numbers={"other_widths": details})
+  pred_b = f"the online − offline gap grows as the student shrinks ({family}, widths " \
+           f"{widths})"
+  if len(widths) < 2:
+    reason = f"one width of {family}: the trend needs 2 or more (3 in the full run)"
+    return [c5a, verdict("C5b", pred_b, C5B_RULE, stats.NOT_TESTABLE,
+                         [stats.not_testable("gap(smallest) − gap(largest)", reason)],
+                         reason)]
+  comps_b = []
   for tau in taus:
-    for student in students_small_to_large:
-      c = _compare(results, student, f"online_{tau}", f"offline_{tau}", "test_accuracy")
-      if c:
-        comparisons.append({"tau": tau, **c})
-        holds.append(c["difference"] >= 0)
-  gaps = {}
+    gaps = {}
+    for w in (widths[0], widths[-1]):
+      common = dict(task="main", student_family=family, student_width=w, temperature=tau,
+                    alpha=alpha)
+      on, off = by_seed(rows, ACCURACY, mode="online", **common), by_seed(
+          rows, ACCURACY, mode="offline", **common)
+      gaps[w] = {s: on[s] - off[s] for s in on
+                 if s in off and on[s] is not None and off[s] is not None}
+    comps_b.append(stats.paired(
+        f"gap(width {widths[0]}) − gap(width {widths[-1]}), τ={tau:g}",
+        gaps[widths[0]], gaps[widths[-1]]))
+  return [c5a, verdict("C5b", pred_b, C5B_RULE, stats.combine_all(comps_b), comps_b)]
+
+
+C6_RULE = ("Paired by seed, the smallest student, same τ: test accuracy of the "
+           "early-stopped teacher (checkpoint chosen on the validation split) − that of "
+           "the final teacher. Supported / no detectable difference / contradicted by "
+           "the interval; not testable when validation chose the final checkpoint.")
+
+
+def claim_c6(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
+             selected_epoch=None, final_epoch=None) -> Dict:
+  """The early-stopped teacher (chosen on validation) can beat the final teacher."""
+  family, smallest = _smallest(rows, family)
+  prediction = "for the smallest student, the early-stopped teacher can beat the final one"
+  taus = [t for t in _taus(rows, "early") if t in _taus(rows, "offline")]
+  if family is None or not taus:
+    reason = "no early-stopped runs (mode early) beside offline runs at a common τ"
+    return verdict("C6", prediction, C6_RULE, stats.NOT_TESTABLE,
+                   [stats.not_testable(prediction, reason)], reason)
+  if selected_epoch is not None and selected_epoch == final_epoch:
+    reason = f"validation chose the final checkpoint ({final_epoch}): the arms are equal"
+    return verdict("C6", prediction, C6_RULE, stats.NOT_TESTABLE,
+                   [stats.not_testable(prediction, reason)], reason)
+  comps = []
   for tau in taus:
-    per = [c["difference"] for s in students_small_to_large for c in comparisons
-           if c["student"] == s and c["tau"] == tau]
-    if len(per) == len(students_small_to_large) >= 2:
-      gaps[tau] = per[0] > per[-1]
-  numbers = {"comparisons": comparisons, "gap_larger_for_smaller_student": gaps}
-  passed = (all(holds) and all(gaps.values())) if holds else None
-  note = "" if gaps else "gap trend not tested: needs two students at the same τ"
-  return verdict("C5", "Online ≥ offline test accuracy for every student and τ, and the "
-                 "online−offline gap is larger for the smaller student", passed, numbers,
-                 note)
+    common = dict(task="main", student_family=family, student_width=smallest,
+                  temperature=tau, alpha=alpha)
+    comps.append(stats.paired(
+        f"early − final teacher test accuracy, {family} width {smallest}, τ={tau:g}",
+        by_seed(rows, ACCURACY, mode="early", **common),
+        by_seed(rows, ACCURACY, mode="offline", **common)))
+  note = f"early checkpoint chosen on validation: epoch {selected_epoch}" \
+      if selected_epoch is not None else ""
+  return verdict("C6", prediction + f" ({family} width {smallest})", C6_RULE,
+                 stats.combine_all(comps), comps, note)
 
 
-def claim_c6(results, smallest_student: str) -> Dict:
-  """The early-stopped teacher beats the final teacher (τ=4) for the smallest student."""
-  c = _compare(results, smallest_student, "early_t4", "offline_t4", "test_accuracy")
-  return verdict("C6", "For the smallest student, the early-stopped teacher (τ=4) gives "
-                 "higher test accuracy than the final teacher (τ=4)",
-                 c["difference"] > 0 if c else None, c)
+C7_RULE = ("Paired by seed, the smallest student, each τ: online − offline train fidelity "
+           "(top-1 agreement with the final teacher) and offline − online margin loss "
+           "(1/N)Σ1[ρ(x, ŷ_T) ≤ γ] w.r.t. the final teacher's labels ŷ_T. Supported if all "
+           "are supported; contradicted if any is contradicted; otherwise no detectable "
+           "difference.")
 
 
-def claim_c7(results, students: Sequence[str], taus=("t1", "t4")) -> Dict:
-  """Online has higher train fidelity and train margin w.r.t. the final teacher."""
-  comparisons, holds = [], []
-  for key in ("train_fidelity_final", "train_margin_final"):
-    for tau in taus:
-      for student in students:
-        c = _compare(results, student, f"online_{tau}", f"offline_{tau}", key)
-        if c:
-          comparisons.append({"metric": key, "tau": tau, **c})
-          holds.append(c["difference"] > 0)
-  return verdict("C7", "Online distillation ends with higher train fidelity (top-1 "
-                 "agreement) and higher student margin w.r.t. the final teacher than "
-                 "offline, for every student and τ", all(holds) if holds else None,
-                 {"comparisons": comparisons})
+def claim_c7(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
+             gamma: Optional[float] = None) -> Dict:
+  """Online: higher train fidelity and lower margin loss w.r.t. the final teacher."""
+  family, smallest = _smallest(rows, family)
+  prediction = "online: higher train fidelity and lower margin loss w.r.t. the teacher"
+  taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
+  if family is None or not taus:
+    reason = "no online/offline pair at a common τ"
+    return verdict("C7", prediction, C7_RULE, stats.NOT_TESTABLE,
+                   [stats.not_testable(prediction, reason)], reason)
+  comps = []
+  for tau in taus:
+    comps.append(_online_minus_offline(rows, FIDELITY, family, smallest, tau, alpha,
+                                       what="online − offline train fidelity"))
+    comps.append(_online_minus_offline(
+        rows, MARGIN_LOSS, family, smallest, tau, alpha, sign=-1.0,
+        what="offline − online margin loss" + (f" at γ={gamma:g}" if gamma else "")))
+  return verdict("C7", prediction + f" ({family} width {smallest})", C7_RULE,
+                 stats.combine_all(comps), comps)
 
 
-def claim_c8(binary_results, student: str, kd_methods: Sequence[str]) -> Dict:
-  """On a two-class task, the best distillation method beats training on labels."""
-  base = _values(binary_results, student, "no_kd", "test_accuracy")
-  best, best_mean = None, -np.inf
-  for method in kd_methods:
-    vals = _values(binary_results, student, method, "test_accuracy")
-    if len(vals) and vals.mean() > best_mean:
-      best, best_mean = method, float(vals.mean())
-  if best is None or not len(base):
-    return verdict("C8", "Distillation helps on a binary task", None, {})
-  c = _compare(binary_results, student, best, "no_kd", "test_accuracy")
-  return verdict("C8", "On a binary task, the best distillation method's test accuracy "
-                 "exceeds training on labels alone", c["difference"] > 0, c)
+C8_RULE = ("Paired by seed on the two-class task: test accuracy of the pre-specified "
+           "distillation method − training on labels alone. Outcome of that interval; "
+           "other methods are reported, not used.")
 
 
-def kd_verdicts(results, binary_results, students_small_to_large: List[str],
-                binary_student: str, binary_methods: Sequence[str]) -> List[Dict]:
-  return [claim_c5(results, students_small_to_large),
-          claim_c6(results, students_small_to_large[0]),
-          claim_c7(results, students_small_to_large),
-          claim_c8(binary_results, binary_student, binary_methods)]
+def claim_c8(rows: List[Dict], primary: Dict, others: Sequence[Dict] = ()) -> Dict:
+  """On a binary task, distillation (the pre-specified method) beats labels alone."""
+  prediction = "on a two-class task distillation still helps"
+  binary = [r for r in rows if r.get("task") == "binary"]
+  base = by_seed(binary, ACCURACY, mode="none")
+
+  def compare(fields):
+    kd = by_seed(binary, ACCURACY, **fields)
+    desc = ", ".join(f"{k}={v}" for k, v in fields.items())
+    return stats.paired(f"({desc}) − labels, test accuracy", kd, base)
+
+  main = compare(primary)
+  return verdict("C8", prediction, C8_RULE, main.outcome, [main],
+                 numbers={"other_methods": [compare(f).as_dict() for f in others]})
+
+
+def kd_verdicts(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
+                binary_primary: Optional[Dict] = None, binary_others: Sequence[Dict] = (),
+                early_selected=None, teacher_final_epoch=None, gamma=None) -> List[Dict]:
+  """C5a, C5b, C6, C7, C8 from result rows (see the module docstring)."""
+  out = claim_c5(rows, family, alpha)
+  out.append(claim_c6(rows, family, alpha, early_selected, teacher_final_epoch))
+  out.append(claim_c7(rows, family, alpha, gamma))
+  out.append(claim_c8(rows, binary_primary or {"mode": "online"}, binary_others))
+  return out

@@ -1,150 +1,147 @@
-"""`run(config, workdir)`: the paper's experiment end to end.
+"""`run(config, workdir)`: the paper's experiment end to end, and its report.
 
-  workdir/teacher                      teacher on labels, every epoch kept
-  workdir/students/<student>/<method>/seed<k>   one distillation run each
-  workdir/binary/...                   the same on a two-class task (claim C8)
-  workdir/complexity                   complexity.csv, ASC plots (claims C1–C4)
-  workdir/report.md, results.json, verdicts.json, *.png
-
-Every run resumes (finished runs are skipped), so an interrupted reproduction
-continues where it stopped. A diverged student run is recorded as diverged,
-never as a chance-level accuracy.
+Teacher on labels → early-stopped teacher chosen on the validation split →
+students (typed records) × methods × seeds → the two-class task → supervision
+complexity over several NTK subsets → verdicts with paired intervals →
+results.json (every per-seed number), verdicts.json, report.md and figures.
+Paths: `kd_ntk.analysis.layout`. Every run resumes (finished runs are skipped),
+so an interrupted reproduction continues where it stopped; a diverged student
+run is recorded as diverged, never as a chance-level accuracy.
 """
 
 import json
-import os
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import ml_collections
 
 from kd_ntk import distributed
-from kd_ntk.analysis import claims, kd_claims, supervision_run
-from kd_ntk.configs import complexity as complexity_config
+from kd_ntk.analysis import claims, complexity_runs, kd_claims, records, student_runs
+from kd_ntk.analysis import teacher_selection
+from kd_ntk.analysis.layout import Layout
 from kd_ntk.configs import validation
-from kd_ntk.configs import distill as distill_config
-from kd_ntk.distill import loop as distill_loop
 from kd_ntk.train import loop as train_loop
-from kd_ntk.train import workdir as wd
-
-# Fields a student copies from its teacher's config, so both see the same data.
-DATA_FIELDS = ("dataset", "data_dir", "data_source", "train_subset", "subset_seed",
-               "test_subset", "classes", "batch_size", "eval_batch_size")
 
 
-def student_config(config, teacher_cfg, teacher_dir: str, student: str, method_arg: str,
-                   seed: int) -> ml_collections.ConfigDict:
-  """The distill.py config of one (student, method, seed) run."""
-  c = distill_config.get_config(method_arg)
-  for key in DATA_FIELDS:
-    c[key] = teacher_cfg[key]
-  c.augment = ml_collections.ConfigDict(teacher_cfg.augment.to_dict())
-  c.model, c.seed, c.epochs = student, seed, config.student_epochs
-  c.optimizer.learning_rate = config.student_learning_rate
-  c.train_eval_size = config.train_eval_size
-  c.distill.teacher_workdir = os.path.abspath(teacher_dir)
-  c.distill.alpha = config.alpha
-  c.distill.lr_scale = config.lr_scale
-  c.distill.early_epoch = config.early_epoch
-  return c
+def c3_regime_reason(config) -> str:
+  """Why C3 cannot be tested in this regime ("" when it can)."""
+  if not config.complexity.trajectory:
+    return "the student's NTK is taken at initialisation only (complexity.trajectory=False)"
+  if config.students_run.schedule == "cosine":
+    return "a cosine schedule decays the learning rate to 0 and freezes the kernel"
+  if config.students_run.epochs < 3:
+    return f"{config.students_run.epochs} student epochs: no room for a drop and a rise"
+  return ""
 
 
-class Runner:
-  """Runs (or resumes) the student grid with progress, collecting final rows."""
-
-  def __init__(self, total: int):
-    self.total, self.done, self.start = total, 0, time.time()
-
-  def student(self, cfg, workdir: str, label: str) -> Dict:
-    self.done += 1
-    elapsed = time.time() - self.start
-    eta = elapsed / max(self.done - 1, 1) * (self.total - self.done + 1) if self.done > 1 else 0
-    print(f"[reproduce] run {self.done}/{self.total} {label} (elapsed {elapsed:.0f}s, "
-          f"eta {eta:.0f}s)", flush=True)
-    try:
-      rows = distill_loop.run(cfg, workdir)
-    except FloatingPointError as err:
-      print(f"[reproduce] {label} DIVERGED: {err}", flush=True)
-      return {"diverged": True, "error": str(err)}
-    return rows[-1]
-
-
-def student_grid(config, teacher_cfg, teacher_dir, root, students, methods, seeds,
-                 runner: Runner) -> Dict[str, Dict[str, List[Dict]]]:
-  """results[student][method] = list over seeds of the final metrics row."""
-  results: Dict[str, Dict[str, List[Dict]]] = {}
-  for student in students:
-    for method in methods:
-      for seed in seeds:
-        cfg = student_config(config, teacher_cfg, teacher_dir, student,
-                             config.methods[method], seed)
-        row = runner.student(cfg, os.path.join(root, student, method, f"seed{seed}"),
-                             f"{student}/{method}/seed{seed}")
-        results.setdefault(student, {}).setdefault(method, []).append(row)
-  return results
+def validate(config) -> Dict:
+  """Records and selections checked before any training; returns the records."""
+  methods = records.methods_from_config(config.methods)
+  binary_methods = records.methods_from_config(config.binary.methods)
+  students = records.students_from_config(config.students)
+  if not config.teacher.train_subset:
+    raise ValueError("teacher.train_subset must be > 0: the validation split is drawn "
+                     "from the training images outside that subset, which the training "
+                     "loops then never see (e.g. 50000 of 60000).")
+  if any(m.mode == "early" for m in methods):
+    teacher_selection.check_candidates(config.early.candidates, config.teacher.epochs,
+                                       config.early.criterion)
+  if config.complexity.trajectory and not any(m.mode == "none" for m in methods):
+    raise ValueError("complexity.trajectory needs a labels method (mode 'none'): its "
+                     "seed-0 run of the smallest student provides the kernels of C3.")
+  if not any(m.mode == "none" for m in binary_methods):
+    raise ValueError("binary.methods needs a labels method (mode 'none') for claim C8.")
+  primary = config.binary.primary.to_dict()
+  if not any(records.matches(m.fields(), **primary) for m in binary_methods):
+    raise ValueError(f"binary.primary {primary} matches none of binary.methods.")
+  return {"methods": methods, "binary_methods": binary_methods, "students": students}
 
 
-def _strided(last: int, stride: int) -> tuple:
-  return tuple(sorted(set(range(0, last + 1, max(stride, 1))) | {last}))
+def student_configs(config, recs: Dict) -> List:
+  """(label, distill config) of every student x method the grid will run, for
+  validation before anything is written (the early checkpoint is a placeholder:
+  validation chooses it later)."""
+  placeholder = max(config.early.candidates) if config.get("early") else 1
+  seed = config.seeds[0] if config.seeds else 0
+  return [(f"student {s.name}, method {m.name}",
+           student_runs.student_config(config.students_run, config.teacher, "teacher",
+                                       s, m, seed, early_epoch=placeholder))
+          for s in recs["students"] for m in recs["methods"] + recs["binary_methods"]]
 
 
-def complexity_analysis(config, teacher_dir: str, student_dir: str, out_dir: str):
-  """complexity.csv for the teacher trajectory under the student's NTK trajectory."""
-  c = complexity_config.get_config("")
-  c.teacher_workdir, c.student_workdir = os.path.abspath(teacher_dir), student_dir
-  c.teacher_epochs = _strided(config.teacher.epochs, config.complexity.teacher_epoch_stride)
-  c.student_epochs = _strided(config.student_epochs, config.complexity.student_epoch_stride)
-  c.num_examples = config.complexity.num_examples
-  c.temperatures = tuple(config.complexity.temperatures)
-  c.eval_batch_size = min(512, config.teacher.eval_batch_size)
-  csv_path = os.path.join(out_dir, supervision_run.CSV_FILE)
-  if wd.claim(out_dir, c, write=distributed.is_writer()) and os.path.exists(csv_path):
-    print(f"[reproduce] reusing {csv_path}", flush=True)
-    return supervision_run.read_csv(csv_path)
-  supervision_run.run(c, out_dir)
-  return supervision_run.read_csv(csv_path)  # Same parsed types as a reused file.
+def analysis_student(students, config) -> records.Student:
+  """The claims' family at its smallest width (by width, not list position)."""
+  fam = [s for s in students if s.family == config.claims.family] or list(students)
+  return min(fam, key=lambda s: s.width)
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> Dict:
-  """Teacher, student grid, binary task, complexity analysis and report.
+def complexity_rows(config, layout: Layout, student: records.Student) -> List[Dict]:
+  c = config.complexity
+  teacher_epochs = complexity_runs.strided(config.teacher.epochs, c.teacher_epoch_stride)
+  student_dir, student_epochs = "", (0,)
+  if c.trajectory:
+    labels = records.TeachingMethod("labels", "none")
+    student_dir = layout.student_run("main", student, labels, config.seeds[0])
+    student_epochs = complexity_runs.strided(config.students_run.epochs,
+                                             c.student_epoch_stride)
+  return complexity_runs.run_subsets(c, layout.teacher(), student_dir, student.model(),
+                                     student_epochs, teacher_epochs, layout.complexity)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str,
+        figures: bool = True) -> Dict:
+  """Runs (or resumes) the whole reproduction in `workdir` and writes its report.
 
   Returns:
-    {"results", "binary_results", "complexity_rows", "verdicts", "teacher_rows"}.
+    The summary also written to results.json: {"rows" (per-seed result rows),
+    "complexity_rows", "verdicts", "teacher_rows", "binary_teacher_rows",
+    "early_selection", "seconds", "config"}.
   """
-  unknown = set(config.binary.methods) - set(config.methods)
-  if unknown:
-    raise ValueError(f"binary.methods {sorted(unknown)} are not in config.methods.")
-  validation.check_reproduce_config(config, workdir, student_config)  # Before writing.
-  os.makedirs(workdir, exist_ok=True)
+  recs = validate(config)
+  validation.check_reproduce_config(config, workdir, student_configs(config, recs))
+  layout = Layout(workdir)
   start = time.time()
-  teacher_dir = os.path.join(workdir, "teacher")
-  teacher_rows = train_loop.run(config.teacher, teacher_dir)
-  students, methods = list(config.students), list(config.methods)
+  teacher_rows = train_loop.run(config.teacher, layout.teacher())
+  early: Optional[Dict] = None
+  if any(m.mode == "early" for m in recs["methods"]):
+    early = teacher_selection.select(layout.teacher(), config.early.candidates,
+                                     config.early.criterion, config.validation_size,
+                                     config.validation_seed,
+                                     cache_path=layout.teacher_selection())
+    print(f"[reproduce] early-stopped teacher: epoch {early['epoch']} (validation "
+          f"{config.early.criterion})", flush=True)
   binary_teacher = ml_collections.ConfigDict(config.teacher.to_dict())
   binary_teacher.classes = tuple(config.binary.classes)
-  runner = Runner(len(students) * len(methods) * len(config.seeds)
-                  + len(config.binary.methods) * len(config.binary.seeds))
-  results = student_grid(config, config.teacher, teacher_dir,
-                         os.path.join(workdir, "students"), students, methods,
-                         config.seeds, runner)
-  binary_dir = os.path.join(workdir, "binary")
-  binary_teacher_rows = train_loop.run(binary_teacher, os.path.join(binary_dir, "teacher"))
-  binary_results = student_grid(config, binary_teacher, os.path.join(binary_dir, "teacher"),
-                                os.path.join(binary_dir, "students"), students[:1],
-                                list(config.binary.methods), config.binary.seeds, runner)
-  analysis_student = os.path.join(workdir, "students", students[-1], "no_kd",
-                                  f"seed{config.seeds[0]}")
-  complexity_rows = complexity_analysis(config, teacher_dir, analysis_student,
-                                        os.path.join(workdir, "complexity"))
-  verdicts = claims.complexity_verdicts(complexity_rows) + kd_claims.kd_verdicts(
-      results, binary_results, students, students[0], list(config.binary.methods)[1:])
-  summary = {"results": results, "binary_results": binary_results,
-             "complexity_rows": complexity_rows, "verdicts": verdicts,
+  binary_teacher.train_subset = config.binary.train_subset
+  smallest = analysis_student(recs["students"], config)
+  progress = student_runs.Progress(
+      len(recs["students"]) * len(recs["methods"]) * len(config.seeds)
+      + len(recs["binary_methods"]) * len(config.binary.seeds))
+  rows = student_runs.run_grid("main", layout, config.students_run, config.teacher,
+                               recs["students"], recs["methods"], config.seeds,
+                               config.claims.gamma, progress,
+                               early["epoch"] if early else None)
+  binary_teacher_rows = train_loop.run(binary_teacher, layout.teacher("binary"))
+  rows += student_runs.run_grid("binary", layout, config.students_run, binary_teacher,
+                                [smallest], recs["binary_methods"], config.binary.seeds,
+                                config.claims.gamma, progress)
+  cx_rows = complexity_rows(config, layout, smallest)
+  verdicts = claims.complexity_verdicts(cx_rows, c3_regime_reason=c3_regime_reason(config))
+  others = [m.fields() for m in recs["binary_methods"] if m.mode != "none"]
+  verdicts += kd_claims.kd_verdicts(
+      rows, smallest.family, config.claims.alpha, config.binary.primary.to_dict(),
+      [{k: f[k] for k in ("mode", "temperature", "alpha")} for f in others],
+      early["epoch"] if early else None, config.teacher.epochs, config.claims.gamma)
+  summary = {"rows": rows, "complexity_rows": cx_rows, "verdicts": verdicts,
              "teacher_rows": teacher_rows, "binary_teacher_rows": binary_teacher_rows,
-             "seconds": time.time() - start}
+             "early_selection": early, "seconds": time.time() - start,
+             "config": json.loads(config.to_json_best_effort())}
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
-    with open(os.path.join(workdir, "results.json"), "w") as fh:
+    with open(layout.results, "w") as fh:
       json.dump(summary, fh, indent=1, default=str)
-    with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
-      json.dump(verdicts, fh, indent=2)
+    with open(layout.verdicts, "w") as fh:
+      json.dump(verdicts, fh, indent=1, default=str)
+  if figures:
+    from kd_ntk.reports import report  # Matplotlib only when a report is written.
+    summary["report"] = report.write_report(summary, config, layout)
   return summary

@@ -1,90 +1,77 @@
 """`run(config, workdir)`: supervision complexity of labels, random labels and
-teacher checkpoints (at several temperatures) under a student's empirical NTK.
+teacher checkpoints (at several temperatures) under one or more student kernels.
 
-For every student kernel K (the student's NTK at a checkpoint, or at a fresh
-initialisation) and every target matrix Y it records SC = tr(Yᵀ(K+λI)⁻¹Y),
-ASC = (1/n)·sqrt(SC·tr K) and the solve's diagnostics in `complexity.csv`
-(Harutyunyan et al., ICLR 2023, Sec. 3). Plots and the verdicts of claims
-C1–C4 are written by `kd_ntk.analysis.claims` and `kd_ntk.reports`.
+For every kernel K (`config.kernel`: the student's empirical NTK at a checkpoint
+or at initialisation, neural-tangents' empirical NTK, the Monte-Carlo NTK over
+initialisations, the infinite-width NTK or NNGP of its stax twin; see
+`kd_ntk.ntk.kernel_choice`), every NTK subset s (`config.num_subsets`
+class-balanced subsets of n examples) and every target matrix Y it records
+
+    SC = tr(Yᵀ(K+λI)⁻¹Y),   ASC = (1/n)·sqrt(SC·tr K)
+
+and the solve's diagnostics in `complexity.csv` (Harutyunyan et al., ICLR 2023,
+Sec. 3). Rows come in one block per kernel, and carry `kernel`, `kernel_note`
+(the approximation, if any), `subset` and `draw` (the random-label draw; 0 on
+other rows). Kernels of the initialisation distribution ("monte_carlo",
+"infinite", "nngp") are computed once per subset and recorded at student epoch 0.
 """
 
 import csv
+import json
 import os
 import time
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, List, Tuple
 
-import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from kd_ntk import complexity, distributed
+from kd_ntk import distributed
+from kd_ntk import complexity
+from kd_ntk.analysis import claims, kernel_agreement
+from kd_ntk.analysis import complexity_inputs as inputs
 from kd_ntk.configs import validation
-from kd_ntk.data import class_balanced_subset, data_mesh
-from kd_ntk.models import get_model, inference_fn, init_variables
-from kd_ntk.ntk import empirical_ntk
-from kd_ntk.train import checkpoint, runs
-from kd_ntk.train.evaluation import predict_logits
+from kd_ntk.data import data_mesh
+from kd_ntk.ntk import kernel_choice
+from kd_ntk.reports import plots
 from kd_ntk.train.from_config import splits_from_config
 
 CSV_FILE = "complexity.csv"
 BOUND_FILE = "bound.csv"
 
 
-def _validate(config: ml_collections.ConfigDict) -> Tuple[List[int], List[int]]:
-  """Checks the runs and epochs exist before any kernel is computed."""
+def _check_epochs(workdir: str, wanted, what: str) -> List[int]:
+  saved = inputs.saved_epochs(workdir)
+  if not saved:
+    raise FileNotFoundError(f"{workdir} holds no {what} checkpoints.")
+  epochs = list(wanted) or saved
+  missing = sorted(set(epochs) - set(saved))
+  if missing:
+    raise ValueError(f"{what.capitalize()} epochs {missing} are not saved in {workdir} "
+                     f"(saved: {saved}).")
+  return epochs
+
+
+def _validate(config: ml_collections.ConfigDict
+              ) -> Tuple[List[int], List[int], Tuple[str, ...]]:
+  """Checks runs, epochs, kernels and counts before any kernel is computed."""
   if not config.teacher_workdir:
     raise ValueError("config.teacher_workdir is required (a run of train_teacher.py).")
-  teacher_epochs_saved = checkpoint.saved_epochs(config.teacher_workdir)
-  if not teacher_epochs_saved:
-    raise FileNotFoundError(f"{config.teacher_workdir} holds no teacher checkpoints.")
-  teacher_epochs = list(config.teacher_epochs) or teacher_epochs_saved
-  missing = sorted(set(teacher_epochs) - set(teacher_epochs_saved))
-  if missing:
-    raise ValueError(f"Teacher epochs {missing} are not saved in {config.teacher_workdir} "
-                     f"(saved: {teacher_epochs_saved}).")
-  if config.student_workdir:
-    saved = checkpoint.saved_epochs(config.student_workdir)
-    student_epochs = list(config.student_epochs) or saved
-    missing = sorted(set(student_epochs) - set(saved))
-    if missing:
-      raise ValueError(f"Student epochs {missing} are not saved in "
-                       f"{config.student_workdir} (saved: {saved}).")
-  else:
-    student_epochs = [0]
+  kernels = kernel_choice.parse_kernels(config.kernel)
+  for field in ("num_subsets", "num_random_draws", "mc_samples", "num_examples"):
+    value = config[field]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ValueError(f"config.{field} must be a positive integer; got {value!r}.")
   if any(t <= 0 for t in config.temperatures):
     raise ValueError(f"temperatures must be positive; got {tuple(config.temperatures)}.")
-  return teacher_epochs, student_epochs
-
-
-def student_functions(config, num_classes: int, input_shape, epochs: List[int]
-                      ) -> Iterator[Tuple[int, object, object]]:
-  """Yields (student epoch, f(params, x), params) for each kernel to compute."""
+  teacher_epochs = _check_epochs(config.teacher_workdir, config.teacher_epochs, "teacher")
   if config.student_workdir:
-    _, model = runs.load_run(config.student_workdir, num_classes)
-    for epoch in epochs:
-      variables = runs.restore_variables(config.student_workdir, epoch, input_shape,
-                                         num_classes=num_classes)
-      f, params = inference_fn(model, variables)
-      yield epoch, f, params
+    student_epochs = _check_epochs(config.student_workdir, config.student_epochs, "student")
   else:
-    kwargs = config.student_model_kwargs.to_dict()
-    model = get_model(config.student_model, num_classes, **kwargs)
-    variables = init_variables(model, jax.random.PRNGKey(config.student_seed), input_shape)
-    f, params = inference_fn(model, variables)
-    yield 0, f, params
-
-
-def target_sets(config, labels: np.ndarray, num_classes: int,
-                teacher_logits: Dict[int, np.ndarray]) -> Iterator[Tuple[Dict, np.ndarray]]:
-  """Yields (description, Y) for labels, random labels and every (teacher epoch, τ)."""
-  yield {"target": "labels"}, complexity.one_hot(labels, num_classes)
-  yield ({"target": "random_labels"},
-         complexity.random_labels(len(labels), num_classes, config.random_label_seed))
-  for epoch, logits in sorted(teacher_logits.items()):
-    for tau in config.temperatures:
-      yield ({"target": "teacher", "teacher_epoch": epoch, "temperature": float(tau)},
-             complexity.teacher_probabilities(logits, float(tau), config.centered))
+    student_epochs = [0]
+  teacher_config, _ = inputs.load_run(config.teacher_workdir)
+  name, kwargs, _ = inputs.student_model(config, inputs.num_classes_of(teacher_config))
+  kernel_choice.check_kernels(kernels, name, kwargs, config.twin_parameterization)
+  return teacher_epochs, student_epochs, kernels
 
 
 def result_row(result) -> Dict:
@@ -102,65 +89,87 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
     The rows of complexity.csv.
   """
   validation.check_complexity_config(config, workdir)  # Before any kernel is computed.
-  teacher_epochs, student_epochs = _validate(config)
-  teacher_config, teacher_model = runs.load_run(config.teacher_workdir)
+  teacher_epochs, student_epochs, kernels = _validate(config)
+  teacher_config, teacher_model = inputs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
   info = splits.info
-  subset = class_balanced_subset(splits.train_labels, config.num_examples,
-                                 config.subset_seed, info.num_classes)
-  x_sub, y_sub = splits.train_images[subset], splits.train_labels[subset]
+  subsets = inputs.ntk_subsets(splits.train_labels, config.num_examples,
+                               config.num_subsets, config.subset_seed, info.num_classes)
   mesh = data_mesh()
   os.makedirs(workdir, exist_ok=True)
-  print(f"[complexity] n={len(subset)} examples, {len(teacher_epochs)} teacher "
-        f"checkpoints, {len(config.temperatures)} temperatures, student epochs "
-        f"{student_epochs}", flush=True)
-
-  teacher_logits = {}
-  for epoch in teacher_epochs:
-    variables = runs.restore_variables(config.teacher_workdir, epoch,
-                                       info.image_shape, mesh, info.num_classes)
-    teacher_logits[epoch] = predict_logits(teacher_model, variables, x_sub,
-                                           config.eval_batch_size, mesh)
-  final_teacher = teacher_logits.get(max(teacher_epochs))
+  options = kernel_choice.GramOptions.from_config(config)
+  print(f"[complexity] kernels {kernels}, {len(subsets)} subsets of n={config.num_examples}, "
+        f"{len(teacher_epochs)} teacher checkpoints, {len(config.temperatures)} "
+        f"temperatures, student epochs {student_epochs}", flush=True)
+  logits = [inputs.teacher_logits(config, teacher_epochs, teacher_model,
+                                  splits.train_images[idx], info, mesh) for idx in subsets]
 
   rows, bound_rows = [], []
-  for student_epoch, f, params in student_functions(config, info.num_classes,
-                                                    info.image_shape, student_epochs):
-    start = time.time()
-    gram = empirical_ntk(f, params, x_sub, output="trace", method=config.ntk_method,
-                         block_size=config.ntk_block_size or None,
-                         dtype=jnp.float64 if config.ntk_float64 else None,
-                         progress=len(subset) >= 1024)
-    gram = np.asarray(gram, np.float64)
-    ntk_seconds = time.time() - start
-    for description, targets in target_sets(config, y_sub, info.num_classes, teacher_logits):
-      result = complexity.supervision_complexity(
-          targets, gram, ridge=config.ridge, method=config.solver,
-          ridge_path=tuple(config.ridge_path))
-      rows.append({"student_epoch": student_epoch, "teacher_epoch": "",
-                   "temperature": "", **description, **result_row(result),
-                   "ntk_seconds": round(ntk_seconds, 3)})
-      if description.get("temperature") == 1.0 and config.student_workdir and \
-          description.get("teacher_epoch") == max(teacher_epochs):
-        student_logits = _logits_in_chunks(f, params, x_sub, config.eval_batch_size)
-        terms = complexity.bound_terms(student_logits, y_sub, final_teacher, sc=result.sc,
-                                       trace_k=result.trace_k, n=len(y_sub),
-                                       gamma=config.bound_gamma, delta=config.bound_delta)
-        bound_rows.append({"student_epoch": student_epoch, **terms.as_dict()})
-    labels_asc = next(r["asc"] for r in rows if r["student_epoch"] == student_epoch
-                      and r["target"] == "labels")
-    print(f"[complexity] student epoch {student_epoch}: NTK {ntk_seconds:.1f}s, "
-          f"ASC(labels)={labels_asc:.3f}", flush=True)
+  for kernel in kernels:
+    epochs = [min(student_epochs)] if kernel in kernel_choice.INIT_KERNELS else student_epochs
+    for s, idx in enumerate(subsets):
+      x_sub, y_sub = splits.train_images[idx], splits.train_labels[idx]
+      for student_epoch, student in inputs.students(config, info.num_classes,
+                                                    info.image_shape, epochs):
+        if kernel in kernel_choice.INIT_KERNELS:
+          student_epoch = 0
+        start = time.time()
+        gram = kernel_choice.gram_matrix(kernel, student, x_sub, options)
+        seconds = time.time() - start
+        note = kernel_choice.kernel_note(kernel, student.name, config.twin_parameterization)
+        for description, targets in inputs.target_sets(config, y_sub, info.num_classes,
+                                                       logits[s], s):
+          result = complexity.supervision_complexity(
+              targets, gram, ridge=config.ridge, method=config.solver,
+              ridge_path=tuple(config.ridge_path))
+          if description["target"] == "labels":
+            labels_asc = result.asc
+          rows.append({"kernel": kernel, "subset": s, "student_epoch": student_epoch,
+                       "teacher_epoch": "", "temperature": "", **description,
+                       **result_row(result), "ntk_seconds": round(seconds, 3),
+                       "kernel_note": note})
+          if (kernel == "empirical" and config.student_workdir
+              and description.get("temperature") == 1.0
+              and description.get("teacher_epoch") == max(teacher_epochs)):
+            student_logits = inputs.logits_in_chunks(student.f, student.params, x_sub,
+                                                     config.eval_batch_size)
+            terms = complexity.bound_terms(
+                student_logits, y_sub, logits[s][max(teacher_epochs)], sc=result.sc,
+                trace_k=result.trace_k, n=len(y_sub), gamma=config.bound_gamma,
+                delta=config.bound_delta)
+            bound_rows.append({"subset": s, "student_epoch": student_epoch,
+                               **terms.as_dict()})
+        print(f"[complexity] {kernel}, subset {s}, student epoch {student_epoch}: "
+              f"kernel {seconds:.1f}s, ASC(labels)={labels_asc:.3f}", flush=True)
   _write_csv(os.path.join(workdir, CSV_FILE), rows)
   if bound_rows:
     _write_csv(os.path.join(workdir, BOUND_FILE), bound_rows)
   return rows
 
 
-def _logits_in_chunks(f, params, x, batch_size: int) -> np.ndarray:
-  apply = jax.jit(f)
-  return np.concatenate([np.asarray(apply(params, x[i:i + batch_size]))
-                         for i in range(0, len(x), batch_size)])
+def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
+  """Figures and verdicts of a run's rows, in `workdir`.
+
+  The single-kernel outputs (asc_vs_teacher_epoch.png, the student-epoch
+  figure, verdicts.json with `claims.complexity_verdicts`) use the first
+  kernel, every subset and draw; with several kernels, also asc_vs_teacher_epoch_by_kernel.png
+  and kernel_agreement.json/.md. Returns the verdicts.
+  """
+  kernels = kernel_agreement.kernels_of(rows)
+  # The claims take their spread over subsets (and average the draws).
+  first = [r for r in rows if r.get("kernel", "empirical") == kernels[0]]
+  plots.asc_vs_teacher_epoch(first, os.path.join(workdir, "asc_vs_teacher_epoch.png"))
+  if len({r["student_epoch"] for r in first}) > 1:
+    plots.asc_vs_student_epoch(first, os.path.join(workdir, "asc_vs_student_epoch.png"))
+  verdicts = claims.complexity_verdicts(first)
+  if distributed.is_writer():  # Multi-process runs: process 0 writes.
+    with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
+      json.dump(verdicts, fh, indent=2)
+  if len(kernels) > 1:
+    kernel_agreement.plot_by_kernel(rows, os.path.join(workdir, kernel_agreement.FIGURE))
+    report = kernel_agreement.write_agreement(rows, workdir)
+    print(kernel_agreement.agreement_markdown(report), flush=True)
+  return verdicts
 
 
 def _write_csv(path: str, rows: List[Dict]) -> None:

@@ -4,12 +4,22 @@ Launch:
   python experiments/supervision_complexity.py \
       --config=kd_ntk/configs/complexity.py:teacher_workdir=runs/teacher_cnn \
       --workdir=runs/complexity
+  # every kernel side by side (agreement between kernels, kernel_agreement.md):
+  python experiments/supervision_complexity.py \
+      --config="kd_ntk/configs/complexity.py:quick,teacher_workdir=runs/teacher_cnn,student_model=mlp,kernel=(empirical,monte_carlo,infinite,nngp)" \
+      --workdir=runs/complexity_kernels
   # the student's NTK along its own training (claim C3):
   python experiments/supervision_complexity.py \
       --config=kd_ntk/configs/complexity.py:teacher_workdir=runs/teacher_cnn,student_workdir=runs/student \
       --workdir=runs/complexity_student
 
 Variants: quick (n=512, few checkpoints), tiny (unit tests).
+
+Kernels (`kernel`, one name or a tuple; see kd_ntk.ntk.kernel_choice):
+empirical (the student's own NTK), empirical_nt (neural-tangents' empirical
+NTK), monte_carlo (mean NTK over `mc_samples` initialisations), infinite and
+nngp (exact kernels of the student's stax twin; presets with a twin:
+kd_ntk.ntk.twins.twin_presets()).
 """
 
 import ml_collections
@@ -24,6 +34,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   common.check_variants(variants, VARIANTS, "complexity.py")
   config = ml_collections.ConfigDict()
   config.teacher_workdir = ""         # Required: a run of experiments/train_teacher.py.
+  # Kernel(s) scoring the targets: a name or a tuple of names, e.g.
+  # "empirical" or ("empirical", "monte_carlo", "infinite"); "(a,b)" also works.
+  config.kernel = ml_collections.FieldReference("empirical", field_type=object)
   config.student_workdir = ""         # Optional student run: NTK at its checkpoints.
   config.student_model = "lenet5"     # Student preset when no student_workdir is given.
   config.student_model_kwargs = ml_collections.ConfigDict()  # Preset overrides.
@@ -33,14 +46,20 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.temperatures = (1.0, 2.0, 4.0, 8.0)  # τ of softmax(z_T/τ).
   config.centered = False             # Subtract 1/C from teacher probabilities.
   config.num_examples = 2048          # Class-balanced NTK subset size n.
-  config.subset_seed = 0              # Seed of the subset choice.
-  config.random_label_seed = 0        # Seed of the random-label targets.
+  config.num_subsets = 3              # NTK subsets (disjoint while the data lasts).
+  config.subset_seed = 0              # Subset s uses seed subset_seed + s.
+  config.num_random_draws = 3         # Random-label draws per subset.
+  config.random_label_seed = 0        # Draw d on subset s: seed + 1000·s + d.
   config.ridge = 1e-6                 # Relative ridge: λ = ridge · tr(K)/n.
   config.ridge_path = (1e-8, 1e-6, 1e-4, 1e-2)  # Ridges reported for sensitivity.
   config.solver = "cholesky"          # cholesky (fast) | eigh (robust).
   config.ntk_method = "auto"          # auto | jacobian | structured | ntvp.
   config.ntk_block_size = 0           # 0 = chosen from memory budgets.
   config.ntk_float64 = True           # Accumulate the Gram matrix in float64.
+  config.mc_samples = 8               # Initialisations averaged by "monte_carlo".
+  config.mc_seed = 0                  # Seed of those initialisations.
+  config.twin_parameterization = "standard"  # standard (the presets') | ntk.
+  config.twin_batch_size = 0          # Block of the exact kernels; 0 = automatic.
   config.bound_gamma = 1.0            # Margin γ of the bound terms.
   config.bound_delta = 0.05           # Confidence δ of the bound.
   config.eval_batch_size = 512        # Batch for teacher/student predictions.
@@ -52,4 +71,5 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.temperatures = (1.0, 4.0)
     config.ntk_float64 = False
     config.eval_batch_size = 32
+    config.mc_samples = 2
   return common.apply_overrides(config, overrides)

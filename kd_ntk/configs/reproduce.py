@@ -1,20 +1,37 @@
-"""The paper's experiment end to end on Fashion-MNIST: teacher, students under six
-teaching methods and several seeds, supervision-complexity analysis, report.
+"""The paper's experiment end to end on Fashion-MNIST: teacher, one student family
+at several widths under typed teaching methods and several seeds, the
+validation-chosen early-stopped teacher, supervision complexity over several NTK
+subsets, a two-class task, and a report of paired-by-seed verdicts.
 
 Launch:
   python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
   python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py --workdir=runs/full
 
-Variants: quick (the README's main job, about 10 minutes on 2 CPU cores), tiny
-(unit tests), and the paper's accelerator settings from a prepared TFDS data_dir
-(pass --config...:cifar10,teacher.data_dir=DIR):
-  cifar10    ResNet-56 teacher -> ResNet-20 and LeNet-5x8 students, 256 epochs
-  cifar100   ResNet-110 teacher -> ResNet-20 and LeNet-5x8 students, 256 epochs
-  mobilenet  MobileNet-V3 wide (x2) teacher -> narrow (x0.35) student, CIFAR-100
-These run the same code on any backend; on a GPU or TPU host the batch is split
-over all local devices (batch_size must be divisible by the device count). The default ("full") follows the pilot's second regime, where
-distillation matters: a 6,000-image class-balanced training subset and 30
-epochs, so that students overfit the labels.
+The regime (chosen before looking at any outcome; the report repeats it):
+  * A 6,000-image class-balanced training subset (quick: 4,096) and random-crop
+    augmentation with 2-pixel padding (Fashion-MNIST images are 28x28 and
+    centred in one orientation, so no flips): the teacher cannot memorise its
+    training images, so its targets on them stay soft.
+  * A validation split of class-balanced training images outside that subset,
+    disjoint from training and test; the early-stopped teacher is the candidate
+    checkpoint with the lowest validation loss.
+  * Students: one family (the plain CNN with early pooling, channels (w, 2w),
+    dense 4w) at widths w = 2, 4, 8 (quick: the smallest only), far below the
+    teacher, so the capacity gap grows as w shrinks (C5).
+  * Students train with a constant learning rate (teacher: step decay), so the
+    student's kernel keeps moving and C3's slow rise can appear.
+  * C1–C4 over 3 NTK subsets (n = 1024; quick: 512), with norm-matched
+    variants; C7 at margin γ = 1 (logit units).
+
+Variants: quick (the README's main job, ≤ 10 min on 2 idle cores: real power for
+C1, C2, C4 and C5 at the smallest width, with 6 paired seeds of online and
+offline τ=4 only; it has no labels or early-stopped arm in the main task and
+takes the student's NTK at initialisation, so C3 and C6 are reported as not
+testable in it), tiny (unit tests).
+The paper's accelerator settings, from a prepared TFDS data_dir (pass
+--config=...:cifar10,teacher.data_dir=DIR): cifar10 (ResNet-56 teacher; LeNet-5
+x1/x2/x8 and ResNet-20 students), cifar100 (ResNet-110 teacher), mobilenet
+(MobileNet-V3 wide teacher, small students at x0.35/x0.5/x1, CIFAR-100).
 """
 
 import ml_collections
@@ -24,79 +41,138 @@ from kd_ntk.configs import teacher as teacher_config
 
 VARIANTS = {"quick", "tiny", "cifar10", "cifar100", "mobilenet"}
 
-# Method name -> distill.py config argument (mode variant and overrides).
-METHODS = {
-    "no_kd": "none",
-    "offline_t1": "offline,distill.temperature=1.0",
-    "offline_t4": "offline,distill.temperature=4.0",
-    "early_t4": "early,distill.temperature=4.0",
-    "online_t1": "online,distill.temperature=1.0",
-    "online_t4": "online,distill.temperature=4.0",
-}
+
+def _method(mode, temperature=None, alpha=0.0) -> dict:
+  spec = {"mode": mode, "alpha": alpha}
+  if temperature is not None:
+    spec["temperature"] = temperature
+  return spec
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variants, overrides = common.parse_arg(arg)
   common.check_variants(variants, VARIANTS, "reproduce.py")
   config = ml_collections.ConfigDict()
-  config.teacher = teacher_config.get_config("epochs=30,train_subset=6000")
-  config.students = ("mlp16", "lenet5")  # Smallest first (claims C5/C6 use the order).
-  config.methods = ml_collections.ConfigDict(METHODS)  # name -> distill.py argument.
-  config.seeds = (0, 1, 2)            # Student seeds (mean ± std over them).
-  config.student_epochs = 30          # Student epochs (= teacher epochs: online map 1:1).
-  config.student_learning_rate = 0.05  # Peak SGD learning rate of every student.
-  config.alpha = 0.0                  # Label-CE weight α (0 = pure distillation).
-  config.lr_scale = "inverse_tau"     # Divide the lr by τ (PAPER.md pilot: LeNet-5 at
-                                      # τ=4 with the τ² factor and lr 0.05 diverged;
-                                      # ÷τ² made τ=4 students far too slow here).
-  config.early_epoch = 15             # Checkpoint of the early-stopped teacher.
-  config.train_eval_size = 2048       # Train-set metrics on this many examples.
+  # Test metrics on the first 5,000 test images: every epoch evaluates the test
+  # set, and at 10,000 images evaluation was 43% of a quick-run epoch.
+  config.teacher = teacher_config.get_config(
+      "model=cnn_tiny,epochs=30,train_subset=6000,test_subset=5000,augment.pad=2,"
+      "optimizer.schedule='step'")
+  config.teacher.model_kwargs = ml_collections.ConfigDict(
+      {"channels": (32, 64), "hidden": 128})
+  config.validation_size = 2000       # Class-balanced validation images (outside the subset).
+  config.validation_seed = 0          # Seed of that choice.
+  # name -> {family, width}; names are labels only (claims read family/width).
+  config.students = ml_collections.ConfigDict({
+      "cnn-w2": {"family": "cnn", "width": 2}, "cnn-w4": {"family": "cnn", "width": 4},
+      "cnn-w8": {"family": "cnn", "width": 8}})
+  # name -> {mode, temperature, alpha}; names are labels only. τ=4 only: τ=1 arms
+  # (e.g. "online τ=1": {"mode": "online", "temperature": 1.0}) do not fit 3 hours.
+  config.methods = ml_collections.ConfigDict({
+      "labels": _method("none"), "offline τ=4": _method("offline", 4.0),
+      "online τ=4": _method("online", 4.0), "early τ=4": _method("early", 4.0)})
+  config.seeds = (0, 1, 2, 3, 4)      # Student seeds: the pairs of every comparison.
+  config.students_run = ml_collections.ConfigDict()
+  config.students_run.epochs = 30     # = teacher epochs: online maps epoch t to checkpoint t.
+  config.students_run.learning_rate = 0.05  # Peak SGD learning rate.
+  config.students_run.schedule = "constant"  # Keeps the student's kernel moving (C3).
+  config.students_run.lr_scale = "inverse_tau"  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
+  config.students_run.train_eval_size = 2048    # Train fidelity / margin subset.
+  config.early = ml_collections.ConfigDict()
+  config.early.candidates = (5, 10, 15, 20)  # Teacher epochs the early teacher is chosen from.
+  config.early.criterion = "val_loss"        # val_loss (lowest) | val_accuracy (highest).
+  config.claims = ml_collections.ConfigDict()
+  config.claims.family = "cnn"        # The family of C5–C7 ("" = the one with most widths).
+  config.claims.alpha = 0.0           # α of the compared methods.
+  config.claims.gamma = 1.0           # Margin γ of C7's margin loss (logit units).
   config.complexity = ml_collections.ConfigDict()
   config.complexity.num_examples = 1024   # NTK subset size n.
+  config.complexity.num_subsets = 3       # Independent subsets (and random-label draws).
   config.complexity.temperatures = (1.0, 2.0, 4.0, 8.0)
   config.complexity.teacher_epoch_stride = 3  # Score every k-th teacher checkpoint.
-  config.complexity.student_epoch_stride = 3  # NTK at every k-th student epoch.
+  config.complexity.student_epoch_stride = 6  # C3: NTK at every k-th student epoch (a
+                                              # multiple of the teacher stride, so the
+                                              # online teacher t meets student epoch t).
+  config.complexity.trajectory = True     # False: only the NTK at init (no C3).
+  config.complexity.eval_batch_size = 512
+  config.complexity.gamma = 1.0           # γ of bound.csv.
   config.binary = ml_collections.ConfigDict()
   config.binary.classes = (0, 6)      # T-shirt/top vs shirt: the hardest pair (C8).
-  config.binary.methods = ("no_kd", "offline_t4", "online_t4")
-  config.binary.seeds = (0, 1, 2)
+  config.binary.train_subset = 4000   # Class-balanced training images of the two classes.
+  config.binary.methods = ml_collections.ConfigDict({
+      "labels": _method("none"), "online τ=4": _method("online", 4.0)})
+  config.binary.primary = ml_collections.ConfigDict(
+      {"mode": "online", "temperature": 4.0})  # C8's pre-specified method.
+  config.binary.seeds = (0, 1, 2, 3, 4)
 
   if "quick" in variants:
     config.teacher = teacher_config.get_config(
-        "model=cnn_tiny,epochs=4,train_subset=4096,test_subset=2000")
-    config.student_epochs = 4
-    config.early_epoch = 2
-    config.train_eval_size = 1024
+        "model=cnn_tiny,epochs=10,train_subset=4096,augment.pad=2,optimizer.schedule='step'")
+    config.teacher.model_kwargs = ml_collections.ConfigDict(
+        {"channels": (16, 32), "hidden": 64})
+    config.validation_size = 1000
+    config.students = ml_collections.ConfigDict({"cnn-w2": {"family": "cnn", "width": 2}})
+    # Only the two arms of C5 (and C7): the 10-minute budget buys seeds, not methods.
+    config.methods = ml_collections.ConfigDict({
+        "offline τ=4": _method("offline", 4.0), "online τ=4": _method("online", 4.0)})
+    config.seeds = (0, 1, 2, 3, 4, 5)
+    config.students_run.epochs = 10
+    config.students_run.train_eval_size = 1024
+    config.early.candidates = (3, 5, 7)
     config.complexity.num_examples = 512
+    config.complexity.num_subsets = 3
     config.complexity.teacher_epoch_stride = 1
-    config.complexity.student_epoch_stride = 1
+    config.complexity.trajectory = False
+    config.binary.methods = ml_collections.ConfigDict({
+        "labels": _method("none"), "online τ=4": _method("online", 4.0)})
+    config.binary.seeds = (0, 1, 2)
+    config.binary.train_subset = 2048
   if "tiny" in variants:
     config.teacher = teacher_config.get_config("tiny,epochs=2")
-    config.students = ("mlp16",)
-    config.methods = ml_collections.ConfigDict(
-        {k: METHODS[k] for k in ("no_kd", "offline_t4", "early_t4", "online_t4")})
+    config.validation_size = 64
+    config.students = ml_collections.ConfigDict({"cnn-w2": {"family": "cnn", "width": 2}})
+    config.methods = ml_collections.ConfigDict({
+        "labels": _method("none"), "offline τ=4": _method("offline", 4.0),
+        "online τ=4": _method("online", 4.0), "early τ=4": _method("early", 4.0)})
     config.seeds = (0, 1)
-    config.student_epochs = 2
-    config.early_epoch = 1
-    config.train_eval_size = 64
+    config.students_run.epochs = 2
+    config.students_run.train_eval_size = 64
+    config.early.candidates = (1,)
     config.complexity.num_examples = 32
+    config.complexity.num_subsets = 2
     config.complexity.temperatures = (1.0, 4.0)
     config.complexity.teacher_epoch_stride = 1
     config.complexity.student_epoch_stride = 1
+    config.complexity.eval_batch_size = 32
     config.binary.seeds = (0,)
+    config.binary.train_subset = 64
+    config.binary.methods = ml_collections.ConfigDict({
+        "labels": _method("none"), "online τ=4": _method("online", 4.0)})
   if variants & {"cifar10", "cifar100", "mobilenet"}:
     dataset = "cifar10" if "cifar10" in variants else "cifar100"
     config.teacher = teacher_config.get_config(dataset)  # ResNet-56, crop+flip, lr 0.1.
     config.teacher.model = "resnet110" if "cifar100" in variants else "resnet56"
-    config.students = ("lenet5x8", "resnet20")  # LeNet-5x8: the larger capacity gap.
-    config.student_epochs = config.teacher.epochs
-    config.student_learning_rate = 0.1
-    config.early_epoch = config.teacher.epochs // 2
+    config.teacher.train_subset = 45000  # The other 5,000 training images: validation.
+    config.validation_size = 5000
+    config.students = ml_collections.ConfigDict({
+        "lenet5x1": {"family": "lenet5", "width": 1}, "lenet5x2": {"family": "lenet5", "width": 2},
+        "lenet5x8": {"family": "lenet5", "width": 8},
+        "resnet20": {"family": "resnet", "width": 20}})
+    config.claims.family = "lenet5"
+    config.seeds = (0, 1, 2)
+    config.students_run.epochs = config.teacher.epochs
+    config.students_run.learning_rate = 0.1
+    config.students_run.schedule = "step"
+    config.early.candidates = (32, 64, 128, 192)
     config.complexity.num_examples = 4096
     config.complexity.teacher_epoch_stride = 16
     config.complexity.student_epoch_stride = 16
     config.binary.classes = (3, 5)    # CIFAR cat vs dog.
+    config.binary.train_subset = 9000
     if "mobilenet" in variants:
       config.teacher.model = "mobilenetv3_wide"
-      config.students = ("mobilenetv3_narrow",)
+      config.students = ml_collections.ConfigDict({
+          f"mobilenetv3-w{w}": {"family": "mobilenetv3", "width": w}
+          for w in (35, 50, 100)})
+      config.claims.family = "mobilenetv3"
   return common.apply_overrides(config, overrides)

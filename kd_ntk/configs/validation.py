@@ -12,7 +12,7 @@ command simply runs.
 
 import math
 import os
-from typing import Callable, List, Optional
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import jax
 import ml_collections
@@ -225,22 +225,20 @@ def check_complexity_config(config: ml_collections.ConfigDict, workdir: str) -> 
 
 
 def check_reproduce_config(config: ml_collections.ConfigDict, workdir: str,
-                           student_config: Callable) -> None:
-  """Checks the teacher config and every student config the grid will run
-  (`student_config` as in kd_ntk.analysis.reproduce), then the workdir."""
+                           student_configs: Iterable[Tuple[str, ml_collections.ConfigDict]]
+                           ) -> None:
+  """Checks the seeds, the teacher config and every (label, student config) the
+  grid will run (built by kd_ntk.analysis.reproduce.student_configs), then the
+  workdir."""
   problems = _Problems()
-  problems.integer(config, "student_epochs", 1)
-  problems.number(config, "student_learning_rate", 0.0, low_open=True)
   seeds = config.get("seeds")
   if not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
     problems.add("seeds", seeds, "must be one or more integers >= 0")
   problems.raise_if_any()
   check_training_config(config.teacher)
-  for student in config.students:
-    for method, arg in config.methods.items():
-      try:
-        check_training_config(student_config(config, config.teacher, "teacher", student,
-                                              arg, config.seeds[0]))
-      except ConfigError as err:
-        raise ConfigError(f"student {student}, method {method}: {err}") from None
+  for label, student in student_configs:
+    try:
+      check_training_config(student)
+    except ConfigError as err:
+      raise ConfigError(f"{label}: {err}") from None
   wd.check_writable(workdir)

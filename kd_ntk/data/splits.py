@@ -1,4 +1,11 @@
-"""Train and test splits normalised and ready for training, from one config block."""
+"""Train, validation and test splits normalised and ready for training.
+
+The validation split is carved from the *training* data, class-balanced, and is
+disjoint from the examples trained on and from the test set. With a training
+subset (`train_subset` > 0) it is drawn from the training examples left out of
+that subset, so the subset, hence every run that does not ask for validation,
+is unchanged; without a subset it is removed from the training set.
+"""
 
 import dataclasses
 from typing import Optional, Sequence
@@ -19,6 +26,11 @@ class Splits:
   info: DatasetInfo
   mean: np.ndarray
   std: np.ndarray
+  validation_images: Optional[np.ndarray] = None
+  validation_labels: Optional[np.ndarray] = None
+  # Indices into the (class-selected) training pool, for disjointness checks.
+  train_indices: Optional[np.ndarray] = None
+  validation_indices: Optional[np.ndarray] = None
 
 
 def select_classes(train, test, info: DatasetInfo, classes: Sequence[int]):
@@ -41,7 +53,8 @@ def select_classes(train, test, info: DatasetInfo, classes: Sequence[int]):
 
 def prepare_splits(dataset: str, data_dir: Optional[str] = None, train_subset: int = 0,
                    subset_seed: int = 0, source: Optional[str] = None,
-                   test_subset: int = 0, classes: Sequence[int] = ()) -> Splits:
+                   test_subset: int = 0, classes: Sequence[int] = (),
+                   validation_size: int = 0, validation_seed: int = 0) -> Splits:
   """Loads both splits, optionally keeps a class-balanced training subset, and
   normalises with the per-channel statistics of the (kept) training images.
 
@@ -55,17 +68,33 @@ def prepare_splits(dataset: str, data_dir: Optional[str] = None, train_subset: i
     test_subset: evaluate on the first this-many test examples (0 = all).
     classes: keep only these classes, relabelled 0..k-1 in the given order
       (e.g. (0, 6) turns Fashion-MNIST into T-shirt vs shirt); () keeps all.
+    validation_size: carve this many class-balanced validation examples from the
+      training pool, disjoint from the kept training examples (0 = none).
+    validation_seed: seed of that choice.
   """
   train_x, train_y, info = load(dataset, "train", data_dir, source)
   test_x, test_y, _ = load(dataset, "test", data_dir, source)
   if classes:
     (train_x, train_y), (test_x, test_y), info = select_classes(
         (train_x, train_y), (test_x, test_y), info, classes)
-  if train_subset:
-    keep = class_balanced_subset(train_y, train_subset, subset_seed, info.num_classes)
-    train_x, train_y = train_x[keep], train_y[keep]
+  pool = len(train_y)
+  if validation_size < 0 or validation_size + train_subset > pool or \
+      validation_size >= pool:
+    raise ValueError(f"validation_size={validation_size} with train_subset={train_subset} "
+                     f"does not fit the {pool} training examples; lower one of them.")
+  keep = (class_balanced_subset(train_y, train_subset, subset_seed, info.num_classes)
+          if train_subset else np.arange(pool))
+  val = np.zeros(0, np.int64)
+  if validation_size:
+    rest = np.setdiff1d(np.arange(pool), keep) if train_subset else keep
+    val = rest[class_balanced_subset(train_y[rest], validation_size, validation_seed,
+                                     info.num_classes)]
+    if not train_subset:
+      keep = np.setdiff1d(keep, val)
+  val_x, val_y = train_x[val], train_y[val]
+  train_x, train_y = train_x[keep], train_y[keep]
   if test_subset:
     test_x, test_y = test_x[:test_subset], test_y[:test_subset]
   mean, std = channel_stats(train_x)
   return Splits(normalize(train_x, mean, std), train_y, normalize(test_x, mean, std),
-                test_y, info, mean, std)
+                test_y, info, mean, std, normalize(val_x, mean, std), val_y, keep, val)

@@ -1,9 +1,10 @@
-"""Infinite-width NTK and NNGP kernels of kd_ntk's fully connected (and plain CNN) presets.
+"""Infinite-width NTK and NNGP kernels of kd_ntk's presets that have a stax twin.
 
     Θ(x, x') = lim_{width→∞} Σ_c ⟨∂f_c(x)/∂θ, ∂f_c(x')/∂θ⟩ / C    (per logit)
 
-neural-tangents computes these exactly for `stax` networks; `stax_twin` builds
-the stax network that matches a preset, `infinite_kernels` evaluates it.
+neural-tangents computes these exactly for `stax` networks; `stax_twin`
+(`kd_ntk.ntk.twins`) builds the stax network that matches a preset (MLP, plain
+CNN, LeNet-5, norm-free ResNet), `infinite_kernels` evaluates it.
 neural-tangents (and TensorFlow, which its import needs) is imported only when
 these are called, never by `import kd_ntk.ntk`.
 
@@ -16,18 +17,15 @@ i.i.d. at infinite width). `output="trace"` multiplies by C, matching the sum
 over logits of `kd_ntk.ntk.empirical_ntk(..., output="trace")`.
 """
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kd_ntk.models.registry import MODELS
 from kd_ntk.ntk.planning import x64_scope
-
-_MLP_FAMILY = tuple(k for k, (cls, _) in MODELS.items() if cls.__name__ == "MLP")
-_CNN_FAMILY = tuple(k for k, (cls, _) in MODELS.items() if cls.__name__ == "PlainCNN")
+from kd_ntk.ntk.twins import stax_twin  # noqa: F401  (re-exported)
 
 
 def missing_package_error(err: ImportError) -> ImportError:
@@ -56,65 +54,6 @@ def import_neural_tangents():
   except ImportError as err:
     raise missing_package_error(err) from err
   return nt
-
-
-def _model_options(name: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
-  if name not in MODELS:
-    raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
-  if name not in _MLP_FAMILY + _CNN_FAMILY:
-    raise ValueError(f"No stax twin for {name!r}: twins exist for the MLP presets "
-                     f"{_MLP_FAMILY} and the plain CNN presets {_CNN_FAMILY}.")
-  return {**MODELS[name][1], **kwargs}
-
-
-def stax_twin(name: str, num_classes: int, *, parameterization: str = "standard",
-              W_std: float = 1.0, b_std: Optional[float] = 0.0, **model_kwargs):
-  """`(init_fn, apply_fn, kernel_fn)` of the stax network matching preset `name`.
-
-  MLP presets ("mlp", "mlp16", "mlp128"): Flatten, depth x (Dense, ReLU), Dense.
-  With the defaults (standard parameterisation, W_std=1, b_std=0) this is the
-  flax preset itself: LeCun-normal weights of variance 1/fan_in, trainable
-  biases initialised at zero. `parameterization="ntk"` is the twin of
-  `NTKParamMLP` instead.
-
-  Plain CNN presets ("cnn_tiny", "cnn", "cnn_wide"): only an approximate twin.
-  neural-tangents has no kernel for max pooling or BatchNorm, so 2x2 average
-  pooling replaces max pooling and `use_batchnorm=False` is required. Its
-  exact kernel tracks all pairs of spatial positions: use tiny inputs.
-
-  Args:
-    name: a preset of `kd_ntk.models.MODELS`.
-    num_classes: number of logits C.
-    parameterization: "standard" or "ntk" (neural-tangents' meaning).
-    W_std, b_std: weight and bias scales (b_std None: no bias).
-    **model_kwargs: the preset's options (width, depth, channels, ...).
-  """
-  nt = import_neural_tangents()
-  stax = nt.stax
-  opts = _model_options(name, model_kwargs)
-  dense = lambda width: stax.Dense(width, W_std=W_std, b_std=b_std,
-                                   parameterization=parameterization)
-  layers = []
-  if name in _MLP_FAMILY:
-    layers.append(stax.Flatten())
-    for _ in range(opts["depth"]):
-      layers += [dense(opts["width"]), stax.Relu()]
-  else:
-    if opts.get("use_batchnorm", True):
-      raise ValueError("BatchNorm has no infinite-width kernel; build the CNN twin "
-                       "with use_batchnorm=False.")
-    if opts.get("dropout", 0.0):
-      raise ValueError("The CNN twin models inference mode only; pass dropout=0.")
-    for width in opts["channels"]:
-      for _ in range(opts.get("convs_per_stage", 1)):
-        layers += [stax.Conv(width, (3, 3), padding="SAME", W_std=W_std, b_std=b_std,
-                             parameterization=parameterization), stax.Relu()]
-      layers.append(stax.AvgPool((2, 2), strides=(2, 2), padding="SAME"))
-    layers.append(stax.Flatten())
-    if opts.get("hidden"):
-      layers += [dense(opts["hidden"]), stax.Relu()]
-  layers.append(dense(num_classes))
-  return stax.serial(*layers)
 
 
 def _scale(output: str, num_classes: int) -> float:

@@ -1,103 +1,176 @@
-"""report.md and its PNG figures for a reproduction workdir (no JAX)."""
+"""report.md and its figures for a reproduction workdir (no JAX).
+
+The report opens with one table of verdicts (claim, what was compared, estimate
+and 95% interval, outcome), then the regime and why it was chosen, each claim
+with the rule that decides it, and descriptive tables (mean ± std over seeds,
+never used in a verdict).
+"""
 
 import json
 import os
 from typing import Dict, List
 
+import numpy as np
+
 from kd_ntk import distributed
+from kd_ntk.analysis import stats
+from kd_ntk.analysis.layout import Layout
+from kd_ntk.analysis.records import methods_from_config, students_from_config
 from kd_ntk.reports import plots, tables
 
-
-def _metric_rows(path: str) -> List[Dict]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as fh:
-    return [json.loads(line) for line in fh if line.strip()]
-
-
-def _finished(rows):
-  return [r for r in rows if not r.get("diverged")]
-
-
-def _per_method(results, student, key):
-  return {m: [r.get(key) for r in _finished(rows)]
-          for m, rows in results.get(student, {}).items()}
+STATS_TEXT = (
+    "Every comparison is paired: by seed for student runs (same seed, same "
+    "initialisation and data order in both arms) and by NTK subset for supervision "
+    "complexity. The estimate is the mean paired difference d̄ with the 95% Student-t "
+    "interval d̄ ± t₀.₉₇₅,ₙ₋₁·s/√n (s the sample std of the differences). Outcome: "
+    "**supported** when the interval lies above 0 in the direction the paper predicts, "
+    "**contradicted** when it lies below 0, **no detectable difference** when it "
+    "contains 0, **not testable in this regime** when there are fewer than 2 pairs or "
+    "the regime cannot show the effect. Raw means are never compared.")
 
 
-def _diverged(results) -> List[str]:
-  return [f"{s}/{m} ({sum(bool(r.get('diverged')) for r in rows)} of {len(rows)} seeds)"
-          for s, per in results.items() for m, rows in per.items()
-          if any(r.get("diverged") for r in rows)]
+def _cell(c: Dict, scale: float) -> str:
+  return stats.Comparison(**c).interval_text(scale=scale, digits=2 if scale > 1 else 3)
 
 
-def figures(workdir: str, students, methods, seeds, complexity_rows) -> List[str]:
-  """Accuracy/fidelity curves per student, and the two ASC figures."""
+def _scale(claim: str) -> float:
+  return 100.0 if claim.startswith(("C5", "C6", "C7", "C8")) else 1.0
+
+
+def verdict_table(verdicts: List[Dict]) -> str:
+  """One row per comparison; the claim's verdict on its first row."""
+  body = []
+  for v in verdicts:
+    for i, c in enumerate(v["comparisons"]):
+      unit = " (points)" if _scale(v["claim"]) > 1 else " (ASC)"
+      outcome = c["outcome"] + (f": {c['reason']}" if c.get("reason") else "")
+      body.append([v["claim"] if i == 0 else "", c["what"] + unit,
+                   _cell(c, _scale(v["claim"])) + f" (n={c['n']})", outcome,
+                   f"**{v['outcome']}**" if i == 0 else ""])
+  return tables.markdown_table(
+      ["claim", "what was compared", "estimate [95% interval]", "outcome", "verdict"],
+      body)
+
+
+def regime_text(config) -> List[str]:
+  t, s = config.teacher, config.students_run
+  students = students_from_config(config.students)
+  return [
+      f"- Data: `{t.dataset}`, class-balanced training subset of {t.train_subset} images; "
+      f"random crop with {t.augment.pad}-pixel padding"
+      + (", horizontal flips" if t.augment.flip else ", no flips (images are centred "
+         "and in one orientation)") + "; validation: "
+      f"{config.validation_size} class-balanced training images outside the subset.",
+      f"- Teacher `{t.model}` {dict(t.model_kwargs)}, {t.epochs} epochs, "
+      f"{t.optimizer.schedule} schedule, lr {t.optimizer.learning_rate}.",
+      f"- Students: {', '.join(f'{x.family} width {x.width}' for x in students)}; "
+      f"{s.epochs} epochs, {s.schedule} learning rate {s.learning_rate} "
+      f"(lr_scale={s.lr_scale}); seeds {tuple(config.seeds)}.",
+      f"- Early-stopped teacher: candidates {tuple(config.early.candidates)}, chosen by "
+      f"{config.early.criterion} on the validation split.",
+      f"- Supervision complexity: {config.complexity.num_subsets} NTK subsets of "
+      f"n={config.complexity.num_examples}, temperatures "
+      f"{tuple(config.complexity.temperatures)}; student NTK "
+      + ("along the labels-trained smallest student's epochs." if
+         config.complexity.trajectory else "at initialisation only."),
+      f"- Two-class task: classes {tuple(config.binary.classes)}, "
+      f"{config.binary.train_subset} training images, seeds {tuple(config.binary.seeds)}.",
+  ]
+
+
+def _by(rows, task, key):
+  """student name -> method name -> finished per-seed values of `key`."""
+  out: Dict[str, Dict[str, List[float]]] = {}
+  for r in rows:
+    if r["task"] == task and not r.get("diverged"):
+      out.setdefault(r["student"], {}).setdefault(r["method"], []).append(r.get(key))
+  return out
+
+
+def average_rows(rows: List[Dict]) -> List[Dict]:
+  """Complexity rows averaged over subsets and draws (for figures and tables)."""
+  groups: Dict[tuple, List[Dict]] = {}
+  for r in rows:
+    key = (r["student_epoch"], r["target"], r.get("teacher_epoch"), r.get("temperature"))
+    groups.setdefault(key, []).append(r)
+  out = []
+  for (se, target, te, tau), group in groups.items():
+    asc = np.array([g["asc"] for g in group], float)
+    out.append({"student_epoch": se, "target": target, "teacher_epoch": te,
+                "temperature": tau, "asc": float(asc.mean()), "asc_std": float(asc.std()),
+                "sc": float(np.mean([g["sc"] for g in group])), "n": group[0]["n"],
+                "condition_number": float(np.max([g["condition_number"] for g in group])),
+                "ridge_dominated": any(g.get("ridge_dominated") for g in group)})
+  return out
+
+
+def figures(layout: Layout, config, cx_rows) -> List[str]:
   made = []
+  students = students_from_config(config.students)
+  methods = methods_from_config(config.methods)
   for student in students:
-    runs = {m: [_metric_rows(os.path.join(workdir, "students", student, m, f"seed{s}",
-                                          "metrics.jsonl")) for s in seeds]
-            for m in methods}
-    for metric in ("test_accuracy", "train_fidelity_final"):
-      made.append(plots.metric_vs_epoch(runs, metric, os.path.join(
-          workdir, f"{metric}_{student}.png"), title=f"{student} (mean ± std over seeds)"))
-  if complexity_rows:
-    made.append(plots.asc_vs_teacher_epoch(complexity_rows, os.path.join(
-        workdir, "asc_vs_teacher_epoch.png")))
-    if len({r["student_epoch"] for r in complexity_rows}) > 1:
-      made.append(plots.asc_vs_student_epoch(complexity_rows, os.path.join(
-          workdir, "asc_vs_student_epoch.png")))
+    runs = {m.name: [tables.read_jsonl(os.path.join(
+        layout.student_run("main", student, m, s), "metrics.jsonl")) for s in config.seeds]
+        for m in methods}
+    made.append(plots.metric_vs_epoch(runs, "test_accuracy", layout.figure(
+        f"test_accuracy_{student.slug}.png"), title=f"{student.name} (mean ± std over seeds)"))
+  if cx_rows:
+    avg = average_rows(cx_rows)
+    made.append(plots.asc_vs_teacher_epoch(avg, layout.figure("asc_vs_teacher_epoch.png")))
+    if len({r["student_epoch"] for r in avg}) > 1:
+      made.append(plots.asc_vs_student_epoch(avg, layout.figure("asc_vs_student_epoch.png")))
   return made
 
 
-def write_report(summary: Dict, config, workdir: str) -> str:
-  """Writes workdir/report.md (and figures); returns its path."""
-  students, methods = list(config.students), list(config.methods)
-  results, binary = summary["results"], summary["binary_results"]
-  made = figures(workdir, students, methods, config.seeds, summary["complexity_rows"])
-  teacher_final = summary["teacher_rows"][-1]
-  lines = [
-      "# kd_ntk reproduction report", "",
-      f"Teacher `{config.teacher.model}`, {config.teacher.epochs} epochs, dataset "
-      f"`{config.teacher.dataset}` (train subset {config.teacher.train_subset or 'all'}): "
-      f"test accuracy {100 * teacher_final['test_accuracy']:.2f}%.",
-      f"Students: {', '.join(students)}; {config.student_epochs} epochs; seeds "
-      f"{tuple(config.seeds)}; α={config.alpha}; learning rate "
-      f"{config.student_learning_rate} (lr_scale={config.lr_scale}). Wall time of the "
-      f"last invocation: {summary['seconds'] / 60:.1f} min (finished runs are reused, "
-      "not retrained).", "",
-      "## Test accuracy (%), mean ± std over seeds", "",
-      tables.results_table({s: _per_method(results, s, "test_accuracy") for s in students},
-                           methods), "",
-      "## Train fidelity with the final teacher (%), mean ± std", "",
-      tables.results_table({s: _per_method(results, s, "train_fidelity_final")
-                            for s in students}, methods), "",
-      "## Student margin w.r.t. the final teacher's predictions (train), mean ± std", "",
-      tables.results_table({s: _per_method(results, s, "train_margin_final")
-                            for s in students}, methods, scale=1.0), "",
-      f"## Binary task (classes {tuple(config.binary.classes)}), test accuracy (%)", "",
-      f"Binary teacher: {100 * summary['binary_teacher_rows'][-1]['test_accuracy']:.2f}%.", "",
-      tables.results_table({s: _per_method(binary, s, "test_accuracy") for s in binary},
-                           list(config.binary.methods)), "",
-  ]
-  diverged = _diverged(results) + _diverged(binary)
+def write_report(summary: Dict, config, layout: Layout) -> str:
+  """Writes report.md (and figures) in the layout's root; returns its path."""
+  rows, verdicts = summary["rows"], summary["verdicts"]
+  counts = {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}
+  made = figures(layout, config, summary["complexity_rows"])
+  teacher = summary["teacher_rows"][-1]
+  lines = ["# kd_ntk reproduction report", "", "## Verdicts", "", verdict_table(verdicts),
+           "", "Counts: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".", "",
+           STATS_TEXT, "", "## Regime (chosen before looking at outcomes)", "",
+           *regime_text(config), "",
+           f"Teacher test accuracy (final epoch, reported once): "
+           f"{100 * teacher['test_accuracy']:.2f}%; two-class teacher: "
+           f"{100 * summary['binary_teacher_rows'][-1]['test_accuracy']:.2f}%. Wall time "
+           f"of the last invocation: {summary['seconds'] / 60:.1f} min (finished runs are "
+           "reused, not retrained).", ""]
+  early = summary.get("early_selection")
+  if early:
+    scores = ", ".join(f"epoch {e}: loss {s['loss']:.4f}, acc {100 * s['accuracy']:.2f}%"
+                       for e, s in early["scores"].items())
+    lines += [f"Early-stopped teacher: epoch {early['epoch']} of {early['final_epoch']} "
+              f"(lowest {early['criterion']} on {early['validation_size']} validation "
+              f"images; {scores}).", ""]
+  lines += ["## Claims, rules and details", ""]
+  for v in verdicts:
+    lines += [f"### {v['claim']}: {v['outcome']}", "", f"Prediction: {v['prediction']}.",
+              "", f"Rule: {v['rule']}", ""]
+    if v["note"]:
+      lines += [f"Note: {v['note']}", ""]
+    if v["numbers"]:
+      lines += [f"Numbers (descriptive): `{json.dumps(v['numbers'], default=str)}`", ""]
+  for task, title in (("main", "Test accuracy (%)"), ("binary", "Two-class test accuracy (%)")):
+    per = _by(rows, task, "test_accuracy")
+    if per:
+      names = list(dict.fromkeys(m for p in per.values() for m in p))
+      lines += [f"## {title}, mean ± std over seeds (descriptive)", "",
+                tables.results_table(per, names), ""]
+  diverged = [f"{r['task']}/{r['student']}/{r['method']}/seed{r['seed']}"
+              for r in rows if r.get("diverged")]
   if diverged:
-    lines += ["Diverged runs (excluded from the means above, not counted as "
+    lines += ["Diverged runs (dropped from both arms of their pairs, not counted as "
               f"chance-level results): {', '.join(diverged)}.", ""]
-  rows = summary["complexity_rows"]
-  if rows:
-    first = min(r["student_epoch"] for r in rows)
-    lines += [f"## Supervision complexity under the student's NTK (student epoch {first:g}, "
-              f"n={int(rows[0]['n'])})", "", tables.complexity_table(rows, first), ""]
-  lines += ["## Claims (../shared/PAPER.md), as measured", ""]
-  for v in summary["verdicts"]:
-    status = {True: "PASS", False: "FAIL", None: "UNDECIDED"}[v["passed"]]
-    lines.append(f"- **{v['claim']} {status}** — {v['prediction']}. Measured: "
-                 f"`{json.dumps(v['numbers'])}`" + (f" ({v['note']})" if v["note"] else ""))
-  lines += ["", "## Figures", ""] + [f"![{os.path.basename(p)}]({os.path.basename(p)})"
-                                     for p in made]
-  path = os.path.join(workdir, "report.md")
-  if not distributed.is_writer():  # Multi-process runs: process 0 writes.
-    return path
-  with open(path, "w") as fh:
-    fh.write("\n".join(lines) + "\n")
-  return path
+  if summary["complexity_rows"]:
+    avg = average_rows(summary["complexity_rows"])
+    first = min(r["student_epoch"] for r in avg)
+    lines += [f"## Supervision complexity (student epoch {first:g}, mean over subsets)", "",
+              tables.complexity_table(avg, first), ""]
+  lines += ["## Figures", ""] + [f"![{os.path.basename(p)}](figures/{os.path.basename(p)})"
+                                 for p in made]
+  if distributed.is_writer():  # Multi-process runs: process 0 writes.
+    with open(layout.report, "w") as fh:
+      fh.write("\n".join(lines) + "\n")
+  return layout.report

@@ -1,8 +1,18 @@
 """Markdown tables of mean ± std over seeds."""
 
+import json
+import os
 from typing import Dict, List, Sequence
 
 import numpy as np
+
+
+def read_jsonl(path: str) -> List[Dict]:
+  """Rows of a JSON-lines file ([] when it does not exist)."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as fh:
+    return [json.loads(line) for line in fh if line.strip()]
 
 
 def mean_std(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:

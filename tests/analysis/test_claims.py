@@ -1,68 +1,125 @@
-"""Claim verdicts on hand-made rows: each rule can pass and can fail."""
+"""Claim rules C1–C4 on hand-made complexity rows, in every outcome."""
 
-from kd_ntk.analysis import claims, kd_claims
+import pytest
 
+from kd_ntk.analysis import claims, stats
 
-def _rows(asc_by_key):
-  rows = []
-  for (student_epoch, target, teacher_epoch, tau), asc in asc_by_key.items():
-    rows.append({"student_epoch": student_epoch, "target": target,
-                 "teacher_epoch": teacher_epoch, "temperature": tau, "asc": asc,
-                 "ridge_dominated": False})
-  return rows
-
-
-def _paper_like(drop=True):
-  data = {}
-  for e, scale in zip(range(4), ([4.0, 1.0, 1.5, 2.0] if drop else [1.0, 1.5, 2.0, 2.5])):
-    data[(e, "random_labels", None, None)] = 1.2 * scale
-    data[(e, "labels", None, None)] = 1.0 * scale
-    for t in range(4):
-      for tau in (1.0, 4.0):
-        data[(e, "teacher", t, tau)] = scale * (0.2 + 0.2 * t) / tau
-  return _rows(data)
+S, N, C, T = stats.SUPPORTED, stats.NO_DIFFERENCE, stats.CONTRADICTED, stats.NOT_TESTABLE
+# Per-subset jitter, a different pattern per kind of target, so that paired
+# differences vary over subsets and intervals have a width.
+JITTER = {"labels": (0.0, 0.02, -0.015), "random_labels": (0.03, -0.02, 0.0),
+          "teacher": (-0.01, 0.0, 0.025)}
 
 
-def test_complexity_claims_pass_on_paper_shaped_rows():
-  verdicts = {v["claim"]: v for v in claims.complexity_verdicts(_paper_like())}
-  assert [verdicts[c]["passed"] for c in ("C1", "C2", "C3", "C4")] == [True] * 4
+def _row(subset, student_epoch, target, asc, teacher_epoch=None, tau=None, draw=None,
+         norm=None):
+  row = {"student_epoch": student_epoch, "target": target, "teacher_epoch": teacher_epoch,
+         "temperature": tau, "asc": asc, "n": 100, "ridge_dominated": False,
+         "subset": subset}
+  if draw is not None:
+    row["draw"] = draw
+  if norm is not None:
+    row["target_norm"] = norm
+  return row
 
 
-def test_complexity_claims_fail_when_shape_differs():
-  rows = _paper_like(drop=False)
-  assert claims.claim_c3(rows)["passed"] is False
-  for r in rows:  # Make labels simpler than the teacher: C1 must fail.
-    if r["target"] == "labels":
-      r["asc"] = 0.01
-  assert claims.claim_c1(rows)["passed"] is False
-  flipped = [dict(r, asc=1.0 / r["asc"]) if r["target"] == "teacher" else r for r in rows]
-  assert claims.claim_c2(flipped)["passed"] is False
-  assert claims.claim_c4(flipped)["passed"] is False
+def rows(random=3.0, labels=2.0, teacher=lambda t, tau: (0.5 + 0.3 * t) / tau,
+         epochs=(0,), epoch_scale=lambda e: 1.0, subsets=3, draws=2, norm=None):
+  """Complexity rows: labels, random labels (several draws), teacher t=0..3, τ∈{1,2,4}."""
+  out = []
+  for s in range(subsets):
+    j = {kind: pattern[s % 3] for kind, pattern in JITTER.items()}
+    for e in epochs:
+      k = epoch_scale(e)
+      for d in range(draws):  # Draws of the same subset are averaged by the rules.
+        out.append(_row(s, e, "random_labels", k * (random + j["random_labels"] + 0.01 * d), draw=d))
+      out.append(_row(s, e, "labels", k * (labels + j["labels"]), norm=10.0 if norm else None))
+      for t in range(4):
+        for tau in (1.0, 2.0, 4.0):
+          out.append(_row(s, e, "teacher", k * (teacher(t, tau) + j["teacher"] * t / 3 / tau), t, tau,
+                          norm=norm(t, tau) if norm else None))
+  return out
 
 
-def test_c3_undecided_with_one_kernel():
-  rows = [r for r in _paper_like() if r["student_epoch"] == 0]
-  assert claims.claim_c3(rows)["passed"] is None
+def test_c1_all_outcomes():
+  assert claims.claim_c1(rows())["outcome"] == S
+  assert claims.claim_c1(rows(labels=3.0))["outcome"] == N  # random = labels
+  assert claims.claim_c1(rows(labels=0.1))["outcome"] == C  # labels < final teacher
+  one = claims.claim_c1(rows(subsets=1))
+  assert one["outcome"] == T and "1 paired" in one["comparisons"][0]["reason"]
 
 
-def _results(online, offline, early=0.5):
-  row = lambda acc: {"test_accuracy": acc, "train_fidelity_final": acc,
-                     "train_margin_final": acc}
-  per = lambda acc: [row(acc - 0.01), row(acc + 0.01)]
-  return {"small": {"online_t4": per(online), "offline_t4": per(offline),
-                    "early_t4": per(early), "no_kd": per(0.6)}}
+def test_rows_without_subset_columns_are_one_subset():
+  plain = [{k: v for k, v in r.items() if k not in ("subset", "draw")}
+           for r in rows(subsets=1)]
+  assert claims.claim_c1(plain)["outcome"] == T
 
 
-def test_kd_claims_follow_the_numbers():
-  assert kd_claims.claim_c5(_results(0.8, 0.7), ["small"], taus=("t4",))["passed"] is True
-  assert kd_claims.claim_c5(_results(0.7, 0.8), ["small"], taus=("t4",))["passed"] is False
-  assert kd_claims.claim_c6(_results(0.8, 0.7, early=0.75), "small")["passed"] is True
-  assert kd_claims.claim_c6(_results(0.8, 0.7, early=0.65), "small")["passed"] is False
-  assert kd_claims.claim_c7(_results(0.8, 0.7), ["small"], taus=("t4",))["passed"] is True
-  assert kd_claims.claim_c8(_results(0.8, 0.7), "small", ["online_t4"])["passed"] is True
-  assert kd_claims.claim_c8(_results(0.5, 0.4), "small", ["online_t4"])["passed"] is False
+def test_c1_averages_draws_within_a_subset():
+  # Draw 1 of every subset is far lower than labels, draw 0 far higher: the mean
+  # per subset (3.0 + j) still beats labels in every subset.
+  data = rows(draws=1)
+  for r in list(data):
+    if r["target"] == "random_labels":
+      data.append(dict(r, draw=1, asc=r["asc"] - 1.5))
+      r["asc"] += 1.5
+  assert claims.claim_c1(data)["outcome"] == S
 
 
-def test_diverged_runs_are_not_averaged_in():
-  results = {"s": {"online_t4": [{"diverged": True}], "offline_t4": [{"test_accuracy": 0.5}]}}
-  assert kd_claims.claim_c5(results, ["s"], taus=("t4",))["passed"] is None
+def test_c2_all_outcomes():
+  assert claims.claim_c2(rows())["outcome"] == S
+  flat = claims.claim_c2(rows(teacher=lambda t, tau: [1.0, 1.02, 0.99, 1.0][t]))
+  assert flat["outcome"] == N
+  falling = claims.claim_c2(rows(teacher=lambda t, tau: 2.0 - 0.3 * t))
+  assert falling["outcome"] == C
+  # Grows overall but checkpoint 0 is clearly above checkpoint 1: not "near minimum".
+  dip = claims.claim_c2(rows(teacher=lambda t, tau: [1.0, 0.2, 0.8, 2.0][t]))
+  assert dip["outcome"] == C
+  assert claims.claim_c2([r for r in rows() if r["target"] != "teacher"
+                          or r["teacher_epoch"] < 2])["outcome"] == T
+
+
+def test_norm_matched_variants_need_and_use_target_norm():
+  v = {x["claim"]: x for x in claims.complexity_verdicts(rows())}
+  assert v["C2n"]["outcome"] == T and "target_norm" in v["C2n"]["note"]
+  # Teacher ASC falls with τ only because ‖Y‖_F shrinks: with norms proportional
+  # to the ASC the norm-matched values are flat in τ, so C4n finds no difference.
+  shrinking = rows(norm=lambda t, tau: 10.0 * (0.5 + 0.3 * t) / tau)
+  v = {x["claim"]: x for x in claims.complexity_verdicts(shrinking)}
+  assert v["C4"]["outcome"] == S
+  assert v["C4n"]["outcome"] != S
+  # Norms constant in τ: the fall survives norm matching.
+  v = {x["claim"]: x for x in claims.complexity_verdicts(rows(norm=lambda t, tau: 10.0))}
+  assert v["C4n"]["outcome"] == S and v["C2n"]["outcome"] == S
+
+
+def test_c3_all_outcomes():
+  paper = lambda e: [4.0, 1.0, 1.5, 2.0][e]
+  epochs = (0, 1, 2, 3)
+  assert claims.claim_c3(rows(epochs=epochs, epoch_scale=paper))["outcome"] == S
+  no_rise = lambda e: [4.0, 1.0, 1.0, 1.0][e]
+  assert claims.claim_c3(rows(epochs=epochs, epoch_scale=no_rise))["outcome"] == N
+  rising = lambda e: [1.0, 1.5, 2.0, 2.5][e]  # No drop: init below the inner epochs.
+  assert claims.claim_c3(rows(epochs=epochs, epoch_scale=rising))["outcome"] == C
+  assert claims.claim_c3(rows(epochs=(0, 1)))["outcome"] == T
+  frozen = claims.claim_c3(rows(epochs=epochs, epoch_scale=paper),
+                           regime_reason="cosine schedule freezes the kernel")
+  assert frozen["outcome"] == T and "freezes" in frozen["note"]
+
+
+def test_c4_all_outcomes():
+  assert claims.claim_c4(rows())["outcome"] == S
+  flat = rows(teacher=lambda t, tau: 1.0 + 0.3 * t)
+  assert claims.claim_c4(flat)["outcome"] == N
+  rising = rows(teacher=lambda t, tau: (0.5 + 0.3 * t) * tau)
+  assert claims.claim_c4(rising)["outcome"] == C
+  assert claims.claim_c4([r for r in rows() if r["temperature"] in (None, 1.0)])[
+      "outcome"] == T
+
+
+def test_every_verdict_states_its_rule_and_intervals():
+  for v in claims.complexity_verdicts(rows(epochs=(0, 1, 2))):
+    assert v["rule"] and v["outcome"] in stats.OUTCOMES
+    for c in v["comparisons"]:
+      if c["outcome"] != T:
+        assert c["low"] <= c["estimate"] <= c["high"]

@@ -5,6 +5,8 @@ import json
 import ml_collections
 import pytest
 
+from kd_ntk.analysis import records
+
 from kd_ntk.configs import common, complexity, distill, reproduce, teacher
 from kd_ntk.distill import plan
 from kd_ntk.models import MODELS
@@ -38,9 +40,9 @@ def test_every_variant_builds_a_usable_config(module, arg):
     lr = learning_rate_schedule(run.optimizer, 10, run.epochs)
     assert float(lr(0)) == pytest.approx(run.optimizer.learning_rate)
   if module is reproduce:
-    assert set(config.students) <= set(MODELS) and config.seeds
-    assert all(distill.get_config(a).distill.mode in plan.MODES
-               for a in config.methods.values())
+    students = records.students_from_config(config.students)
+    assert {s.model()[0] for s in students} <= set(MODELS) and config.seeds
+    assert all(m.mode in plan.MODES for m in records.methods_from_config(config.methods))
   if module is complexity:
     assert config.num_examples > 0 and min(config.temperatures) > 0
 
@@ -57,7 +59,9 @@ def test_overrides_apply_and_unknown_fields_fail():
 def test_paper_settings_name_the_paper_models():
   c10 = reproduce.get_config("cifar10")
   assert (c10.teacher.dataset, c10.teacher.model) == ("cifar10", "resnet56")
-  assert set(c10.students) == {"resnet20", "lenet5x8"} and c10.teacher.augment.flip
+  families = {(s.family, s.width) for s in c10.students.values()}
+  assert {("resnet", 20), ("lenet5", 8)} <= families and c10.teacher.augment.flip
   assert reproduce.get_config("cifar100").teacher.model == "resnet110"
   mobile = reproduce.get_config("mobilenet")
-  assert (mobile.teacher.model, mobile.students) == ("mobilenetv3_wide", ("mobilenetv3_narrow",))
+  assert mobile.teacher.model == "mobilenetv3_wide"
+  assert {s.family for s in mobile.students.values()} == {"mobilenetv3"}

@@ -104,8 +104,22 @@ def test_cnn_twin_needs_no_batchnorm_and_gives_a_psd_kernel(x):
   k = infinite_kernels("cnn_tiny", x[:4], num_classes=10, use_batchnorm=False)["ntk"]
   assert k.shape == (4, 4)
   assert np.linalg.eigvalsh(k).min() > 0
-  with pytest.raises(ValueError, match="No stax twin"):
-    infinite_kernels("lenet5", x, num_classes=10)
+  with pytest.raises(ValueError, match="No stax twin for 'mobilenetv3_small'"):
+    infinite_kernels("mobilenetv3_small", x, num_classes=10)
+
+
+def test_norm_free_resnet_twin_is_the_shortcut_path_at_initialisation():
+  # Zero SkipInit gains: the residual branches vanish, so depth cannot change
+  # the kernel; ResNets with BatchNorm have no twin.
+  pytest.importorskip("neural_tangents", reason=NT_REASON)
+  from kd_ntk.ntk import infinite_kernels  # pylint: disable=g-import-not-at-top
+  x8 = np.random.default_rng(2).standard_normal((4, 8, 8, 1)).astype(np.float32)
+  k8 = infinite_kernels("resnet8_nf", x8, num_classes=3)["ntk"]
+  k20 = infinite_kernels("resnet20_nf", x8, num_classes=3)["ntk"]
+  np.testing.assert_allclose(k8, k20, rtol=1e-12)
+  assert np.linalg.eigvalsh(k8).min() > 0
+  with pytest.raises(ValueError, match="ResNets only with norm='none'"):
+    infinite_kernels("resnet8", x8, num_classes=3)
 
 
 def test_missing_packages_are_named_with_an_install_hint():

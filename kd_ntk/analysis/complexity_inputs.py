@@ -1,0 +1,122 @@
+"""What the complexity run scores and with which network: NTK subsets, target
+matrices, teacher logits and the student.
+
+Every read of a training run (teacher or student) goes through this module, so
+a rename in `kd_ntk.train` is a one-line change here.
+"""
+
+from typing import Dict, Iterator, List, Tuple
+
+import jax
+import ml_collections
+import numpy as np
+
+from kd_ntk import complexity
+from kd_ntk.data import class_balanced_subset
+from kd_ntk.models import get_model, inference_fn, init_variables
+from kd_ntk.ntk.kernel_choice import Student
+from kd_ntk.train import runs  # the only import of the run reader
+from kd_ntk.train.from_config import data_shape_of
+from kd_ntk.train.evaluation import predict_logits
+
+load_run = runs.load_run
+saved_epochs = runs.saved_epochs
+
+
+def num_classes_of(run_config) -> int:
+  """C recorded in a run's config.json."""
+  return data_shape_of(run_config).num_classes
+
+# Seed of random-label draw d on subset s: random_label_seed + DRAW_STRIDE·s + d.
+DRAW_STRIDE = 1000
+
+
+def ntk_subsets(labels: np.ndarray, n: int, num_subsets: int, seed: int,
+                num_classes: int) -> List[np.ndarray]:
+  """`num_subsets` class-balanced index sets of size n, disjoint while the data lasts.
+
+  Subset s is `class_balanced_subset(·, n, seed + s)` drawn from the examples
+  no earlier subset took (subset 0 is the single subset of earlier versions);
+  when fewer than n remain, it is drawn from all examples and may overlap.
+  """
+  remaining = np.arange(len(labels))
+  subsets = []
+  for s in range(num_subsets):
+    pool = remaining if len(remaining) >= n else np.arange(len(labels))
+    pick = pool[class_balanced_subset(labels[pool], n, seed + s, num_classes)]
+    subsets.append(np.sort(pick))
+    remaining = np.setdiff1d(remaining, pick)
+  return subsets
+
+
+def random_label_seed(config, subset: int, draw: int) -> int:
+  return int(config.random_label_seed) + DRAW_STRIDE * subset + draw
+
+
+def target_sets(config, labels: np.ndarray, num_classes: int,
+                teacher_logits: Dict[int, np.ndarray], subset: int = 0
+                ) -> Iterator[Tuple[Dict, np.ndarray]]:
+  """Yields (description, Y) for labels, each random-label draw and every
+  (teacher epoch, τ). `draw` is 0 on rows without a random draw."""
+  yield {"target": "labels", "draw": 0}, complexity.one_hot(labels, num_classes)
+  for draw in range(config.num_random_draws):
+    yield ({"target": "random_labels", "draw": draw},
+           complexity.random_labels(len(labels), num_classes,
+                                    random_label_seed(config, subset, draw)))
+  for epoch, logits in sorted(teacher_logits.items()):
+    for tau in config.temperatures:
+      yield ({"target": "teacher", "teacher_epoch": epoch, "temperature": float(tau),
+              "draw": 0},
+             complexity.teacher_probabilities(logits, float(tau), config.centered))
+
+
+def teacher_logits(config, epochs: List[int], model, images: np.ndarray, info,
+                   mesh) -> Dict[int, np.ndarray]:
+  """Logits (N, C) of each teacher checkpoint on `images`."""
+  out = {}
+  for epoch in epochs:
+    variables = runs.restore_variables(config.teacher_workdir, epoch,
+                                             info.image_shape, mesh, info.num_classes)
+    out[epoch] = predict_logits(model, variables, images, config.eval_batch_size, mesh)
+  return out
+
+
+def student_model(config: ml_collections.ConfigDict, num_classes: int):
+  """(preset name, overrides dict, flax module) of the student."""
+  if config.student_workdir:
+    run_config, model = runs.load_run(config.student_workdir, num_classes)
+    kwargs = run_config.get("model_kwargs") or {}
+    if isinstance(kwargs, ml_collections.ConfigDict):
+      kwargs = kwargs.to_dict()
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    return run_config.model, kwargs, model
+  kwargs = config.student_model_kwargs.to_dict()
+  return config.student_model, kwargs, get_model(config.student_model, num_classes, **kwargs)
+
+
+def students(config, num_classes: int, input_shape, epochs: List[int]
+             ) -> Iterator[Tuple[int, Student]]:
+  """Yields (student epoch, Student) for each student kernel to compute: the
+  checkpoints of `student_workdir`, or one initialisation (epoch 0) of
+  `student_model` with `student_seed`."""
+  name, kwargs, model = student_model(config, num_classes)
+
+  def init_fn(key):
+    return init_variables(model, key, input_shape)["params"]
+
+  if config.student_workdir:
+    for epoch in epochs:
+      variables = runs.restore_variables(config.student_workdir, epoch, input_shape,
+                                               num_classes=num_classes)
+      f, params = inference_fn(model, variables)
+      yield epoch, Student(name, kwargs, num_classes, f, params, init_fn)
+  else:
+    variables = init_variables(model, jax.random.PRNGKey(config.student_seed), input_shape)
+    f, params = inference_fn(model, variables)
+    yield 0, Student(name, kwargs, num_classes, f, params, init_fn)
+
+
+def logits_in_chunks(f, params, x, batch_size: int) -> np.ndarray:
+  apply = jax.jit(f)
+  return np.concatenate([np.asarray(apply(params, x[i:i + batch_size]))
+                         for i in range(0, len(x), batch_size)])
