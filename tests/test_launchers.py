@@ -59,7 +59,8 @@ def test_supervision_complexity_writes_csv_plot_and_verdicts(teacher_run, tmp_pa
   for name in ("complexity.csv", "asc_vs_teacher_epoch.png", "verdicts.json"):
     assert os.path.getsize(tmp_path / name) > 0, name
   verdicts = json.load(open(tmp_path / "verdicts.json"))
-  assert [v["claim"] for v in verdicts] == ["C1", "C2", "C3", "C4"]
+  assert [v["claim"] for v in verdicts] == ["C1", "C2", "C2n", "C3", "C4", "C4n"]
+  assert all(v["outcome"] for v in verdicts)
   assert "C1" in out
 
 
