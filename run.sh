@@ -7,6 +7,7 @@
 #   ./run.sh test-latest  core tests on the newest JAX/flax/optax/orbax, without
 #                         TensorFlow or neural-tangents (.venv-latest)
 #   ./run.sh env          only create/refresh .venv and the data
+#   ./run.sh lint         check the formatting (ruff format --check; ruff.toml)
 #
 # Without root, the data cannot be installed with apt: point
 # KD_NTK_FASHION_MNIST_DIR at a folder holding the four Fashion-MNIST IDX files
@@ -72,6 +73,8 @@ case "${1:-}" in
     KD_NTK_CORE_ONLY=1 .venv-latest/bin/python -m pytest tests -q -rs "$@" ;;
   env)
     pinned_env; ensure_data ;;
+  lint)
+    pinned_env; .venv/bin/ruff format --check . ;;
   *)
-    sed -n '2,13p' "$0"; exit 2 ;;
+    sed -n '2,14p' "$0"; exit 2 ;;
 esac
