@@ -47,41 +47,79 @@ def timed(fn):
   return result, seconds, peak / 2**20
 
 
-def bench_one_size(n: int, num_classes: int, methods, num_features: int, seed: int):
+def bench_one_size(
+  n: int, num_classes: int, methods, num_features: int, seed: int
+):
   gram = synthetic_gram(n, min(n, num_features), seed)
   targets_NxC = targets_lib.random_labels(n, num_classes, seed)
   ridge = 1e-6
   shifted = gram + ridge * np.trace(gram) / n * np.eye(n)
-  _, reference_seconds, reference_mib = timed(lambda: np.linalg.solve(shifted, targets_NxC))
+  _, reference_seconds, reference_mib = timed(
+    lambda: np.linalg.solve(shifted, targets_NxC)
+  )
   del shifted
-  common = {"n": n, "num_classes": num_classes, "num_features": min(n, num_features)}
-  print(json.dumps({"what": "reference: np.linalg.solve(K + λI, Y), one ridge", **common,
-                    "seconds": round(reference_seconds, 3),
-                    "peak_mib": round(reference_mib, 1)}), flush=True)
+  common = {
+    "n": n,
+    "num_classes": num_classes,
+    "num_features": min(n, num_features),
+  }
+  print(
+    json.dumps(
+      {
+        "what": "reference: np.linalg.solve(K + λI, Y), one ridge",
+        **common,
+        "seconds": round(reference_seconds, 3),
+        "peak_mib": round(reference_mib, 1),
+      }
+    ),
+    flush=True,
+  )
   for method in methods:
-    result, seconds, peak_mib = timed(lambda m=method: supervision.supervision_complexity(
-        targets_NxC, gram, ridge=ridge, method=m))
-    print(json.dumps({
-        "what": "supervision_complexity with ridge path", **common,
-        "method": method, "method_used": result.method_used,
-        "ridges": len(result.ridge_path), "seconds": round(seconds, 3),
-        "peak_mib": round(peak_mib, 1),
-        "ratio_vs_reference": round(seconds / reference_seconds, 2),
-        "asc": result.asc, "condition_number": result.condition_number,
-        "ridge_dominated": result.ridge_dominated}), flush=True)
+    result, seconds, peak_mib = timed(
+      lambda m=method: supervision.supervision_complexity(
+        targets_NxC, gram, ridge=ridge, method=m
+      )
+    )
+    print(
+      json.dumps(
+        {
+          "what": "supervision_complexity with ridge path",
+          **common,
+          "method": method,
+          "method_used": result.method_used,
+          "ridges": len(result.ridge_path),
+          "seconds": round(seconds, 3),
+          "peak_mib": round(peak_mib, 1),
+          "ratio_vs_reference": round(seconds / reference_seconds, 2),
+          "asc": result.asc,
+          "condition_number": result.condition_number,
+          "ridge_dominated": result.ridge_dominated,
+        }
+      ),
+      flush=True,
+    )
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--sizes", default="1024,4096,10000", help="comma-separated n")
+  parser.add_argument(
+    "--sizes", default="1024,4096,10000", help="comma-separated n"
+  )
   parser.add_argument("--num_classes", type=int, default=10, help="C")
-  parser.add_argument("--methods", default="cholesky,eigh", help="comma-separated")
-  parser.add_argument("--num_features", type=int, default=2048, help="rank of X Xᵀ")
-  parser.add_argument("--seed", type=int, default=0, help="seed of gram and labels")
+  parser.add_argument(
+    "--methods", default="cholesky,eigh", help="comma-separated"
+  )
+  parser.add_argument(
+    "--num_features", type=int, default=2048, help="rank of X Xᵀ"
+  )
+  parser.add_argument(
+    "--seed", type=int, default=0, help="seed of gram and labels"
+  )
   args = parser.parse_args()
   for n in (int(s) for s in args.sizes.split(",")):
-    bench_one_size(n, args.num_classes, args.methods.split(","), args.num_features,
-                   args.seed)
+    bench_one_size(
+      n, args.num_classes, args.methods.split(","), args.num_features, args.seed
+    )
 
 
 if __name__ == "__main__":

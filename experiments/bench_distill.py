@@ -35,12 +35,18 @@ from kd_ntk.train.from_config import splits_from_config
 from kd_ntk.train.state import create_state, make_optimizer, replicate
 from kd_ntk.train.steps import train_step
 
-_TEACHER = flags.DEFINE_string("teacher_workdir", "",
-                               "Teacher run ('' = train --teacher_config first).")
-_TEACHER_CONFIG = flags.DEFINE_string("teacher_config", "quick,epochs=4",
-                                      "teacher.py argument of the teacher trained first.")
+_TEACHER = flags.DEFINE_string(
+  "teacher_workdir", "", "Teacher run ('' = train --teacher_config first)."
+)
+_TEACHER_CONFIG = flags.DEFINE_string(
+  "teacher_config",
+  "quick,epochs=4",
+  "teacher.py argument of the teacher trained first.",
+)
 _STUDENT = flags.DEFINE_string("student", "lenet5", "Student model preset.")
-_ROUNDS = flags.DEFINE_integer("rounds", 8, "Timed epochs per mode (interleaved).")
+_ROUNDS = flags.DEFINE_integer(
+  "rounds", 8, "Timed epochs per mode (interleaved)."
+)
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Global batch size.")
 
 
@@ -49,22 +55,37 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   teacher_dir = _TEACHER.value or tempfile.mkdtemp(prefix="bench_teacher_")
   if not _TEACHER.value:
-    train_loop.run(teacher_config.get_config(_TEACHER_CONFIG.value), teacher_dir)
+    train_loop.run(
+      teacher_config.get_config(_TEACHER_CONFIG.value), teacher_dir
+    )
   tconfig, teacher_model = runs.load_run(teacher_dir)
-  splits = splits_from_config(tconfig)  # The teacher's examples (4096 for quick).
+  splits = splits_from_config(
+    tconfig
+  )  # The teacher's examples (4096 for quick).
   mesh = data_mesh()
   n, shape = len(splits.train_labels), splits.info.image_shape
   steps = n // _BATCH.value
   model = get_model(_STUDENT.value, splits.info.num_classes)
   tx = make_optimizer(teacher_config.get_config("").optimizer, steps, 100)
-  init = replicate(jax.jit(create_state, static_argnums=(0, 1, 3))(
-      model, tx, jax.random.PRNGKey(0), shape), mesh)
-  label_step = jax.jit(lambda s, x, y, r: train_step(s, x, y, r, model=model, tx=tx),
-                       donate_argnums=0)
+  init = replicate(
+    jax.jit(create_state, static_argnums=(0, 1, 3))(
+      model, tx, jax.random.PRNGKey(0), shape
+    ),
+    mesh,
+  )
+  label_step = jax.jit(
+    lambda s, x, y, r: train_step(s, x, y, r, model=model, tx=tx),
+    donate_argnums=0,
+  )
   kd_step = jit_distill_step(model=model, teacher_model=teacher_model, tx=tx)
   checkpoints = runs.saved_epochs(teacher_dir)[1:]
   final = checkpoints[-1]
-  rng, weights, tau, alpha = jax.random.PRNGKey(1), np.ones(1, np.float32), scalar(4.0), scalar(0.0)
+  rng, weights, tau, alpha = (
+    jax.random.PRNGKey(1),
+    np.ones(1, np.float32),
+    scalar(4.0),
+    scalar(0.0),
+  )
   offline_teacher = runs.restore_variables(teacher_dir, final, shape, mesh)
 
   def epoch(state, mode, index):
@@ -74,10 +95,12 @@ def main(argv):
     elif mode == "offline":
       teacher = offline_teacher
     else:  # Reading the checkpoint is part of the epoch, as in a real online run.
-      teacher = runs.restore_variables(teacher_dir, checkpoints[index % len(checkpoints)],
-                                       shape, mesh)
-    for images, labels in train_batches(splits.train_images, splits.train_labels,
-                                        _BATCH.value, 0, index):
+      teacher = runs.restore_variables(
+        teacher_dir, checkpoints[index % len(checkpoints)], shape, mesh
+      )
+    for images, labels in train_batches(
+      splits.train_images, splits.train_labels, _BATCH.value, 0, index
+    ):
       batch = shard_batch(mesh, images, labels)
       if teacher is None:
         state, _ = label_step(state, *batch, rng)
@@ -92,32 +115,78 @@ def main(argv):
     states[m], _ = epoch(states[m], m, 0)
   times = {m: [] for m in modes}
   for r in range(1, _ROUNDS.value + 1):
-    for m in (modes if r % 2 else modes[::-1]):  # Alternate the order round by round.
+    for m in (
+      modes if r % 2 else modes[::-1]
+    ):  # Alternate the order round by round.
       states[m], seconds = epoch(states[m], m, r)
       times[m].append(seconds)
   peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  common = dict(student=_STUDENT.value, teacher=tconfig.model, n=n, batch_size=_BATCH.value,
-                steps_per_epoch=steps, devices=mesh.devices.size)
+  common = dict(
+    student=_STUDENT.value,
+    teacher=tconfig.model,
+    n=n,
+    batch_size=_BATCH.value,
+    steps_per_epoch=steps,
+    devices=mesh.devices.size,
+  )
   for m in modes:
-    print(json.dumps({"what": "epoch_seconds", "mode": m, **common,
-                      "seconds_median": round(statistics.median(times[m]), 4),
-                      "seconds_all": [round(t, 4) for t in times[m]],
-                      "peak_rss_mb": round(peak_mb, 1)}), flush=True)
+    print(
+      json.dumps(
+        {
+          "what": "epoch_seconds",
+          "mode": m,
+          **common,
+          "seconds_median": round(statistics.median(times[m]), 4),
+          "seconds_all": [round(t, 4) for t in times[m]],
+          "peak_rss_mb": round(peak_mb, 1),
+        }
+      ),
+      flush=True,
+    )
   med = {m: statistics.median(times[m]) for m in modes}
-  for name, num, den, target in (("online/offline", "online", "offline", 1.05),
-                                 ("offline/labels", "offline", "labels", None)):
+  for name, num, den, target in (
+    ("online/offline", "online", "offline", 1.05),
+    ("offline/labels", "offline", "labels", None),
+  ):
     ratio = med[num] / med[den]
-    print(json.dumps({"what": "ratio", "name": name, "ratio": round(ratio, 4),
-                      "target": target, "ok": None if target is None else ratio <= target}))
+    print(
+      json.dumps(
+        {
+          "what": "ratio",
+          "name": name,
+          "ratio": round(ratio, 4),
+          "target": target,
+          "ok": None if target is None else ratio <= target,
+        }
+      )
+    )
   restore_times = []
-  for epoch in checkpoints:  # What an online epoch pays once for its new teacher.
+  for (
+    epoch
+  ) in checkpoints:  # What an online epoch pays once for its new teacher.
     start = time.time()
-    jax.block_until_ready(runs.restore_variables(teacher_dir, epoch, shape, mesh))
+    jax.block_until_ready(
+      runs.restore_variables(teacher_dir, epoch, shape, mesh)
+    )
     restore_times.append(time.time() - start)
-  print(json.dumps({"what": "teacher_restore_seconds", "teacher": tconfig.model,
-                    "seconds_median": round(statistics.median(restore_times), 4)}))
-  print(json.dumps({"what": "compiles", "distill_step_cache_size": kd_step._cache_size(),
-                    "teacher_checkpoints_used": len(checkpoints)}))
+  print(
+    json.dumps(
+      {
+        "what": "teacher_restore_seconds",
+        "teacher": tconfig.model,
+        "seconds_median": round(statistics.median(restore_times), 4),
+      }
+    )
+  )
+  print(
+    json.dumps(
+      {
+        "what": "compiles",
+        "distill_step_cache_size": kd_step._cache_size(),
+        "teacher_checkpoints_used": len(checkpoints),
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

@@ -42,19 +42,40 @@ def worker(args) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   from kd_ntk.data import prepare_splits  # pylint: disable=g-import-not-at-top
   from kd_ntk.models import get_model, inference_fn, init_variables
-  from kd_ntk.ntk.kernel_choice import GramOptions, Student, check_kernels, gram_matrix
+  from kd_ntk.ntk.kernel_choice import (
+    GramOptions,
+    Student,
+    check_kernels,
+    gram_matrix,
+  )
 
-  splits = prepare_splits("fashion_mnist", train_subset=args.n, subset_seed=args.seed)
+  splits = prepare_splits(
+    "fashion_mnist", train_subset=args.n, subset_seed=args.seed
+  )
   x = np.asarray(splits.train_images, np.float32)
   shape = tuple(x.shape[1:])
   model = get_model(args.model, 10)
-  f, params = inference_fn(model, init_variables(model, jax.random.PRNGKey(args.seed), shape))
-  student = Student(args.model, {}, 10, f, params,
-                    lambda key: init_variables(model, key, shape)["params"])
+  f, params = inference_fn(
+    model, init_variables(model, jax.random.PRNGKey(args.seed), shape)
+  )
+  student = Student(
+    args.model,
+    {},
+    10,
+    f,
+    params,
+    lambda key: init_variables(model, key, shape)["params"],
+  )
   check_kernels((args.kernel,), args.model)
   options = GramOptions(mc_samples=args.mc_samples)
-  record = dict(what=WHAT, model=args.model, kernel=args.kernel, n=args.n,
-                backend=jax.default_backend(), jax=jax.__version__)
+  record = dict(
+    what=WHAT,
+    model=args.model,
+    kernel=args.kernel,
+    n=args.n,
+    backend=jax.default_backend(),
+    jax=jax.__version__,
+  )
   if args.kernel == "monte_carlo":
     record["mc_samples"] = args.mc_samples
   rss_before = _rss_gb()
@@ -64,27 +85,53 @@ def worker(args) -> dict:
   record["seconds"] = round(time.perf_counter() - start, 3)
   record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  record.update(peak_rss_gb=round(peak, 3), peak_delta_gb=round(peak - rss_before, 3),
-                finite=bool(np.all(np.isfinite(gram))))
+  record.update(
+    peak_rss_gb=round(peak, 3),
+    peak_delta_gb=round(peak - rss_before, 3),
+    finite=bool(np.all(np.isfinite(gram))),
+  )
   return record
 
 
 def _measure(model: str, kernel: str, args) -> dict:
-  cmd = [sys.executable, os.path.abspath(__file__), "--worker", f"--models={model}",
-         f"--kernels={kernel}", f"--n={args.n}", f"--seed={args.seed}",
-         f"--mc_samples={args.mc_samples}"]
+  cmd = [
+    sys.executable,
+    os.path.abspath(__file__),
+    "--worker",
+    f"--models={model}",
+    f"--kernels={kernel}",
+    f"--n={args.n}",
+    f"--seed={args.seed}",
+    f"--mc_samples={args.mc_samples}",
+  ]
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+  env = {
+    **os.environ,
+    "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+  }
   base = dict(what=WHAT, model=model, kernel=kernel, n=args.n)
   try:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
-                          cwd=root, env=env)
+    proc = subprocess.run(
+      cmd,
+      capture_output=True,
+      text=True,
+      timeout=args.timeout,
+      cwd=root,
+      env=env,
+    )
   except subprocess.TimeoutExpired:
-    return dict(base, status="timeout", seconds=None, note=f"killed after {args.timeout} s")
+    return dict(
+      base,
+      status="timeout",
+      seconds=None,
+      note=f"killed after {args.timeout} s",
+    )
   lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
   if proc.returncode != 0 or not lines:
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-    return dict(base, status="error", seconds=None, note=" | ".join(tail)[-400:])
+    return dict(
+      base, status="error", seconds=None, note=" | ".join(tail)[-400:]
+    )
   return dict(json.loads(lines[-1]), status="ok")
 
 
@@ -102,8 +149,12 @@ def main(argv=None) -> None:
   parser.add_argument("--models", default=",".join(MODELS))
   parser.add_argument("--kernels", default=",".join(KERNELS))
   parser.add_argument("--mc_samples", type=int, default=8)
-  parser.add_argument("--timeout", type=float, default=1800.0,
-                      help="seconds before a measurement is killed")
+  parser.add_argument(
+    "--timeout",
+    type=float,
+    default=1800.0,
+    help="seconds before a measurement is killed",
+  )
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
@@ -115,7 +166,9 @@ def main(argv=None) -> None:
     args.model, args.kernel = models[0], kernels[0]
     print(json.dumps(worker(args)), flush=True)
     return
-  kernels = [k for k in KERNELS if k in kernels]  # "empirical" first: the reference
+  kernels = [
+    k for k in KERNELS if k in kernels
+  ]  # "empirical" first: the reference
   for model in models:
     reference = None
     for kernel in kernels:

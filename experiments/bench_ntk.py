@@ -60,7 +60,9 @@ def _inputs(n: int, seed: int, shape) -> tuple:
     except Exception:  # pylint: disable=broad-except
       pass
   rng = np.random.default_rng(seed)
-  return rng.standard_normal((n,) + tuple(shape)).astype(np.float32), "random_normal"
+  return rng.standard_normal((n,) + tuple(shape)).astype(
+    np.float32
+  ), "random_normal"
 
 
 def _gflop(flops: float):
@@ -72,7 +74,10 @@ def _matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
   """Best float32 matmul rate of this process (GFLOP/s), a 2·size³ product."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  a = jnp.asarray(np.random.default_rng(0).standard_normal((size, size), np.float32))
+
+  a = jnp.asarray(
+    np.random.default_rng(0).standard_normal((size, size), np.float32)
+  )
   mm = jax.jit(lambda u, v: u @ v)
   mm(a, a).block_until_ready()
   best = float("inf")
@@ -86,53 +91,92 @@ def _matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
 def _images(n: int, seed: int) -> np.ndarray:
   """n training images scaled to [0, 1], standardised, (n, 28, 28, 1) float32."""
   from kd_ntk.data import load  # pylint: disable=g-import-not-at-top
+
   images, _, _ = load("fashion_mnist", "train")
   # Statistics from 10k images: a float64 copy of all 60k would be a setup peak.
   ref = images[:10000].astype(np.float32) / 255.0
   mean, std = ref.mean(), ref.std()
-  pick = np.random.default_rng(seed).choice(len(images), size=n, replace=n > len(images))
-  return ((images[pick].astype(np.float32) / 255.0 - mean) / std).reshape(n, 28, 28, 1)
+  pick = np.random.default_rng(seed).choice(
+    len(images), size=n, replace=n > len(images)
+  )
+  return ((images[pick].astype(np.float32) / 255.0 - mean) / std).reshape(
+    n, 28, 28, 1
+  )
 
 
 def worker(args) -> dict:
   """Runs one measurement in this process and returns its JSON record."""
   import jax  # pylint: disable=g-import-not-at-top
-  from kd_ntk.models import get_model, inference_fn, init_variables, parameter_count
+  from kd_ntk.models import (
+    get_model,
+    inference_fn,
+    init_variables,
+    parameter_count,
+  )
 
   shape = tuple(int(v) for v in args.input_shape.split(","))
   x, source = _inputs(args.n, args.seed, shape)
   model = get_model(args.model, args.num_classes)
-  f, params = inference_fn(model, init_variables(model, jax.random.PRNGKey(args.seed),
-                                                 shape))
-  record = dict(what=f"{args.model}_{source}_{WHAT}", model=args.model, method=args.method,
-                n=args.n, input_shape=list(shape), params=parameter_count(params),
-                backend=jax.default_backend(), devices=jax.device_count(),
-                jax=jax.__version__)
+  f, params = inference_fn(
+    model, init_variables(model, jax.random.PRNGKey(args.seed), shape)
+  )
+  record = dict(
+    what=f"{args.model}_{source}_{WHAT}",
+    model=args.model,
+    method=args.method,
+    n=args.n,
+    input_shape=list(shape),
+    params=parameter_count(params),
+    backend=jax.default_backend(),
+    devices=jax.device_count(),
+    jax=jax.__version__,
+  )
   if args.method.startswith("nt:"):
     import neural_tangents as nt  # pylint: disable=g-import-not-at-top
-    impl = {"nt:jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
-            "nt:ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS}[args.method]
-    batch = min(args.nt_batch_size if args.method == "nt:jc" else args.nt_ntvp_batch_size,
-                args.n)
-    kernel_fn = nt.batch(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0,
-                                             implementation=impl),
-                         batch_size=batch, store_on_device=False)
+
+    impl = {
+      "nt:jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
+      "nt:ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
+    }[args.method]
+    batch = min(
+      args.nt_batch_size if args.method == "nt:jc" else args.nt_ntvp_batch_size,
+      args.n,
+    )
+    kernel_fn = nt.batch(
+      nt.empirical_ntk_fn(
+        f, trace_axes=(-1,), vmap_axes=0, implementation=impl
+      ),
+      batch_size=batch,
+      store_on_device=False,
+    )
     record["nt_batch_size"] = batch
     c = float(args.num_classes)
-    run = lambda: c * np.asarray(kernel_fn(x, None, params))  # mean -> sum over C
+    run = lambda: (
+      c * np.asarray(kernel_fn(x, None, params))
+    )  # mean -> sum over C
   else:
     from kd_ntk.ntk import empirical_ntk, explain  # pylint: disable=g-import-not-at-top
+
     method = args.method.split(":")[1]
     plan = explain(f, params, x, method=method, block_size=args.block_size)
-    record.update(block_size=plan.block_size, plan_method=plan.method,
-                  panel_blocks=plan.panel_blocks,
-                  feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
-                  plan_gflop=_gflop(plan.total_flops),
-                  plan_gram_gflop=_gflop(plan.gram_flops),
-                  plan_feature_gflop=_gflop(plan.feature_flops))
+    record.update(
+      block_size=plan.block_size,
+      plan_method=plan.method,
+      panel_blocks=plan.panel_blocks,
+      feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
+      plan_gflop=_gflop(plan.total_flops),
+      plan_gram_gflop=_gflop(plan.gram_flops),
+      plan_feature_gflop=_gflop(plan.feature_flops),
+    )
     record["matmul_peak_gflops"] = round(_matmul_peak_gflops(), 1)
-    run = lambda: empirical_ntk(f, params, x, method=method, block_size=args.block_size,
-                                progress=args.progress)
+    run = lambda: empirical_ntk(
+      f,
+      params,
+      x,
+      method=method,
+      block_size=args.block_size,
+      progress=args.progress,
+    )
   rss_before = _rss_gb()
   cpu_before = time.process_time()
   start = time.perf_counter()
@@ -141,23 +185,37 @@ def worker(args) -> dict:
   # CPU time (all threads) is steadier than wall time on a shared machine.
   record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
   peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  record.update(peak_rss_gb=round(peak, 3), peak_delta_gb=round(peak - rss_before, 3),
-                finite=bool(np.all(np.isfinite(gram))),
-                load_avg_1min=round(os.getloadavg()[0], 2))
+  record.update(
+    peak_rss_gb=round(peak, 3),
+    peak_delta_gb=round(peak - rss_before, 3),
+    finite=bool(np.all(np.isfinite(gram))),
+    load_avg_1min=round(os.getloadavg()[0], 2),
+  )
   if record.get("plan_gflop") is not None:
     rate = record["plan_gflop"] / record["seconds"]
-    record.update(achieved_gflops=round(rate, 1),
-                  fraction_of_peak=round(rate / record["matmul_peak_gflops"], 3))
+    record.update(
+      achieved_gflops=round(rate, 1),
+      fraction_of_peak=round(rate / record["matmul_peak_gflops"], 3),
+    )
   if args.save:
     np.save(args.save, np.asarray(gram, np.float32))
   return record
 
 
 def _measure(method: str, n: int, args, save: str) -> dict:
-  cmd = [sys.executable, os.path.abspath(__file__), "--worker", f"--method={method}",
-         f"--n={n}", f"--seed={args.seed}", f"--nt_batch_size={args.nt_batch_size}",
-         f"--nt_ntvp_batch_size={args.nt_ntvp_batch_size}", f"--model={args.model}",
-         f"--input_shape={args.input_shape}", f"--num_classes={args.num_classes}"]
+  cmd = [
+    sys.executable,
+    os.path.abspath(__file__),
+    "--worker",
+    f"--method={method}",
+    f"--n={n}",
+    f"--seed={args.seed}",
+    f"--nt_batch_size={args.nt_batch_size}",
+    f"--nt_ntvp_batch_size={args.nt_ntvp_batch_size}",
+    f"--model={args.model}",
+    f"--input_shape={args.input_shape}",
+    f"--num_classes={args.num_classes}",
+  ]
   if args.block_size:
     cmd.append(f"--block_size={args.block_size}")
   if save:
@@ -165,16 +223,33 @@ def _measure(method: str, n: int, args, save: str) -> dict:
   if args.progress:
     cmd.append("--progress")
   try:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+      cmd,
+      capture_output=True,
+      text=True,
+      timeout=args.timeout,
+      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
   except subprocess.TimeoutExpired:
-    return dict(what=WHAT, method=method, n=n, status="timeout",
-                seconds=None, note=f"killed after {args.timeout} s")
+    return dict(
+      what=WHAT,
+      method=method,
+      n=n,
+      status="timeout",
+      seconds=None,
+      note=f"killed after {args.timeout} s",
+    )
   lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
   if proc.returncode != 0 or not lines:
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    return dict(what=WHAT, method=method, n=n, status="error", seconds=None,
-                note=" | ".join(tail)[-400:])
+    return dict(
+      what=WHAT,
+      method=method,
+      n=n,
+      status="error",
+      seconds=None,
+      note=" | ".join(tail)[-400:],
+    )
   record = json.loads(lines[-1])
   record["status"] = "ok"
   return record
@@ -182,35 +257,70 @@ def _measure(method: str, n: int, args, save: str) -> dict:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--model", default="lenet5",
-                      help="a preset of kd_ntk.models (lenet5, lenet5x8, resnet20, ...)")
-  parser.add_argument("--input_shape", default="28,28,1",
-                      help="per-example input shape H,W,C (random inputs unless "
-                           "28,28,1 with Fashion-MNIST installed)")
+  parser.add_argument(
+    "--model",
+    default="lenet5",
+    help="a preset of kd_ntk.models (lenet5, lenet5x8, resnet20, ...)",
+  )
+  parser.add_argument(
+    "--input_shape",
+    default="28,28,1",
+    help="per-example input shape H,W,C (random inputs unless "
+    "28,28,1 with Fashion-MNIST installed)",
+  )
   parser.add_argument("--num_classes", type=int, default=10)
-  parser.add_argument("--n", default="256,1024,4096",
-                      help="comma-separated numbers of images")
-  parser.add_argument("--methods", default=",".join(NT + OWN),
-                      help=f"comma-separated subset of {NT + OWN}")
-  parser.add_argument("--max_nt_n", type=int, default=4096,
-                      help="skip neural-tangents above this n")
-  parser.add_argument("--max_ntvp_n", type=int, default=256,
-                      help="skip both NTK-vector-product methods above this n (they "
-                           "cost O(n²·C) forward passes: minutes at n=256)")
-  parser.add_argument("--timeout", type=float, default=900.0,
-                      help="seconds before a measurement is killed")
-  parser.add_argument("--nt_batch_size", type=int, default=256,
-                      help="nt.batch block for JACOBIAN_CONTRACTION")
-  parser.add_argument("--nt_ntvp_batch_size", type=int, default=32,
-                      help="nt.batch block for NTK_VECTOR_PRODUCTS (256 ran out of "
-                           "memory: 33 GB)")
+  parser.add_argument(
+    "--n", default="256,1024,4096", help="comma-separated numbers of images"
+  )
+  parser.add_argument(
+    "--methods",
+    default=",".join(NT + OWN),
+    help=f"comma-separated subset of {NT + OWN}",
+  )
+  parser.add_argument(
+    "--max_nt_n",
+    type=int,
+    default=4096,
+    help="skip neural-tangents above this n",
+  )
+  parser.add_argument(
+    "--max_ntvp_n",
+    type=int,
+    default=256,
+    help="skip both NTK-vector-product methods above this n (they "
+    "cost O(n²·C) forward passes: minutes at n=256)",
+  )
+  parser.add_argument(
+    "--timeout",
+    type=float,
+    default=900.0,
+    help="seconds before a measurement is killed",
+  )
+  parser.add_argument(
+    "--nt_batch_size",
+    type=int,
+    default=256,
+    help="nt.batch block for JACOBIAN_CONTRACTION",
+  )
+  parser.add_argument(
+    "--nt_ntvp_batch_size",
+    type=int,
+    default=32,
+    help="nt.batch block for NTK_VECTOR_PRODUCTS (256 ran out of "
+    "memory: 33 GB)",
+  )
   parser.add_argument("--block_size", type=int, default=0, help="own; 0 = auto")
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--progress", action="store_true")
-  parser.add_argument("--no_check", action="store_true",
-                      help="do not compare Gram matrices against neural-tangents")
+  parser.add_argument(
+    "--no_check",
+    action="store_true",
+    help="do not compare Gram matrices against neural-tangents",
+  )
   parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-  parser.add_argument("--method", default="own:structured", help=argparse.SUPPRESS)
+  parser.add_argument(
+    "--method", default="own:structured", help=argparse.SUPPRESS
+  )
   parser.add_argument("--save", default="", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   args.block_size = args.block_size or None
@@ -233,10 +343,24 @@ def main(argv=None) -> None:
         if method.startswith("nt:") and n > args.max_nt_n:
           continue
         if method.endswith("ntvp") and n > args.max_ntvp_n:
-          print(json.dumps(dict(what=WHAT, method=method, n=n, status="skipped",
-                                note=f"n > --max_ntvp_n={args.max_ntvp_n}")), flush=True)
+          print(
+            json.dumps(
+              dict(
+                what=WHAT,
+                method=method,
+                n=n,
+                status="skipped",
+                note=f"n > --max_ntvp_n={args.max_ntvp_n}",
+              )
+            ),
+            flush=True,
+          )
           continue
-        save = "" if args.no_check or n > 4096 else os.path.join(tmp, f"{method[3:]}{n}.npy")
+        save = (
+          ""
+          if args.no_check or n > 4096
+          else os.path.join(tmp, f"{method[3:]}{n}.npy")
+        )
         record = _measure(method, n, args, save)
         if record["status"] == "ok" and save:
           gram = np.load(save)
@@ -244,28 +368,50 @@ def main(argv=None) -> None:
             reference = gram
           elif reference is not None:
             record["max_rel_diff_vs_nt"] = float(
-                np.abs(gram - reference).max() / np.abs(reference).max())
+              np.abs(gram - reference).max() / np.abs(reference).max()
+            )
           os.remove(save)
         if record["status"] == "ok":
-          (nt_seconds if method.startswith("nt:") else own)[method] = record["seconds"]
-          (nt_cpu if method.startswith("nt:") else own_cpu)[method] = record["cpu_seconds"]
+          (nt_seconds if method.startswith("nt:") else own)[method] = record[
+            "seconds"
+          ]
+          (nt_cpu if method.startswith("nt:") else own_cpu)[method] = record[
+            "cpu_seconds"
+          ]
         best_nt = min(nt_seconds.values()) if nt_seconds else None
         if record["status"] == "ok" and best_nt:
           record["ratio_vs_nt_best"] = round(record["seconds"] / best_nt, 4)
           best_nt_cpu = min(nt_cpu.values())
-          record["cpu_ratio_vs_nt_best"] = round(record["cpu_seconds"] / best_nt_cpu, 4)
+          record["cpu_ratio_vs_nt_best"] = round(
+            record["cpu_seconds"] / best_nt_cpu, 4
+          )
         print(json.dumps(record), flush=True)
       if own:
         best = min(own, key=own.get)
         best_nt = min(nt_seconds.values()) if nt_seconds else None
-        print(json.dumps(dict(
-            what="summary", method=f"own_best={best}", n=n, seconds=own[best],
-            nt_best=(min(nt_seconds, key=nt_seconds.get) if nt_seconds else None),
-            nt_best_seconds=best_nt,
-            ratio_vs_nt_best=round(own[best] / best_nt, 4) if best_nt else None,
-            cpu_ratio_vs_nt_best=(round(own_cpu[best] / min(nt_cpu.values()), 4)
-                                  if nt_cpu else None))),
-              flush=True)
+        print(
+          json.dumps(
+            dict(
+              what="summary",
+              method=f"own_best={best}",
+              n=n,
+              seconds=own[best],
+              nt_best=(
+                min(nt_seconds, key=nt_seconds.get) if nt_seconds else None
+              ),
+              nt_best_seconds=best_nt,
+              ratio_vs_nt_best=round(own[best] / best_nt, 4)
+              if best_nt
+              else None,
+              cpu_ratio_vs_nt_best=(
+                round(own_cpu[best] / min(nt_cpu.values()), 4)
+                if nt_cpu
+                else None
+              ),
+            )
+          ),
+          flush=True,
+        )
 
 
 if __name__ == "__main__":

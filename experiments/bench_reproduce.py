@@ -26,7 +26,9 @@ from kd_ntk.analysis.layout import Layout
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.train import loop as train_loop
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Reproduce config (path.py:arg).")
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Reproduce config (path.py:arg)."
+)
 flags.mark_flags_as_required(["config"])
 
 
@@ -43,8 +45,11 @@ def _cost(run_fn, make_config, root: str, what: str):
     run_fn(cfg, f"{root}/{what}_{epochs}")
     times[epochs] = _cpu() - start
   per_epoch = (times[3] - times[1]) / 2
-  out = {"what": what, "cpu_seconds_per_epoch": round(per_epoch, 2),
-         "fixed_cpu_seconds_per_run": round(times[1] - per_epoch, 2)}
+  out = {
+    "what": what,
+    "cpu_seconds_per_epoch": round(per_epoch, 2),
+    "fixed_cpu_seconds_per_run": round(times[1] - per_epoch, 2),
+  }
   print(json.dumps(out), flush=True)
   return out
 
@@ -62,33 +67,61 @@ def main(argv):
     return c
 
   teacher = _cost(train_loop.run, teacher_cfg, root, "teacher")
-  train_loop.run(teacher_cfg(3), layout.teacher())  # The students' teacher (3 epochs).
+  train_loop.run(
+    teacher_cfg(3), layout.teacher()
+  )  # The students' teacher (3 epochs).
   online = records.TeachingMethod("online", "online", 4.0)
   total, n_methods, n_seeds = 0.0, len(config.methods), len(config.seeds)
   students = records.students_from_config(config.students)
   smallest = min(students, key=lambda s: s.width)
   for student in students:
+
     def student_cfg(epochs, student=student):
       run = config.students_run.copy_and_resolve_references()
       run.epochs = epochs
       t = teacher_cfg(3)
-      return student_runs.student_config(run, t, layout.teacher(), student, online, 0)
+      return student_runs.student_config(
+        run, t, layout.teacher(), student, online, 0
+      )
+
     cost = _cost(distill_loop.run, student_cfg, root, f"student {student.slug}")
-    run_seconds = (cost["fixed_cpu_seconds_per_run"]
-                   + cost["cpu_seconds_per_epoch"] * config.students_run.epochs)
+    run_seconds = (
+      cost["fixed_cpu_seconds_per_run"]
+      + cost["cpu_seconds_per_epoch"] * config.students_run.epochs
+    )
     total += n_methods * n_seeds * run_seconds
-    if student == smallest:  # The two-class task trains the smallest student, on fewer images.
-      total += (len(config.binary.methods) * len(config.binary.seeds) * run_seconds
-                * config.binary.train_subset / config.teacher.train_subset)
-  total += teacher["fixed_cpu_seconds_per_run"] + \
-      teacher["cpu_seconds_per_epoch"] * config.teacher.epochs
-  total += (teacher["fixed_cpu_seconds_per_run"]  # The two-class teacher.
-            + teacher["cpu_seconds_per_epoch"] * config.teacher.epochs
-            * config.binary.train_subset / config.teacher.train_subset)
-  print(json.dumps({"what": "teachers + student grids + two-class task (upper estimate, "
-                            "without the complexity analysis)",
-                    "runs": len(students) * n_methods * n_seeds,
-                    "estimated_seconds": round(total)}), flush=True)
+    if (
+      student == smallest
+    ):  # The two-class task trains the smallest student, on fewer images.
+      total += (
+        len(config.binary.methods)
+        * len(config.binary.seeds)
+        * run_seconds
+        * config.binary.train_subset
+        / config.teacher.train_subset
+      )
+  total += (
+    teacher["fixed_cpu_seconds_per_run"]
+    + teacher["cpu_seconds_per_epoch"] * config.teacher.epochs
+  )
+  total += (
+    teacher["fixed_cpu_seconds_per_run"]  # The two-class teacher.
+    + teacher["cpu_seconds_per_epoch"]
+    * config.teacher.epochs
+    * config.binary.train_subset
+    / config.teacher.train_subset
+  )
+  print(
+    json.dumps(
+      {
+        "what": "teachers + student grids + two-class task (upper estimate, "
+        "without the complexity analysis)",
+        "runs": len(students) * n_methods * n_seeds,
+        "estimated_seconds": round(total),
+      }
+    ),
+    flush=True,
+  )
 
 
 if __name__ == "__main__":

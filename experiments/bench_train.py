@@ -42,29 +42,66 @@ from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import state as state_lib, steps
 
 _MODELS = flags.DEFINE_list(
-    "models", ["mlp16", "mlp128", "lenet5", "lenet5x8", "cnn_tiny", "cnn", "resnet8",
-               "resnet20", "mobilenetv3_narrow"], "Presets to time at --batch_size.")
-_EPOCH_MODELS = flags.DEFINE_list("epoch_models", ["mlp128", "lenet5", "cnn"],
-                                  "Presets timed for one full Fashion-MNIST epoch.")
-_REFERENCE = flags.DEFINE_string("reference", "lenet5", "Preset the ratios divide by.")
-_KD_TEACHER = flags.DEFINE_string("kd_teacher", "cnn", "Teacher preset of the KD step ('' = skip).")
+  "models",
+  [
+    "mlp16",
+    "mlp128",
+    "lenet5",
+    "lenet5x8",
+    "cnn_tiny",
+    "cnn",
+    "resnet8",
+    "resnet20",
+    "mobilenetv3_narrow",
+  ],
+  "Presets to time at --batch_size.",
+)
+_EPOCH_MODELS = flags.DEFINE_list(
+  "epoch_models",
+  ["mlp128", "lenet5", "cnn"],
+  "Presets timed for one full Fashion-MNIST epoch.",
+)
+_REFERENCE = flags.DEFINE_string(
+  "reference", "lenet5", "Preset the ratios divide by."
+)
+_KD_TEACHER = flags.DEFINE_string(
+  "kd_teacher", "cnn", "Teacher preset of the KD step ('' = skip)."
+)
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Global batch size.")
-_STEPS = flags.DEFINE_integer("steps", 30, "Timed steps per contender and round.")
-_ROUNDS = flags.DEFINE_integer("rounds", 5, "Alternating rounds (medians are reported).")
-_TORCH = flags.DEFINE_bool("torch", True, "Time the plain PyTorch LeNet-5 reference.")
-_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "torch.set_num_threads (0 = torch's "
-                                      "default; 1 resists a busy machine better).")
-_QUICK = flags.DEFINE_bool("quick", False, "Smoke run: LeNet-5 and the KD step against "
-                           "an MLP teacher, 2 steps, 1 round, no epoch timing.")
+_STEPS = flags.DEFINE_integer(
+  "steps", 30, "Timed steps per contender and round."
+)
+_ROUNDS = flags.DEFINE_integer(
+  "rounds", 5, "Alternating rounds (medians are reported)."
+)
+_TORCH = flags.DEFINE_bool(
+  "torch", True, "Time the plain PyTorch LeNet-5 reference."
+)
+_TORCH_THREADS = flags.DEFINE_integer(
+  "torch_threads",
+  0,
+  "torch.set_num_threads (0 = torch's "
+  "default; 1 resists a busy machine better).",
+)
+_QUICK = flags.DEFINE_bool(
+  "quick",
+  False,
+  "Smoke run: LeNet-5 and the KD step against "
+  "an MLP teacher, 2 steps, 1 round, no epoch timing.",
+)
 
 
 def input_shape(name):
-  return (32, 32, 3) if name.startswith(("resnet", "mobilenet")) else (28, 28, 1)
+  return (
+    (32, 32, 3) if name.startswith(("resnet", "mobilenet")) else (28, 28, 1)
+  )
 
 
 def _batch(name, batch_size):
   rng = np.random.default_rng(0)
-  images = jnp.asarray(rng.normal(size=(batch_size, *input_shape(name))), jnp.float32)
+  images = jnp.asarray(
+    rng.normal(size=(batch_size, *input_shape(name))), jnp.float32
+  )
   return images, jnp.asarray(rng.integers(0, 10, batch_size), jnp.int32)
 
 
@@ -75,8 +112,12 @@ def _optimizer():
 def label_stepper(name, batch_size):
   """run(n): n label steps of preset `name` on a fixed batch, waiting for the last."""
   model, tx = models.get_model(name, 10), _optimizer()
-  holder = [state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(name))]
-  step = jax.jit(functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0)
+  holder = [
+    state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(name))
+  ]
+  step = jax.jit(
+    functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0
+  )
   images, labels = _batch(name, batch_size)
   key = jax.random.PRNGKey(0)
 
@@ -86,16 +127,25 @@ def label_stepper(name, batch_size):
       state, metrics = step(state, images, labels, key)
     jax.block_until_ready(metrics)
     holder[0] = state
+
   return run
 
 
 def kd_stepper(student, teacher_name, batch_size):
   """run(n): n KD steps (student update + teacher forward) on a fixed batch."""
-  model, teacher_model, tx = (models.get_model(student, 10),
-                              models.get_model(teacher_name, 10), _optimizer())
-  holder = [state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(student))]
-  teacher_vars = state_lib.create_state(teacher_model, tx, jax.random.PRNGKey(1),
-                                        input_shape(student)).variables()
+  model, teacher_model, tx = (
+    models.get_model(student, 10),
+    models.get_model(teacher_name, 10),
+    _optimizer(),
+  )
+  holder = [
+    state_lib.create_state(
+      model, tx, jax.random.PRNGKey(0), input_shape(student)
+    )
+  ]
+  teacher_vars = state_lib.create_state(
+    teacher_model, tx, jax.random.PRNGKey(1), input_shape(student)
+  ).variables()
   step = jit_distill_step(model=model, teacher_model=teacher_model, tx=tx)
   images, labels = _batch(student, batch_size)
   key, weights = jax.random.PRNGKey(0), np.ones(1, np.float32)
@@ -103,10 +153,19 @@ def kd_stepper(student, teacher_name, batch_size):
   def run(n):
     state = holder[0]
     for _ in range(n):
-      state, metrics = step(state, images, labels, key, (teacher_vars,), weights,
-                            scalar(4.0), scalar(0.0))
+      state, metrics = step(
+        state,
+        images,
+        labels,
+        key,
+        (teacher_vars,),
+        weights,
+        scalar(4.0),
+        scalar(0.0),
+      )
     jax.block_until_ready(metrics)
     holder[0] = state
+
   return run
 
 
@@ -119,11 +178,23 @@ def torch_lenet5_stepper(batch_size, threads=0):
   if threads:
     torch.set_num_threads(threads)
   nn = torch.nn
-  net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
-                      nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(),
-                      nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-  opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True,
-                        weight_decay=5e-4)
+  net = nn.Sequential(
+    nn.Conv2d(1, 6, 5),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Conv2d(6, 16, 5),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(256, 120),
+    nn.ReLU(),
+    nn.Linear(120, 84),
+    nn.ReLU(),
+    nn.Linear(84, 10),
+  )
+  opt = torch.optim.SGD(
+    net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4
+  )
   images = torch.randn(batch_size, 1, 28, 28)
   labels = torch.randint(0, 10, (batch_size,))
 
@@ -132,6 +203,7 @@ def torch_lenet5_stepper(batch_size, threads=0):
       opt.zero_grad(set_to_none=True)
       torch.nn.functional.cross_entropy(net(images), labels).backward()
       opt.step()
+
   return run
 
 
@@ -142,7 +214,7 @@ def alternate(runners, batch_size, num_steps, rounds):
   rates = {k: [] for k in runners}
   names = list(runners)
   for r in range(rounds):
-    for name in (names if r % 2 == 0 else names[::-1]):
+    for name in names if r % 2 == 0 else names[::-1]:
       start = time.perf_counter()
       runners[name](num_steps)
       rates[name].append(batch_size * num_steps / (time.perf_counter() - start))
@@ -151,12 +223,20 @@ def alternate(runners, batch_size, num_steps, rounds):
 
 def seconds_per_epoch(name, splits, batch_size):
   model, tx = models.get_model(name, 10), _optimizer()
-  state = state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(name))
-  step = jax.jit(functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0)
+  state = state_lib.create_state(
+    model, tx, jax.random.PRNGKey(0), input_shape(name)
+  )
+  step = jax.jit(
+    functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0
+  )
   key = jax.random.PRNGKey(0)
-  batches = data.train_batches(splits.train_images, splits.train_labels, batch_size, 0, 1)
+  batches = data.train_batches(
+    splits.train_images, splits.train_labels, batch_size, 0, 1
+  )
   first_images, first_labels = next(batches)
-  state, metrics = step(state, first_images, first_labels, key)  # Compile outside the timing.
+  state, metrics = step(
+    state, first_images, first_labels, key
+  )  # Compile outside the timing.
   jax.block_until_ready(metrics)
   start = time.perf_counter()
   for images, labels in batches:
@@ -172,19 +252,40 @@ def main(argv):
   names = list(dict.fromkeys([_REFERENCE.value] + _MODELS.value))
   epoch_models, kd_teacher = _EPOCH_MODELS.value, _KD_TEACHER.value
   if quick:
-    names, epoch_models, kd_teacher, num_steps, rounds = ["lenet5"], [], "mlp16", 2, 1
+    names, epoch_models, kd_teacher, num_steps, rounds = (
+      ["lenet5"],
+      [],
+      "mlp16",
+      2,
+      1,
+    )
 
   def line(record):
-    print(json.dumps({**record, "batch_size": batch, "devices": jax.device_count(),
-                      "backend": jax.default_backend(), "jax": jax.__version__,
-                      "xla_flags": os.environ.get("XLA_FLAGS", ""),
-                      "load_1min": round(os.getloadavg()[0], 2)}), flush=True)
+    print(
+      json.dumps(
+        {
+          **record,
+          "batch_size": batch,
+          "devices": jax.device_count(),
+          "backend": jax.default_backend(),
+          "jax": jax.__version__,
+          "xla_flags": os.environ.get("XLA_FLAGS", ""),
+          "load_1min": round(os.getloadavg()[0], 2),
+        }
+      ),
+      flush=True,
+    )
 
   reference = names[0]
-  torch_run = torch_lenet5_stepper(batch, _TORCH_THREADS.value) if _TORCH.value else None
+  torch_run = (
+    torch_lenet5_stepper(batch, _TORCH_THREADS.value) if _TORCH.value else None
+  )
   if _TORCH.value and torch_run is None:
-    print("torch is not installed: the PyTorch reference is skipped "
-          "(pip install torch to measure it).", flush=True)
+    print(
+      "torch is not installed: the PyTorch reference is skipped "
+      "(pip install torch to measure it).",
+      flush=True,
+    )
   for name in names:
     runners = {name: label_stepper(name, batch)}
     if name == "lenet5" and torch_run is not None:
@@ -192,29 +293,66 @@ def main(argv):
     rate = alternate(runners, batch, num_steps, rounds)
     if name == reference:
       reference_rate = rate[name]
-    line({"what": "train_step_images_per_second", "model": name,
-          "images_per_second": round(rate[name], 1),
-          "ratio_vs_reference": round(rate[name] / reference_rate, 3), "reference": reference})
+    line(
+      {
+        "what": "train_step_images_per_second",
+        "model": name,
+        "images_per_second": round(rate[name], 1),
+        "ratio_vs_reference": round(rate[name] / reference_rate, 3),
+        "reference": reference,
+      }
+    )
     if "torch" in rate:
       torch = __import__("torch")
-      line({"what": "torch_train_step_images_per_second", "model": "lenet5",
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "images_per_second": round(rate["torch"], 1)})
+      line(
+        {
+          "what": "torch_train_step_images_per_second",
+          "model": "lenet5",
+          "torch": torch.__version__,
+          "torch_threads": torch.get_num_threads(),
+          "images_per_second": round(rate["torch"], 1),
+        }
+      )
       ratio = rate[name] / rate["torch"]
-      line({"what": "ratio_vs_torch", "model": "lenet5", "ratio": round(ratio, 3),
-            "target": 0.9, "ok": ratio >= 0.9})
+      line(
+        {
+          "what": "ratio_vs_torch",
+          "model": "lenet5",
+          "ratio": round(ratio, 3),
+          "target": 0.9,
+          "ok": ratio >= 0.9,
+        }
+      )
   if kd_teacher:
-    rate = alternate({"kd": kd_stepper("lenet5", kd_teacher, batch),
-                      "labels": label_stepper("lenet5", batch)}, batch, num_steps, rounds)
-    line({"what": "kd_step_images_per_second", "student": "lenet5", "teacher": kd_teacher,
-          "images_per_second": round(rate["kd"], 1),
-          "ratio_vs_label_step": round(rate["kd"] / rate["labels"], 3)})
+    rate = alternate(
+      {
+        "kd": kd_stepper("lenet5", kd_teacher, batch),
+        "labels": label_stepper("lenet5", batch),
+      },
+      batch,
+      num_steps,
+      rounds,
+    )
+    line(
+      {
+        "what": "kd_step_images_per_second",
+        "student": "lenet5",
+        "teacher": kd_teacher,
+        "images_per_second": round(rate["kd"], 1),
+        "ratio_vs_label_step": round(rate["kd"] / rate["labels"], 3),
+      }
+    )
   if epoch_models:
     splits = data.prepare_splits("fashion_mnist")
     for name in epoch_models:
-      line({"what": "fashion_mnist_epoch_seconds", "model": name,
-            "seconds": round(seconds_per_epoch(name, splits, batch), 2),
-            "examples": len(splits.train_labels)})
+      line(
+        {
+          "what": "fashion_mnist_epoch_seconds",
+          "model": name,
+          "seconds": round(seconds_per_epoch(name, splits, batch), 2),
+          "examples": len(splits.train_labels),
+        }
+      )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,20 @@ from ml_collections import config_flags
 from kd_ntk import cli, distributed
 from kd_ntk.distill import loop
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Student run directory (created or resumed).")
-_TEACHER = flags.DEFINE_string("teacher_workdir", None,
-                               "Teacher run directory (overrides distill.teacher_workdir).")
-_DATA_DIR = flags.DEFINE_string("data_dir", None,
-                                "IDX folder or TFDS data_dir (overrides config.data_dir).")
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Config file (path.py:arg)."
+)
+_WORKDIR = flags.DEFINE_string(
+  "workdir", None, "Student run directory (created or resumed)."
+)
+_TEACHER = flags.DEFINE_string(
+  "teacher_workdir",
+  None,
+  "Teacher run directory (overrides distill.teacher_workdir).",
+)
+_DATA_DIR = flags.DEFINE_string(
+  "data_dir", None, "IDX folder or TFDS data_dir (overrides config.data_dir)."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -35,8 +43,10 @@ def main(argv):
   rows = cli.run_or_exit(loop.run, config, _WORKDIR.value)
   last = rows[-1]
   fidelity = last.get("test_fidelity_current")
-  print(f"final epoch {last['epoch']}: test accuracy {100 * last['test_accuracy']:.2f}%"
-        + (f", test fidelity {100 * fidelity:.2f}%" if fidelity is not None else ""))
+  print(
+    f"final epoch {last['epoch']}: test accuracy {100 * last['test_accuracy']:.2f}%"
+    + (f", test fidelity {100 * fidelity:.2f}%" if fidelity is not None else "")
+  )
 
 
 if __name__ == "__main__":

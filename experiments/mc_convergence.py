@@ -36,12 +36,21 @@ def main():
   args = parser.parse_args()
   if args.n < 2:
     raise SystemExit(f"error: --n must be at least 2; got {args.n}.")
-  splits = prepare_splits("fashion_mnist", train_subset=args.n, subset_seed=args.seed)
-  targets = complexity.one_hot(np.asarray(splits.train_labels), splits.info.num_classes)
+  splits = prepare_splits(
+    "fashion_mnist", train_subset=args.n, subset_seed=args.seed
+  )
+  targets = complexity.one_hot(
+    np.asarray(splits.train_labels), splits.info.num_classes
+  )
   try:
-    rows = mc_convergence.convergence_rows(np.asarray(splits.train_images, np.float32),
-                                           targets, args.widths, args.samples, args.depth,
-                                           args.repeats)
+    rows = mc_convergence.convergence_rows(
+      np.asarray(splits.train_images, np.float32),
+      targets,
+      args.widths,
+      args.samples,
+      args.depth,
+      args.repeats,
+    )
   except ValueError as err:
     raise SystemExit(f"error: {err}") from None
   print(mc_convergence.write(rows, args.workdir))

@@ -13,8 +13,12 @@ from kd_ntk import cli, distributed
 from kd_ntk.analysis import reproduce
 from kd_ntk.analysis.verdicts import format_verdict
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (created or resumed).")
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Config file (path.py:arg)."
+)
+_WORKDIR = flags.DEFINE_string(
+  "workdir", None, "Output directory (created or resumed)."
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 

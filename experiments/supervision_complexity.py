@@ -16,7 +16,9 @@ from ml_collections import config_flags
 from kd_ntk import cli, distributed
 from kd_ntk.analysis import claims, supervision_run
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path.py:arg).")
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Config file (path.py:arg)."
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
 flags.mark_flags_as_required(["config", "workdir"])
 

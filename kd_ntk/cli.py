@@ -28,15 +28,19 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 # Errors that mean "the input was wrong": shown as one line, without a traceback.
 BAD_INPUT_ERRORS = (ValueError, KeyError, OSError)
 
-_DEBUG = flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
+_DEBUG = flags.DEFINE_bool(
+  "debug", False, "Show full tracebacks instead of one-line errors."
+)
 
 
 def debugging(argv: Optional[Sequence[str]] = None) -> bool:
   """Whether --debug was given (readable before the flags are parsed)."""
   if flags.FLAGS.is_parsed():
     return _DEBUG.value
-  return any(a in ("--debug", "--debug=true", "--debug=True")
-             for a in (argv if argv is not None else sys.argv))
+  return any(
+    a in ("--debug", "--debug=true", "--debug=True")
+    for a in (argv if argv is not None else sys.argv)
+  )
 
 
 def one_line(err: BaseException) -> str:
@@ -75,7 +79,9 @@ def run_or_exit(fn: Callable[..., T], *args, **kwargs) -> T:
         checkpoint.close_all()
         raise
       fail(f"error: {one_line(err)}", EXIT_BAD_INPUT)
-    except FloatingPointError as err:  # Divergence: there is no result to report.
+    except (
+      FloatingPointError
+    ) as err:  # Divergence: there is no result to report.
       if debugging():
         checkpoint.close_all()
         raise
@@ -93,10 +99,17 @@ def _config_file_problem(argv: Sequence[str]) -> Optional[str]:
     if value is not None:
       path = value.split(":", 1)[0]
       if path and not os.path.isfile(path):
-        known = ", ".join(sorted(n for n in os.listdir(CONFIG_DIR)
-                                 if _defines_get_config(os.path.join(CONFIG_DIR, n))))
-        return (f"config file {path} does not exist (from --config={value}); the "
-                f"configs are in {os.path.relpath(CONFIG_DIR)}: {known}.")
+        known = ", ".join(
+          sorted(
+            n
+            for n in os.listdir(CONFIG_DIR)
+            if _defines_get_config(os.path.join(CONFIG_DIR, n))
+          )
+        )
+        return (
+          f"config file {path} does not exist (from --config={value}); the "
+          f"configs are in {os.path.relpath(CONFIG_DIR)}: {known}."
+        )
   return None
 
 
@@ -128,7 +141,9 @@ def _root_cause(err: BaseException) -> BaseException:
   """The first exception of a chain (config_flags re-raises get_config's errors
   with a formatted traceback as their message)."""
   while True:
-    earlier = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+    earlier = err.__cause__ or (
+      None if err.__suppress_context__ else err.__context__
+    )
     if earlier is None:
       return err
     err = earlier

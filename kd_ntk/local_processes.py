@@ -41,14 +41,21 @@ def free_port() -> int:
     return sock.getsockname()[1]
 
 
-def process_env(devices: int, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def process_env(
+  devices: int, extra: Optional[Dict[str, str]] = None
+) -> Dict[str, str]:
   """The environment of one worker: `devices` fake CPU devices, this repo importable."""
   env = dict(os.environ)
-  flags = re.sub(r"--xla_force_host_platform_device_count=\d+", "",
-                 env.get("XLA_FLAGS", ""))
-  env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+  flags = re.sub(
+    r"--xla_force_host_platform_device_count=\d+", "", env.get("XLA_FLAGS", "")
+  )
+  env["XLA_FLAGS"] = (
+    f"{flags} --xla_force_host_platform_device_count={devices}".strip()
+  )
   env["JAX_PLATFORMS"] = "cpu"
-  env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
+  env["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [REPO, env.get("PYTHONPATH")])
+  )
   env.update(extra or {})
   return env
 
@@ -61,17 +68,26 @@ def kill_all(procs: Sequence[subprocess.Popen]) -> None:
   for proc in procs:
     if proc.poll() is None:
       try:
-        os.killpg(proc.pid, signal.SIGKILL)  # The process and anything it started.
+        os.killpg(
+          proc.pid, signal.SIGKILL
+        )  # The process and anything it started.
       except ProcessLookupError:
         pass
   for proc in procs:
     proc.wait()
 
 
-def run_processes(args: Sequence[str], num_processes: int, devices_per_process: int,
-                  logdir: str, timeout: float = 120.0, grace: float = 10.0,
-                  env: Optional[Dict[str, str]] = None, check: bool = True,
-                  extra_args: Optional[Dict[int, List[str]]] = None) -> List[Finished]:
+def run_processes(
+  args: Sequence[str],
+  num_processes: int,
+  devices_per_process: int,
+  logdir: str,
+  timeout: float = 120.0,
+  grace: float = 10.0,
+  env: Optional[Dict[str, str]] = None,
+  check: bool = True,
+  extra_args: Optional[Dict[int, List[str]]] = None,
+) -> List[Finished]:
   """Runs `python *args` as `num_processes` processes of one distributed run.
 
   Args:
@@ -95,12 +111,23 @@ def run_processes(args: Sequence[str], num_processes: int, devices_per_process: 
       out = open(os.path.join(logdir, f"process_{i}.out"), "w+")
       err = open(os.path.join(logdir, f"process_{i}.err"), "w+")
       files.append((out, err))
-      command = [sys.executable, *args, f"--coordinator_address=localhost:{port}",
-                 f"--num_processes={num_processes}", f"--process_id={i}",
-                 *(extra_args or {}).get(i, [])]
-      procs.append(subprocess.Popen(command, stdout=out, stderr=err,
-                                    env=process_env(devices_per_process, env),
-                                    start_new_session=True))
+      command = [
+        sys.executable,
+        *args,
+        f"--coordinator_address=localhost:{port}",
+        f"--num_processes={num_processes}",
+        f"--process_id={i}",
+        *(extra_args or {}).get(i, []),
+      ]
+      procs.append(
+        subprocess.Popen(
+          command,
+          stdout=out,
+          stderr=err,
+          env=process_env(devices_per_process, env),
+          start_new_session=True,
+        )
+      )
     deadline, failed_at = time.time() + timeout, None
     while any(p.poll() is None for p in procs) and time.time() < deadline:
       if failed_at is None and any(p.poll() not in (None, 0) for p in procs):
@@ -119,38 +146,67 @@ def run_processes(args: Sequence[str], num_processes: int, devices_per_process: 
     out.close()
     err.close()
   if check and (timed_out or any(r.returncode for r in results)):
-    report = "\n".join(f"--- process {i}: exit {r.returncode}\n{tail(r.stdout)}\n"
-                       f"{tail(r.stderr)}" for i, r in enumerate(results))
-    raise AssertionError(("timed out after %.0f s\n" % timeout if timed_out else "")
-                         + report)
+    report = "\n".join(
+      f"--- process {i}: exit {r.returncode}\n{tail(r.stdout)}\n"
+      f"{tail(r.stderr)}"
+      for i, r in enumerate(results)
+    )
+    raise AssertionError(
+      ("timed out after %.0f s\n" % timeout if timed_out else "") + report
+    )
   return results
 
 
-def run_single(args: Sequence[str], devices: int, logdir: str, timeout: float = 120.0,
-               env: Optional[Dict[str, str]] = None) -> Finished:
+def run_single(
+  args: Sequence[str],
+  devices: int,
+  logdir: str,
+  timeout: float = 120.0,
+  env: Optional[Dict[str, str]] = None,
+) -> Finished:
   """Runs `python *args` as one ordinary process with `devices` CPU devices."""
   os.makedirs(logdir, exist_ok=True)
   try:
-    done = subprocess.run([sys.executable, *args], capture_output=True,
-                          text=True, timeout=timeout, env=process_env(devices, env))
+    done = subprocess.run(
+      [sys.executable, *args],
+      capture_output=True,
+      text=True,
+      timeout=timeout,
+      env=process_env(devices, env),
+    )
   except subprocess.TimeoutExpired as err:
     raise AssertionError(f"timed out after {timeout:.0f} s: {args}") from err
   if done.returncode:
-    raise AssertionError(f"exit {done.returncode}\n{tail(done.stdout)}\n{tail(done.stderr)}")
+    raise AssertionError(
+      f"exit {done.returncode}\n{tail(done.stdout)}\n{tail(done.stderr)}"
+    )
   return Finished(0, done.returncode, done.stdout, done.stderr)
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--num_processes", type=int, default=2)
-  parser.add_argument("--devices", type=int, default=1, help="CPU devices per process.")
-  parser.add_argument("--logdir", required=True, help="process_<i>.out/.err go here.")
-  parser.add_argument("--timeout", type=float, default=24 * 3600.0, help="Seconds.")
-  parser.add_argument("command", nargs="+", help="Script and its arguments (after --).")
+  parser.add_argument(
+    "--devices", type=int, default=1, help="CPU devices per process."
+  )
+  parser.add_argument(
+    "--logdir", required=True, help="process_<i>.out/.err go here."
+  )
+  parser.add_argument(
+    "--timeout", type=float, default=24 * 3600.0, help="Seconds."
+  )
+  parser.add_argument(
+    "command", nargs="+", help="Script and its arguments (after --)."
+  )
   args = parser.parse_args(argv)
   try:
-    results = run_processes(args.command, args.num_processes, args.devices, args.logdir,
-                            timeout=args.timeout)
+    results = run_processes(
+      args.command,
+      args.num_processes,
+      args.devices,
+      args.logdir,
+      timeout=args.timeout,
+    )
   except AssertionError as err:
     print(f"error: {err}", file=sys.stderr)
     return 1

@@ -30,12 +30,16 @@ def softmax(logits_NxC, temperature: float = 1.0) -> np.ndarray:
 
 def accuracy(logits_NxC, labels_N) -> float:
   """Top-1 accuracy: mean of 1[argmax_c z_c = y]."""
-  return float(np.mean(np.argmax(_as_f64(logits_NxC), -1) == np.asarray(labels_N)))
+  return float(
+    np.mean(np.argmax(_as_f64(logits_NxC), -1) == np.asarray(labels_N))
+  )
 
 
 def fidelity(student_logits_NxC, teacher_logits_NxC) -> float:
   """Top-1 agreement between student and teacher: mean of 1[argmax z_S = argmax z_T]."""
-  return accuracy(student_logits_NxC, np.argmax(_as_f64(teacher_logits_NxC), -1))
+  return accuracy(
+    student_logits_NxC, np.argmax(_as_f64(teacher_logits_NxC), -1)
+  )
 
 
 def cross_entropy(logits_NxC, labels_N) -> float:
@@ -65,7 +69,9 @@ def mean_margin(logits_NxC, labels_N) -> float:
   return float(np.mean(margins(logits_NxC, labels_N)))
 
 
-def kl_divergence(teacher_logits_NxC, student_logits_NxC, temperature: float = 1.0) -> float:
+def kl_divergence(
+  teacher_logits_NxC, student_logits_NxC, temperature: float = 1.0
+) -> float:
   """Mean KL(p_T ‖ p_S) with p = softmax(z/τ): (1/N) Σ_i Σ_c p_T,ic (log p_T,ic − log p_S,ic).
 
   Terms with p_T,ic = 0 contribute 0 (the 0·log 0 = 0 convention).
@@ -77,7 +83,9 @@ def kl_divergence(teacher_logits_NxC, student_logits_NxC, temperature: float = 1
   return float(np.mean(terms.sum(axis=-1)))
 
 
-def expected_calibration_error(logits_NxC, labels_N, num_bins: int = 15) -> float:
+def expected_calibration_error(
+  logits_NxC, labels_N, num_bins: int = 15
+) -> float:
   """Expected calibration error with `num_bins` equal-width confidence bins.
 
   ECE = Σ_b (|B_b| / N) · |acc(B_b) − conf(B_b)|, where the confidence of an
@@ -90,7 +98,9 @@ def expected_calibration_error(logits_NxC, labels_N, num_bins: int = 15) -> floa
   confidence = probs.max(axis=-1)
   correct = (probs.argmax(axis=-1) == labels).astype(np.float64)
   # ceil(conf·M) − 1 maps (k/M, (k+1)/M] to bin k; clip puts conf = 0 in bin 0.
-  bins = np.clip(np.ceil(confidence * num_bins).astype(int) - 1, 0, num_bins - 1)
+  bins = np.clip(
+    np.ceil(confidence * num_bins).astype(int) - 1, 0, num_bins - 1
+  )
   acc_sum = np.bincount(bins, weights=correct, minlength=num_bins)
   conf_sum = np.bincount(bins, weights=confidence, minlength=num_bins)
   # Σ_b (n_b/N)|acc_b − conf_b| = (1/N) Σ_b |Σ correct − Σ conf| over the bin.

@@ -20,8 +20,9 @@ becomes a failure, so the pinned leg cannot pass by skipping.
 
 import os
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                           " --xla_force_host_platform_device_count=4").strip()
+os.environ["XLA_FLAGS"] = (
+  os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+).strip()
 
 import glob  # noqa: E402
 import struct  # noqa: E402
@@ -31,9 +32,14 @@ import pytest  # noqa: E402
 
 CORE_ONLY = os.environ.get("KD_NTK_CORE_ONLY") == "1"
 # Where the real Fashion-MNIST is, before the session points the variable elsewhere.
-REAL_FASHION_MNIST_DIR = (os.environ.get("KD_NTK_FASHION_MNIST_DIR")
-                          or "/usr/share/datasets/fashion-mnist")
-SYNTHETIC_PER_CLASS = {"train": 120, "t10k": 30}  # 1,200 / 300 images of 10 classes.
+REAL_FASHION_MNIST_DIR = (
+  os.environ.get("KD_NTK_FASHION_MNIST_DIR")
+  or "/usr/share/datasets/fashion-mnist"
+)
+SYNTHETIC_PER_CLASS = {
+  "train": 120,
+  "t10k": 30,
+}  # 1,200 / 300 images of 10 classes.
 
 
 def write_synthetic_fashion_mnist(folder: str, seed: int = 0) -> None:
@@ -44,14 +50,23 @@ def write_synthetic_fashion_mnist(folder: str, seed: int = 0) -> None:
   linear model separates the classes, so training lowers the loss.
   """
   from kd_ntk.data import write_idx
+
   rng = np.random.default_rng(seed)
   coarse = rng.normal(size=(10, 7, 7))
-  templates = np.kron(coarse, np.ones((4, 4)))  # (10, 28, 28), blocks of 4×4 pixels.
+  templates = np.kron(
+    coarse, np.ones((4, 4))
+  )  # (10, 28, 28), blocks of 4×4 pixels.
   for prefix, per_class in SYNTHETIC_PER_CLASS.items():
-    labels = rng.permutation(np.repeat(np.arange(10, dtype=np.uint8), per_class))
-    pixels = 110 + 45 * templates[labels] + 35 * rng.normal(size=(len(labels), 28, 28))
-    write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"),
-              np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+    labels = rng.permutation(
+      np.repeat(np.arange(10, dtype=np.uint8), per_class)
+    )
+    pixels = (
+      110 + 45 * templates[labels] + 35 * rng.normal(size=(len(labels), 28, 28))
+    )
+    write_idx(
+      os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"),
+      np.clip(np.rint(pixels), 0, 255).astype(np.uint8),
+    )
     write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), labels)
 
 
@@ -73,11 +88,15 @@ def synthetic_fashion_mnist(tmp_path_factory):
 def real_fashion_mnist_dir():
   """The real Fashion-MNIST folder; skips, saying how to install it, when absent."""
   folder = REAL_FASHION_MNIST_DIR
-  if not any(os.path.exists(os.path.join(folder, f"t10k-labels-idx1-ubyte{ext}"))
-             for ext in (".gz", "")):
-    pytest.skip(f"the real Fashion-MNIST is not in {folder}: install it with "
-                "`sudo apt-get install -y dataset-fashion-mnist` (or ./run.sh test), or "
-                "point KD_NTK_FASHION_MNIST_DIR at a folder with its four IDX files")
+  if not any(
+    os.path.exists(os.path.join(folder, f"t10k-labels-idx1-ubyte{ext}"))
+    for ext in (".gz", "")
+  ):
+    pytest.skip(
+      f"the real Fashion-MNIST is not in {folder}: install it with "
+      "`sudo apt-get install -y dataset-fashion-mnist` (or ./run.sh test), or "
+      "point KD_NTK_FASHION_MNIST_DIR at a folder with its four IDX files"
+    )
   return folder
 
 
@@ -87,10 +106,14 @@ def pytest_runtest_makereport(item, call):
   report = outcome.get_result()
   if report.skipped and not CORE_ONLY and call.excinfo is not None:
     message = str(call.excinfo.value)
-    if any(s in message for s in ("core-only", "could not import", "No module named")):
+    if any(
+      s in message for s in ("core-only", "could not import", "No module named")
+    ):
       report.outcome = "failed"
-      report.longrepr = (f"{message}\nOptional packages may be missing only on the "
-                         "core-only leg (KD_NTK_CORE_ONLY=1); install requirements.txt.")
+      report.longrepr = (
+        f"{message}\nOptional packages may be missing only on the "
+        "core-only leg (KD_NTK_CORE_ONLY=1); install requirements.txt."
+      )
 
 
 def _fields(buf: bytes):
@@ -102,12 +125,12 @@ def _fields(buf: bytes):
     if wire == 0:
       value, pos = _varint(buf, pos)
     elif wire == 1:
-      value, pos = buf[pos:pos + 8], pos + 8
+      value, pos = buf[pos : pos + 8], pos + 8
     elif wire == 5:
-      value, pos = buf[pos:pos + 4], pos + 4
+      value, pos = buf[pos : pos + 4], pos + 4
     elif wire == 2:
       size, pos = _varint(buf, pos)
-      value, pos = buf[pos:pos + size], pos + size
+      value, pos = buf[pos : pos + size], pos + size
     else:
       raise ValueError(f"unexpected wire type {wire}")
     yield number, wire, value
@@ -131,16 +154,19 @@ def read_event_scalars(logdir: str):
   kd_ntk's (itself checked against the published CRC-32C check value).
   """
   from kd_ntk.train.event_file import masked_crc32c
+
   scalars = {}
   for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
     raw = open(path, "rb").read()
     pos = 0
     while pos < len(raw):
-      header = raw[pos:pos + 8]
+      header = raw[pos : pos + 8]
       (length,) = struct.unpack("<Q", header)
-      (header_crc,) = struct.unpack("<I", raw[pos + 8:pos + 12])
-      data = raw[pos + 12:pos + 12 + length]
-      (data_crc,) = struct.unpack("<I", raw[pos + 12 + length:pos + 16 + length])
+      (header_crc,) = struct.unpack("<I", raw[pos + 8 : pos + 12])
+      data = raw[pos + 12 : pos + 12 + length]
+      (data_crc,) = struct.unpack(
+        "<I", raw[pos + 12 + length : pos + 16 + length]
+      )
       if header_crc != masked_crc32c(header) or data_crc != masked_crc32c(data):
         raise ValueError(f"{path}: record at byte {pos} fails its checksum")
       pos += 16 + length

@@ -24,11 +24,19 @@ def test_bench_train():
 
 
 def test_bench_distill(tmp_path):
-  records = _records("bench_distill.py", "--teacher_config=tiny,epochs=2", "--student=mlp16",
-                     "--rounds=1", "--batch_size=32")
+  records = _records(
+    "bench_distill.py",
+    "--teacher_config=tiny,epochs=2",
+    "--student=mlp16",
+    "--rounds=1",
+    "--batch_size=32",
+  )
   modes = {r["mode"] for r in records if r["what"] == "epoch_seconds"}
   assert modes == {"labels", "offline", "online"}
-  assert any(r["what"] == "compiles" and r["distill_step_cache_size"] == 1 for r in records)
+  assert any(
+    r["what"] == "compiles" and r["distill_step_cache_size"] == 1
+    for r in records
+  )
 
 
 def test_bench_complexity():
@@ -37,17 +45,29 @@ def test_bench_complexity():
 
 
 def test_bench_ntk():
-  records = _records("bench_ntk.py", "--n=32", "--methods=own:structured,own:jacobian",
-                     "--no_check")
+  records = _records(
+    "bench_ntk.py",
+    "--n=32",
+    "--methods=own:structured,own:jacobian",
+    "--no_check",
+  )
   grams = [r for r in records if r.get("method", "").startswith("own:")]
   assert len(grams) == 2 and all(r["seconds"] > 0 for r in grams)
 
 
 def test_bench_scale():
-  records = _records("bench_scale.py", "--model=mlp16", "--steps=2", "--repeats=1")
+  records = _records(
+    "bench_scale.py", "--model=mlp16", "--steps=2", "--repeats=1"
+  )
   runs = {r["layout"]: r for r in records if "layout" in r}
-  assert (runs["reference"]["processes"], runs["candidate"]["processes"]) == (1, 2)
+  assert (runs["reference"]["processes"], runs["candidate"]["processes"]) == (
+    1,
+    2,
+  )
   # Same global batches and steps in both layouts: the same final loss.
-  assert abs(runs["reference"]["final_loss"] - runs["candidate"]["final_loss"]) < 1e-5
+  assert (
+    abs(runs["reference"]["final_loss"] - runs["candidate"]["final_loss"])
+    < 1e-5
+  )
   summary = records[-1]
   assert summary["what"] == "multiprocess_overhead" and summary["ratio"] > 0

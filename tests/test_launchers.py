@@ -17,56 +17,96 @@ def _ok(result):
 @pytest.fixture(scope="module")
 def teacher_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("launch") / "teacher")
-  out = _ok(run_script("train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,epochs=2",
-                       f"--workdir={workdir}"))
+  out = _ok(
+    run_script(
+      "train_teacher.py",
+      "--config=kd_ntk/configs/teacher.py:tiny,epochs=2",
+      f"--workdir={workdir}",
+    )
+  )
   return workdir, out
 
 
 def test_train_teacher_writes_a_run_and_resumes_it(teacher_run):
   workdir, out = teacher_run
   assert "final epoch 2: test accuracy" in out
-  rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  rows = [
+    json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))
+  ]
   assert [r["epoch"] for r in rows] == [0, 1, 2]
   assert glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
-  again = _ok(run_script("train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,epochs=2",
-                         f"--workdir={workdir}"))
+  again = _ok(
+    run_script(
+      "train_teacher.py",
+      "--config=kd_ntk/configs/teacher.py:tiny,epochs=2",
+      f"--workdir={workdir}",
+    )
+  )
   assert "already finished (2 epochs)" in again
 
 
 def test_train_teacher_rejects_bad_input_in_one_line(tmp_path):
-  result = run_script("train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny,batch_size=30",
-                      f"--workdir={tmp_path / 'bad'}")
+  result = run_script(
+    "train_teacher.py",
+    "--config=kd_ntk/configs/teacher.py:tiny,batch_size=30",
+    f"--workdir={tmp_path / 'bad'}",
+  )
   assert result.returncode == 2  # kd_ntk.cli: 2 = bad input, 1 = diverged.
   assert result.stderr.strip().splitlines() == [
-      "error: config: batch_size=30 must be divisible by the 4 devices."]
+    "error: config: batch_size=30 must be divisible by the 4 devices."
+  ]
   assert "Traceback" not in result.stderr
   assert not os.path.exists(tmp_path / "bad")
 
 
 def test_distill_trains_a_student_from_the_teacher_run(teacher_run, tmp_path):
   teacher_dir, _ = teacher_run
-  out = _ok(run_script("distill.py", "--config=kd_ntk/configs/distill.py:tiny,offline",
-                       f"--teacher_workdir={teacher_dir}", f"--workdir={tmp_path / 's'}"))
+  out = _ok(
+    run_script(
+      "distill.py",
+      "--config=kd_ntk/configs/distill.py:tiny,offline",
+      f"--teacher_workdir={teacher_dir}",
+      f"--workdir={tmp_path / 's'}",
+    )
+  )
   assert "final epoch 2: test accuracy" in out and "test fidelity" in out
   assert glob.glob(str(tmp_path / "s" / "events.out.tfevents.*"))
 
 
-def test_supervision_complexity_writes_csv_plot_and_verdicts(teacher_run, tmp_path):
+def test_supervision_complexity_writes_csv_plot_and_verdicts(
+  teacher_run, tmp_path
+):
   teacher_dir, _ = teacher_run
-  out = _ok(run_script("supervision_complexity.py",
-                       f"--config=kd_ntk/configs/complexity.py:tiny,teacher_workdir={teacher_dir}",
-                       f"--workdir={tmp_path}"))
+  out = _ok(
+    run_script(
+      "supervision_complexity.py",
+      f"--config=kd_ntk/configs/complexity.py:tiny,teacher_workdir={teacher_dir}",
+      f"--workdir={tmp_path}",
+    )
+  )
   for name in ("complexity.csv", "asc_vs_teacher_epoch.png", "verdicts.json"):
     assert os.path.getsize(tmp_path / name) > 0, name
   verdicts = json.load(open(tmp_path / "verdicts.json"))
-  assert [v["claim"] for v in verdicts] == ["C1", "C2", "C2n", "C3", "C4", "C4n"]
+  assert [v["claim"] for v in verdicts] == [
+    "C1",
+    "C2",
+    "C2n",
+    "C3",
+    "C4",
+    "C4n",
+  ]
   assert all(v["outcome"] for v in verdicts)
   assert "C1" in out
 
 
 def test_reproduce_writes_the_report(tmp_path):
-  out = _ok(run_script("reproduce.py", "--config=kd_ntk/configs/reproduce.py:tiny",
-                       f"--workdir={tmp_path}"))
+  out = _ok(
+    run_script(
+      "reproduce.py",
+      "--config=kd_ntk/configs/reproduce.py:tiny",
+      f"--workdir={tmp_path}",
+    )
+  )
   assert f"report: {tmp_path}" in out
   text = open(next(iter(glob.glob(str(tmp_path / "*.md"))))).read()
   assert "C8" in text

@@ -28,9 +28,13 @@ TEACHER_ARG = "tiny,epochs=2,augment.pad=2,augment.flip=True"
 @pytest.fixture(scope="module")
 def data_run(tmp_path_factory):
   out = tmp_path_factory.mktemp("data")
-  results = harness.run_processes([os.path.join(WORKERS, "data_worker.py"), f"--out={out}"],
-                                  num_processes=2, devices_per_process=2,
-                                  logdir=str(out / "logs"), timeout=90)
+  results = harness.run_processes(
+    [os.path.join(WORKERS, "data_worker.py"), f"--out={out}"],
+    num_processes=2,
+    devices_per_process=2,
+    logdir=str(out / "logs"),
+    timeout=90,
+  )
   return results, [dict(np.load(out / f"process_{i}.npz")) for i in range(2)]
 
 
@@ -51,11 +55,14 @@ def test_processes_read_disjoint_shares_placed_where_jax_expects(data_run):
 
 def test_global_batches_equal_the_single_process_pipeline(data_run):
   from multihost.data_worker import BATCH, EPOCH, EVAL_BATCH, SEED, toy_data
+
   _, seen = data_run
   images, labels = toy_data()
   whole = list(data.train_batches(images, labels, BATCH, SEED, EPOCH, 2, True))
   expected = np.stack([x for x, _ in whole])
-  expected_sums = [[x.sum(dtype=np.float64), (y * np.arange(BATCH)).sum()] for x, y in whole]
+  expected_sums = [
+    [x.sum(dtype=np.float64), (y * np.arange(BATCH)).sum()] for x, y in whole
+  ]
   for s in seen:  # Both processes hold the same global results.
     np.testing.assert_array_equal(s["gathered"], expected)
     np.testing.assert_allclose(s["sums"], expected_sums, rtol=1e-5)
@@ -68,9 +75,16 @@ def test_a_failing_process_takes_the_run_down_quickly(tmp_path):
   # minutes, so the harness kills it after the grace period.
   script = os.path.join(WORKERS, "data_worker.py")
   start = time.time()
-  results = harness.run_processes([script, f"--out={tmp_path}"], 2, 2,
-                                  str(tmp_path / "logs"), timeout=60, grace=2,
-                                  check=False, extra_args={1: ["--no_such_flag"]})
+  results = harness.run_processes(
+    [script, f"--out={tmp_path}"],
+    2,
+    2,
+    str(tmp_path / "logs"),
+    timeout=60,
+    grace=2,
+    check=False,
+    extra_args={1: ["--no_such_flag"]},
+  )
   assert results[1].returncode == 1 and "no_such_flag" in results[1].stderr
   assert results[0].returncode == -9  # Killed while waiting for process 1.
   assert time.time() - start < 30
@@ -78,15 +92,25 @@ def test_a_failing_process_takes_the_run_down_quickly(tmp_path):
 
 def launch_teacher(workdir, logdir, kill_after_epoch=None):
   """The teacher launcher as 2 processes x 2 devices (killed after an epoch if asked)."""
-  args = [LAUNCHER, f"--config={teacher.__file__}:{TEACHER_ARG}", f"--workdir={workdir}"]
+  args = [
+    LAUNCHER,
+    f"--config={teacher.__file__}:{TEACHER_ARG}",
+    f"--workdir={workdir}",
+  ]
   if kill_after_epoch is not None:
-    args = [os.path.join(WORKERS, "killed_after_epoch.py"), str(kill_after_epoch)] + args
-  return harness.run_processes(args, 2, 2, str(logdir), timeout=120,
-                               check=kill_after_epoch is None)
+    args = [
+      os.path.join(WORKERS, "killed_after_epoch.py"),
+      str(kill_after_epoch),
+    ] + args
+  return harness.run_processes(
+    args, 2, 2, str(logdir), timeout=120, check=kill_after_epoch is None
+  )
 
 
 def assert_rows_match(rows, reference):
-  assert [r["epoch"] for r in rows] == [r["epoch"] for r in reference] == [0, 1, 2]
+  assert (
+    [r["epoch"] for r in rows] == [r["epoch"] for r in reference] == [0, 1, 2]
+  )
   for row, ref in zip(rows, reference):
     assert set(row) == set(ref)
     for key in set(ref) - {"seconds"}:
@@ -102,32 +126,51 @@ def reference(tmp_path_factory):
 
 def event_file_pids(workdir):
   """The process ids in the names of the TensorBoard event files of a run."""
-  return [int(name.split(".")[-3])
-          for name in glob.glob(os.path.join(workdir, "events.out.tfevents.*"))]
+  return [
+    int(name.split(".")[-3])
+    for name in glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
+  ]
 
 
-def test_two_processes_train_like_one_and_only_process_0_writes(tmp_path, reference):
+def test_two_processes_train_like_one_and_only_process_0_writes(
+  tmp_path, reference
+):
   reference_rows, reference_dir = reference
   workdir = tmp_path / "run"
   results = launch_teacher(workdir, tmp_path / "logs")
   for i, result in enumerate(results):
     assert f"[process {i}/2] 2 local and 4 global cpu devices" in result.stdout
     assert "final epoch 2" in result.stdout
-  rows = wd.read_metrics(str(workdir))  # Two writers would have doubled every row.
+  rows = wd.read_metrics(
+    str(workdir)
+  )  # Two writers would have doubled every row.
   assert_rows_match(rows, reference_rows)
   assert event_file_pids(str(workdir)) == [results[0].pid]
-  files = lambda d: sorted(n for n in os.listdir(d) if not n.startswith("events."))
-  assert files(workdir) == files(reference_dir)  # No file written only in 2 processes.
-  with open(workdir / "config.json") as fh, open(os.path.join(reference_dir, "config.json")) as ref:
+  files = lambda d: sorted(
+    n for n in os.listdir(d) if not n.startswith("events.")
+  )
+  assert files(workdir) == files(
+    reference_dir
+  )  # No file written only in 2 processes.
+  with (
+    open(workdir / "config.json") as fh,
+    open(os.path.join(reference_dir, "config.json")) as ref,
+  ):
     assert json.load(fh) == json.load(ref)
-  assert sorted(os.listdir(workdir / "integrity")) == ["0.json", "1.json", "2.json"]
+  assert sorted(os.listdir(workdir / "integrity")) == [
+    "0.json",
+    "1.json",
+    "2.json",
+  ]
   assert checkpoint.saved_epochs(str(workdir)) == [0, 1, 2]
 
 
 def test_resume_after_killing_both_processes_after_epoch_1(tmp_path, reference):
   workdir = tmp_path / "run"
   killed = launch_teacher(workdir, tmp_path / "killed", kill_after_epoch=1)
-  assert [r.returncode for r in killed] == [-9, -9], [r.stderr[-2000:] for r in killed]
+  assert [r.returncode for r in killed] == [-9, -9], [
+    r.stderr[-2000:] for r in killed
+  ]
   assert [r["epoch"] for r in wd.read_metrics(str(workdir))] == [0, 1]
   assert checkpoint.saved_epochs(str(workdir)) == [0, 1]
   results = launch_teacher(workdir, tmp_path / "resumed")
@@ -142,11 +185,21 @@ def test_ntk_gram_over_both_processes_equals_one_process(tmp_path):
   import jax.numpy as jnp
   from kd_ntk.ntk import empirical_ntk
   from multihost.ntk_worker import problem
-  harness.run_processes([os.path.join(WORKERS, "ntk_worker.py"), f"--out={tmp_path}"], 2, 2,
-                        str(tmp_path / "logs"), timeout=90)
+
+  harness.run_processes(
+    [os.path.join(WORKERS, "ntk_worker.py"), f"--out={tmp_path}"],
+    2,
+    2,
+    str(tmp_path / "logs"),
+    timeout=90,
+  )
   f, params, x1, x2 = problem()
-  gram = empirical_ntk(f, params, x1, block_size=4, method="jacobian", dtype=jnp.float64)
-  cross = empirical_ntk(f, params, x1, x2, block_size=4, output="full", method="jacobian")
+  gram = empirical_ntk(
+    f, params, x1, block_size=4, method="jacobian", dtype=jnp.float64
+  )
+  cross = empirical_ntk(
+    f, params, x1, x2, block_size=4, output="full", method="jacobian"
+  )
   assert gram.dtype == np.float64 and cross.shape == (21, 10, 3, 3)
   for i in range(2):
     with np.load(tmp_path / f"ntk_{i}.npz") as seen:

@@ -9,19 +9,24 @@ def test_flag_only_on_jax_0_5():
 
 
 def test_apply_defaults_appends_once_and_respects_the_user(monkeypatch):
-  monkeypatch.setattr(xla_cpu.importlib.metadata, "version", lambda name: "0.5.3")
+  monkeypatch.setattr(
+    xla_cpu.importlib.metadata, "version", lambda name: "0.5.3"
+  )
   env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
   xla_cpu.apply_defaults(env)
   xla_cpu.apply_defaults(env)
-  assert env["XLA_FLAGS"] == ("--xla_force_host_platform_device_count=4 "
-                              "--xla_cpu_use_thunk_runtime=false")
+  assert env["XLA_FLAGS"] == (
+    "--xla_force_host_platform_device_count=4 --xla_cpu_use_thunk_runtime=false"
+  )
   user = {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=true"}
   xla_cpu.apply_defaults(user)
   assert user["XLA_FLAGS"] == "--xla_cpu_use_thunk_runtime=true"
   opted_out = {"KD_NTK_XLA_DEFAULTS": "0"}
   xla_cpu.apply_defaults(opted_out)
   assert "XLA_FLAGS" not in opted_out
-  monkeypatch.setattr(xla_cpu.importlib.metadata, "version", lambda name: "0.10.2")
+  monkeypatch.setattr(
+    xla_cpu.importlib.metadata, "version", lambda name: "0.10.2"
+  )
   newest = {}
   xla_cpu.apply_defaults(newest)
   assert newest == {}

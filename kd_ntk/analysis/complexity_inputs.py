@@ -27,12 +27,14 @@ def num_classes_of(run_config) -> int:
   """C recorded in a run's config.json."""
   return data_shape_of(run_config).num_classes
 
+
 # Seed of random-label draw d on subset s: random_label_seed + DRAW_STRIDE·s + d.
 DRAW_STRIDE = 1000
 
 
-def ntk_subsets(labels: np.ndarray, n: int, num_subsets: int, seed: int,
-                num_classes: int) -> List[np.ndarray]:
+def ntk_subsets(
+  labels: np.ndarray, n: int, num_subsets: int, seed: int, num_classes: int
+) -> List[np.ndarray]:
   """`num_subsets` class-balanced index sets of size n, disjoint while the data lasts.
 
   Subset s is `class_balanced_subset(·, n, seed + s)` drawn from the examples
@@ -53,31 +55,48 @@ def random_label_seed(config, subset: int, draw: int) -> int:
   return int(config.random_label_seed) + DRAW_STRIDE * subset + draw
 
 
-def target_sets(config, labels: np.ndarray, num_classes: int,
-                teacher_logits: Dict[int, np.ndarray], subset: int = 0
-                ) -> Iterator[Tuple[Dict, np.ndarray]]:
+def target_sets(
+  config,
+  labels: np.ndarray,
+  num_classes: int,
+  teacher_logits: Dict[int, np.ndarray],
+  subset: int = 0,
+) -> Iterator[Tuple[Dict, np.ndarray]]:
   """Yields (description, Y) for labels, each random-label draw and every
   (teacher epoch, τ). `draw` is 0 on rows without a random draw."""
   yield {"target": "labels", "draw": 0}, complexity.one_hot(labels, num_classes)
   for draw in range(config.num_random_draws):
-    yield ({"target": "random_labels", "draw": draw},
-           complexity.random_labels(len(labels), num_classes,
-                                    random_label_seed(config, subset, draw)))
+    yield (
+      {"target": "random_labels", "draw": draw},
+      complexity.random_labels(
+        len(labels), num_classes, random_label_seed(config, subset, draw)
+      ),
+    )
   for epoch, logits in sorted(teacher_logits.items()):
     for tau in config.temperatures:
-      yield ({"target": "teacher", "teacher_epoch": epoch, "temperature": float(tau),
-              "draw": 0},
-             complexity.teacher_probabilities(logits, float(tau), config.centered))
+      yield (
+        {
+          "target": "teacher",
+          "teacher_epoch": epoch,
+          "temperature": float(tau),
+          "draw": 0,
+        },
+        complexity.teacher_probabilities(logits, float(tau), config.centered),
+      )
 
 
-def teacher_logits(config, epochs: List[int], model, images: np.ndarray, info,
-                   mesh) -> Dict[int, np.ndarray]:
+def teacher_logits(
+  config, epochs: List[int], model, images: np.ndarray, info, mesh
+) -> Dict[int, np.ndarray]:
   """Logits (N, C) of each teacher checkpoint on `images`."""
   out = {}
   for epoch in epochs:
-    variables = runs.restore_variables(config.teacher_workdir, epoch,
-                                             info.image_shape, mesh, info.num_classes)
-    out[epoch] = predict_logits(model, variables, images, config.eval_batch_size, mesh)
+    variables = runs.restore_variables(
+      config.teacher_workdir, epoch, info.image_shape, mesh, info.num_classes
+    )
+    out[epoch] = predict_logits(
+      model, variables, images, config.eval_batch_size, mesh
+    )
   return out
 
 
@@ -88,14 +107,21 @@ def student_model(config: ml_collections.ConfigDict, num_classes: int):
     kwargs = run_config.get("model_kwargs") or {}
     if isinstance(kwargs, ml_collections.ConfigDict):
       kwargs = kwargs.to_dict()
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    kwargs = {
+      k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()
+    }
     return run_config.model, kwargs, model
   kwargs = config.student_model_kwargs.to_dict()
-  return config.student_model, kwargs, get_model(config.student_model, num_classes, **kwargs)
+  return (
+    config.student_model,
+    kwargs,
+    get_model(config.student_model, num_classes, **kwargs),
+  )
 
 
-def students(config, num_classes: int, input_shape, epochs: List[int]
-             ) -> Iterator[Tuple[int, Student]]:
+def students(
+  config, num_classes: int, input_shape, epochs: List[int]
+) -> Iterator[Tuple[int, Student]]:
   """Yields (student epoch, Student) for each student kernel to compute: the
   checkpoints of `student_workdir`, or one initialisation (epoch 0) of
   `student_model` with `student_seed`."""
@@ -106,17 +132,24 @@ def students(config, num_classes: int, input_shape, epochs: List[int]
 
   if config.student_workdir:
     for epoch in epochs:
-      variables = runs.restore_variables(config.student_workdir, epoch, input_shape,
-                                               num_classes=num_classes)
+      variables = runs.restore_variables(
+        config.student_workdir, epoch, input_shape, num_classes=num_classes
+      )
       f, params = inference_fn(model, variables)
       yield epoch, Student(name, kwargs, num_classes, f, params, init_fn)
   else:
-    variables = init_variables(model, jax.random.PRNGKey(config.student_seed), input_shape)
+    variables = init_variables(
+      model, jax.random.PRNGKey(config.student_seed), input_shape
+    )
     f, params = inference_fn(model, variables)
     yield 0, Student(name, kwargs, num_classes, f, params, init_fn)
 
 
 def logits_in_chunks(f, params, x, batch_size: int) -> np.ndarray:
   apply = jax.jit(f)
-  return np.concatenate([np.asarray(apply(params, x[i:i + batch_size]))
-                         for i in range(0, len(x), batch_size)])
+  return np.concatenate(
+    [
+      np.asarray(apply(params, x[i : i + batch_size]))
+      for i in range(0, len(x), batch_size)
+    ]
+  )

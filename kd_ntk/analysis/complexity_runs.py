@@ -27,12 +27,20 @@ from kd_ntk.train.from_config import splits_from_config
 
 def strided(last: int, stride: int) -> tuple:
   """0, stride, 2·stride, …, and always `last`."""
-  return tuple(sorted(set(range(0, last + 1, max(int(stride), 1))) | {int(last)}))
+  return tuple(
+    sorted(set(range(0, last + 1, max(int(stride), 1))) | {int(last)})
+  )
 
 
-def subset_config(block, teacher_dir: str, student_dir: str, student_model,
-                  student_epochs: Sequence[int], teacher_epochs: Sequence[int],
-                  subset: int):
+def subset_config(
+  block,
+  teacher_dir: str,
+  student_dir: str,
+  student_model,
+  student_epochs: Sequence[int],
+  teacher_epochs: Sequence[int],
+  subset: int,
+):
   """The complexity.py config of subset `subset`."""
   c = complexity_config.get_config("")
   c.teacher_workdir = os.path.abspath(teacher_dir)
@@ -63,37 +71,67 @@ def target_norms(config) -> Dict[tuple, float]:
   teacher_cfg, model = runs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_cfg)
   info = splits.info
-  subset = class_balanced_subset(splits.train_labels, config.num_examples,
-                                 config.subset_seed, info.num_classes)
+  subset = class_balanced_subset(
+    splits.train_labels,
+    config.num_examples,
+    config.subset_seed,
+    info.num_classes,
+  )
   n = len(subset)
-  norms = {("labels", None, None): float(np.sqrt(n)),
-           ("random_labels", None, None): float(np.sqrt(n))}
+  norms = {
+    ("labels", None, None): float(np.sqrt(n)),
+    ("random_labels", None, None): float(np.sqrt(n)),
+  }
   mesh = data_mesh()
   for epoch in config.teacher_epochs:
-    variables = runs.restore_variables(config.teacher_workdir, epoch,
-                                             info.image_shape, mesh, info.num_classes)
-    logits = predict_logits(model, variables, splits.train_images[subset],
-                            config.eval_batch_size, mesh)
+    variables = runs.restore_variables(
+      config.teacher_workdir, epoch, info.image_shape, mesh, info.num_classes
+    )
+    logits = predict_logits(
+      model,
+      variables,
+      splits.train_images[subset],
+      config.eval_batch_size,
+      mesh,
+    )
     for tau in config.temperatures:
       y = complexity.teacher_probabilities(logits, float(tau), config.centered)
       norms[("teacher", float(epoch), float(tau))] = float(np.linalg.norm(y))
   return norms
 
 
-def run_subsets(block, teacher_dir: str, student_dir: str, student_model,
-                student_epochs: Sequence[int], teacher_epochs: Sequence[int],
-                out_dir: str) -> List[Dict]:
+def run_subsets(
+  block,
+  teacher_dir: str,
+  student_dir: str,
+  student_model,
+  student_epochs: Sequence[int],
+  teacher_epochs: Sequence[int],
+  out_dir: str,
+) -> List[Dict]:
   """Rows of every subset (computed, or reused when finished with this config)."""
   rows = []
   for s in range(int(block.num_subsets)):
-    c = subset_config(block, teacher_dir, student_dir, student_model, student_epochs,
-                      teacher_epochs, s)
+    c = subset_config(
+      block,
+      teacher_dir,
+      student_dir,
+      student_model,
+      student_epochs,
+      teacher_epochs,
+      s,
+    )
     sub_dir = os.path.join(out_dir, f"subset{s}")
     csv_path = os.path.join(sub_dir, supervision_run.CSV_FILE)
-    if not (wd.claim(sub_dir, c, write=distributed.is_writer()) and os.path.exists(csv_path)):
+    if not (
+      wd.claim(sub_dir, c, write=distributed.is_writer())
+      and os.path.exists(csv_path)
+    ):
       supervision_run.run(c, sub_dir)
     norms = target_norms(c)
-    for r in supervision_run.read_csv(csv_path):  # Same parsed types as a reused file.
+    for r in supervision_run.read_csv(
+      csv_path
+    ):  # Same parsed types as a reused file.
       key = (r["target"], r.get("teacher_epoch"), r.get("temperature"))
       rows.append({**r, "subset": s, "draw": s, "target_norm": norms.get(key)})
   return rows

@@ -19,7 +19,9 @@ FIDELITY = "train_fidelity_final"
 MARGIN_LOSS = "train_margin_loss_final"
 
 
-def by_seed(rows: List[Dict], metric: str, **fields) -> Dict[int, Optional[float]]:
+def by_seed(
+  rows: List[Dict], metric: str, **fields
+) -> Dict[int, Optional[float]]:
   """seed -> metric of the rows matching every field (None for a diverged run)."""
   out = {}
   for r in rows:
@@ -37,148 +39,306 @@ def _families(rows, task="main") -> Dict[str, List[int]]:
 
 
 def _taus(rows, mode, task="main") -> List[float]:
-  return sorted({r["temperature"] for r in rows if r.get("task") == task
-                 and r.get("mode") == mode})
+  return sorted(
+    {
+      r["temperature"]
+      for r in rows
+      if r.get("task") == task and r.get("mode") == mode
+    }
+  )
 
 
 def _smallest(rows, family: Optional[str], task="main"):
   fams = _families(rows, task)
   if not fams:
     return None, None
-  family = family if family in fams else sorted(fams, key=lambda f: (-len(fams[f]), f))[0]
+  family = (
+    family
+    if family in fams
+    else sorted(fams, key=lambda f: (-len(fams[f]), f))[0]
+  )
   return family, fams[family][0]
 
 
-def _online_minus_offline(rows, metric, family, width, tau, alpha, sign=1.0, what=None):
-  common = dict(task="main", student_family=family, student_width=width, temperature=tau,
-                alpha=alpha)
-  on, off = by_seed(rows, metric, mode="online", **common), by_seed(
-      rows, metric, mode="offline", **common)
+def _online_minus_offline(
+  rows, metric, family, width, tau, alpha, sign=1.0, what=None
+):
+  common = dict(
+    task="main",
+    student_family=family,
+    student_width=width,
+    temperature=tau,
+    alpha=alpha,
+  )
+  on, off = (
+    by_seed(rows, metric, mode="online", **common),
+    by_seed(rows, metric, mode="offline", **common),
+  )
   if sign < 0:
     on, off = off, on
   label = what or f"online − offline {metric}"
   return stats.paired(f"{label}, {family} width {width}, τ={tau:g}", on, off)
 
 
-C5A_RULE = ("Paired by seed, the smallest student of the family: online − offline test "
-            "accuracy at each τ (same τ, α and epochs). Supported if every τ is supported; "
-            "contradicted if any is contradicted; otherwise no detectable difference.")
-C5B_RULE = ("Paired by seed: (online − offline)(smallest width) − (online − offline)"
-            "(largest width) of one family, at each τ. Supported if every τ is supported; "
-            "contradicted if any is contradicted; not testable with one width.")
+C5A_RULE = (
+  "Paired by seed, the smallest student of the family: online − offline test "
+  "accuracy at each τ (same τ, α and epochs). Supported if every τ is supported; "
+  "contradicted if any is contradicted; otherwise no detectable difference."
+)
+C5B_RULE = (
+  "Paired by seed: (online − offline)(smallest width) − (online − offline)"
+  "(largest width) of one family, at each τ. Supported if every τ is supported; "
+  "contradicted if any is contradicted; not testable with one width."
+)
 
 
-def claim_c5(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0
-             ) -> List[Dict]:
+def claim_c5(
+  rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0
+) -> List[Dict]:
   """C5a: online ≥ offline for the smallest student; C5b: the gap grows as it shrinks."""
   family, smallest = _smallest(rows, family)
   taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
   pred_a = "online ≥ offline test accuracy for the smallest student"
   if family is None or not taus:
     reason = "no online/offline pair at a common τ"
-    return [verdict("C5a", pred_a, C5A_RULE, stats.NOT_TESTABLE,
-                    [stats.not_testable(pred_a, reason)], reason),
-            verdict("C5b", "the online − offline gap grows as the student shrinks",
-                    C5B_RULE, stats.NOT_TESTABLE, [stats.not_testable("gap", reason)],
-                    reason)]
-  comps_a = [_online_minus_offline(rows, ACCURACY, family, smallest, t, alpha) for t in taus]
+    return [
+      verdict(
+        "C5a",
+        pred_a,
+        C5A_RULE,
+        stats.NOT_TESTABLE,
+        [stats.not_testable(pred_a, reason)],
+        reason,
+      ),
+      verdict(
+        "C5b",
+        "the online − offline gap grows as the student shrinks",
+        C5B_RULE,
+        stats.NOT_TESTABLE,
+        [stats.not_testable("gap", reason)],
+        reason,
+      ),
+    ]
+  comps_a = [
+    _online_minus_offline(rows, ACCURACY, family, smallest, t, alpha)
+    for t in taus
+  ]
   widths = _families(rows)[family]
-  details = [_online_minus_offline(rows, ACCURACY, family, w, t, alpha).as_dict()
-             for w in widths[1:] for t in taus]
-  c5a = verdict("C5a", pred_a + f" ({family} width {smallest})", C5A_RULE,
-                stats.combine_all(comps_a), comps_a,
-                numbers={"other_widths": details})
-  pred_b = f"the online − offline gap grows as the student shrinks ({family}, widths " \
-           f"{widths})"
+  details = [
+    _online_minus_offline(rows, ACCURACY, family, w, t, alpha).as_dict()
+    for w in widths[1:]
+    for t in taus
+  ]
+  c5a = verdict(
+    "C5a",
+    pred_a + f" ({family} width {smallest})",
+    C5A_RULE,
+    stats.combine_all(comps_a),
+    comps_a,
+    numbers={"other_widths": details},
+  )
+  pred_b = (
+    f"the online − offline gap grows as the student shrinks ({family}, widths "
+    f"{widths})"
+  )
   if len(widths) < 2:
-    reason = f"one width of {family}: the trend needs 2 or more (3 in the full run)"
-    return [c5a, verdict("C5b", pred_b, C5B_RULE, stats.NOT_TESTABLE,
-                         [stats.not_testable("gap(smallest) − gap(largest)", reason)],
-                         reason)]
+    reason = (
+      f"one width of {family}: the trend needs 2 or more (3 in the full run)"
+    )
+    return [
+      c5a,
+      verdict(
+        "C5b",
+        pred_b,
+        C5B_RULE,
+        stats.NOT_TESTABLE,
+        [stats.not_testable("gap(smallest) − gap(largest)", reason)],
+        reason,
+      ),
+    ]
   comps_b = []
   for tau in taus:
     gaps = {}
     for w in (widths[0], widths[-1]):
-      common = dict(task="main", student_family=family, student_width=w, temperature=tau,
-                    alpha=alpha)
-      on, off = by_seed(rows, ACCURACY, mode="online", **common), by_seed(
-          rows, ACCURACY, mode="offline", **common)
-      gaps[w] = {s: on[s] - off[s] for s in on
-                 if s in off and on[s] is not None and off[s] is not None}
-    comps_b.append(stats.paired(
+      common = dict(
+        task="main",
+        student_family=family,
+        student_width=w,
+        temperature=tau,
+        alpha=alpha,
+      )
+      on, off = (
+        by_seed(rows, ACCURACY, mode="online", **common),
+        by_seed(rows, ACCURACY, mode="offline", **common),
+      )
+      gaps[w] = {
+        s: on[s] - off[s]
+        for s in on
+        if s in off and on[s] is not None and off[s] is not None
+      }
+    comps_b.append(
+      stats.paired(
         f"gap(width {widths[0]}) − gap(width {widths[-1]}), τ={tau:g}",
-        gaps[widths[0]], gaps[widths[-1]]))
-  return [c5a, verdict("C5b", pred_b, C5B_RULE, stats.combine_all(comps_b), comps_b)]
+        gaps[widths[0]],
+        gaps[widths[-1]],
+      )
+    )
+  return [
+    c5a,
+    verdict("C5b", pred_b, C5B_RULE, stats.combine_all(comps_b), comps_b),
+  ]
 
 
-C6_RULE = ("Paired by seed, the smallest student, same τ: test accuracy of the "
-           "early-stopped teacher (checkpoint chosen on the validation split) − that of "
-           "the final teacher. Supported / no detectable difference / contradicted by "
-           "the interval; not testable when validation chose the final checkpoint.")
+C6_RULE = (
+  "Paired by seed, the smallest student, same τ: test accuracy of the "
+  "early-stopped teacher (checkpoint chosen on the validation split) − that of "
+  "the final teacher. Supported / no detectable difference / contradicted by "
+  "the interval; not testable when validation chose the final checkpoint."
+)
 
 
-def claim_c6(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
-             selected_epoch=None, final_epoch=None) -> Dict:
+def claim_c6(
+  rows: List[Dict],
+  family: Optional[str] = None,
+  alpha: float = 0.0,
+  selected_epoch=None,
+  final_epoch=None,
+) -> Dict:
   """The early-stopped teacher (chosen on validation) can beat the final teacher."""
   family, smallest = _smallest(rows, family)
-  prediction = "for the smallest student, the early-stopped teacher can beat the final one"
+  prediction = (
+    "for the smallest student, the early-stopped teacher can beat the final one"
+  )
   taus = [t for t in _taus(rows, "early") if t in _taus(rows, "offline")]
   if family is None or not taus:
-    reason = "no early-stopped runs (mode early) beside offline runs at a common τ"
-    return verdict("C6", prediction, C6_RULE, stats.NOT_TESTABLE,
-                   [stats.not_testable(prediction, reason)], reason)
+    reason = (
+      "no early-stopped runs (mode early) beside offline runs at a common τ"
+    )
+    return verdict(
+      "C6",
+      prediction,
+      C6_RULE,
+      stats.NOT_TESTABLE,
+      [stats.not_testable(prediction, reason)],
+      reason,
+    )
   if selected_epoch is not None and selected_epoch == final_epoch:
     reason = f"validation chose the final checkpoint ({final_epoch}): the arms are equal"
-    return verdict("C6", prediction, C6_RULE, stats.NOT_TESTABLE,
-                   [stats.not_testable(prediction, reason)], reason)
+    return verdict(
+      "C6",
+      prediction,
+      C6_RULE,
+      stats.NOT_TESTABLE,
+      [stats.not_testable(prediction, reason)],
+      reason,
+    )
   comps = []
   for tau in taus:
-    common = dict(task="main", student_family=family, student_width=smallest,
-                  temperature=tau, alpha=alpha)
-    comps.append(stats.paired(
+    common = dict(
+      task="main",
+      student_family=family,
+      student_width=smallest,
+      temperature=tau,
+      alpha=alpha,
+    )
+    comps.append(
+      stats.paired(
         f"early − final teacher test accuracy, {family} width {smallest}, τ={tau:g}",
         by_seed(rows, ACCURACY, mode="early", **common),
-        by_seed(rows, ACCURACY, mode="offline", **common)))
-  note = f"early checkpoint chosen on validation: epoch {selected_epoch}" \
-      if selected_epoch is not None else ""
-  return verdict("C6", prediction + f" ({family} width {smallest})", C6_RULE,
-                 stats.combine_all(comps), comps, note)
+        by_seed(rows, ACCURACY, mode="offline", **common),
+      )
+    )
+  note = (
+    f"early checkpoint chosen on validation: epoch {selected_epoch}"
+    if selected_epoch is not None
+    else ""
+  )
+  return verdict(
+    "C6",
+    prediction + f" ({family} width {smallest})",
+    C6_RULE,
+    stats.combine_all(comps),
+    comps,
+    note,
+  )
 
 
-C7_RULE = ("Paired by seed, the smallest student, each τ: online − offline train fidelity "
-           "(top-1 agreement with the final teacher) and offline − online margin loss "
-           "(1/N)Σ1[ρ(x, ŷ_T) ≤ γ] w.r.t. the final teacher's labels ŷ_T. Supported if all "
-           "are supported; contradicted if any is contradicted; otherwise no detectable "
-           "difference.")
+C7_RULE = (
+  "Paired by seed, the smallest student, each τ: online − offline train fidelity "
+  "(top-1 agreement with the final teacher) and offline − online margin loss "
+  "(1/N)Σ1[ρ(x, ŷ_T) ≤ γ] w.r.t. the final teacher's labels ŷ_T. Supported if all "
+  "are supported; contradicted if any is contradicted; otherwise no detectable "
+  "difference."
+)
 
 
-def claim_c7(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
-             gamma: Optional[float] = None) -> Dict:
+def claim_c7(
+  rows: List[Dict],
+  family: Optional[str] = None,
+  alpha: float = 0.0,
+  gamma: Optional[float] = None,
+) -> Dict:
   """Online: higher train fidelity and lower margin loss w.r.t. the final teacher."""
   family, smallest = _smallest(rows, family)
-  prediction = "online: higher train fidelity and lower margin loss w.r.t. the teacher"
+  prediction = (
+    "online: higher train fidelity and lower margin loss w.r.t. the teacher"
+  )
   taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
   if family is None or not taus:
     reason = "no online/offline pair at a common τ"
-    return verdict("C7", prediction, C7_RULE, stats.NOT_TESTABLE,
-                   [stats.not_testable(prediction, reason)], reason)
+    return verdict(
+      "C7",
+      prediction,
+      C7_RULE,
+      stats.NOT_TESTABLE,
+      [stats.not_testable(prediction, reason)],
+      reason,
+    )
   comps = []
   for tau in taus:
-    comps.append(_online_minus_offline(rows, FIDELITY, family, smallest, tau, alpha,
-                                       what="online − offline train fidelity"))
-    comps.append(_online_minus_offline(
-        rows, MARGIN_LOSS, family, smallest, tau, alpha, sign=-1.0,
-        what="offline − online margin loss" + (f" at γ={gamma:g}" if gamma else "")))
-  return verdict("C7", prediction + f" ({family} width {smallest})", C7_RULE,
-                 stats.combine_all(comps), comps)
+    comps.append(
+      _online_minus_offline(
+        rows,
+        FIDELITY,
+        family,
+        smallest,
+        tau,
+        alpha,
+        what="online − offline train fidelity",
+      )
+    )
+    comps.append(
+      _online_minus_offline(
+        rows,
+        MARGIN_LOSS,
+        family,
+        smallest,
+        tau,
+        alpha,
+        sign=-1.0,
+        what="offline − online margin loss"
+        + (f" at γ={gamma:g}" if gamma else ""),
+      )
+    )
+  return verdict(
+    "C7",
+    prediction + f" ({family} width {smallest})",
+    C7_RULE,
+    stats.combine_all(comps),
+    comps,
+  )
 
 
-C8_RULE = ("Paired by seed on the two-class task: test accuracy of the pre-specified "
-           "distillation method − training on labels alone. Outcome of that interval; "
-           "other methods are reported, not used.")
+C8_RULE = (
+  "Paired by seed on the two-class task: test accuracy of the pre-specified "
+  "distillation method − training on labels alone. Outcome of that interval; "
+  "other methods are reported, not used."
+)
 
 
-def claim_c8(rows: List[Dict], primary: Dict, others: Sequence[Dict] = ()) -> Dict:
+def claim_c8(
+  rows: List[Dict], primary: Dict, others: Sequence[Dict] = ()
+) -> Dict:
   """On a binary task, distillation (the pre-specified method) beats labels alone."""
   prediction = "on a two-class task distillation still helps"
   binary = [r for r in rows if r.get("task") == "binary"]
@@ -190,16 +350,31 @@ def claim_c8(rows: List[Dict], primary: Dict, others: Sequence[Dict] = ()) -> Di
     return stats.paired(f"({desc}) − labels, test accuracy", kd, base)
 
   main = compare(primary)
-  return verdict("C8", prediction, C8_RULE, main.outcome, [main],
-                 numbers={"other_methods": [compare(f).as_dict() for f in others]})
+  return verdict(
+    "C8",
+    prediction,
+    C8_RULE,
+    main.outcome,
+    [main],
+    numbers={"other_methods": [compare(f).as_dict() for f in others]},
+  )
 
 
-def kd_verdicts(rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0,
-                binary_primary: Optional[Dict] = None, binary_others: Sequence[Dict] = (),
-                early_selected=None, teacher_final_epoch=None, gamma=None) -> List[Dict]:
+def kd_verdicts(
+  rows: List[Dict],
+  family: Optional[str] = None,
+  alpha: float = 0.0,
+  binary_primary: Optional[Dict] = None,
+  binary_others: Sequence[Dict] = (),
+  early_selected=None,
+  teacher_final_epoch=None,
+  gamma=None,
+) -> List[Dict]:
   """C5a, C5b, C6, C7, C8 from result rows (see the module docstring)."""
   out = claim_c5(rows, family, alpha)
   out.append(claim_c6(rows, family, alpha, early_selected, teacher_final_epoch))
   out.append(claim_c7(rows, family, alpha, gamma))
-  out.append(claim_c8(rows, binary_primary or {"mode": "online"}, binary_others))
+  out.append(
+    claim_c8(rows, binary_primary or {"mode": "online"}, binary_others)
+  )
   return out

@@ -43,7 +43,7 @@ def ranks(values: Sequence[float]) -> np.ndarray:
     j = i
     while j + 1 < len(values) and sorted_vals[j + 1] == sorted_vals[i]:
       j += 1
-    out[order[i:j + 1]] = (i + j) / 2
+    out[order[i : j + 1]] = (i + j) / 2
     i = j + 1
   return out
 
@@ -51,7 +51,9 @@ def ranks(values: Sequence[float]) -> np.ndarray:
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
   """Spearman's ρ: Pearson correlation of the (tie-averaged) ranks; nan if constant."""
   if len(x) != len(y):
-    raise ValueError(f"spearman needs equal lengths; got {len(x)} and {len(y)}.")
+    raise ValueError(
+      f"spearman needs equal lengths; got {len(x)} and {len(y)}."
+    )
   rx, ry = ranks(x), ranks(y)
   if len(x) < 2 or np.std(rx) == 0 or np.std(ry) == 0:
     return float("nan")
@@ -65,13 +67,20 @@ def kernels_of(rows: List[Dict]) -> List[str]:
 def _teacher_asc(rows, kernel, subset=None) -> Dict[tuple, float]:
   """{(teacher epoch, τ): ASC} under `kernel` at its first student epoch, one
   subset or the mean over subsets."""
-  chosen = [r for r in rows if r.get("kernel", "empirical") == kernel
-            and r["target"] == "teacher" and (subset is None or r.get("subset", 0) == subset)]
+  chosen = [
+    r
+    for r in rows
+    if r.get("kernel", "empirical") == kernel
+    and r["target"] == "teacher"
+    and (subset is None or r.get("subset", 0) == subset)
+  ]
   first = min(r["student_epoch"] for r in chosen)
   values: Dict[tuple, List[float]] = {}
   for r in chosen:
     if r["student_epoch"] == first:
-      values.setdefault((r["teacher_epoch"], r["temperature"]), []).append(r["asc"])
+      values.setdefault((r["teacher_epoch"], r["temperature"]), []).append(
+        r["asc"]
+      )
   return {k: float(np.mean(v)) for k, v in values.items()}
 
 
@@ -86,15 +95,26 @@ def rank_agreement(rows: List[Dict]) -> List[Dict]:
     for s in subsets:
       sa, sb = _teacher_asc(rows, a, s), _teacher_asc(rows, b, s)
       common = sorted(set(sa) & set(sb))
-      per_subset.append(spearman([sa[k] for k in common], [sb[k] for k in common]))
+      per_subset.append(
+        spearman([sa[k] for k in common], [sb[k] for k in common])
+      )
     within = {}
     for tau in sorted({k[1] for k in keys}):
       at = [k for k in keys if k[1] == tau]
-      within[f"{tau:g}"] = spearman([mean_a[k] for k in at], [mean_b[k] for k in at])
-    out.append({"kernels": [a, b], "points": len(keys),
-                "spearman_of_subset_means": spearman([mean_a[k] for k in keys],
-                                                     [mean_b[k] for k in keys]),
-                "spearman_per_subset": per_subset, "spearman_within_tau": within})
+      within[f"{tau:g}"] = spearman(
+        [mean_a[k] for k in at], [mean_b[k] for k in at]
+      )
+    out.append(
+      {
+        "kernels": [a, b],
+        "points": len(keys),
+        "spearman_of_subset_means": spearman(
+          [mean_a[k] for k in keys], [mean_b[k] for k in keys]
+        ),
+        "spearman_per_subset": per_subset,
+        "spearman_within_tau": within,
+      }
+    )
   return out
 
 
@@ -113,15 +133,26 @@ def claims_by_kernel(rows: List[Dict]) -> Dict[str, Dict]:
     for claim in CLAIMS:
       v = verdicts.get(claim, {})
       first = (v.get("comparisons") or [{}])[0]
-      out[kernel][claim] = {"outcome": v.get("outcome", "not computed"),
-                            "estimate": first.get("estimate"),
-                            "interval": [first.get("low"), first.get("high")]}
+      out[kernel][claim] = {
+        "outcome": v.get("outcome", "not computed"),
+        "estimate": first.get("estimate"),
+        "interval": [first.get("low"), first.get("high")],
+      }
   return out
 
 
 def notes_by_kernel(rows: List[Dict]) -> Dict[str, str]:
-  return {k: next((r.get("kernel_note") or "" for r in rows
-                   if r.get("kernel", "empirical") == k), "") for k in kernels_of(rows)}
+  return {
+    k: next(
+      (
+        r.get("kernel_note") or ""
+        for r in rows
+        if r.get("kernel", "empirical") == k
+      ),
+      "",
+    )
+    for k in kernels_of(rows)
+  }
 
 
 def _fmt(x) -> str:
@@ -129,33 +160,51 @@ def _fmt(x) -> str:
 
 
 def agreement_markdown(report: Dict) -> str:
-  lines = ["# Agreement between kernels", "",
-           "Spearman ρ of the teacher-checkpoint ASC over every (checkpoint, τ), "
-           "on the ASC averaged over NTK subsets; in brackets the range over subsets.", "",
-           "| kernel a | kernel b | points | ρ (subset means) | ρ per subset (min–max) "
-           "| ρ over checkpoints at each τ |",
-           "|---|---|---|---|---|---|"]
+  lines = [
+    "# Agreement between kernels",
+    "",
+    "Spearman ρ of the teacher-checkpoint ASC over every (checkpoint, τ), "
+    "on the ASC averaged over NTK subsets; in brackets the range over subsets.",
+    "",
+    "| kernel a | kernel b | points | ρ (subset means) | ρ per subset (min–max) "
+    "| ρ over checkpoints at each τ |",
+    "|---|---|---|---|---|---|",
+  ]
   for pair in report["rank_agreement"]:
     per = [p for p in pair["spearman_per_subset"] if np.isfinite(p)]
     span = f"{_fmt(min(per))}–{_fmt(max(per))}" if per else "nan"
-    within = ", ".join(f"τ={t}: {_fmt(r)}" for t, r in pair["spearman_within_tau"].items())
-    lines.append(f"| {pair['kernels'][0]} | {pair['kernels'][1]} | {pair['points']} | "
-                 f"{_fmt(pair['spearman_of_subset_means'])} | {span} | {within} |")
-  lines += ["", "Claims under each kernel (outcome of kd_ntk.analysis.claims over "
-            "the NTK subsets):", "",
-            "| kernel | " + " | ".join(CLAIMS) + " | kernel note |",
-            "|---" * (len(CLAIMS) + 2) + "|"]
+    within = ", ".join(
+      f"τ={t}: {_fmt(r)}" for t, r in pair["spearman_within_tau"].items()
+    )
+    lines.append(
+      f"| {pair['kernels'][0]} | {pair['kernels'][1]} | {pair['points']} | "
+      f"{_fmt(pair['spearman_of_subset_means'])} | {span} | {within} |"
+    )
+  lines += [
+    "",
+    "Claims under each kernel (outcome of kd_ntk.analysis.claims over "
+    "the NTK subsets):",
+    "",
+    "| kernel | " + " | ".join(CLAIMS) + " | kernel note |",
+    "|---" * (len(CLAIMS) + 2) + "|",
+  ]
   for kernel, verdicts in report["claims_by_kernel"].items():
     cells = [verdicts[c]["outcome"] for c in CLAIMS]
-    lines.append(f"| {kernel} | " + " | ".join(cells) +
-                 f" | {report['kernel_notes'].get(kernel) or 'exact'} |")
+    lines.append(
+      f"| {kernel} | "
+      + " | ".join(cells)
+      + f" | {report['kernel_notes'].get(kernel) or 'exact'} |"
+    )
   return "\n".join(lines) + "\n"
 
 
 def write_agreement(rows: List[Dict], workdir: str) -> Dict:
   """Writes kernel_agreement.json and .md in `workdir`; returns the report."""
-  report = {"rank_agreement": rank_agreement(rows), "claims_by_kernel": claims_by_kernel(rows),
-            "kernel_notes": notes_by_kernel(rows)}
+  report = {
+    "rank_agreement": rank_agreement(rows),
+    "claims_by_kernel": claims_by_kernel(rows),
+    "kernel_notes": notes_by_kernel(rows),
+  }
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
     with open(os.path.join(workdir, AGREEMENT_JSON), "w") as fh:
       json.dump(report, fh, indent=2, default=lambda x: None)
@@ -168,22 +217,52 @@ def plot_by_kernel(rows: List[Dict], path: str) -> str:
   """ASC against teacher epoch, one panel per kernel on shared axes: one line per
   τ (mean over subsets, band = min–max), labels and random labels dashed."""
   kernels = kernels_of(rows)
-  fig, axes = plt.subplots(1, len(kernels), figsize=(4 * len(kernels), 3.6),
-                           sharex=True, sharey=True, squeeze=False)
+  fig, axes = plt.subplots(
+    1,
+    len(kernels),
+    figsize=(4 * len(kernels), 3.6),
+    sharex=True,
+    sharey=True,
+    squeeze=False,
+  )
   for ax, kernel in zip(axes[0], kernels):
     mine = [r for r in rows if r.get("kernel", "empirical") == kernel]
     first = min(r["student_epoch"] for r in mine)
     mine = [r for r in mine if r["student_epoch"] == first]
-    for tau in sorted({r["temperature"] for r in mine if r["target"] == "teacher"}):
-      epochs = sorted({r["teacher_epoch"] for r in mine if r["target"] == "teacher"})
-      vals = [[r["asc"] for r in mine if r["target"] == "teacher"
-               and r["temperature"] == tau and r["teacher_epoch"] == t] for t in epochs]
-      ax.plot(epochs, [np.mean(v) for v in vals], marker="o", label=f"teacher τ={tau:g}")
-      ax.fill_between(epochs, [min(v) for v in vals], [max(v) for v in vals], alpha=0.2)
+    for tau in sorted(
+      {r["temperature"] for r in mine if r["target"] == "teacher"}
+    ):
+      epochs = sorted(
+        {r["teacher_epoch"] for r in mine if r["target"] == "teacher"}
+      )
+      vals = [
+        [
+          r["asc"]
+          for r in mine
+          if r["target"] == "teacher"
+          and r["temperature"] == tau
+          and r["teacher_epoch"] == t
+        ]
+        for t in epochs
+      ]
+      ax.plot(
+        epochs,
+        [np.mean(v) for v in vals],
+        marker="o",
+        label=f"teacher τ={tau:g}",
+      )
+      ax.fill_between(
+        epochs, [min(v) for v in vals], [max(v) for v in vals], alpha=0.2
+      )
     for target, style in (("labels", "--"), ("random_labels", ":")):
       vals = [r["asc"] for r in mine if r["target"] == target]
       if vals:
-        ax.axhline(np.mean(vals), color="k", linestyle=style, label=target.replace("_", " "))
+        ax.axhline(
+          np.mean(vals),
+          color="k",
+          linestyle=style,
+          label=target.replace("_", " "),
+        )
     ax.set_title(kernel)
     ax.set_xlabel("teacher checkpoint (epoch)")
   axes[0][0].set_ylabel("adjusted supervision complexity")

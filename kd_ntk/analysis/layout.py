@@ -23,6 +23,7 @@ TASKS = ("main", "binary")
 @dataclasses.dataclass(frozen=True)
 class Layout:
   """Paths under one reproduction workdir `root`."""
+
   root: str
 
   def _task_root(self, task: str) -> str:
@@ -33,10 +34,16 @@ class Layout:
   def teacher(self, task: str = "main") -> str:
     return os.path.join(self._task_root(task), "teacher")
 
-  def student_run(self, task: str, student: Student, method: TeachingMethod,
-                  seed: int) -> str:
-    return os.path.join(self._task_root(task), "students", student.slug, method.slug,
-                        f"seed{int(seed)}")
+  def student_run(
+    self, task: str, student: Student, method: TeachingMethod, seed: int
+  ) -> str:
+    return os.path.join(
+      self._task_root(task),
+      "students",
+      student.slug,
+      method.slug,
+      f"seed{int(seed)}",
+    )
 
   def teacher_selection(self, task: str = "main") -> str:
     return os.path.join(self._task_root(task), "teacher_selection.json")

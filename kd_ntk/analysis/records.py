@@ -14,23 +14,29 @@ import ml_collections
 
 # Teacher-checkpoint rules, one per distillation mode.
 CHECKPOINT_RULES = {
-    "none": "labels",              # No teacher: cross-entropy on labels.
-    "offline": "final",            # The teacher's last checkpoint.
-    "early": "best_on_validation",  # A candidate checkpoint chosen on the validation split.
-    "online": "trajectory",        # Teacher checkpoint t at student epoch t.
+  "none": "labels",  # No teacher: cross-entropy on labels.
+  "offline": "final",  # The teacher's last checkpoint.
+  "early": "best_on_validation",  # A candidate checkpoint chosen on the validation split.
+  "online": "trajectory",  # Teacher checkpoint t at student epoch t.
 }
 
 # family -> (kd_ntk.models preset, width -> keyword arguments). One family at
 # several widths is what claim C5's "gap grows as the student shrinks" compares.
 FAMILIES = {
-    "mlp": ("mlp", lambda w: {"width": int(w), "depth": 1}),
-    "lenet5": ("lenet5", lambda w: {"width_multiplier": int(w)}),
-    # Plain CNN with early pooling: channels (w, 2w), dense layer 4w.
-    "cnn": ("cnn_tiny", lambda w: {"channels": (int(w), 2 * int(w)), "hidden": 4 * int(w)}),
-    # CIFAR ResNet; the size knob is the depth (20, 56, ...).
-    "resnet": ("resnet20", lambda w: {"depth": int(w)}),
-    # MobileNet-V3 small; the size knob is the width multiplier in percent (35 = x0.35).
-    "mobilenetv3": ("mobilenetv3_small", lambda w: {"width_multiplier": int(w) / 100}),
+  "mlp": ("mlp", lambda w: {"width": int(w), "depth": 1}),
+  "lenet5": ("lenet5", lambda w: {"width_multiplier": int(w)}),
+  # Plain CNN with early pooling: channels (w, 2w), dense layer 4w.
+  "cnn": (
+    "cnn_tiny",
+    lambda w: {"channels": (int(w), 2 * int(w)), "hidden": 4 * int(w)},
+  ),
+  # CIFAR ResNet; the size knob is the depth (20, 56, ...).
+  "resnet": ("resnet20", lambda w: {"depth": int(w)}),
+  # MobileNet-V3 small; the size knob is the width multiplier in percent (35 = x0.35).
+  "mobilenetv3": (
+    "mobilenetv3_small",
+    lambda w: {"width_multiplier": int(w) / 100},
+  ),
 }
 
 
@@ -45,6 +51,7 @@ class TeachingMethod:
     alpha: weight α of label cross-entropy, α·CE + (1−α)·KD.
     checkpoint: the teacher-checkpoint rule, CHECKPOINT_RULES[mode].
   """
+
   name: str
   mode: str
   temperature: Optional[float] = None
@@ -52,16 +59,24 @@ class TeachingMethod:
 
   def __post_init__(self):
     if self.mode not in CHECKPOINT_RULES:
-      raise ValueError(f"Method {self.name!r}: mode must be one of "
-                       f"{sorted(CHECKPOINT_RULES)}; got {self.mode!r}.")
+      raise ValueError(
+        f"Method {self.name!r}: mode must be one of "
+        f"{sorted(CHECKPOINT_RULES)}; got {self.mode!r}."
+      )
     if self.mode == "none":
       if self.temperature is not None:
-        raise ValueError(f"Method {self.name!r}: mode 'none' takes no temperature.")
+        raise ValueError(
+          f"Method {self.name!r}: mode 'none' takes no temperature."
+        )
     elif self.temperature is None or not self.temperature > 0:
-      raise ValueError(f"Method {self.name!r}: mode {self.mode!r} needs a temperature "
-                       f"> 0; got {self.temperature!r}.")
+      raise ValueError(
+        f"Method {self.name!r}: mode {self.mode!r} needs a temperature "
+        f"> 0; got {self.temperature!r}."
+      )
     if not 0.0 <= self.alpha <= 1.0:
-      raise ValueError(f"Method {self.name!r}: alpha must lie in [0, 1]; got {self.alpha}.")
+      raise ValueError(
+        f"Method {self.name!r}: alpha must lie in [0, 1]; got {self.alpha}."
+      )
 
   @property
   def checkpoint(self) -> str:
@@ -81,8 +96,13 @@ class TeachingMethod:
 
   def fields(self) -> Dict[str, Any]:
     """The columns a result row carries for this method."""
-    return {"method": self.name, "mode": self.mode, "temperature": self.temperature,
-            "alpha": self.alpha, "checkpoint": self.checkpoint}
+    return {
+      "method": self.name,
+      "mode": self.mode,
+      "temperature": self.temperature,
+      "alpha": self.alpha,
+      "checkpoint": self.checkpoint,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,17 +115,22 @@ class Student:
     width: the family's size knob (hidden units, LeNet-5 channel multiplier, CNN
       base channels); larger is a larger student.
   """
+
   name: str
   family: str
   width: int
 
   def __post_init__(self):
     if self.family not in FAMILIES:
-      raise ValueError(f"Student {self.name!r}: family must be one of "
-                       f"{sorted(FAMILIES)}; got {self.family!r}.")
+      raise ValueError(
+        f"Student {self.name!r}: family must be one of "
+        f"{sorted(FAMILIES)}; got {self.family!r}."
+      )
     if int(self.width) != self.width or self.width < 1:
-      raise ValueError(f"Student {self.name!r}: width must be a positive integer; "
-                       f"got {self.width!r}.")
+      raise ValueError(
+        f"Student {self.name!r}: width must be a positive integer; "
+        f"got {self.width!r}."
+      )
 
   @property
   def key(self) -> Tuple:
@@ -121,12 +146,19 @@ class Student:
     return preset, kwargs(self.width)
 
   def fields(self) -> Dict[str, Any]:
-    return {"student": self.name, "student_family": self.family,
-            "student_width": int(self.width)}
+    return {
+      "student": self.name,
+      "student_family": self.family,
+      "student_width": int(self.width),
+    }
 
 
 def _block(value) -> Dict[str, Any]:
-  return value.to_dict() if isinstance(value, ml_collections.ConfigDict) else dict(value)
+  return (
+    value.to_dict()
+    if isinstance(value, ml_collections.ConfigDict)
+    else dict(value)
+  )
 
 
 def methods_from_config(block) -> Tuple[TeachingMethod, ...]:
@@ -136,15 +168,24 @@ def methods_from_config(block) -> Tuple[TeachingMethod, ...]:
     spec = _block(spec)
     unknown = set(spec) - {"mode", "temperature", "alpha"}
     if unknown:
-      raise ValueError(f"Method {name!r}: unknown field(s) {sorted(unknown)}; a method "
-                       "has mode, temperature and alpha.")
+      raise ValueError(
+        f"Method {name!r}: unknown field(s) {sorted(unknown)}; a method "
+        "has mode, temperature and alpha."
+      )
     tau = spec.get("temperature")
-    out.append(TeachingMethod(name, spec.get("mode", ""),
-                              None if tau is None else float(tau),
-                              float(spec.get("alpha", 0.0))))
+    out.append(
+      TeachingMethod(
+        name,
+        spec.get("mode", ""),
+        None if tau is None else float(tau),
+        float(spec.get("alpha", 0.0)),
+      )
+    )
   keys = [m.key for m in out]
   if len(set(keys)) != len(keys):
-    raise ValueError(f"Two methods have the same mode, temperature and alpha: {keys}.")
+    raise ValueError(
+      f"Two methods have the same mode, temperature and alpha: {keys}."
+    )
   return tuple(out)
 
 
@@ -155,8 +196,10 @@ def students_from_config(block) -> Tuple[Student, ...]:
     spec = _block(spec)
     unknown = set(spec) - {"family", "width"}
     if unknown:
-      raise ValueError(f"Student {name!r}: unknown field(s) {sorted(unknown)}; a "
-                       "student has family and width.")
+      raise ValueError(
+        f"Student {name!r}: unknown field(s) {sorted(unknown)}; a "
+        "student has family and width."
+      )
     out.append(Student(name, spec.get("family", ""), spec.get("width", 0)))
   keys = [s.key for s in out]
   if len(set(keys)) != len(keys):
@@ -169,8 +212,18 @@ def matches(row: Dict[str, Any], **fields) -> bool:
   return all(row.get(k) == v for k, v in fields.items())
 
 
-def result_row(task: str, student: Student, method: TeachingMethod, seed: int,
-               metrics: Dict[str, Any]) -> Dict[str, Any]:
+def result_row(
+  task: str,
+  student: Student,
+  method: TeachingMethod,
+  seed: int,
+  metrics: Dict[str, Any],
+) -> Dict[str, Any]:
   """One per-seed result row: the record fields, the seed, then the run's metrics."""
-  return {"task": task, **student.fields(), **method.fields(), "seed": int(seed),
-          **metrics}
+  return {
+    "task": task,
+    **student.fields(),
+    **method.fields(),
+    "seed": int(seed),
+    **metrics,
+  }

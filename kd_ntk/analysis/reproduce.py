@@ -16,7 +16,13 @@ from typing import Dict, List, Optional
 import ml_collections
 
 from kd_ntk import distributed
-from kd_ntk.analysis import claims, complexity_runs, kd_claims, records, student_runs
+from kd_ntk.analysis import (
+  claims,
+  complexity_runs,
+  kd_claims,
+  records,
+  student_runs,
+)
 from kd_ntk.analysis import teacher_selection
 from kd_ntk.analysis.layout import Layout
 from kd_ntk.configs import validation
@@ -28,7 +34,9 @@ def c3_regime_reason(config) -> str:
   if not config.complexity.trajectory:
     return "the student's NTK is taken at initialisation only (complexity.trajectory=False)"
   if config.students_run.schedule == "cosine":
-    return "a cosine schedule decays the learning rate to 0 and freezes the kernel"
+    return (
+      "a cosine schedule decays the learning rate to 0 and freezes the kernel"
+    )
   if config.students_run.epochs < 3:
     return f"{config.students_run.epochs} student epochs: no room for a drop and a rise"
   return ""
@@ -40,21 +48,36 @@ def validate(config) -> Dict:
   binary_methods = records.methods_from_config(config.binary.methods)
   students = records.students_from_config(config.students)
   if not config.teacher.train_subset:
-    raise ValueError("teacher.train_subset must be > 0: the validation split is drawn "
-                     "from the training images outside that subset, which the training "
-                     "loops then never see (e.g. 50000 of 60000).")
+    raise ValueError(
+      "teacher.train_subset must be > 0: the validation split is drawn "
+      "from the training images outside that subset, which the training "
+      "loops then never see (e.g. 50000 of 60000)."
+    )
   if any(m.mode == "early" for m in methods):
-    teacher_selection.check_candidates(config.early.candidates, config.teacher.epochs,
-                                       config.early.criterion)
-  if config.complexity.trajectory and not any(m.mode == "none" for m in methods):
-    raise ValueError("complexity.trajectory needs a labels method (mode 'none'): its "
-                     "seed-0 run of the smallest student provides the kernels of C3.")
+    teacher_selection.check_candidates(
+      config.early.candidates, config.teacher.epochs, config.early.criterion
+    )
+  if config.complexity.trajectory and not any(
+    m.mode == "none" for m in methods
+  ):
+    raise ValueError(
+      "complexity.trajectory needs a labels method (mode 'none'): its "
+      "seed-0 run of the smallest student provides the kernels of C3."
+    )
   if not any(m.mode == "none" for m in binary_methods):
-    raise ValueError("binary.methods needs a labels method (mode 'none') for claim C8.")
+    raise ValueError(
+      "binary.methods needs a labels method (mode 'none') for claim C8."
+    )
   primary = config.binary.primary.to_dict()
   if not any(records.matches(m.fields(), **primary) for m in binary_methods):
-    raise ValueError(f"binary.primary {primary} matches none of binary.methods.")
-  return {"methods": methods, "binary_methods": binary_methods, "students": students}
+    raise ValueError(
+      f"binary.primary {primary} matches none of binary.methods."
+    )
+  return {
+    "methods": methods,
+    "binary_methods": binary_methods,
+    "students": students,
+  }
 
 
 def student_configs(config, recs: Dict) -> List:
@@ -63,33 +86,60 @@ def student_configs(config, recs: Dict) -> List:
   validation chooses it later)."""
   placeholder = max(config.early.candidates) if config.get("early") else 1
   seed = config.seeds[0] if config.seeds else 0
-  return [(f"student {s.name}, method {m.name}",
-           student_runs.student_config(config.students_run, config.teacher, "teacher",
-                                       s, m, seed, early_epoch=placeholder))
-          for s in recs["students"] for m in recs["methods"] + recs["binary_methods"]]
+  return [
+    (
+      f"student {s.name}, method {m.name}",
+      student_runs.student_config(
+        config.students_run,
+        config.teacher,
+        "teacher",
+        s,
+        m,
+        seed,
+        early_epoch=placeholder,
+      ),
+    )
+    for s in recs["students"]
+    for m in recs["methods"] + recs["binary_methods"]
+  ]
 
 
 def analysis_student(students, config) -> records.Student:
   """The claims' family at its smallest width (by width, not list position)."""
-  fam = [s for s in students if s.family == config.claims.family] or list(students)
+  fam = [s for s in students if s.family == config.claims.family] or list(
+    students
+  )
   return min(fam, key=lambda s: s.width)
 
 
-def complexity_rows(config, layout: Layout, student: records.Student) -> List[Dict]:
+def complexity_rows(
+  config, layout: Layout, student: records.Student
+) -> List[Dict]:
   c = config.complexity
-  teacher_epochs = complexity_runs.strided(config.teacher.epochs, c.teacher_epoch_stride)
+  teacher_epochs = complexity_runs.strided(
+    config.teacher.epochs, c.teacher_epoch_stride
+  )
   student_dir, student_epochs = "", (0,)
   if c.trajectory:
     labels = records.TeachingMethod("labels", "none")
     student_dir = layout.student_run("main", student, labels, config.seeds[0])
-    student_epochs = complexity_runs.strided(config.students_run.epochs,
-                                             c.student_epoch_stride)
-  return complexity_runs.run_subsets(c, layout.teacher(), student_dir, student.model(),
-                                     student_epochs, teacher_epochs, layout.complexity)
+    student_epochs = complexity_runs.strided(
+      config.students_run.epochs, c.student_epoch_stride
+    )
+  return complexity_runs.run_subsets(
+    c,
+    layout.teacher(),
+    student_dir,
+    student.model(),
+    student_epochs,
+    teacher_epochs,
+    layout.complexity,
+  )
 
 
-def run(config: ml_collections.ConfigDict, workdir: str,
-        figures: bool = True) -> Dict:
+def run(
+  config: ml_collections.ConfigDict, workdir: str, figures: bool = True
+) -> Dict:
   """Runs (or resumes) the whole reproduction in `workdir` and writes its report.
 
   Returns:
@@ -98,50 +148,93 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     "early_selection", "seconds", "config"}.
   """
   recs = validate(config)
-  validation.check_reproduce_config(config, workdir, student_configs(config, recs))
+  validation.check_reproduce_config(
+    config, workdir, student_configs(config, recs)
+  )
   layout = Layout(workdir)
   start = time.time()
   teacher_rows = train_loop.run(config.teacher, layout.teacher())
   early: Optional[Dict] = None
   if any(m.mode == "early" for m in recs["methods"]):
-    early = teacher_selection.select(layout.teacher(), config.early.candidates,
-                                     config.early.criterion, config.validation_size,
-                                     config.validation_seed,
-                                     cache_path=layout.teacher_selection())
-    print(f"[reproduce] early-stopped teacher: epoch {early['epoch']} (validation "
-          f"{config.early.criterion})", flush=True)
+    early = teacher_selection.select(
+      layout.teacher(),
+      config.early.candidates,
+      config.early.criterion,
+      config.validation_size,
+      config.validation_seed,
+      cache_path=layout.teacher_selection(),
+    )
+    print(
+      f"[reproduce] early-stopped teacher: epoch {early['epoch']} (validation "
+      f"{config.early.criterion})",
+      flush=True,
+    )
   binary_teacher = ml_collections.ConfigDict(config.teacher.to_dict())
   binary_teacher.classes = tuple(config.binary.classes)
   binary_teacher.train_subset = config.binary.train_subset
   smallest = analysis_student(recs["students"], config)
   progress = student_runs.Progress(
-      len(recs["students"]) * len(recs["methods"]) * len(config.seeds)
-      + len(recs["binary_methods"]) * len(config.binary.seeds))
-  rows = student_runs.run_grid("main", layout, config.students_run, config.teacher,
-                               recs["students"], recs["methods"], config.seeds,
-                               config.claims.gamma, progress,
-                               early["epoch"] if early else None)
+    len(recs["students"]) * len(recs["methods"]) * len(config.seeds)
+    + len(recs["binary_methods"]) * len(config.binary.seeds)
+  )
+  rows = student_runs.run_grid(
+    "main",
+    layout,
+    config.students_run,
+    config.teacher,
+    recs["students"],
+    recs["methods"],
+    config.seeds,
+    config.claims.gamma,
+    progress,
+    early["epoch"] if early else None,
+  )
   binary_teacher_rows = train_loop.run(binary_teacher, layout.teacher("binary"))
-  rows += student_runs.run_grid("binary", layout, config.students_run, binary_teacher,
-                                [smallest], recs["binary_methods"], config.binary.seeds,
-                                config.claims.gamma, progress)
+  rows += student_runs.run_grid(
+    "binary",
+    layout,
+    config.students_run,
+    binary_teacher,
+    [smallest],
+    recs["binary_methods"],
+    config.binary.seeds,
+    config.claims.gamma,
+    progress,
+  )
   cx_rows = complexity_rows(config, layout, smallest)
-  verdicts = claims.complexity_verdicts(cx_rows, c3_regime_reason=c3_regime_reason(config))
+  verdicts = claims.complexity_verdicts(
+    cx_rows, c3_regime_reason=c3_regime_reason(config)
+  )
   others = [m.fields() for m in recs["binary_methods"] if m.mode != "none"]
   verdicts += kd_claims.kd_verdicts(
-      rows, smallest.family, config.claims.alpha, config.binary.primary.to_dict(),
-      [{k: f[k] for k in ("mode", "temperature", "alpha")} for f in others],
-      early["epoch"] if early else None, config.teacher.epochs, config.claims.gamma)
-  summary = {"rows": rows, "complexity_rows": cx_rows, "verdicts": verdicts,
-             "teacher_rows": teacher_rows, "binary_teacher_rows": binary_teacher_rows,
-             "early_selection": early, "seconds": time.time() - start,
-             "config": json.loads(config.to_json_best_effort())}
+    rows,
+    smallest.family,
+    config.claims.alpha,
+    config.binary.primary.to_dict(),
+    [{k: f[k] for k in ("mode", "temperature", "alpha")} for f in others],
+    early["epoch"] if early else None,
+    config.teacher.epochs,
+    config.claims.gamma,
+  )
+  summary = {
+    "rows": rows,
+    "complexity_rows": cx_rows,
+    "verdicts": verdicts,
+    "teacher_rows": teacher_rows,
+    "binary_teacher_rows": binary_teacher_rows,
+    "early_selection": early,
+    "seconds": time.time() - start,
+    "config": json.loads(config.to_json_best_effort()),
+  }
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
     with open(layout.results, "w") as fh:
       json.dump(summary, fh, indent=1, default=str)
     with open(layout.verdicts, "w") as fh:
       json.dump(verdicts, fh, indent=1, default=str)
   if figures:
-    from kd_ntk.reports import report  # Matplotlib only when a report is written.
+    from kd_ntk.reports import (
+      report,
+    )  # Matplotlib only when a report is written.
+
     summary["report"] = report.write_report(summary, config, layout)
   return summary

@@ -53,6 +53,7 @@ class Comparison:
     differences: the per-replicate differences, keyed by replicate.
     reason: why NOT_TESTABLE (empty otherwise).
   """
+
   what: str
   estimate: float
   low: float
@@ -67,7 +68,7 @@ class Comparison:
     return dataclasses.asdict(self)
 
   def interval_text(self, scale: float = 1.0, digits: int = 3) -> str:
-    """"+0.412 [−0.100, +0.924]" (scaled), or "n/a" when not testable."""
+    """ "+0.412 [−0.100, +0.924]" (scaled), or "n/a" when not testable."""
     if not math.isfinite(self.estimate):
       return "n/a"
     f = lambda v: f"{v * scale:+.{digits}f}"
@@ -89,13 +90,19 @@ def t_interval(differences: Sequence[float], confidence: float = CONFIDENCE):
   """
   d = np.asarray(differences, np.float64)
   if d.ndim != 1 or len(d) < 2:
-    raise ValueError(f"t_interval needs at least 2 differences; got {len(np.atleast_1d(d))}.")
+    raise ValueError(
+      f"t_interval needs at least 2 differences; got {len(np.atleast_1d(d))}."
+    )
   if not np.isfinite(d).all():
     raise ValueError(f"differences must be finite; got {d.tolist()}.")
   if not 0.0 < confidence < 1.0:
     raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
   n, mean = len(d), float(d.mean())
-  half = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
+  half = float(
+    scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)
+    * d.std(ddof=1)
+    / math.sqrt(n)
+  )
   return mean, mean - half, mean + half
 
 
@@ -108,17 +115,31 @@ def outcome_of(low: float, high: float) -> str:
   return NO_DIFFERENCE
 
 
-def not_testable(what: str, reason: str, differences: Optional[Mapping] = None
-                 ) -> Comparison:
+def not_testable(
+  what: str, reason: str, differences: Optional[Mapping] = None
+) -> Comparison:
   diffs = {str(k): float(v) for k, v in (differences or {}).items()}
   estimate = float(np.mean(list(diffs.values()))) if diffs else math.nan
-  return Comparison(what, estimate, math.nan, math.nan, len(diffs), CONFIDENCE,
-                    NOT_TESTABLE, diffs, reason)
+  return Comparison(
+    what,
+    estimate,
+    math.nan,
+    math.nan,
+    len(diffs),
+    CONFIDENCE,
+    NOT_TESTABLE,
+    diffs,
+    reason,
+  )
 
 
-def paired(what: str, a: Mapping[Hashable, Optional[float]],
-           b: Mapping[Hashable, Optional[float]], min_pairs: int = MIN_PAIRS,
-           confidence: float = CONFIDENCE) -> Comparison:
+def paired(
+  what: str,
+  a: Mapping[Hashable, Optional[float]],
+  b: Mapping[Hashable, Optional[float]],
+  min_pairs: int = MIN_PAIRS,
+  confidence: float = CONFIDENCE,
+) -> Comparison:
   """Compares arm `a` against arm `b` (prediction: a > b), paired by replicate.
 
   Args:
@@ -131,17 +152,24 @@ def paired(what: str, a: Mapping[Hashable, Optional[float]],
     A `Comparison` of the differences a[r] − b[r] over common replicates r.
   """
   usable = lambda v: v is not None and math.isfinite(float(v))
-  keys = sorted((k for k in a if k in b and usable(a[k]) and usable(b[k])), key=str)
+  keys = sorted(
+    (k for k in a if k in b and usable(a[k]) and usable(b[k])), key=str
+  )
   diffs = {str(k): float(a[k]) - float(b[k]) for k in keys}
   if len(diffs) < max(min_pairs, MIN_PAIRS):
-    dropped = sorted(set(map(str, a)) ^ set(map(str, b)) | {
-        str(k) for k in a if k in b and not (usable(a[k]) and usable(b[k]))})
-    reason = (f"{len(diffs)} paired replicate(s), at least {max(min_pairs, MIN_PAIRS)} "
-              "needed" + (f" (unpaired or unusable: {dropped})" if dropped else ""))
+    dropped = sorted(
+      set(map(str, a)) ^ set(map(str, b))
+      | {str(k) for k in a if k in b and not (usable(a[k]) and usable(b[k]))}
+    )
+    reason = (
+      f"{len(diffs)} paired replicate(s), at least {max(min_pairs, MIN_PAIRS)} "
+      "needed" + (f" (unpaired or unusable: {dropped})" if dropped else "")
+    )
     return not_testable(what, reason, diffs)
   mean, low, high = t_interval(list(diffs.values()), confidence)
-  return Comparison(what, mean, low, high, len(diffs), confidence, outcome_of(low, high),
-                    diffs)
+  return Comparison(
+    what, mean, low, high, len(diffs), confidence, outcome_of(low, high), diffs
+  )
 
 
 def combine_all(comparisons: Sequence[Comparison]) -> str:

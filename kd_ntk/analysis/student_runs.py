@@ -29,16 +29,39 @@ from kd_ntk.train.evaluation import predict_logits
 from kd_ntk.train.from_config import splits_from_config
 
 # Fields a student copies from its teacher's config, so both see the same data.
-DATA_FIELDS = ("dataset", "data_dir", "data_source", "train_subset", "subset_seed",
-               "test_subset", "classes", "batch_size", "eval_batch_size")
+DATA_FIELDS = (
+  "dataset",
+  "data_dir",
+  "data_source",
+  "train_subset",
+  "subset_seed",
+  "test_subset",
+  "classes",
+  "batch_size",
+  "eval_batch_size",
+)
 # Final-epoch metrics kept in every result row (test numbers reported once, here).
-KEPT = ("test_accuracy", "test_loss", "train_accuracy", "train_fidelity_final",
-        "train_margin_final", "test_fidelity_final", "train_kl_final", "teacher_epoch")
+KEPT = (
+  "test_accuracy",
+  "test_loss",
+  "train_accuracy",
+  "train_fidelity_final",
+  "train_margin_final",
+  "test_fidelity_final",
+  "train_kl_final",
+  "teacher_epoch",
+)
 
 
-def student_config(run: ml_collections.ConfigDict, teacher_cfg, teacher_dir: str,
-                   student: Student, method: TeachingMethod, seed: int,
-                   early_epoch: Optional[int] = None) -> ml_collections.ConfigDict:
+def student_config(
+  run: ml_collections.ConfigDict,
+  teacher_cfg,
+  teacher_dir: str,
+  student: Student,
+  method: TeachingMethod,
+  seed: int,
+  early_epoch: Optional[int] = None,
+) -> ml_collections.ConfigDict:
   """The distill.py config of one (student, method, seed) run.
 
   Args:
@@ -77,57 +100,98 @@ class Progress:
   def next(self, label: str) -> None:
     self.done += 1
     elapsed = time.time() - self.start
-    eta = elapsed / (self.done - 1) * (self.total - self.done + 1) if self.done > 1 else 0
-    print(f"[reproduce] run {self.done}/{self.total} {label} (elapsed {elapsed:.0f}s, "
-          f"eta {eta:.0f}s)", flush=True)
+    eta = (
+      elapsed / (self.done - 1) * (self.total - self.done + 1)
+      if self.done > 1
+      else 0
+    )
+    print(
+      f"[reproduce] run {self.done}/{self.total} {label} (elapsed {elapsed:.0f}s, "
+      f"eta {eta:.0f}s)",
+      flush=True,
+    )
 
 
-def margin_loss(student_dir: str, teacher_dir: str, images: np.ndarray, gamma: float,
-                batch_size: int, num_classes: int, image_shape) -> float:
+def margin_loss(
+  student_dir: str,
+  teacher_dir: str,
+  images: np.ndarray,
+  gamma: float,
+  batch_size: int,
+  num_classes: int,
+  image_shape,
+) -> float:
   """Margin loss at γ of the final student w.r.t. the final teacher's labels."""
   mesh = data_mesh()
   out = []
   for workdir in (student_dir, teacher_dir):
     _, model = runs.load_run(workdir, num_classes)
-    variables = runs.restore_variables(workdir, runs.final_epoch(workdir),
-                                             image_shape, mesh, num_classes)
+    variables = runs.restore_variables(
+      workdir, runs.final_epoch(workdir), image_shape, mesh, num_classes
+    )
     out.append(predict_logits(model, variables, images, batch_size, mesh))
   student_logits, teacher_logits = out
-  return float(np.mean(metrics.margins(student_logits, np.argmax(teacher_logits, -1))
-                       <= gamma))
+  return float(
+    np.mean(
+      metrics.margins(student_logits, np.argmax(teacher_logits, -1)) <= gamma
+    )
+  )
 
 
-def run_grid(task: str, layout: Layout, run: ml_collections.ConfigDict, teacher_cfg,
-             students: Sequence[Student], methods: Sequence[TeachingMethod],
-             seeds: Sequence[int], gamma: float, progress: Progress,
-             early_epoch: Optional[int] = None) -> List[Dict]:
+def run_grid(
+  task: str,
+  layout: Layout,
+  run: ml_collections.ConfigDict,
+  teacher_cfg,
+  students: Sequence[Student],
+  methods: Sequence[TeachingMethod],
+  seeds: Sequence[int],
+  gamma: float,
+  progress: Progress,
+  early_epoch: Optional[int] = None,
+) -> List[Dict]:
   """Runs (or resumes) every (student, method, seed); returns the result rows."""
   teacher_dir = layout.teacher(task)
   splits = splits_from_config(teacher_cfg)
-  eval_size = min(run.train_eval_size or len(splits.train_labels), len(splits.train_labels))
-  keep = class_balanced_subset(splits.train_labels, eval_size, seed=0,
-                               num_classes=splits.info.num_classes)  # = distill's subset.
+  eval_size = min(
+    run.train_eval_size or len(splits.train_labels), len(splits.train_labels)
+  )
+  keep = class_balanced_subset(
+    splits.train_labels, eval_size, seed=0, num_classes=splits.info.num_classes
+  )  # = distill's subset.
   train_eval = splits.train_images[keep]
   rows = []
   for student in students:
     for method in methods:
       for seed in seeds:
-        cfg = student_config(run, teacher_cfg, teacher_dir, student, method, seed,
-                             early_epoch)
+        cfg = student_config(
+          run, teacher_cfg, teacher_dir, student, method, seed, early_epoch
+        )
         workdir = layout.student_run(task, student, method, seed)
         progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
         try:
           final = distill_loop.run(cfg, workdir)[-1]
         except FloatingPointError as err:
           print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
-          rows.append(result_row(task, student, method, seed,
-                                 {"diverged": True, "error": str(err)}))
+          rows.append(
+            result_row(
+              task, student, method, seed, {"diverged": True, "error": str(err)}
+            )
+          )
           continue
         kept = {k: final.get(k) for k in KEPT}
         if method.mode != "none":
           kept["train_margin_loss_final"] = margin_loss(
-              workdir, teacher_dir, train_eval, gamma, cfg.eval_batch_size,
-              splits.info.num_classes, splits.info.image_shape)
+            workdir,
+            teacher_dir,
+            train_eval,
+            gamma,
+            cfg.eval_batch_size,
+            splits.info.num_classes,
+            splits.info.image_shape,
+          )
         kept["gamma"] = gamma
-        rows.append(result_row(task, student, method, seed, {"diverged": False, **kept}))
+        rows.append(
+          result_row(task, student, method, seed, {"diverged": False, **kept})
+        )
   return rows

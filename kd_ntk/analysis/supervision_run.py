@@ -46,37 +46,61 @@ def _check_epochs(workdir: str, wanted, what: str) -> List[int]:
   epochs = list(wanted) or saved
   missing = sorted(set(epochs) - set(saved))
   if missing:
-    raise ValueError(f"{what.capitalize()} epochs {missing} are not saved in {workdir} "
-                     f"(saved: {saved}).")
+    raise ValueError(
+      f"{what.capitalize()} epochs {missing} are not saved in {workdir} "
+      f"(saved: {saved})."
+    )
   return epochs
 
 
-def _validate(config: ml_collections.ConfigDict
-              ) -> Tuple[List[int], List[int], Tuple[str, ...]]:
+def _validate(
+  config: ml_collections.ConfigDict,
+) -> Tuple[List[int], List[int], Tuple[str, ...]]:
   """Checks runs, epochs, kernels and counts before any kernel is computed."""
   if not config.teacher_workdir:
-    raise ValueError("config.teacher_workdir is required (a run of train_teacher.py).")
+    raise ValueError(
+      "config.teacher_workdir is required (a run of train_teacher.py)."
+    )
   kernels = kernel_choice.parse_kernels(config.kernel)
-  for field in ("num_subsets", "num_random_draws", "mc_samples", "num_examples"):
+  for field in (
+    "num_subsets",
+    "num_random_draws",
+    "mc_samples",
+    "num_examples",
+  ):
     value = config[field]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-      raise ValueError(f"config.{field} must be a positive integer; got {value!r}.")
+      raise ValueError(
+        f"config.{field} must be a positive integer; got {value!r}."
+      )
   if any(t <= 0 for t in config.temperatures):
-    raise ValueError(f"temperatures must be positive; got {tuple(config.temperatures)}.")
-  teacher_epochs = _check_epochs(config.teacher_workdir, config.teacher_epochs, "teacher")
+    raise ValueError(
+      f"temperatures must be positive; got {tuple(config.temperatures)}."
+    )
+  teacher_epochs = _check_epochs(
+    config.teacher_workdir, config.teacher_epochs, "teacher"
+  )
   if config.student_workdir:
-    student_epochs = _check_epochs(config.student_workdir, config.student_epochs, "student")
+    student_epochs = _check_epochs(
+      config.student_workdir, config.student_epochs, "student"
+    )
   else:
     student_epochs = [0]
   teacher_config, _ = inputs.load_run(config.teacher_workdir)
-  name, kwargs, _ = inputs.student_model(config, inputs.num_classes_of(teacher_config))
-  kernel_choice.check_kernels(kernels, name, kwargs, config.twin_parameterization)
+  name, kwargs, _ = inputs.student_model(
+    config, inputs.num_classes_of(teacher_config)
+  )
+  kernel_choice.check_kernels(
+    kernels, name, kwargs, config.twin_parameterization
+  )
   return teacher_epochs, student_epochs, kernels
 
 
 def result_row(result) -> Dict:
   """The CSV columns of one ComplexityResult."""
-  row = {k: v for k, v in result.as_dict().items() if np.isscalar(v) or v is None}
+  row = {
+    k: v for k, v in result.as_dict().items() if np.isscalar(v) or v is None
+  }
   for ridge, _, asc in result.ridge_path:
     row[f"asc_ridge_{ridge:g}"] = asc
   return row
@@ -88,59 +112,113 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
   Returns:
     The rows of complexity.csv.
   """
-  validation.check_complexity_config(config, workdir)  # Before any kernel is computed.
+  validation.check_complexity_config(
+    config, workdir
+  )  # Before any kernel is computed.
   teacher_epochs, student_epochs, kernels = _validate(config)
   teacher_config, teacher_model = inputs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
   info = splits.info
-  subsets = inputs.ntk_subsets(splits.train_labels, config.num_examples,
-                               config.num_subsets, config.subset_seed, info.num_classes)
+  subsets = inputs.ntk_subsets(
+    splits.train_labels,
+    config.num_examples,
+    config.num_subsets,
+    config.subset_seed,
+    info.num_classes,
+  )
   mesh = data_mesh()
   os.makedirs(workdir, exist_ok=True)
   options = kernel_choice.GramOptions.from_config(config)
-  print(f"[complexity] kernels {kernels}, {len(subsets)} subsets of n={config.num_examples}, "
-        f"{len(teacher_epochs)} teacher checkpoints, {len(config.temperatures)} "
-        f"temperatures, student epochs {student_epochs}", flush=True)
-  logits = [inputs.teacher_logits(config, teacher_epochs, teacher_model,
-                                  splits.train_images[idx], info, mesh) for idx in subsets]
+  print(
+    f"[complexity] kernels {kernels}, {len(subsets)} subsets of n={config.num_examples}, "
+    f"{len(teacher_epochs)} teacher checkpoints, {len(config.temperatures)} "
+    f"temperatures, student epochs {student_epochs}",
+    flush=True,
+  )
+  logits = [
+    inputs.teacher_logits(
+      config,
+      teacher_epochs,
+      teacher_model,
+      splits.train_images[idx],
+      info,
+      mesh,
+    )
+    for idx in subsets
+  ]
 
   rows, bound_rows = [], []
   for kernel in kernels:
-    epochs = [min(student_epochs)] if kernel in kernel_choice.INIT_KERNELS else student_epochs
+    epochs = (
+      [min(student_epochs)]
+      if kernel in kernel_choice.INIT_KERNELS
+      else student_epochs
+    )
     for s, idx in enumerate(subsets):
       x_sub, y_sub = splits.train_images[idx], splits.train_labels[idx]
-      for student_epoch, student in inputs.students(config, info.num_classes,
-                                                    info.image_shape, epochs):
+      for student_epoch, student in inputs.students(
+        config, info.num_classes, info.image_shape, epochs
+      ):
         if kernel in kernel_choice.INIT_KERNELS:
           student_epoch = 0
         start = time.time()
         gram = kernel_choice.gram_matrix(kernel, student, x_sub, options)
         seconds = time.time() - start
-        note = kernel_choice.kernel_note(kernel, student.name, config.twin_parameterization)
-        for description, targets in inputs.target_sets(config, y_sub, info.num_classes,
-                                                       logits[s], s):
+        note = kernel_choice.kernel_note(
+          kernel, student.name, config.twin_parameterization
+        )
+        for description, targets in inputs.target_sets(
+          config, y_sub, info.num_classes, logits[s], s
+        ):
           result = complexity.supervision_complexity(
-              targets, gram, ridge=config.ridge, method=config.solver,
-              ridge_path=tuple(config.ridge_path))
+            targets,
+            gram,
+            ridge=config.ridge,
+            method=config.solver,
+            ridge_path=tuple(config.ridge_path),
+          )
           if description["target"] == "labels":
             labels_asc = result.asc
-          rows.append({"kernel": kernel, "subset": s, "student_epoch": student_epoch,
-                       "teacher_epoch": "", "temperature": "", **description,
-                       **result_row(result), "ntk_seconds": round(seconds, 3),
-                       "kernel_note": note})
-          if (kernel == "empirical" and config.student_workdir
-              and description.get("temperature") == 1.0
-              and description.get("teacher_epoch") == max(teacher_epochs)):
-            student_logits = inputs.logits_in_chunks(student.f, student.params, x_sub,
-                                                     config.eval_batch_size)
+          rows.append(
+            {
+              "kernel": kernel,
+              "subset": s,
+              "student_epoch": student_epoch,
+              "teacher_epoch": "",
+              "temperature": "",
+              **description,
+              **result_row(result),
+              "ntk_seconds": round(seconds, 3),
+              "kernel_note": note,
+            }
+          )
+          if (
+            kernel == "empirical"
+            and config.student_workdir
+            and description.get("temperature") == 1.0
+            and description.get("teacher_epoch") == max(teacher_epochs)
+          ):
+            student_logits = inputs.logits_in_chunks(
+              student.f, student.params, x_sub, config.eval_batch_size
+            )
             terms = complexity.bound_terms(
-                student_logits, y_sub, logits[s][max(teacher_epochs)], sc=result.sc,
-                trace_k=result.trace_k, n=len(y_sub), gamma=config.bound_gamma,
-                delta=config.bound_delta)
-            bound_rows.append({"subset": s, "student_epoch": student_epoch,
-                               **terms.as_dict()})
-        print(f"[complexity] {kernel}, subset {s}, student epoch {student_epoch}: "
-              f"kernel {seconds:.1f}s, ASC(labels)={labels_asc:.3f}", flush=True)
+              student_logits,
+              y_sub,
+              logits[s][max(teacher_epochs)],
+              sc=result.sc,
+              trace_k=result.trace_k,
+              n=len(y_sub),
+              gamma=config.bound_gamma,
+              delta=config.bound_delta,
+            )
+            bound_rows.append(
+              {"subset": s, "student_epoch": student_epoch, **terms.as_dict()}
+            )
+        print(
+          f"[complexity] {kernel}, subset {s}, student epoch {student_epoch}: "
+          f"kernel {seconds:.1f}s, ASC(labels)={labels_asc:.3f}",
+          flush=True,
+        )
   _write_csv(os.path.join(workdir, CSV_FILE), rows)
   if bound_rows:
     _write_csv(os.path.join(workdir, BOUND_FILE), bound_rows)
@@ -158,15 +236,21 @@ def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
   kernels = kernel_agreement.kernels_of(rows)
   # The claims take their spread over subsets (and average the draws).
   first = [r for r in rows if r.get("kernel", "empirical") == kernels[0]]
-  plots.asc_vs_teacher_epoch(first, os.path.join(workdir, "asc_vs_teacher_epoch.png"))
+  plots.asc_vs_teacher_epoch(
+    first, os.path.join(workdir, "asc_vs_teacher_epoch.png")
+  )
   if len({r["student_epoch"] for r in first}) > 1:
-    plots.asc_vs_student_epoch(first, os.path.join(workdir, "asc_vs_student_epoch.png"))
+    plots.asc_vs_student_epoch(
+      first, os.path.join(workdir, "asc_vs_student_epoch.png")
+    )
   verdicts = claims.complexity_verdicts(first)
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
     with open(os.path.join(workdir, "verdicts.json"), "w") as fh:
       json.dump(verdicts, fh, indent=2)
   if len(kernels) > 1:
-    kernel_agreement.plot_by_kernel(rows, os.path.join(workdir, kernel_agreement.FIGURE))
+    kernel_agreement.plot_by_kernel(
+      rows, os.path.join(workdir, kernel_agreement.FIGURE)
+    )
     report = kernel_agreement.write_agreement(rows, workdir)
     print(kernel_agreement.agreement_markdown(report), flush=True)
   return verdicts
@@ -184,6 +268,7 @@ def _write_csv(path: str, rows: List[Dict]) -> None:
 
 def read_csv(path: str) -> List[Dict]:
   """Rows of a CSV written by `run`, numbers parsed back to float."""
+
   def parse(value):
     if value in ("", None):
       return None
@@ -193,5 +278,6 @@ def read_csv(path: str) -> List[Dict]:
       return float(value)
     except ValueError:
       return value
+
   with open(path) as fh:
     return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(fh)]

@@ -25,31 +25,45 @@ CRITERIA = {"val_loss": ("loss", min), "val_accuracy": ("accuracy", max)}
 
 def validation_data(teacher_config, validation_size: int, validation_seed: int):
   """(images, labels) of the validation split matching a run's data fields."""
-  splits = prepare_splits(teacher_config.dataset, teacher_config.data_dir or None,
-                          teacher_config.train_subset, teacher_config.subset_seed,
-                          teacher_config.get("data_source") or None,
-                          teacher_config.get("test_subset", 0),
-                          tuple(teacher_config.get("classes", ())),
-                          validation_size=validation_size,
-                          validation_seed=validation_seed)
+  splits = prepare_splits(
+    teacher_config.dataset,
+    teacher_config.data_dir or None,
+    teacher_config.train_subset,
+    teacher_config.subset_seed,
+    teacher_config.get("data_source") or None,
+    teacher_config.get("test_subset", 0),
+    tuple(teacher_config.get("classes", ())),
+    validation_size=validation_size,
+    validation_seed=validation_seed,
+  )
   return splits.validation_images, splits.validation_labels, splits.info
 
 
-def check_candidates(candidates: Sequence[int], teacher_epochs: int,
-                     criterion: str) -> None:
+def check_candidates(
+  candidates: Sequence[int], teacher_epochs: int, criterion: str
+) -> None:
   """Fails fast (before any training) on a candidate list that cannot be scored."""
   if criterion not in CRITERIA:
-    raise ValueError(f"early.criterion must be one of {sorted(CRITERIA)}; got "
-                     f"{criterion!r}.")
+    raise ValueError(
+      f"early.criterion must be one of {sorted(CRITERIA)}; got {criterion!r}."
+    )
   bad = [e for e in candidates if not 0 < int(e) <= teacher_epochs]
   if not candidates or bad:
-    raise ValueError(f"early.candidates {tuple(candidates)} must be teacher epochs in "
-                     f"1..{teacher_epochs} (the teacher's epochs); bad: {bad}.")
+    raise ValueError(
+      f"early.candidates {tuple(candidates)} must be teacher epochs in "
+      f"1..{teacher_epochs} (the teacher's epochs); bad: {bad}."
+    )
 
 
-def select(teacher_dir: str, candidates: Sequence[int], criterion: str,
-           validation_size: int, validation_seed: int, batch_size: int = 1000,
-           cache_path: str = "") -> Dict:
+def select(
+  teacher_dir: str,
+  candidates: Sequence[int],
+  criterion: str,
+  validation_size: int,
+  validation_seed: int,
+  batch_size: int = 1000,
+  cache_path: str = "",
+) -> Dict:
   """Scores every candidate checkpoint on validation and picks one.
 
   Returns:
@@ -57,9 +71,12 @@ def select(teacher_dir: str, candidates: Sequence[int], criterion: str,
     "accuracy"}}, "validation_size"}; read from `cache_path` when it holds the
     same request.
   """
-  request = {"candidates": [int(e) for e in candidates], "criterion": criterion,
-             "validation_size": int(validation_size),
-             "validation_seed": int(validation_seed)}
+  request = {
+    "candidates": [int(e) for e in candidates],
+    "criterion": criterion,
+    "validation_size": int(validation_size),
+    "validation_seed": int(validation_seed),
+  }
   if cache_path and os.path.exists(cache_path):
     with open(cache_path) as fh:
       cached = json.load(fh)
@@ -70,23 +87,38 @@ def select(teacher_dir: str, candidates: Sequence[int], criterion: str,
   saved = checkpoint.saved_epochs(teacher_dir)
   missing = sorted(set(request["candidates"]) - set(saved))
   if missing:
-    raise FileNotFoundError(f"Teacher run {teacher_dir} lacks candidate checkpoints "
-                            f"{missing} (saved: {saved}).")
-  images, labels, info = validation_data(config, validation_size, validation_seed)
+    raise FileNotFoundError(
+      f"Teacher run {teacher_dir} lacks candidate checkpoints "
+      f"{missing} (saved: {saved})."
+    )
+  images, labels, info = validation_data(
+    config, validation_size, validation_seed
+  )
   mesh = data_mesh()
   batch = min(batch_size, len(labels))
   batch -= batch % mesh.devices.size
   scores = {}
   for epoch in request["candidates"]:
-    variables = runs.restore_variables(teacher_dir, epoch, info.image_shape, mesh,
-                                             info.num_classes)
+    variables = runs.restore_variables(
+      teacher_dir, epoch, info.image_shape, mesh, info.num_classes
+    )
     scores[str(epoch)] = evaluate(model, variables, images, labels, batch, mesh)
   key, best = CRITERIA[criterion]
-  chosen = best(request["candidates"], key=lambda e: (scores[str(e)][key], -e)
-                if best is max else (scores[str(e)][key], e))
-  result = {**request, "epoch": int(chosen), "scores": scores,
-            "final_epoch": int(config.epochs)}
-  if cache_path and distributed.is_writer():  # Multi-process runs: process 0 writes.
+  chosen = best(
+    request["candidates"],
+    key=lambda e: (
+      (scores[str(e)][key], -e) if best is max else (scores[str(e)][key], e)
+    ),
+  )
+  result = {
+    **request,
+    "epoch": int(chosen),
+    "scores": scores,
+    "final_epoch": int(config.epochs),
+  }
+  if (
+    cache_path and distributed.is_writer()
+  ):  # Multi-process runs: process 0 writes.
     with open(cache_path, "w") as fh:
       json.dump(result, fh, indent=1)
   return result

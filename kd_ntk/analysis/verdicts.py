@@ -5,9 +5,15 @@ from typing import Dict, List, Sequence
 from kd_ntk.analysis import stats
 
 
-def verdict(claim: str, prediction: str, rule: str, outcome: str,
-            comparisons: Sequence[stats.Comparison], note: str = "",
-            numbers: Dict = None) -> Dict:
+def verdict(
+  claim: str,
+  prediction: str,
+  rule: str,
+  outcome: str,
+  comparisons: Sequence[stats.Comparison],
+  note: str = "",
+  numbers: Dict = None,
+) -> Dict:
   """A claim's verdict.
 
   Args:
@@ -21,15 +27,29 @@ def verdict(claim: str, prediction: str, rule: str, outcome: str,
     numbers: extra per-arm means for the reader (never used in the rule).
   """
   if outcome not in stats.OUTCOMES:
-    raise ValueError(f"outcome must be one of {stats.OUTCOMES}; got {outcome!r}.")
-  return {"claim": claim, "prediction": prediction, "rule": rule, "outcome": outcome,
-          "comparisons": [c.as_dict() for c in comparisons], "note": note,
-          "numbers": numbers or {}}
+    raise ValueError(
+      f"outcome must be one of {stats.OUTCOMES}; got {outcome!r}."
+    )
+  return {
+    "claim": claim,
+    "prediction": prediction,
+    "rule": rule,
+    "outcome": outcome,
+    "comparisons": [c.as_dict() for c in comparisons],
+    "note": note,
+    "numbers": numbers or {},
+  }
 
 
 def not_testable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
-  return verdict(claim, prediction, rule, stats.NOT_TESTABLE,
-                 [stats.not_testable(prediction, reason)], note=reason)
+  return verdict(
+    claim,
+    prediction,
+    rule,
+    stats.NOT_TESTABLE,
+    [stats.not_testable(prediction, reason)],
+    note=reason,
+  )
 
 
 def format_verdict(v: Dict) -> str:
@@ -37,9 +57,15 @@ def format_verdict(v: Dict) -> str:
   parts = []
   for c in v["comparisons"]:
     comp = stats.Comparison(**c)
-    parts.append(f"{comp.what}: {comp.interval_text()} ({comp.outcome}"
-                 + (f": {comp.reason}" if comp.reason else "") + ")")
-  text = f"{v['claim']} {v['outcome'].upper()} — {v['prediction']}. " + "; ".join(parts)
+    parts.append(
+      f"{comp.what}: {comp.interval_text()} ({comp.outcome}"
+      + (f": {comp.reason}" if comp.reason else "")
+      + ")"
+    )
+  text = (
+    f"{v['claim']} {v['outcome'].upper()} — {v['prediction']}. "
+    + "; ".join(parts)
+  )
   return text + (f" [{v['note']}]" if v["note"] else "")
 
 

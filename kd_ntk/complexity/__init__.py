@@ -18,7 +18,15 @@ from kd_ntk.complexity.targets import random_labels
 from kd_ntk.complexity.targets import teacher_probabilities
 
 __all__ = [
-    "BoundTerms", "CLASS_CONSTANTS", "ComplexityResult", "DEFAULT_CLASS_CONSTANT",
-    "DEFAULT_RIDGE_PATH", "bound_terms", "margins", "one_hot", "random_labels",
-    "supervision_complexity", "teacher_probabilities",
+  "BoundTerms",
+  "CLASS_CONSTANTS",
+  "ComplexityResult",
+  "DEFAULT_CLASS_CONSTANT",
+  "DEFAULT_RIDGE_PATH",
+  "bound_terms",
+  "margins",
+  "one_hot",
+  "random_labels",
+  "supervision_complexity",
+  "teacher_probabilities",
 ]

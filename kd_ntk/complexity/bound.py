@@ -63,6 +63,7 @@ class BoundTerms:
     class_constant: the value of `c_C`; class_constant_name: its convention.
     n, num_classes, gamma, delta, sc, trace_k: the inputs.
   """
+
   margin_loss: float
   teacher_error: float
   margin_loss_wrt_teacher: float
@@ -87,8 +88,9 @@ class BoundTerms:
 def _validate_logits(logits_NxC, name: str) -> np.ndarray:
   logits = np.asarray(logits_NxC)
   if logits.ndim != 2 or logits.shape[1] < 2:
-    raise ValueError(f"{name} must be 2-D (N, C) with C ≥ 2 classes; got shape "
-                     f"{logits.shape}.")
+    raise ValueError(
+      f"{name} must be 2-D (N, C) with C ≥ 2 classes; got shape {logits.shape}."
+    )
   if not np.issubdtype(logits.dtype, np.number) or np.iscomplexobj(logits):
     raise ValueError(f"{name} must be real numbers; got dtype {logits.dtype}.")
   logits = logits.astype(np.float64)
@@ -100,13 +102,17 @@ def _validate_logits(logits_NxC, name: str) -> np.ndarray:
 def _validate_labels(labels, num_examples: int, num_classes: int) -> np.ndarray:
   labels_N = np.asarray(labels)
   if labels_N.shape != (num_examples,):
-    raise ValueError(f"labels must have shape ({num_examples},) to match the logits; "
-                     f"got {labels_N.shape}.")
+    raise ValueError(
+      f"labels must have shape ({num_examples},) to match the logits; "
+      f"got {labels_N.shape}."
+    )
   if not np.issubdtype(labels_N.dtype, np.integer):
     raise ValueError(f"labels must be integers; got dtype {labels_N.dtype}.")
   if labels_N.size and (labels_N.min() < 0 or labels_N.max() >= num_classes):
-    raise ValueError(f"labels must lie in [0, {num_classes}); got range "
-                     f"[{labels_N.min()}, {labels_N.max()}].")
+    raise ValueError(
+      f"labels must lie in [0, {num_classes}); got range "
+      f"[{labels_N.min()}, {labels_N.max()}]."
+    )
   return labels_N
 
 
@@ -128,32 +134,41 @@ def margins(logits_NxC, labels) -> np.ndarray:
 def _class_constant(class_constant: Union[str, float], num_classes: int):
   if isinstance(class_constant, str):
     if class_constant not in CLASS_CONSTANTS:
-      raise ValueError(f"class_constant must be one of {sorted(CLASS_CONSTANTS)} or a "
-                       f"number; got {class_constant!r}.")
+      raise ValueError(
+        f"class_constant must be one of {sorted(CLASS_CONSTANTS)} or a "
+        f"number; got {class_constant!r}."
+      )
     return CLASS_CONSTANTS[class_constant](num_classes), class_constant
   value = float(class_constant)
   if not (math.isfinite(value) and value > 0):
-    raise ValueError(f"class_constant must be a finite number > 0; got {class_constant!r}.")
+    raise ValueError(
+      f"class_constant must be a finite number > 0; got {class_constant!r}."
+    )
   return value, "custom"
 
 
-def _check_positive(name: str, value, allow_zero: bool = False, allow_inf: bool = False):
+def _check_positive(
+  name: str, value, allow_zero: bool = False, allow_inf: bool = False
+):
   ok_sign = value >= 0 if allow_zero else value > 0
   if math.isnan(value) or not ok_sign or (math.isinf(value) and not allow_inf):
-    raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                     f"{'number' if allow_inf else 'finite number'}; got {value!r}.")
+    raise ValueError(
+      f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+      f"{'number' if allow_inf else 'finite number'}; got {value!r}."
+    )
 
 
-def bound_terms(student_logits_NxC,
-                labels,
-                teacher_logits_NxC: Optional[np.ndarray],
-                sc: float,
-                trace_k: float,
-                n: int,
-                gamma: float,
-                delta: float = 0.05,
-                class_constant: Union[str, float] = DEFAULT_CLASS_CONSTANT,
-                ) -> BoundTerms:
+def bound_terms(
+  student_logits_NxC,
+  labels,
+  teacher_logits_NxC: Optional[np.ndarray],
+  sc: float,
+  trace_k: float,
+  n: int,
+  gamma: float,
+  delta: float = 0.05,
+  class_constant: Union[str, float] = DEFAULT_CLASS_CONSTANT,
+) -> BoundTerms:
   """Computes every term of the margin bound (module docstring) for a student.
 
   Args:
@@ -177,7 +192,12 @@ def bound_terms(student_logits_NxC,
   labels_N = _validate_labels(labels, num_examples, num_classes)
   if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
     raise ValueError(f"n must be an integer ≥ 1; got {n!r}.")
-  sc, trace_k, gamma, delta = float(sc), float(trace_k), float(gamma), float(delta)
+  sc, trace_k, gamma, delta = (
+    float(sc),
+    float(trace_k),
+    float(gamma),
+    float(delta),
+  )
   _check_positive("sc", sc, allow_zero=True, allow_inf=True)
   _check_positive("trace_k", trace_k)
   _check_positive("gamma", gamma)
@@ -190,28 +210,35 @@ def bound_terms(student_logits_NxC,
   if teacher_logits_NxC is not None:
     teacher = _validate_logits(teacher_logits_NxC, "teacher_logits_NxC")
     if teacher.shape != student.shape:
-      raise ValueError(f"teacher_logits_NxC has shape {teacher.shape}; the student's "
-                       f"is {student.shape}.")
+      raise ValueError(
+        f"teacher_logits_NxC has shape {teacher.shape}; the student's "
+        f"is {student.shape}."
+      )
     teacher_labels_N = np.argmax(teacher, axis=1)
     teacher_error = float(np.mean(teacher_labels_N != labels_N))
-    margin_wrt_teacher = float(np.mean(metrics.margins(student, teacher_labels_N) <= gamma))
+    margin_wrt_teacher = float(
+      np.mean(metrics.margins(student, teacher_labels_N) <= gamma)
+    )
 
   complexity = 2.0 / (gamma * n) * math.sqrt(sc * trace_k) * constant
   confidence = 3.0 * math.sqrt(math.log(2.0 / delta) / (2.0 * n))
   return BoundTerms(
-      margin_loss=margin_loss,
-      teacher_error=teacher_error,
-      margin_loss_wrt_teacher=margin_wrt_teacher,
-      complexity_term=complexity,
-      confidence_term=confidence,
-      total=margin_loss + complexity + confidence,
-      total_via_teacher=teacher_error + margin_wrt_teacher + complexity + confidence,
-      class_constant=constant,
-      class_constant_name=constant_name,
-      n=int(n),
-      num_classes=num_classes,
-      gamma=gamma,
-      delta=delta,
-      sc=sc,
-      trace_k=trace_k,
+    margin_loss=margin_loss,
+    teacher_error=teacher_error,
+    margin_loss_wrt_teacher=margin_wrt_teacher,
+    complexity_term=complexity,
+    confidence_term=confidence,
+    total=margin_loss + complexity + confidence,
+    total_via_teacher=teacher_error
+    + margin_wrt_teacher
+    + complexity
+    + confidence,
+    class_constant=constant,
+    class_constant_name=constant_name,
+    n=int(n),
+    num_classes=num_classes,
+    gamma=gamma,
+    delta=delta,
+    sc=sc,
+    trace_k=trace_k,
   )

@@ -75,6 +75,7 @@ class ComplexityResult:
       Cholesky failure.
     spectrum_method: "eigh" (exact) or "lanczos" (estimated).
   """
+
   sc: float
   sc_per_class: np.ndarray
   asc: float
@@ -105,8 +106,11 @@ class ComplexityResult:
     Returns:
       Every scalar field, plus `sc_ridge_{r:g}` / `asc_ridge_{r:g}` per path ridge.
     """
-    row = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-           if field.name not in ("sc_per_class", "ridge_path")}
+    row = {
+      field.name: getattr(self, field.name)
+      for field in dataclasses.fields(self)
+      if field.name not in ("sc_per_class", "ridge_path")
+    }
     for relative, sc, asc in self.ridge_path:
       row[f"sc_ridge_{relative:g}"] = sc
       row[f"asc_ridge_{relative:g}"] = asc
@@ -119,25 +123,40 @@ class ComplexityResult:
 def _validate_targets(targets_NxC) -> np.ndarray:
   targets = np.asarray(targets_NxC)
   if targets.ndim != 2:
-    raise ValueError(f"targets_NxC must be 2-D (N, C); got shape {targets.shape}. "
-                     "Use targets[:, None] for a single output.")
+    raise ValueError(
+      f"targets_NxC must be 2-D (N, C); got shape {targets.shape}. "
+      "Use targets[:, None] for a single output."
+    )
   if not np.issubdtype(targets.dtype, np.number) or np.iscomplexobj(targets):
-    raise ValueError(f"targets_NxC must be real numbers; got dtype {targets.dtype}.")
+    raise ValueError(
+      f"targets_NxC must be real numbers; got dtype {targets.dtype}."
+    )
   targets = np.ascontiguousarray(targets, dtype=np.float64)
   if not np.isfinite(targets).all():
     raise ValueError("targets_NxC contains NaN or inf.")
   if targets.shape[0] < 2 or targets.shape[1] < 1:
-    raise ValueError(f"Need at least 2 examples and 1 column; got shape {targets.shape}.")
+    raise ValueError(
+      f"Need at least 2 examples and 1 column; got shape {targets.shape}."
+    )
   return targets
 
 
 def _validate_ridges(ridge, ridge_path, eig_floor):
-  for name, value in [("ridge", ridge)] + [("ridge_path entry", r) for r in ridge_path]:
-    if not (isinstance(value, (int, float, np.floating, np.integer))
-            and math.isfinite(value) and value >= 0):
+  for name, value in [("ridge", ridge)] + [
+    ("ridge_path entry", r) for r in ridge_path
+  ]:
+    if not (
+      isinstance(value, (int, float, np.floating, np.integer))
+      and math.isfinite(value)
+      and value >= 0
+    ):
       raise ValueError(f"{name} must be a finite number ≥ 0; got {value!r}.")
-  if eig_floor is not None and not (math.isfinite(eig_floor) and eig_floor >= 0):
-    raise ValueError(f"eig_floor must be None or a finite number ≥ 0; got {eig_floor!r}.")
+  if eig_floor is not None and not (
+    math.isfinite(eig_floor) and eig_floor >= 0
+  ):
+    raise ValueError(
+      f"eig_floor must be None or a finite number ≥ 0; got {eig_floor!r}."
+    )
 
 
 def _validate_gram(gram_NxN, n: int, symmetry_tolerance: float) -> np.ndarray:
@@ -146,25 +165,33 @@ def _validate_gram(gram_NxN, n: int, symmetry_tolerance: float) -> np.ndarray:
   if gram.ndim != 2 or gram.shape[0] != gram.shape[1]:
     raise ValueError(f"gram_NxN must be square (N, N); got shape {gram.shape}.")
   if gram.shape[0] != n:
-    raise ValueError(f"Shape mismatch: targets_NxC has N={n} rows but gram_NxN is "
-                     f"{gram.shape[0]}x{gram.shape[1]}.")
+    raise ValueError(
+      f"Shape mismatch: targets_NxC has N={n} rows but gram_NxN is "
+      f"{gram.shape[0]}x{gram.shape[1]}."
+    )
   if not np.issubdtype(gram.dtype, np.number) or np.iscomplexobj(gram):
     raise ValueError(f"gram_NxN must be real numbers; got dtype {gram.dtype}.")
   gram = np.ascontiguousarray(gram, dtype=np.float64)
   block, asymmetry, scale = 1024, 0.0, 0.0
   for start in range(0, n, block):
-    rows = gram[start:start + block]
+    rows = gram[start : start + block]
     if not np.isfinite(rows).all():
       raise ValueError("gram_NxN contains NaN or inf.")
-    asymmetry = max(asymmetry, float(np.max(np.abs(rows - gram[:, start:start + block].T))))
+    asymmetry = max(
+      asymmetry, float(np.max(np.abs(rows - gram[:, start : start + block].T)))
+    )
     scale = max(scale, float(np.max(np.abs(rows))))
   if asymmetry > symmetry_tolerance * scale:
-    raise ValueError(f"gram_NxN is not symmetric: max |K - Kᵀ| = {asymmetry:.3g} > "
-                     f"{symmetry_tolerance:g} · max |K| = {symmetry_tolerance * scale:.3g}. "
-                     "Symmetrise it, e.g. (K + K.T) / 2, if the asymmetry is round-off.")
+    raise ValueError(
+      f"gram_NxN is not symmetric: max |K - Kᵀ| = {asymmetry:.3g} > "
+      f"{symmetry_tolerance:g} · max |K| = {symmetry_tolerance * scale:.3g}. "
+      "Symmetrise it, e.g. (K + K.T) / 2, if the asymmetry is round-off."
+    )
   if np.trace(gram) <= 0:
-    raise ValueError(f"gram_NxN must have a positive trace (a PSD kernel); got "
-                     f"tr K = {np.trace(gram):.3g}.")
+    raise ValueError(
+      f"gram_NxN must have a positive trace (a PSD kernel); got "
+      f"tr K = {np.trace(gram):.3g}."
+    )
   return gram
 
 
@@ -178,7 +205,9 @@ def _relative_change(value: float, reference: float) -> float:
 
 def _ridge_sensitivity(path_asc: list, chosen: int) -> float:
   neighbours = [i for i in (chosen - 1, chosen + 1) if 0 <= i < len(path_asc)]
-  changes = [_relative_change(path_asc[i], path_asc[chosen]) for i in neighbours]
+  changes = [
+    _relative_change(path_asc[i], path_asc[chosen]) for i in neighbours
+  ]
   return max(changes) if changes else math.nan
 
 
@@ -195,27 +224,38 @@ class _Spectrum:
 def _make_spectrum(max_eig, min_eig, n, outside_share, method) -> _Spectrum:
   rank_tolerance = n * np.finfo(np.float64).eps * abs(max_eig)
   condition = math.inf if min_eig <= rank_tolerance else max_eig / min_eig
-  return _Spectrum(float(max_eig), float(min_eig), float(rank_tolerance),
-                   float(condition), float(outside_share), method)
+  return _Spectrum(
+    float(max_eig),
+    float(min_eig),
+    float(rank_tolerance),
+    float(condition),
+    float(outside_share),
+    method,
+  )
 
 
 def _solve_with_eigh(gram_fortran, targets, absolute_ridges, eig_floor):
   """One eigendecomposition `K = U diag(μ) Uᵀ` serves every ridge:
 
-    SC_c(λ) = Σ_i (U_iᵀ Y_c)² / (max(μ_i, floor) + λ).
+  SC_c(λ) = Σ_i (U_iᵀ Y_c)² / (max(μ_i, floor) + λ).
   """
   n = targets.shape[0]
-  eigvals, eigvecs = scipy.linalg.eigh(gram_fortran, lower=True, check_finite=False,
-                                       driver="evd")
+  eigvals, eigvecs = scipy.linalg.eigh(
+    gram_fortran, lower=True, check_finite=False, driver="evd"
+  )
   energy_NxC = np.square(eigvecs.T @ targets)  # (U_iᵀ Y_c)²
   energy_N = energy_NxC.sum(axis=1)
   spectrum = _make_spectrum(eigvals[-1], eigvals[0], n, 0.0, "eigh")
   floor = spectrum.rank_tolerance if eig_floor is None else eig_floor
   floored = np.maximum(eigvals, floor)
   t, total = spectrum.rank_tolerance, float(energy_N.sum())
-  with np.errstate(divide="ignore", invalid="ignore"):  # floor = λ = 0 gives inf
-    sc_by_ridge = [np.sum(energy_NxC / (floored + ridge)[:, None], axis=0)
-                   for ridge in absolute_ridges]
+  with np.errstate(
+    divide="ignore", invalid="ignore"
+  ):  # floor = λ = 0 gives inf
+    sc_by_ridge = [
+      np.sum(energy_NxC / (floored + ridge)[:, None], axis=0)
+      for ridge in absolute_ridges
+    ]
     outside = float(np.sum(energy_N * t / (np.maximum(eigvals, 0.0) + t)))
   outside = outside / total if total else 0.0
   return sc_by_ridge, dataclasses.replace(spectrum, outside_range_share=outside)
@@ -227,8 +267,9 @@ def _cholesky_factor(gram_fortran, shift, work_fortran):
   diagonal = np.arange(work_fortran.shape[0])
   work_fortran[diagonal, diagonal] += shift
   try:
-    return scipy.linalg.cho_factor(work_fortran, lower=True, overwrite_a=True,
-                                   check_finite=False)
+    return scipy.linalg.cho_factor(
+      work_fortran, lower=True, overwrite_a=True, check_finite=False
+    )
   except np.linalg.LinAlgError:
     return None
 
@@ -236,14 +277,22 @@ def _cholesky_factor(gram_fortran, shift, work_fortran):
 def _largest_lanczos_eigenvalue(operator, n) -> Optional[float]:
   start = np.random.default_rng(0).standard_normal(n)  # generic, reproducible
   try:
-    values = scipy.sparse.linalg.eigsh(operator, k=1, which="LA", v0=start,
-                                       tol=_LANCZOS_TOLERANCE, return_eigenvectors=False)
+    values = scipy.sparse.linalg.eigsh(
+      operator,
+      k=1,
+      which="LA",
+      v0=start,
+      tol=_LANCZOS_TOLERANCE,
+      return_eigenvectors=False,
+    )
   except scipy.sparse.linalg.ArpackNoConvergence:
     return None
   return float(values[0])
 
 
-def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> Optional[_Spectrum]:
+def _cholesky_spectrum(
+  gram_fortran, targets, work_fortran
+) -> Optional[_Spectrum]:
   """Extreme eigenvalues and outside-range share from one factor of `K + tI`.
 
   `t` is the rank tolerance. Shift-invert Lanczos on `(K + tI)⁻¹` gives its top
@@ -252,10 +301,16 @@ def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> Optional[_Spectru
   """
   n = targets.shape[0]
   if n <= _DENSE_SPECTRUM_MAX_N:
-    eigvals = scipy.linalg.eigvalsh(gram_fortran, lower=True, check_finite=False)
+    eigvals = scipy.linalg.eigvalsh(
+      gram_fortran, lower=True, check_finite=False
+    )
     max_eig, min_eig, method = eigvals[-1], eigvals[0], "eigh"
   else:
-    max_eig, min_eig, method = _largest_lanczos_eigenvalue(gram_fortran, n), None, "lanczos"
+    max_eig, min_eig, method = (
+      _largest_lanczos_eigenvalue(gram_fortran, n),
+      None,
+      "lanczos",
+    )
     if max_eig is None:
       return None
   spectrum = _make_spectrum(max_eig, 0.0, n, 0.0, method)
@@ -265,8 +320,10 @@ def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> Optional[_Spectru
     return None
   if min_eig is None:
     inverse = scipy.sparse.linalg.LinearOperator(
-        (n, n), matvec=lambda v: scipy.linalg.cho_solve(factor, v, check_finite=False),
-        dtype=np.float64)
+      (n, n),
+      matvec=lambda v: scipy.linalg.cho_solve(factor, v, check_finite=False),
+      dtype=np.float64,
+    )
     theta = _largest_lanczos_eigenvalue(inverse, n)
     if theta is None:
       return None
@@ -296,17 +353,18 @@ def _solve_with_cholesky(gram_fortran, targets, absolute_ridges):
   return sc_by_ridge, spectrum
 
 
-def supervision_complexity(targets_NxC,
-                           gram_NxN,
-                           *,
-                           ridge: float = 1e-6,
-                           method: str = "cholesky",
-                           ridge_path=DEFAULT_RIDGE_PATH,
-                           eig_floor: Optional[float] = None,
-                           ridge_tolerance: float = RIDGE_SENSITIVITY_TOLERANCE,
-                           outside_share_tolerance: float = OUTSIDE_RANGE_TOLERANCE,
-                           symmetry_tolerance: float = SYMMETRY_TOLERANCE,
-                           ) -> ComplexityResult:
+def supervision_complexity(
+  targets_NxC,
+  gram_NxN,
+  *,
+  ridge: float = 1e-6,
+  method: str = "cholesky",
+  ridge_path=DEFAULT_RIDGE_PATH,
+  eig_floor: Optional[float] = None,
+  ridge_tolerance: float = RIDGE_SENSITIVITY_TOLERANCE,
+  outside_share_tolerance: float = OUTSIDE_RANGE_TOLERANCE,
+  symmetry_tolerance: float = SYMMETRY_TOLERANCE,
+) -> ComplexityResult:
   """Supervision complexity `SC = tr(Yᵀ (K + λI)⁻¹ Y)` and its adjusted form.
 
   Harutyunyan et al., ICLR 2023 (arXiv 2301.12245):
@@ -373,27 +431,29 @@ def supervision_complexity(targets_NxC,
   chosen = relatives.index(float(ridge))
   sc_per_class = np.asarray(sc_per_class_by_ridge[chosen], dtype=np.float64)
   sensitivity = _ridge_sensitivity([asc for _, _, asc in path], chosen)
-  dominated = bool((sensitivity > ridge_tolerance)
-                   or (spectrum.outside_range_share > outside_share_tolerance))
+  dominated = bool(
+    (sensitivity > ridge_tolerance)
+    or (spectrum.outside_range_share > outside_share_tolerance)
+  )
   return ComplexityResult(
-      sc=path[chosen][1],
-      sc_per_class=sc_per_class,
-      asc=path[chosen][2],
-      asc_per_class_root=float(np.sum(np.sqrt(sc_per_class * trace_k))) / n,
-      n=n,
-      num_classes=num_classes,
-      trace_k=trace_k,
-      ridge_relative=float(ridge),
-      ridge_used=absolutes[chosen],
-      ridge_path=tuple(path),
-      ridge_sensitivity=sensitivity,
-      max_eigenvalue=spectrum.max_eigenvalue,
-      min_eigenvalue=spectrum.min_eigenvalue,
-      rank_tolerance=spectrum.rank_tolerance,
-      condition_number=spectrum.condition_number,
-      outside_range_share=spectrum.outside_range_share,
-      ridge_dominated=dominated,
-      method_requested=method,
-      method_used=method_used,
-      spectrum_method=spectrum.method,
+    sc=path[chosen][1],
+    sc_per_class=sc_per_class,
+    asc=path[chosen][2],
+    asc_per_class_root=float(np.sum(np.sqrt(sc_per_class * trace_k))) / n,
+    n=n,
+    num_classes=num_classes,
+    trace_k=trace_k,
+    ridge_relative=float(ridge),
+    ridge_used=absolutes[chosen],
+    ridge_path=tuple(path),
+    ridge_sensitivity=sensitivity,
+    max_eigenvalue=spectrum.max_eigenvalue,
+    min_eigenvalue=spectrum.min_eigenvalue,
+    rank_tolerance=spectrum.rank_tolerance,
+    condition_number=spectrum.condition_number,
+    outside_range_share=spectrum.outside_range_share,
+    ridge_dominated=dominated,
+    method_requested=method,
+    method_used=method_used,
+    spectrum_method=spectrum.method,
   )

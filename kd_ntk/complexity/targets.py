@@ -11,7 +11,9 @@ import numpy as np
 
 
 def _validate_num_classes(num_classes) -> int:
-  if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+  if isinstance(num_classes, bool) or not isinstance(
+    num_classes, (int, np.integer)
+  ):
     raise ValueError(f"num_classes must be an integer; got {num_classes!r}.")
   if num_classes < 1:
     raise ValueError(f"num_classes must be ≥ 1; got {num_classes}.")
@@ -38,8 +40,10 @@ def one_hot(labels, num_classes: int) -> np.ndarray:
   if labels_N.size and not np.issubdtype(labels_N.dtype, np.integer):
     raise ValueError(f"labels must be integers; got dtype {labels_N.dtype}.")
   if labels_N.size and (labels_N.min() < 0 or labels_N.max() >= num_classes):
-    raise ValueError(f"labels must lie in [0, {num_classes}); got range "
-                     f"[{labels_N.min()}, {labels_N.max()}].")
+    raise ValueError(
+      f"labels must lie in [0, {num_classes}); got range "
+      f"[{labels_N.min()}, {labels_N.max()}]."
+    )
   targets_NxC = np.zeros((labels_N.size, num_classes), dtype=np.float64)
   targets_NxC[np.arange(labels_N.size), labels_N] = 1.0
   return targets_NxC
@@ -65,8 +69,9 @@ def random_labels(n: int, num_classes: int, seed: int) -> np.ndarray:
   return one_hot(labels_N, num_classes)
 
 
-def teacher_probabilities(logits_NxC, temperature: float = 1.0,
-                          centered: bool = False) -> np.ndarray:
+def teacher_probabilities(
+  logits_NxC, temperature: float = 1.0, centered: bool = False
+) -> np.ndarray:
   """Teacher targets `softmax(z_T/τ)`, optionally centred: `softmax(z_T/τ) − 1/C`.
 
   Computed in float64 with the max subtracted, so large logits do not overflow.
@@ -85,15 +90,24 @@ def teacher_probabilities(logits_NxC, temperature: float = 1.0,
   """
   logits = np.asarray(logits_NxC)
   if logits.ndim != 2 or logits.shape[1] < 1:
-    raise ValueError(f"logits_NxC must be 2-D (N, C) with C ≥ 1; got shape {logits.shape}.")
+    raise ValueError(
+      f"logits_NxC must be 2-D (N, C) with C ≥ 1; got shape {logits.shape}."
+    )
   if not np.issubdtype(logits.dtype, np.number) or np.iscomplexobj(logits):
-    raise ValueError(f"logits_NxC must be real numbers; got dtype {logits.dtype}.")
+    raise ValueError(
+      f"logits_NxC must be real numbers; got dtype {logits.dtype}."
+    )
   logits = logits.astype(np.float64)
   if not np.isfinite(logits).all():
     raise ValueError("logits_NxC contains NaN or inf.")
-  if not (isinstance(temperature, (int, float, np.integer, np.floating))
-          and math.isfinite(temperature) and temperature > 0):
-    raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}.")
+  if not (
+    isinstance(temperature, (int, float, np.integer, np.floating))
+    and math.isfinite(temperature)
+    and temperature > 0
+  ):
+    raise ValueError(
+      f"temperature must be a finite number > 0; got {temperature!r}."
+    )
   scaled = logits / float(temperature)
   scaled -= scaled.max(axis=1, keepdims=True)
   probabilities = np.exp(scaled)

@@ -41,21 +41,27 @@ def parse_arg(arg: str) -> Tuple[Set[str], Dict[str, object]]:
     if "=" in part:
       key, value = part.split("=", 1)
       if not _DOTTED_NAME.match(key.strip()) or not value.strip():
-        raise ConfigError(f"Malformed override {part!r}: write key=value with a (dotted) "
-                          "field name and a value, e.g. optimizer.learning_rate=0.02.")
+        raise ConfigError(
+          f"Malformed override {part!r}: write key=value with a (dotted) "
+          "field name and a value, e.g. optimizer.learning_rate=0.02."
+        )
       try:
         overrides[key.strip()] = ast.literal_eval(value.strip())
       except (ValueError, SyntaxError):
         overrides[key.strip()] = value.strip()
     elif not _DOTTED_NAME.match(part):
-      raise ConfigError(f"Malformed config argument {part!r}: expected variant names and "
-                        "key=value overrides separated by commas, e.g. quick,epochs=3.")
+      raise ConfigError(
+        f"Malformed config argument {part!r}: expected variant names and "
+        "key=value overrides separated by commas, e.g. quick,epochs=3."
+      )
     else:
       variants.add(part)
   return variants, overrides
 
 
-def apply_overrides(config: ml_collections.ConfigDict, overrides: Dict[str, object]):
+def apply_overrides(
+  config: ml_collections.ConfigDict, overrides: Dict[str, object]
+):
   """Sets dotted keys ("optimizer.learning_rate") and rejects unknown ones."""
   for dotted, value in overrides.items():
     node = config
@@ -63,14 +69,21 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Dict[str, obje
     for depth, name in enumerate(parents):
       where = ".".join(parents[:depth])
       if not isinstance(node, ml_collections.ConfigDict) or name not in node:
-        raise ConfigError(f"Unknown config field {dotted!r}: no block {name!r}"
-                          + (f" in {where!r}" if where else "") + _known(node))
+        raise ConfigError(
+          f"Unknown config field {dotted!r}: no block {name!r}"
+          + (f" in {where!r}" if where else "")
+          + _known(node)
+        )
       node = node[name]
     if not isinstance(node, ml_collections.ConfigDict):
-      raise ConfigError(f"Unknown config field {dotted!r}: {'.'.join(parents)!r} is a "
-                        "value, not a block.")
+      raise ConfigError(
+        f"Unknown config field {dotted!r}: {'.'.join(parents)!r} is a "
+        "value, not a block."
+      )
     if leaf not in node and parents and parents[-1].endswith("model_kwargs"):
-      node[leaf] = value  # Any model option; checked against the model by validation.
+      node[leaf] = (
+        value  # Any model option; checked against the model by validation.
+      )
       continue
     if leaf not in node:
       raise ConfigError(f"Unknown config field {dotted!r}" + _known(node))
@@ -78,10 +91,14 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: Dict[str, obje
       node[leaf] = value
     except (TypeError, ValueError):
       old = node[leaf]
-      wanted = ("a block of fields (set its fields, e.g. optimizer.momentum=0.5)"
-                if isinstance(old, ml_collections.ConfigDict) else
-                f"{type(old).__name__} like the default {old!r}")
-      raise ConfigError(f"{dotted}={value!r} has the wrong type: expected {wanted}.") from None
+      wanted = (
+        "a block of fields (set its fields, e.g. optimizer.momentum=0.5)"
+        if isinstance(old, ml_collections.ConfigDict)
+        else f"{type(old).__name__} like the default {old!r}"
+      )
+      raise ConfigError(
+        f"{dotted}={value!r} has the wrong type: expected {wanted}."
+      ) from None
   return config
 
 
@@ -91,37 +108,46 @@ def _known(node) -> str:
   return "."
 
 
-def check_variants(variants: Set[str], known: Set[str], config_name: str) -> None:
+def check_variants(
+  variants: Set[str], known: Set[str], config_name: str
+) -> None:
   unknown = variants - known
   if unknown:
-    raise ConfigError(f"{config_name}: unknown variant(s) {sorted(unknown)}; "
-                     f"known variants: {sorted(known)}.")
+    raise ConfigError(
+      f"{config_name}: unknown variant(s) {sorted(unknown)}; "
+      f"known variants: {sorted(known)}."
+    )
 
 
-def data_block(config: ml_collections.ConfigDict, dataset="fashion_mnist") -> None:
+def data_block(
+  config: ml_collections.ConfigDict, dataset="fashion_mnist"
+) -> None:
   """Dataset fields every run has."""
-  config.dataset = dataset            # IDX name or any TFDS image dataset.
-  config.data_dir = ""                # "" = default (Debian IDX path / TFDS default).
-  config.data_source = ""             # "" = IDX for fashion_mnist, TFDS otherwise.
-  config.train_subset = 0             # Class-balanced training subset size (0 = all).
-  config.subset_seed = 0              # Seed of that subset (shared by teacher/student).
-  config.test_subset = 0              # First N test examples (0 = all); for tests.
-  config.classes = ()                 # Keep only these classes, relabelled 0..k-1
-                                      # (e.g. (0, 6) for a binary task); () = all.
+  config.dataset = dataset  # IDX name or any TFDS image dataset.
+  config.data_dir = ""  # "" = default (Debian IDX path / TFDS default).
+  config.data_source = ""  # "" = IDX for fashion_mnist, TFDS otherwise.
+  config.train_subset = 0  # Class-balanced training subset size (0 = all).
+  config.subset_seed = 0  # Seed of that subset (shared by teacher/student).
+  config.test_subset = 0  # First N test examples (0 = all); for tests.
+  config.classes = ()  # Keep only these classes, relabelled 0..k-1
+  # (e.g. (0, 6) for a binary task); () = all.
   config.augment = ml_collections.ConfigDict()
-  config.augment.pad = 0              # Random-crop padding in pixels (4 for CIFAR).
-  config.augment.flip = False         # Random horizontal flips (True for CIFAR).
+  config.augment.pad = 0  # Random-crop padding in pixels (4 for CIFAR).
+  config.augment.flip = False  # Random horizontal flips (True for CIFAR).
 
 
 def optimizer_block(learning_rate=0.05, weight_decay=5e-4, schedule="cosine"):
   """SGD + Nesterov momentum, weight decay and a learning-rate schedule."""
   opt = ml_collections.ConfigDict()
-  opt.learning_rate = learning_rate   # Peak learning rate.
-  opt.momentum = 0.9                  # Heavy-ball / Nesterov momentum (0 = plain SGD).
-  opt.nesterov = True                 # Nesterov momentum.
-  opt.weight_decay = weight_decay     # L2 coefficient added to the gradient.
-  opt.schedule = schedule             # cosine | step | constant.
-  opt.warmup_epochs = 0.0             # Linear warm-up length in epochs.
-  opt.step_boundaries = (0.5, 0.75)   # Fractions of training where "step" decays.
-  opt.step_factor = 0.1               # Multiplier at each step boundary.
+  opt.learning_rate = learning_rate  # Peak learning rate.
+  opt.momentum = 0.9  # Heavy-ball / Nesterov momentum (0 = plain SGD).
+  opt.nesterov = True  # Nesterov momentum.
+  opt.weight_decay = weight_decay  # L2 coefficient added to the gradient.
+  opt.schedule = schedule  # cosine | step | constant.
+  opt.warmup_epochs = 0.0  # Linear warm-up length in epochs.
+  opt.step_boundaries = (
+    0.5,
+    0.75,
+  )  # Fractions of training where "step" decays.
+  opt.step_factor = 0.1  # Multiplier at each step boundary.
   return opt

@@ -33,36 +33,47 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variants, overrides = common.parse_arg(arg)
   common.check_variants(variants, VARIANTS, "complexity.py")
   config = ml_collections.ConfigDict()
-  config.teacher_workdir = ""         # Required: a run of experiments/train_teacher.py.
+  config.teacher_workdir = (
+    ""  # Required: a run of experiments/train_teacher.py.
+  )
   # Kernel(s) scoring the targets: a name or a tuple of names, e.g.
   # "empirical" or ("empirical", "monte_carlo", "infinite"); "(a,b)" also works.
   config.kernel = ml_collections.FieldReference("empirical", field_type=object)
-  config.student_workdir = ""         # Optional student run: NTK at its checkpoints.
-  config.student_model = "lenet5"     # Student preset when no student_workdir is given.
+  config.student_workdir = ""  # Optional student run: NTK at its checkpoints.
+  config.student_model = (
+    "lenet5"  # Student preset when no student_workdir is given.
+  )
   config.student_model_kwargs = ml_collections.ConfigDict()  # Preset overrides.
-  config.student_seed = 0             # Init seed of that student (NTK at init).
-  config.student_epochs = (0,)        # Student checkpoints whose NTK is used; () = all.
-  config.teacher_epochs = ()          # Teacher checkpoints scored; () = all.
+  config.student_seed = 0  # Init seed of that student (NTK at init).
+  config.student_epochs = (
+    0,
+  )  # Student checkpoints whose NTK is used; () = all.
+  config.teacher_epochs = ()  # Teacher checkpoints scored; () = all.
   config.temperatures = (1.0, 2.0, 4.0, 8.0)  # τ of softmax(z_T/τ).
-  config.centered = False             # Subtract 1/C from teacher probabilities.
-  config.num_examples = 2048          # Class-balanced NTK subset size n.
-  config.num_subsets = 3              # NTK subsets (disjoint while the data lasts).
-  config.subset_seed = 0              # Subset s uses seed subset_seed + s.
-  config.num_random_draws = 3         # Random-label draws per subset.
-  config.random_label_seed = 0        # Draw d on subset s: seed + 1000·s + d.
-  config.ridge = 1e-6                 # Relative ridge: λ = ridge · tr(K)/n.
-  config.ridge_path = (1e-8, 1e-6, 1e-4, 1e-2)  # Ridges reported for sensitivity.
-  config.solver = "cholesky"          # cholesky (fast) | eigh (robust).
-  config.ntk_method = "auto"          # auto | jacobian | structured | ntvp.
-  config.ntk_block_size = 0           # 0 = chosen from memory budgets.
-  config.ntk_float64 = True           # Accumulate the Gram matrix in float64.
-  config.mc_samples = 8               # Initialisations averaged by "monte_carlo".
-  config.mc_seed = 0                  # Seed of those initialisations.
+  config.centered = False  # Subtract 1/C from teacher probabilities.
+  config.num_examples = 2048  # Class-balanced NTK subset size n.
+  config.num_subsets = 3  # NTK subsets (disjoint while the data lasts).
+  config.subset_seed = 0  # Subset s uses seed subset_seed + s.
+  config.num_random_draws = 3  # Random-label draws per subset.
+  config.random_label_seed = 0  # Draw d on subset s: seed + 1000·s + d.
+  config.ridge = 1e-6  # Relative ridge: λ = ridge · tr(K)/n.
+  config.ridge_path = (
+    1e-8,
+    1e-6,
+    1e-4,
+    1e-2,
+  )  # Ridges reported for sensitivity.
+  config.solver = "cholesky"  # cholesky (fast) | eigh (robust).
+  config.ntk_method = "auto"  # auto | jacobian | structured | ntvp.
+  config.ntk_block_size = 0  # 0 = chosen from memory budgets.
+  config.ntk_float64 = True  # Accumulate the Gram matrix in float64.
+  config.mc_samples = 8  # Initialisations averaged by "monte_carlo".
+  config.mc_seed = 0  # Seed of those initialisations.
   config.twin_parameterization = "standard"  # standard (the presets') | ntk.
-  config.twin_batch_size = 0          # Block of the exact kernels; 0 = automatic.
-  config.bound_gamma = 1.0            # Margin γ of the bound terms.
-  config.bound_delta = 0.05           # Confidence δ of the bound.
-  config.eval_batch_size = 512        # Batch for teacher/student predictions.
+  config.twin_batch_size = 0  # Block of the exact kernels; 0 = automatic.
+  config.bound_gamma = 1.0  # Margin γ of the bound terms.
+  config.bound_delta = 0.05  # Confidence δ of the bound.
+  config.eval_batch_size = 512  # Batch for teacher/student predictions.
   if "quick" in variants:
     config.num_examples = 512
     config.temperatures = (1.0, 4.0)

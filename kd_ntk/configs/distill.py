@@ -24,32 +24,53 @@ import ml_collections
 from kd_ntk.configs import common
 from kd_ntk.configs import teacher as teacher_config
 
-MODE_VARIANTS = {"none", "offline", "early", "online", "online_blend", "online_switch",
-                 "anchors", "progressive", "temperature_curriculum", "lockstep"}
+MODE_VARIANTS = {
+  "none",
+  "offline",
+  "early",
+  "online",
+  "online_blend",
+  "online_switch",
+  "anchors",
+  "progressive",
+  "temperature_curriculum",
+  "lockstep",
+}
 VARIANTS = MODE_VARIANTS | {"quick", "tiny", "lenet5"}
 
 
 def distill_block() -> ml_collections.ConfigDict:
   """How the student is taught; read by kd_ntk.distill.loop."""
   d = ml_collections.ConfigDict()
-  d.mode = "online"                   # none | offline | early | online | anchors | lockstep.
-  d.teacher_workdir = "runs/teacher"  # Teacher run dir (not used by lockstep; optional for none).
-  d.temperature = 4.0                 # τ of the KD term (the end value of a curriculum).
-  d.temperature_schedule = "constant" # constant | linear | cosine (τ over student epochs).
-  d.temperature_start = 4.0           # τ at epoch 1 of a linear/cosine curriculum.
-  d.alpha = 0.0                       # Weight α of label CE: α·CE + (1−α)·KD (0 = pure KD).
-  d.tau_squared = True                # Multiply the KL by τ² (Hinton; the paper's loss).
-  d.lr_scale = "inverse_tau"          # none | inverse_tau | inverse_tau_squared: lr ÷ τ or ÷ τ²
-                                      # (LeNet-5 at τ=4, lr 0.05, "none": collapsed to chance).
-                                      # (guards SGD against the τ² gradient scale at τ > 1).
-  d.early_epoch = 4                   # Teacher checkpoint of mode=early (−1 = final).
-  d.online_offset = 0                 # Online: epoch t uses checkpoint ⌈tT/E⌉ + offset
-                                      # (0: teacher at the end of epoch t; −1: at its start).
-  d.granularity = "epoch"             # online: epoch | step_switch | step_blend;
-                                      # lockstep: epoch | step.
-  d.anchor_epochs = (2, 4, 6, 8)      # mode=anchors: teacher checkpoints in order of use
-                                      # (negative counts from the end: −1 = final).
-  d.anchor_switch_epochs = ()         # Student epoch each anchor starts at (() = equal stages).
+  d.mode = "online"  # none | offline | early | online | anchors | lockstep.
+  d.teacher_workdir = (
+    "runs/teacher"  # Teacher run dir (not used by lockstep; optional for none).
+  )
+  d.temperature = 4.0  # τ of the KD term (the end value of a curriculum).
+  d.temperature_schedule = (
+    "constant"  # constant | linear | cosine (τ over student epochs).
+  )
+  d.temperature_start = 4.0  # τ at epoch 1 of a linear/cosine curriculum.
+  d.alpha = 0.0  # Weight α of label CE: α·CE + (1−α)·KD (0 = pure KD).
+  d.tau_squared = True  # Multiply the KL by τ² (Hinton; the paper's loss).
+  d.lr_scale = (
+    "inverse_tau"  # none | inverse_tau | inverse_tau_squared: lr ÷ τ or ÷ τ²
+  )
+  # (LeNet-5 at τ=4, lr 0.05, "none": collapsed to chance).
+  # (guards SGD against the τ² gradient scale at τ > 1).
+  d.early_epoch = 4  # Teacher checkpoint of mode=early (−1 = final).
+  d.online_offset = 0  # Online: epoch t uses checkpoint ⌈tT/E⌉ + offset
+  # (0: teacher at the end of epoch t; −1: at its start).
+  d.granularity = "epoch"  # online: epoch | step_switch | step_blend;
+  # lockstep: epoch | step.
+  d.anchor_epochs = (
+    2,
+    4,
+    6,
+    8,
+  )  # mode=anchors: teacher checkpoints in order of use
+  # (negative counts from the end: −1 = final).
+  d.anchor_switch_epochs = ()  # Student epoch each anchor starts at (() = equal stages).
   return d
 
 
@@ -58,19 +79,23 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   common.check_variants(variants, VARIANTS, "distill.py")
   modes = variants & MODE_VARIANTS
   if len(modes) > 1:
-    raise ValueError(f"distill.py: choose at most one mode variant; got {sorted(modes)}.")
+    raise ValueError(
+      f"distill.py: choose at most one mode variant; got {sorted(modes)}."
+    )
   config = ml_collections.ConfigDict()
-  config.seed = 0                     # Root PRNG seed of the student (init, data order).
-  common.data_block(config)           # Must select the teacher's training data.
-  config.model = "mlp128"             # Student: a key of kd_ntk.models.MODELS.
+  config.seed = 0  # Root PRNG seed of the student (init, data order).
+  common.data_block(config)  # Must select the teacher's training data.
+  config.model = "mlp128"  # Student: a key of kd_ntk.models.MODELS.
   config.model_kwargs = ml_collections.ConfigDict()  # Overrides of the preset.
-  config.epochs = 8                   # Student epochs E (checkpoint kept for each).
-  config.batch_size = 128             # Global batch (split over devices).
-  config.eval_batch_size = 1000       # Evaluation / prediction batch.
-  config.label_smoothing = 0.0        # ε of the α-weighted label term.
+  config.epochs = 8  # Student epochs E (checkpoint kept for each).
+  config.batch_size = 128  # Global batch (split over devices).
+  config.eval_batch_size = 1000  # Evaluation / prediction batch.
+  config.label_smoothing = 0.0  # ε of the α-weighted label term.
   config.optimizer = common.optimizer_block(learning_rate=0.05)
-  config.train_eval_size = 2048       # Train-set metrics on this fixed class-balanced
-                                      # training subset (0 = the whole training set).
+  config.train_eval_size = (
+    2048  # Train-set metrics on this fixed class-balanced
+  )
+  # training subset (0 = the whole training set).
   config.distill = distill_block()
 
   if "lenet5" in variants:
@@ -78,7 +103,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if "quick" in variants:
     config.model = "mlp16" if "lenet5" not in variants else "lenet5"
     config.epochs = 2
-    config.train_subset = 4096        # = teacher.py:quick, whose run it distills.
+    config.train_subset = 4096  # = teacher.py:quick, whose run it distills.
     config.test_subset = 2000
     config.train_eval_size = 1024
     config.distill.teacher_workdir = "runs/teacher_quick"
@@ -90,7 +115,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.epochs = 2
     config.batch_size = 32
     config.eval_batch_size = 64
-    config.train_subset = 128         # = teacher.py:tiny.
+    config.train_subset = 128  # = teacher.py:tiny.
     config.test_subset = 64
     config.train_eval_size = 64
     config.distill.early_epoch = 1
@@ -118,7 +143,17 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # epochs must equal the student's. Its workdir is <student workdir>/teacher.
     teacher_arg = ",".join(v for v in ("quick", "tiny") if v in variants)
     d.teacher = teacher_config.get_config(teacher_arg)
-    for key in ("dataset", "data_dir", "data_source", "train_subset", "subset_seed",
-                "test_subset", "classes", "epochs"):
-      d.teacher[key] = config.get_ref(key)  # Follows overrides of the student's field.
+    for key in (
+      "dataset",
+      "data_dir",
+      "data_source",
+      "train_subset",
+      "subset_seed",
+      "test_subset",
+      "classes",
+      "epochs",
+    ):
+      d.teacher[key] = config.get_ref(
+        key
+      )  # Follows overrides of the student's field.
   return common.apply_overrides(config, overrides)

@@ -56,65 +56,117 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # Test metrics on the first 5,000 test images: every epoch evaluates the test
   # set, and at 10,000 images evaluation was 43% of a quick-run epoch.
   config.teacher = teacher_config.get_config(
-      "model=cnn_tiny,epochs=30,train_subset=6000,test_subset=5000,augment.pad=2,"
-      "optimizer.schedule='step'")
+    "model=cnn_tiny,epochs=30,train_subset=6000,test_subset=5000,augment.pad=2,"
+    "optimizer.schedule='step'"
+  )
   config.teacher.model_kwargs = ml_collections.ConfigDict(
-      {"channels": (32, 64), "hidden": 128})
-  config.validation_size = 2000       # Class-balanced validation images (outside the subset).
-  config.validation_seed = 0          # Seed of that choice.
+    {"channels": (32, 64), "hidden": 128}
+  )
+  config.validation_size = (
+    2000  # Class-balanced validation images (outside the subset).
+  )
+  config.validation_seed = 0  # Seed of that choice.
   # name -> {family, width}; names are labels only (claims read family/width).
-  config.students = ml_collections.ConfigDict({
-      "cnn-w2": {"family": "cnn", "width": 2}, "cnn-w4": {"family": "cnn", "width": 4},
-      "cnn-w8": {"family": "cnn", "width": 8}})
+  config.students = ml_collections.ConfigDict(
+    {
+      "cnn-w2": {"family": "cnn", "width": 2},
+      "cnn-w4": {"family": "cnn", "width": 4},
+      "cnn-w8": {"family": "cnn", "width": 8},
+    }
+  )
   # name -> {mode, temperature, alpha}; names are labels only. τ=4 only: τ=1 arms
   # (e.g. "online τ=1": {"mode": "online", "temperature": 1.0}) do not fit 3 hours.
-  config.methods = ml_collections.ConfigDict({
-      "labels": _method("none"), "offline τ=4": _method("offline", 4.0),
-      "online τ=4": _method("online", 4.0), "early τ=4": _method("early", 4.0)})
-  config.seeds = (0, 1, 2, 3, 4)      # Student seeds: the pairs of every comparison.
+  config.methods = ml_collections.ConfigDict(
+    {
+      "labels": _method("none"),
+      "offline τ=4": _method("offline", 4.0),
+      "online τ=4": _method("online", 4.0),
+      "early τ=4": _method("early", 4.0),
+    }
+  )
+  config.seeds = (
+    0,
+    1,
+    2,
+    3,
+    4,
+  )  # Student seeds: the pairs of every comparison.
   config.students_run = ml_collections.ConfigDict()
-  config.students_run.epochs = 30     # = teacher epochs: online maps epoch t to checkpoint t.
+  config.students_run.epochs = (
+    30  # = teacher epochs: online maps epoch t to checkpoint t.
+  )
   config.students_run.learning_rate = 0.05  # Peak SGD learning rate.
-  config.students_run.schedule = "constant"  # Keeps the student's kernel moving (C3).
-  config.students_run.lr_scale = "inverse_tau"  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
-  config.students_run.train_eval_size = 2048    # Train fidelity / margin subset.
+  config.students_run.schedule = (
+    "constant"  # Keeps the student's kernel moving (C3).
+  )
+  config.students_run.lr_scale = (
+    "inverse_tau"  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
+  )
+  config.students_run.train_eval_size = 2048  # Train fidelity / margin subset.
   config.early = ml_collections.ConfigDict()
-  config.early.candidates = (5, 10, 15, 20)  # Teacher epochs the early teacher is chosen from.
-  config.early.criterion = "val_loss"        # val_loss (lowest) | val_accuracy (highest).
+  config.early.candidates = (
+    5,
+    10,
+    15,
+    20,
+  )  # Teacher epochs the early teacher is chosen from.
+  config.early.criterion = (
+    "val_loss"  # val_loss (lowest) | val_accuracy (highest).
+  )
   config.claims = ml_collections.ConfigDict()
-  config.claims.family = "cnn"        # The family of C5–C7 ("" = the one with most widths).
-  config.claims.alpha = 0.0           # α of the compared methods.
-  config.claims.gamma = 1.0           # Margin γ of C7's margin loss (logit units).
+  config.claims.family = (
+    "cnn"  # The family of C5–C7 ("" = the one with most widths).
+  )
+  config.claims.alpha = 0.0  # α of the compared methods.
+  config.claims.gamma = 1.0  # Margin γ of C7's margin loss (logit units).
   config.complexity = ml_collections.ConfigDict()
-  config.complexity.num_examples = 1024   # NTK subset size n.
-  config.complexity.num_subsets = 3       # Independent subsets (and random-label draws).
+  config.complexity.num_examples = 1024  # NTK subset size n.
+  config.complexity.num_subsets = (
+    3  # Independent subsets (and random-label draws).
+  )
   config.complexity.temperatures = (1.0, 2.0, 4.0, 8.0)
-  config.complexity.teacher_epoch_stride = 3  # Score every k-th teacher checkpoint.
-  config.complexity.student_epoch_stride = 6  # C3: NTK at every k-th student epoch (a
-                                              # multiple of the teacher stride, so the
-                                              # online teacher t meets student epoch t).
-  config.complexity.trajectory = True     # False: only the NTK at init (no C3).
+  config.complexity.teacher_epoch_stride = (
+    3  # Score every k-th teacher checkpoint.
+  )
+  config.complexity.student_epoch_stride = (
+    6  # C3: NTK at every k-th student epoch (a
+  )
+  # multiple of the teacher stride, so the
+  # online teacher t meets student epoch t).
+  config.complexity.trajectory = True  # False: only the NTK at init (no C3).
   config.complexity.eval_batch_size = 512
-  config.complexity.gamma = 1.0           # γ of bound.csv.
+  config.complexity.gamma = 1.0  # γ of bound.csv.
   config.binary = ml_collections.ConfigDict()
-  config.binary.classes = (0, 6)      # T-shirt/top vs shirt: the hardest pair (C8).
-  config.binary.train_subset = 4000   # Class-balanced training images of the two classes.
-  config.binary.methods = ml_collections.ConfigDict({
-      "labels": _method("none"), "online τ=4": _method("online", 4.0)})
+  config.binary.classes = (0, 6)  # T-shirt/top vs shirt: the hardest pair (C8).
+  config.binary.train_subset = (
+    4000  # Class-balanced training images of the two classes.
+  )
+  config.binary.methods = ml_collections.ConfigDict(
+    {"labels": _method("none"), "online τ=4": _method("online", 4.0)}
+  )
   config.binary.primary = ml_collections.ConfigDict(
-      {"mode": "online", "temperature": 4.0})  # C8's pre-specified method.
+    {"mode": "online", "temperature": 4.0}
+  )  # C8's pre-specified method.
   config.binary.seeds = (0, 1, 2, 3, 4)
 
   if "quick" in variants:
     config.teacher = teacher_config.get_config(
-        "model=cnn_tiny,epochs=10,train_subset=4096,augment.pad=2,optimizer.schedule='step'")
+      "model=cnn_tiny,epochs=10,train_subset=4096,augment.pad=2,optimizer.schedule='step'"
+    )
     config.teacher.model_kwargs = ml_collections.ConfigDict(
-        {"channels": (16, 32), "hidden": 64})
+      {"channels": (16, 32), "hidden": 64}
+    )
     config.validation_size = 1000
-    config.students = ml_collections.ConfigDict({"cnn-w2": {"family": "cnn", "width": 2}})
+    config.students = ml_collections.ConfigDict(
+      {"cnn-w2": {"family": "cnn", "width": 2}}
+    )
     # Only the two arms of C5 (and C7): the 10-minute budget buys seeds, not methods.
-    config.methods = ml_collections.ConfigDict({
-        "offline τ=4": _method("offline", 4.0), "online τ=4": _method("online", 4.0)})
+    config.methods = ml_collections.ConfigDict(
+      {
+        "offline τ=4": _method("offline", 4.0),
+        "online τ=4": _method("online", 4.0),
+      }
+    )
     config.seeds = (0, 1, 2, 3, 4, 5)
     config.students_run.epochs = 10
     config.students_run.train_eval_size = 1024
@@ -123,17 +175,25 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.complexity.num_subsets = 3
     config.complexity.teacher_epoch_stride = 1
     config.complexity.trajectory = False
-    config.binary.methods = ml_collections.ConfigDict({
-        "labels": _method("none"), "online τ=4": _method("online", 4.0)})
+    config.binary.methods = ml_collections.ConfigDict(
+      {"labels": _method("none"), "online τ=4": _method("online", 4.0)}
+    )
     config.binary.seeds = (0, 1, 2)
     config.binary.train_subset = 2048
   if "tiny" in variants:
     config.teacher = teacher_config.get_config("tiny,epochs=2")
     config.validation_size = 64
-    config.students = ml_collections.ConfigDict({"cnn-w2": {"family": "cnn", "width": 2}})
-    config.methods = ml_collections.ConfigDict({
-        "labels": _method("none"), "offline τ=4": _method("offline", 4.0),
-        "online τ=4": _method("online", 4.0), "early τ=4": _method("early", 4.0)})
+    config.students = ml_collections.ConfigDict(
+      {"cnn-w2": {"family": "cnn", "width": 2}}
+    )
+    config.methods = ml_collections.ConfigDict(
+      {
+        "labels": _method("none"),
+        "offline τ=4": _method("offline", 4.0),
+        "online τ=4": _method("online", 4.0),
+        "early τ=4": _method("early", 4.0),
+      }
+    )
     config.seeds = (0, 1)
     config.students_run.epochs = 2
     config.students_run.train_eval_size = 64
@@ -146,18 +206,27 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.complexity.eval_batch_size = 32
     config.binary.seeds = (0,)
     config.binary.train_subset = 64
-    config.binary.methods = ml_collections.ConfigDict({
-        "labels": _method("none"), "online τ=4": _method("online", 4.0)})
+    config.binary.methods = ml_collections.ConfigDict(
+      {"labels": _method("none"), "online τ=4": _method("online", 4.0)}
+    )
   if variants & {"cifar10", "cifar100", "mobilenet"}:
     dataset = "cifar10" if "cifar10" in variants else "cifar100"
-    config.teacher = teacher_config.get_config(dataset)  # ResNet-56, crop+flip, lr 0.1.
+    config.teacher = teacher_config.get_config(
+      dataset
+    )  # ResNet-56, crop+flip, lr 0.1.
     config.teacher.model = "resnet110" if "cifar100" in variants else "resnet56"
-    config.teacher.train_subset = 45000  # The other 5,000 training images: validation.
+    config.teacher.train_subset = (
+      45000  # The other 5,000 training images: validation.
+    )
     config.validation_size = 5000
-    config.students = ml_collections.ConfigDict({
-        "lenet5x1": {"family": "lenet5", "width": 1}, "lenet5x2": {"family": "lenet5", "width": 2},
+    config.students = ml_collections.ConfigDict(
+      {
+        "lenet5x1": {"family": "lenet5", "width": 1},
+        "lenet5x2": {"family": "lenet5", "width": 2},
         "lenet5x8": {"family": "lenet5", "width": 8},
-        "resnet20": {"family": "resnet", "width": 20}})
+        "resnet20": {"family": "resnet", "width": 20},
+      }
+    )
     config.claims.family = "lenet5"
     config.seeds = (0, 1, 2)
     config.students_run.epochs = config.teacher.epochs
@@ -167,12 +236,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.complexity.num_examples = 4096
     config.complexity.teacher_epoch_stride = 16
     config.complexity.student_epoch_stride = 16
-    config.binary.classes = (3, 5)    # CIFAR cat vs dog.
+    config.binary.classes = (3, 5)  # CIFAR cat vs dog.
     config.binary.train_subset = 9000
     if "mobilenet" in variants:
       config.teacher.model = "mobilenetv3_wide"
-      config.students = ml_collections.ConfigDict({
+      config.students = ml_collections.ConfigDict(
+        {
           f"mobilenetv3-w{w}": {"family": "mobilenetv3", "width": w}
-          for w in (35, 50, 100)})
+          for w in (35, 50, 100)
+        }
+      )
       config.claims.family = "mobilenetv3"
   return common.apply_overrides(config, overrides)

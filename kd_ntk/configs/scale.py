@@ -40,9 +40,15 @@ from kd_ntk.configs import teacher as teacher_config
 
 JOBS = {"reproduce", "teacher"}
 DATASETS = {"cifar10", "cifar100", "mobilenet"}
-PLATFORMS = {"tpu_pod": 2048, "multi_gpu": 1024, "cpu": 128}  # -> default global batch.
+PLATFORMS = {
+  "tpu_pod": 2048,
+  "multi_gpu": 1024,
+  "cpu": 128,
+}  # -> default global batch.
 VARIANTS = JOBS | DATASETS | set(PLATFORMS) | {"quick"}
-BASE_BATCH = 128  # The batch the paper's (and reproduce.py's) learning rates are for.
+BASE_BATCH = (
+  128  # The batch the paper's (and reproduce.py's) learning rates are for.
+)
 LR_EXPONENT = {"linear": 1.0, "sqrt": 0.5, "none": 0.0}
 SCALE_KEYS = ("global_batch", "data_dir", "lr_rule", "warmup_epochs")
 
@@ -61,19 +67,25 @@ def scaled_learning_rate(base_lr: float, global_batch: int, rule: str) -> float:
   Minibatch SGD"; 128 is the batch the paper's learning rates were tuned for.
   """
   if rule not in LR_EXPONENT:
-    raise ValueError(f"scale.py: lr_rule={rule!r}; use one of {sorted(LR_EXPONENT)}.")
+    raise ValueError(
+      f"scale.py: lr_rule={rule!r}; use one of {sorted(LR_EXPONENT)}."
+    )
   return base_lr * (global_batch / BASE_BATCH) ** LR_EXPONENT[rule]
 
 
 def scale_block(platform, global_batch, data_dir, lr_rule, warmup_epochs):
   """The scale-out choices, recorded with the run (config.json)."""
   s = ml_collections.ConfigDict()
-  s.platform = platform               # tpu_pod | multi_gpu | cpu.
-  s.global_batch = global_batch       # Global batch over all devices of all processes.
-  s.base_batch = BASE_BATCH           # Batch the base learning rates were tuned for.
-  s.lr_rule = lr_rule                 # linear | sqrt | none.
-  s.warmup_epochs = warmup_epochs     # Warm-up applied when global_batch > base_batch.
-  s.data_dir = data_dir               # TFDS data_dir every host reads.
+  s.platform = platform  # tpu_pod | multi_gpu | cpu.
+  s.global_batch = (
+    global_batch  # Global batch over all devices of all processes.
+  )
+  s.base_batch = BASE_BATCH  # Batch the base learning rates were tuned for.
+  s.lr_rule = lr_rule  # linear | sqrt | none.
+  s.warmup_epochs = (
+    warmup_epochs  # Warm-up applied when global_batch > base_batch.
+  )
+  s.data_dir = data_dir  # TFDS data_dir every host reads.
   return s
 
 
@@ -82,8 +94,9 @@ def scale_teacher(config, global_batch, data_dir, lr_rule, warmup_epochs):
   config.batch_size = global_batch
   # A multiple of the global batch, so divisible by the device count like it.
   config.eval_batch_size = global_batch * max(1, 1024 // global_batch)
-  config.optimizer.learning_rate = scaled_learning_rate(config.optimizer.learning_rate,
-                                                        global_batch, lr_rule)
+  config.optimizer.learning_rate = scaled_learning_rate(
+    config.optimizer.learning_rate, global_batch, lr_rule
+  )
   if global_batch > BASE_BATCH:
     config.optimizer.warmup_epochs = warmup_epochs
   if data_dir:
@@ -103,16 +116,25 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   warmup_epochs = float(overrides.pop("warmup_epochs", 5.0))
   if global_batch < 1:
     raise ValueError(f"scale.py: global_batch={global_batch} must be positive.")
-  scaled = dict(global_batch=global_batch, data_dir=data_dir, lr_rule=lr_rule,
-                warmup_epochs=warmup_epochs)
+  scaled = dict(
+    global_batch=global_batch,
+    data_dir=data_dir,
+    lr_rule=lr_rule,
+    warmup_epochs=warmup_epochs,
+  )
 
   if job == "teacher":
-    config = teacher_config.get_config("cifar100" if dataset == "cifar100" else "cifar10")
+    config = teacher_config.get_config(
+      "cifar100" if dataset == "cifar100" else "cifar10"
+    )
     if dataset == "mobilenet":
       config.dataset, config.model = "cifar100", "mobilenetv3_wide"
     if "quick" in variants:
       config.model, config.epochs = "cnn_tiny", 2
-      config.train_subset, config.test_subset = 4 * global_batch, 2 * global_batch
+      config.train_subset, config.test_subset = (
+        4 * global_batch,
+        2 * global_batch,
+      )
     scale_teacher(config, **scaled)
   else:
     config = reproduce_config.get_config(dataset)
@@ -123,10 +145,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       config.students, config.seeds, config.student_epochs = ("mlp16",), (0,), 2
       config.early_epoch, config.train_eval_size = 1, global_batch
       config.complexity.num_examples = 64
-      config.complexity.teacher_epoch_stride = config.complexity.student_epoch_stride = 1
+      config.complexity.teacher_epoch_stride = (
+        config.complexity.student_epoch_stride
+      ) = 1
       config.binary.seeds = (0,)
-    scale_teacher(config.teacher, **scaled)  # Students copy batch sizes and data_dir.
-    config.student_learning_rate = scaled_learning_rate(config.student_learning_rate,
-                                                        global_batch, lr_rule)
+    scale_teacher(
+      config.teacher, **scaled
+    )  # Students copy batch sizes and data_dir.
+    config.student_learning_rate = scaled_learning_rate(
+      config.student_learning_rate, global_batch, lr_rule
+    )
   config.scale = scale_block(platform, **scaled)
   return common.apply_overrides(config, overrides)

@@ -22,14 +22,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variants, overrides = common.parse_arg(arg)
   common.check_variants(variants, VARIANTS, "teacher.py")
   config = ml_collections.ConfigDict()
-  config.seed = 0                     # Root PRNG seed (init, dropout, data order).
+  config.seed = 0  # Root PRNG seed (init, dropout, data order).
   common.data_block(config)
-  config.model = "cnn"                # A key of kd_ntk.models.MODELS.
+  config.model = "cnn"  # A key of kd_ntk.models.MODELS.
   config.model_kwargs = ml_collections.ConfigDict()  # Overrides of the preset.
-  config.epochs = 10                  # Epochs; a checkpoint is kept for each.
-  config.batch_size = 128             # Global batch (split over devices).
-  config.eval_batch_size = 1000       # Evaluation batch.
-  config.label_smoothing = 0.0        # ε of label smoothing.
+  config.epochs = 10  # Epochs; a checkpoint is kept for each.
+  config.batch_size = 128  # Global batch (split over devices).
+  config.eval_batch_size = 1000  # Evaluation batch.
+  config.label_smoothing = 0.0  # ε of label smoothing.
   config.optimizer = common.optimizer_block(learning_rate=0.05)
 
   if "student_lenet5" in variants:
@@ -52,7 +52,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.dataset = "cifar100" if "cifar100" in variants else "cifar10"
     config.model = "resnet56"
     config.epochs = 256
-    config.optimizer = common.optimizer_block(learning_rate=0.1, weight_decay=5e-4)
+    config.optimizer = common.optimizer_block(
+      learning_rate=0.1, weight_decay=5e-4
+    )
     config.augment.pad = 4
     config.augment.flip = True
   return common.apply_overrides(config, overrides)

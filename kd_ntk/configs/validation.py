@@ -25,11 +25,21 @@ SOLVERS = ("cholesky", "eigh")
 NTK_METHODS = ("auto", "jacobian", "structured", "ntvp")
 # (training examples, test examples, classes) of balanced datasets, to check
 # subset sizes and class selections without loading the data.
-KNOWN_SIZES = {"fashion_mnist": (60000, 10000, 10), "mnist": (60000, 10000, 10),
-               "cifar10": (50000, 10000, 10), "cifar100": (50000, 10000, 100)}
+KNOWN_SIZES = {
+  "fashion_mnist": (60000, 10000, 10),
+  "mnist": (60000, 10000, 10),
+  "cifar10": (50000, 10000, 10),
+  "cifar100": (50000, 10000, 100),
+}
 # Fields that select a run's training examples (a student or a complexity
 # student must match its teacher in all of them).
-DATA_FIELDS = ("dataset", "data_source", "train_subset", "subset_seed", "classes")
+DATA_FIELDS = (
+  "dataset",
+  "data_source",
+  "train_subset",
+  "subset_seed",
+  "classes",
+)
 
 
 class _Problems:
@@ -48,17 +58,31 @@ class _Problems:
       return False
     return True
 
-  def number(self, config, name: str, low: float, high: float = math.inf,
-             low_open: bool = False, high_open: bool = True) -> None:
+  def number(
+    self,
+    config,
+    name: str,
+    low: float,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = True,
+  ) -> None:
     value = config.get(name)
-    ok = (_is_number(value) and math.isfinite(value) and
-          (value > low if low_open else value >= low) and
-          (value < high if high_open else value <= high))
+    ok = (
+      _is_number(value)
+      and math.isfinite(value)
+      and (value > low if low_open else value >= low)
+      and (value < high if high_open else value <= high)
+    )
     if not ok:
       left, right = "(" if low_open else "[", ")" if high_open else "]"
-      span = (f"must be > {low:g}" if high == math.inf and low_open else
-              f"must be >= {low:g}" if high == math.inf else
-              f"must lie in {left}{low:g}, {high:g}{right}")
+      span = (
+        f"must be > {low:g}"
+        if high == math.inf and low_open
+        else f"must be >= {low:g}"
+        if high == math.inf
+        else f"must lie in {left}{low:g}, {high:g}{right}"
+      )
       self.add(name, value, span)
 
   def choice(self, config, name: str, choices) -> None:
@@ -89,21 +113,38 @@ def _data_checks(config, problems: _Problems) -> None:
   classes = tuple(config.get("classes") or ())
   if classes:
     known = sizes[2] if sizes else None
-    if (len(set(classes)) != len(classes) or len(classes) < 2 or
-        not all(_is_int(c) and c >= 0 and (known is None or c < known) for c in classes)):
-      problems.add("classes", classes, "must be >= 2 distinct class indices"
-                   + (f" in 0..{known - 1}" if known else ""))
+    if (
+      len(set(classes)) != len(classes)
+      or len(classes) < 2
+      or not all(
+        _is_int(c) and c >= 0 and (known is None or c < known) for c in classes
+      )
+    ):
+      problems.add(
+        "classes",
+        classes,
+        "must be >= 2 distinct class indices"
+        + (f" in 0..{known - 1}" if known else ""),
+      )
       classes = ()
   for name, index in (("train_subset", 0), ("test_subset", 1)):
     if not problems.integer(config, name, 0):
       continue
     if sizes and config.get(name):
-      available = sizes[index] * len(classes) // sizes[2] if classes else sizes[index]
+      available = (
+        sizes[index] * len(classes) // sizes[2] if classes else sizes[index]
+      )
       if config.get(name) > available:
-        problems.add(name, config.get(name), f"exceeds the {available} {name.split('_')[0]} "
-                     f"examples of {config.dataset} (0 = all)")
+        problems.add(
+          name,
+          config.get(name),
+          f"exceeds the {available} {name.split('_')[0]} "
+          f"examples of {config.dataset} (0 = all)",
+        )
   augment = config.get("augment")
-  if augment is not None and not (_is_int(augment.get("pad")) and augment.get("pad") >= 0):
+  if augment is not None and not (
+    _is_int(augment.get("pad")) and augment.get("pad") >= 0
+  ):
     problems.add("augment.pad", augment.get("pad"), "must be an integer >= 0")
 
 
@@ -117,12 +158,18 @@ def _optimizer_checks(opt, problems: _Problems) -> None:
     problems.number(opt, "step_factor", 0.0, low_open=True)
     boundaries = opt.get("step_boundaries")
     if not isinstance(boundaries, (tuple, list)) or not all(
-        _is_number(b) and 0.0 <= b <= 1.0 for b in boundaries):
-      problems.add("step_boundaries", boundaries, "must be fractions of training in [0, 1]")
+      _is_number(b) and 0.0 <= b <= 1.0 for b in boundaries
+    ):
+      problems.add(
+        "step_boundaries", boundaries, "must be fractions of training in [0, 1]"
+      )
 
 
-def _model_checks(config, problems: _Problems, num_classes: Optional[int]) -> None:
+def _model_checks(
+  config, problems: _Problems, num_classes: Optional[int]
+) -> None:
   from kd_ntk.models import get_model  # Lazy: keeps config parsing light.
+
   kwargs = config.get("model_kwargs") or {}
   if isinstance(kwargs, ml_collections.ConfigDict):
     kwargs = kwargs.to_dict()
@@ -134,20 +181,27 @@ def _model_checks(config, problems: _Problems, num_classes: Optional[int]) -> No
     elif any(_is_number(v) and not v > 0 for v in values):
       problems.add(f"model_kwargs.{key}", value, "must be positive")
   try:
-    get_model(config.get("model"), num_classes or 10,
-              **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+    get_model(
+      config.get("model"),
+      num_classes or 10,
+      **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()},
+    )
   except (ValueError, TypeError) as err:
     problems.items.append(f"{problems.prefix}{err}".rstrip("."))
 
 
-def training_problems(config: ml_collections.ConfigDict, prefix: str = "") -> List[str]:
+def training_problems(
+  config: ml_collections.ConfigDict, prefix: str = ""
+) -> List[str]:
   """Every problem of a teacher or student config (no files read)."""
   problems = _Problems(prefix)
   problems.integer(config, "epochs", 1)
   devices = _device_count()
   for name in ("batch_size", "eval_batch_size"):
     if problems.integer(config, name, 1) and config.get(name) % devices:
-      problems.add(name, config.get(name), f"must be divisible by the {devices} devices")
+      problems.add(
+        name, config.get(name), f"must be divisible by the {devices} devices"
+      )
   problems.integer(config, "seed", 0)
   problems.number(config, "label_smoothing", 0.0, 1.0)
   if "train_eval_size" in config:
@@ -158,16 +212,21 @@ def training_problems(config: ml_collections.ConfigDict, prefix: str = "") -> Li
   problems.items += opt_problems.items
   sizes = KNOWN_SIZES.get(config.get("dataset"))
   classes = tuple(config.get("classes") or ())
-  _model_checks(config, problems, len(classes) if classes else (sizes[2] if sizes else None))
+  _model_checks(
+    config, problems, len(classes) if classes else (sizes[2] if sizes else None)
+  )
   return problems.items
 
 
-def check_training_config(config: ml_collections.ConfigDict,
-                          workdir: Optional[str] = None) -> None:
+def check_training_config(
+  config: ml_collections.ConfigDict, workdir: Optional[str] = None
+) -> None:
   """Raises ConfigError listing every problem of a teacher or student config,
   then checks that `workdir` can be written. Reads no files, writes nothing."""
   items = training_problems(config)
-  teacher = config.get("distill", {}).get("teacher") if "distill" in config else None
+  teacher = (
+    config.get("distill", {}).get("teacher") if "distill" in config else None
+  )
   if teacher is not None:  # Lock-step: the teacher trained beside the student.
     items += training_problems(teacher, prefix="distill.teacher.")
   if items:
@@ -176,19 +235,27 @@ def check_training_config(config: ml_collections.ConfigDict,
     wd.check_writable(workdir)
 
 
-def data_mismatch(student: ml_collections.ConfigDict,
-                  teacher: ml_collections.ConfigDict) -> List[str]:
-  """"field: student X vs teacher Y" for each data field in which two runs differ."""
+def data_mismatch(
+  student: ml_collections.ConfigDict, teacher: ml_collections.ConfigDict
+) -> List[str]:
+  """ "field: student X vs teacher Y" for each data field in which two runs differ."""
+
   def field(config, key):
     value = config.get(key)
     if key == "classes":
       return tuple(value or ())
     return tuple(value) if isinstance(value, list) else value
-  return [f"{k}: student {field(student, k)!r} vs teacher {field(teacher, k)!r}"
-          for k in DATA_FIELDS if field(student, k) != field(teacher, k)]
+
+  return [
+    f"{k}: student {field(student, k)!r} vs teacher {field(teacher, k)!r}"
+    for k in DATA_FIELDS
+    if field(student, k) != field(teacher, k)
+  ]
 
 
-def check_complexity_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+def check_complexity_config(
+  config: ml_collections.ConfigDict, workdir: str
+) -> None:
   """Raises ConfigError for a bad complexity config, a student run trained on
   other data or classes than the teacher, or an unwritable workdir."""
   problems = _Problems()
@@ -205,10 +272,13 @@ def check_complexity_config(config: ml_collections.ConfigDict, workdir: str) -> 
   for name in ("temperatures", "ridge_path"):
     values = config.get(name)
     if not isinstance(values, (tuple, list)) or not all(
-        _is_number(v) and math.isfinite(v) and v > 0 for v in values):
+      _is_number(v) and math.isfinite(v) and v > 0 for v in values
+    ):
       problems.add(name, values, "must be positive numbers")
   if not config.get("teacher_workdir"):
-    problems.items.append("teacher_workdir is required (a run of train_teacher.py)")
+    problems.items.append(
+      "teacher_workdir is required (a run of train_teacher.py)"
+    )
   problems.raise_if_any()
   if config.student_workdir:
     teacher, student = config.teacher_workdir, config.student_workdir
@@ -217,16 +287,20 @@ def check_complexity_config(config: ml_collections.ConfigDict, workdir: str) -> 
         raise FileNotFoundError(f"Run directory {path} does not exist.")
     diffs = data_mismatch(wd.load_config(student), wd.load_config(teacher))
     if diffs:
-      raise ConfigError(f"The student run {student} was trained on other data or classes "
-                        f"than the teacher run {teacher} ({'; '.join(diffs)}); the "
-                        "complexity of a teacher is measured on the student's own "
-                        "training data: pass a student of this teacher.")
+      raise ConfigError(
+        f"The student run {student} was trained on other data or classes "
+        f"than the teacher run {teacher} ({'; '.join(diffs)}); the "
+        "complexity of a teacher is measured on the student's own "
+        "training data: pass a student of this teacher."
+      )
   wd.check_writable(workdir)
 
 
-def check_reproduce_config(config: ml_collections.ConfigDict, workdir: str,
-                           student_configs: Iterable[Tuple[str, ml_collections.ConfigDict]]
-                           ) -> None:
+def check_reproduce_config(
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  student_configs: Iterable[Tuple[str, ml_collections.ConfigDict]],
+) -> None:
   """Checks the seeds, the teacher config and every (label, student config) the
   grid will run (built by kd_ntk.analysis.reproduce.student_configs), then the
   workdir."""

@@ -20,11 +20,15 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 def channel_stats(images_uint8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   """Per-channel mean and std of images scaled to [0, 1] (computed on train)."""
-  scaled = images_uint8.reshape(-1, images_uint8.shape[-1]).astype(np.float64) / 255.0
+  scaled = (
+    images_uint8.reshape(-1, images_uint8.shape[-1]).astype(np.float64) / 255.0
+  )
   return scaled.mean(0).astype(np.float32), scaled.std(0).astype(np.float32)
 
 
-def normalize(images_uint8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+def normalize(
+  images_uint8: np.ndarray, mean: np.ndarray, std: np.ndarray
+) -> np.ndarray:
   """x ↦ (x/255 − mean) / std per channel, as float32."""
   return ((images_uint8.astype(np.float32) / 255.0) - mean) / std
 
@@ -34,18 +38,25 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def epoch_batch_indices(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+def epoch_batch_indices(
+  n: int, batch_size: int, seed: int, epoch: int
+) -> np.ndarray:
   """Index array (steps, batch_size) for one epoch; the ragged tail is dropped."""
   steps = n // batch_size
   if steps == 0:
-    raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples.")
-  return epoch_permutation(n, seed, epoch)[:steps * batch_size].reshape(steps, batch_size)
+    raise ValueError(
+      f"batch_size {batch_size} exceeds the {n} training examples."
+    )
+  return epoch_permutation(n, seed, epoch)[: steps * batch_size].reshape(
+    steps, batch_size
+  )
 
 
 class AugmentDraws(NamedTuple):
   """The random choices of one batch's augmentation, one entry per example."""
-  dy: Optional[np.ndarray]     # Crop offsets (rows) in [0, 2·pad], or None.
-  dx: Optional[np.ndarray]     # Crop offsets (columns), or None.
+
+  dy: Optional[np.ndarray]  # Crop offsets (rows) in [0, 2·pad], or None.
+  dx: Optional[np.ndarray]  # Crop offsets (columns), or None.
   flips: Optional[np.ndarray]  # Horizontal flip per example, or None.
 
   def take(self, rows) -> "AugmentDraws":
@@ -53,8 +64,9 @@ class AugmentDraws(NamedTuple):
     return AugmentDraws(*(None if a is None else a[rows] for a in self))
 
 
-def draw_augmentation(rng: np.random.Generator, n: int, pad: int = 4,
-                      flip: bool = True) -> AugmentDraws:
+def draw_augmentation(
+  rng: np.random.Generator, n: int, pad: int = 4, flip: bool = True
+) -> AugmentDraws:
   """Draws crops and flips for `n` examples (in this order, from `rng`)."""
   dy = rng.integers(0, 2 * pad + 1, n) if pad else None
   dx = rng.integers(0, 2 * pad + 1, n) if pad else None
@@ -62,8 +74,9 @@ def draw_augmentation(rng: np.random.Generator, n: int, pad: int = 4,
   return AugmentDraws(dy, dx, flips)
 
 
-def apply_augmentation(images_NxHxWxC: np.ndarray, draws: AugmentDraws,
-                       pad: int = 4) -> np.ndarray:
+def apply_augmentation(
+  images_NxHxWxC: np.ndarray, draws: AugmentDraws, pad: int = 4
+) -> np.ndarray:
   """Zero-pads by `pad`, crops at (dy, dx) and flips where `flips` (per example)."""
   n, h, w, _ = images_NxHxWxC.shape
   out = images_NxHxWxC
@@ -71,14 +84,20 @@ def apply_augmentation(images_NxHxWxC: np.ndarray, draws: AugmentDraws,
     padded = np.pad(images_NxHxWxC, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     rows = draws.dy[:, None] + np.arange(h)[None, :]
     cols = draws.dx[:, None] + np.arange(w)[None, :]
-    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    out = padded[
+      np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]
+    ]
   if draws.flips is not None:
     out = np.where(draws.flips[:, None, None, None], out[:, :, ::-1], out)
   return out
 
 
-def augment(images_NxHxWxC: np.ndarray, rng: np.random.Generator, pad: int = 4,
-            flip: bool = True) -> np.ndarray:
+def augment(
+  images_NxHxWxC: np.ndarray,
+  rng: np.random.Generator,
+  pad: int = 4,
+  flip: bool = True,
+) -> np.ndarray:
   """Random crop after zero padding by `pad` pixels, and random horizontal flip.
 
   The CIFAR recipe; applied to normalised images so padding is the mean colour.
@@ -91,16 +110,25 @@ Rows = Union[slice, np.ndarray]
 ALL_ROWS = slice(None)
 
 
-def train_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                  epoch: int, augment_pad: int = 0, augment_flip: bool = False,
-                  rows: Rows = ALL_ROWS) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def train_batches(
+  images: np.ndarray,
+  labels: np.ndarray,
+  batch_size: int,
+  seed: int,
+  epoch: int,
+  augment_pad: int = 0,
+  augment_flip: bool = False,
+  rows: Rows = ALL_ROWS,
+) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """Yields the (images, labels) batches of one training epoch, deterministically.
 
   `batch_size` is the global batch; `rows` (from `process_rows`) selects this
   process's rows of each, and only those are read and augmented. Augmentation
   draws are made for the whole global batch, so they do not depend on `rows`.
   """
-  for step, idx in enumerate(epoch_batch_indices(len(labels), batch_size, seed, epoch)):
+  for step, idx in enumerate(
+    epoch_batch_indices(len(labels), batch_size, seed, epoch)
+  ):
     mine = idx[rows]
     batch = images[mine]
     if augment_pad or augment_flip:
@@ -110,9 +138,9 @@ def train_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed:
     yield batch, labels[mine]
 
 
-def eval_batches(images: np.ndarray, labels: np.ndarray, batch_size: int,
-                 rows: Rows = ALL_ROWS
-                 ) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def eval_batches(
+  images: np.ndarray, labels: np.ndarray, batch_size: int, rows: Rows = ALL_ROWS
+) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
   """Yields (images, labels, mask) covering every example once; the last batch is
   padded to `batch_size` (so one compiled step serves all) and masked. `rows`
   selects this process's rows of each global batch, as in `train_batches`."""
@@ -120,13 +148,14 @@ def eval_batches(images: np.ndarray, labels: np.ndarray, batch_size: int,
   for start in range(0, n, batch_size):
     stop = min(start + batch_size, n)
     mask = np.zeros(batch_size, np.float32)
-    mask[:stop - start] = 1.0
+    mask[: stop - start] = 1.0
     take = np.arange(start, start + batch_size).clip(max=n - 1)[rows]
     yield images[take], labels[take], mask[rows]
 
 
-def class_balanced_subset(labels: np.ndarray, n: int, seed: int,
-                          num_classes: Optional[int] = None) -> np.ndarray:
+def class_balanced_subset(
+  labels: np.ndarray, n: int, seed: int, num_classes: Optional[int] = None
+) -> np.ndarray:
   """Sorted indices of `n` examples with (as near as possible) n/C per class.
 
   Classes with too few examples give all they have; the remainder is spread over
@@ -136,7 +165,9 @@ def class_balanced_subset(labels: np.ndarray, n: int, seed: int,
   if n > len(labels):
     raise ValueError(f"Asked for {n} examples but only {len(labels)} exist.")
   rng = np.random.default_rng([seed, 7])
-  pools = [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
+  pools = [
+    rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)
+  ]
   quota = np.zeros(num_classes, int)
   remaining = n
   while remaining:
@@ -148,7 +179,9 @@ def class_balanced_subset(labels: np.ndarray, n: int, seed: int,
       remaining -= add
       if not remaining:
         break
-  return np.sort(np.concatenate([pools[c][:quota[c]] for c in range(num_classes)]))
+  return np.sort(
+    np.concatenate([pools[c][: quota[c]] for c in range(num_classes)])
+  )
 
 
 def data_mesh(devices=None) -> Mesh:
@@ -158,17 +191,22 @@ def data_mesh(devices=None) -> Mesh:
   contiguous block of every global batch.
   """
   devices = jax.devices() if devices is None else list(devices)
-  return Mesh(np.asarray(sorted(devices, key=lambda d: d.process_index)), ("data",))
+  return Mesh(
+    np.asarray(sorted(devices, key=lambda d: d.process_index)), ("data",)
+  )
 
 
 def check_divisible(batch: int, devices: int) -> None:
   if batch % devices:
-    raise ValueError(f"Batch of {batch} cannot be split over {devices} devices; "
-                     "use a batch size divisible by the device count.")
+    raise ValueError(
+      f"Batch of {batch} cannot be split over {devices} devices; "
+      "use a batch size divisible by the device count."
+    )
 
 
-def rows_of_process(device_processes: Sequence[int], process_index: int,
-                    global_batch: int) -> np.ndarray:
+def rows_of_process(
+  device_processes: Sequence[int], process_index: int, global_batch: int
+) -> np.ndarray:
   """Rows of a global batch that one process holds on a one-axis data mesh.
 
   The batch is cut into len(device_processes) equal blocks, block k going to
@@ -186,7 +224,9 @@ def rows_of_process(device_processes: Sequence[int], process_index: int,
   mine = [k for k, p in enumerate(device_processes) if p == process_index]
   if not mine:
     raise ValueError(f"Process {process_index} has no device in the mesh.")
-  return np.concatenate([np.arange(k * per_device, (k + 1) * per_device) for k in mine])
+  return np.concatenate(
+    [np.arange(k * per_device, (k + 1) * per_device) for k in mine]
+  )
 
 
 def process_rows(mesh: Mesh, global_batch: int) -> Rows:
@@ -206,8 +246,12 @@ def shard_process_batch(mesh: Mesh, global_batch: int, *local_arrays):
   """
   check_divisible(global_batch, mesh.devices.size)
   sharding = NamedSharding(mesh, PartitionSpec("data"))
-  return tuple(jax.make_array_from_process_local_data(
-      sharding, np.asarray(a), (global_batch,) + np.shape(a)[1:]) for a in local_arrays)
+  return tuple(
+    jax.make_array_from_process_local_data(
+      sharding, np.asarray(a), (global_batch,) + np.shape(a)[1:]
+    )
+    for a in local_arrays
+  )
 
 
 def shard_batch(mesh: Mesh, *arrays):
@@ -216,18 +260,28 @@ def shard_batch(mesh: Mesh, *arrays):
 
   The batch size must be divisible by the number of devices.
   """
-  return tuple(shard_process_batch(mesh, len(a), a[process_rows(mesh, len(a))])[0]
-               for a in arrays)
+  return tuple(
+    shard_process_batch(mesh, len(a), a[process_rows(mesh, len(a))])[0]
+    for a in arrays
+  )
 
 
-def sharded_train_batches(mesh: Mesh, images: np.ndarray, labels: np.ndarray,
-                          batch_size: int, seed: int, epoch: int, augment_pad: int = 0,
-                          augment_flip: bool = False):
+def sharded_train_batches(
+  mesh: Mesh,
+  images: np.ndarray,
+  labels: np.ndarray,
+  batch_size: int,
+  seed: int,
+  epoch: int,
+  augment_pad: int = 0,
+  augment_flip: bool = False,
+):
   """`train_batches` as global (images, labels) arrays split over `mesh`; each
   process reads and augments only its rows of every global batch."""
   rows = process_rows(mesh, batch_size)
-  for x, y in train_batches(images, labels, batch_size, seed, epoch, augment_pad,
-                            augment_flip, rows):
+  for x, y in train_batches(
+    images, labels, batch_size, seed, epoch, augment_pad, augment_flip, rows
+  ):
     yield shard_process_batch(mesh, batch_size, x, y)
 
 
@@ -237,4 +291,5 @@ def to_host(array) -> np.ndarray:
   if getattr(array, "is_fully_addressable", True) or array.is_fully_replicated:
     return np.asarray(array)
   from jax.experimental import multihost_utils  # Multi-process runs only.
+
   return np.asarray(multihost_utils.process_allgather(array, tiled=True))

@@ -11,8 +11,18 @@ from kd_ntk.data import idx
 
 FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "KD_NTK_FASHION_MNIST_DIR"
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+)
 # Datasets read from IDX files rather than TFDS (unless source="tfds").
 IDX_DATASETS = {"fashion_mnist": FASHION_MNIST_CLASSES}
 
@@ -29,6 +39,7 @@ class DatasetInfo:
     source: "idx" or "tfds"; where the arrays came from.
     location: the folder the data was read from.
   """
+
   name: str
   num_classes: int
   image_shape: Tuple[int, int, int]
@@ -39,14 +50,18 @@ class DatasetInfo:
 
 def fashion_mnist_dir(data_dir: Optional[str] = None) -> str:
   """The IDX folder: `data_dir`, else $KD_NTK_FASHION_MNIST_DIR, else the Debian path."""
-  return data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DEFAULT_DIR
+  return (
+    data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DEFAULT_DIR
+  )
 
 
 def _load_idx(name: str, split: str, data_dir: Optional[str]):
   directory = fashion_mnist_dir(data_dir)
   images_path, labels_path = idx.find_split_files(directory, split)
   stamp = tuple(os.stat(p).st_mtime_ns for p in (images_path, labels_path))
-  images, labels, info = _read_idx_split(name, images_path, labels_path, directory, stamp)
+  images, labels, info = _read_idx_split(
+    name, images_path, labels_path, directory, stamp
+  )
   return images.copy(), labels.copy(), info
 
 
@@ -60,19 +75,31 @@ def _read_idx_split(name, images_path, labels_path, directory, stamp):
   class_names = IDX_DATASETS[name]
   if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
     raise idx.IdxFormatError(
-        f"{images_path} / {labels_path}: expected images (N, H, W) and labels (N,) "
-        f"with the same N; got {images.shape} and {labels.shape}.")
+      f"{images_path} / {labels_path}: expected images (N, H, W) and labels (N,) "
+      f"with the same N; got {images.shape} and {labels.shape}."
+    )
   if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
     raise idx.IdxFormatError(
-        f"{labels_path}: labels must lie in [0, {len(class_names)}); found range "
-        f"[{labels.min()}, {labels.max()}]. The file is corrupt or not {name}.")
-  info = DatasetInfo(name, len(class_names), images.shape[1:] + (1,), class_names,
-                     "idx", directory)
+      f"{labels_path}: labels must lie in [0, {len(class_names)}); found range "
+      f"[{labels.min()}, {labels.max()}]. The file is corrupt or not {name}."
+    )
+  info = DatasetInfo(
+    name,
+    len(class_names),
+    images.shape[1:] + (1,),
+    class_names,
+    "idx",
+    directory,
+  )
   return images[..., None], labels.astype(np.int32), info
 
 
-def load(name: str, split: str, data_dir: Optional[str] = None,
-         source: Optional[str] = None):
+def load(
+  name: str,
+  split: str,
+  data_dir: Optional[str] = None,
+  source: Optional[str] = None,
+):
   """Loads one split of a dataset into memory.
 
   Args:
@@ -93,9 +120,12 @@ def load(name: str, split: str, data_dir: Optional[str] = None,
   source = source or ("idx" if name in IDX_DATASETS else "tfds")
   if source == "idx":
     if name not in IDX_DATASETS:
-      raise ValueError(f"No IDX reader for {name!r}; IDX datasets: {sorted(IDX_DATASETS)}.")
+      raise ValueError(
+        f"No IDX reader for {name!r}; IDX datasets: {sorted(IDX_DATASETS)}."
+      )
     return _load_idx(name, split, data_dir)
   if source == "tfds":
     from kd_ntk.data import tfds_source  # Imports TensorFlow; only when asked.
+
     return tfds_source.load_tfds(name, split, data_dir)
   raise ValueError(f"source must be 'idx' or 'tfds'; got {source!r}.")

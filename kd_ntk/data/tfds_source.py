@@ -14,14 +14,16 @@ def _import_tfds():
     import tensorflow_datasets as tfds
   except ImportError as err:
     raise ImportError(
-        "Loading TFDS datasets needs tensorflow and tensorflow-datasets: "
-        "`pip install -r requirements.txt`. Fashion-MNIST works without them "
-        "from IDX files.") from err
+      "Loading TFDS datasets needs tensorflow and tensorflow-datasets: "
+      "`pip install -r requirements.txt`. Fashion-MNIST works without them "
+      "from IDX files."
+    ) from err
   return tfds
 
 
-def load_tfds(name: str, split: str, data_dir: Optional[str] = None,
-              chunk: int = 1024):
+def load_tfds(
+  name: str, split: str, data_dir: Optional[str] = None, chunk: int = 1024
+):
   """Reads a whole TFDS split into memory.
 
   Iterates the dataset in chunks (`tfds.load(batch_size=-1)` was seen to abort
@@ -31,15 +33,24 @@ def load_tfds(name: str, split: str, data_dir: Optional[str] = None,
     (images_NxHxWxC uint8, labels_N int32, DatasetInfo).
   """
   from kd_ntk.data.sources import DatasetInfo
+
   tfds = _import_tfds()
   try:
-    ds, builder_info = tfds.load(name, split=split, data_dir=data_dir, download=False,
-                                 as_supervised=True, with_info=True, shuffle_files=False)
+    ds, builder_info = tfds.load(
+      name,
+      split=split,
+      data_dir=data_dir,
+      download=False,
+      as_supervised=True,
+      with_info=True,
+      shuffle_files=False,
+    )
   except Exception as err:  # TFDS raises several types for a missing dataset.
     raise FileNotFoundError(
-        f"TFDS dataset {name!r} (split {split!r}) is not prepared in data_dir="
-        f"{data_dir!r}: {err}. Prepare it where internet is available "
-        f"(`tfds build {name} --data_dir=DIR`) and pass --data_dir=DIR.") from err
+      f"TFDS dataset {name!r} (split {split!r}) is not prepared in data_dir="
+      f"{data_dir!r}: {err}. Prepare it where internet is available "
+      f"(`tfds build {name} --data_dir=DIR`) and pass --data_dir=DIR."
+    ) from err
   images, labels = [], []
   for image_batch, label_batch in tfds.as_numpy(ds.batch(chunk)):
     images.append(np.asarray(image_batch, np.uint8))
@@ -50,6 +61,12 @@ def load_tfds(name: str, split: str, data_dir: Optional[str] = None,
   if images_nhwc.ndim == 3:
     images_nhwc = images_nhwc[..., None]
   label_feature = builder_info.features["label"]
-  info = DatasetInfo(name, int(label_feature.num_classes), tuple(images_nhwc.shape[1:]),
-                     tuple(label_feature.names), "tfds", str(data_dir or ""))
+  info = DatasetInfo(
+    name,
+    int(label_feature.num_classes),
+    tuple(images_nhwc.shape[1:]),
+    tuple(label_feature.names),
+    "tfds",
+    str(data_dir or ""),
+  )
   return images_nhwc, np.concatenate(labels), info

@@ -15,21 +15,30 @@ def check_finite(row: Dict[str, float], epoch: int, config) -> None:
     Diverged (a FloatingPointError) carrying the record the runner writes to
     workdir/diverged.json (epoch, losses, hint) for report tooling.
   """
-  bad = {k: row.get(k) for k in ("train_loss", "test_loss")
-         if k in row and not np.isfinite(row[k])}
+  bad = {
+    k: row.get(k)
+    for k in ("train_loss", "test_loss")
+    if k in row and not np.isfinite(row[k])
+  }
   if not bad:
     return
   d = config.distill
-  hint = ("lower optimizer.learning_rate"
-          + (", or set distill.lr_scale=inverse_tau_squared (the τ² factor multiplies the "
-             f"KD gradient scale at τ={d.temperature})" if d.mode != "none"
-             and d.tau_squared and d.lr_scale == "none" else ""))
-  raise Diverged(f"Student diverged at epoch {epoch} ({bad}); its metrics are not "
-                 f"reported. Fix: {hint}.",
-                 {"epoch": epoch, **{k: str(v) for k, v in bad.items()}, "hint": hint})
+  hint = "lower optimizer.learning_rate" + (
+    ", or set distill.lr_scale=inverse_tau_squared (the τ² factor multiplies the "
+    f"KD gradient scale at τ={d.temperature})"
+    if d.mode != "none" and d.tau_squared and d.lr_scale == "none"
+    else ""
+  )
+  raise Diverged(
+    f"Student diverged at epoch {epoch} ({bad}); its metrics are not "
+    f"reported. Fix: {hint}.",
+    {"epoch": epoch, **{k: str(v) for k, v in bad.items()}, "hint": hint},
+  )
 
 
-def warn_if_chance_level(row: Dict[str, float], num_classes: int, epoch: int, config) -> None:
+def warn_if_chance_level(
+  row: Dict[str, float], num_classes: int, epoch: int, config
+) -> None:
   """Prints a warning when test accuracy sits at chance after the first epochs.
 
   A run can collapse without a non-finite loss (e.g. τ=4 with the τ² factor and
@@ -38,7 +47,11 @@ def warn_if_chance_level(row: Dict[str, float], num_classes: int, epoch: int, co
   """
   accuracy = row.get("test_accuracy")
   if epoch >= 2 and accuracy is not None and accuracy <= 1.2 / num_classes:
-    print(f"WARNING: epoch {epoch} test accuracy {accuracy:.3f} is at chance level "
-          f"(C={num_classes}); the run may have collapsed. Lower "
-          "optimizer.learning_rate or set distill.lr_scale=inverse_tau_squared "
-          f"(τ={config.distill.temperature}).", file=sys.stderr, flush=True)
+    print(
+      f"WARNING: epoch {epoch} test accuracy {accuracy:.3f} is at chance level "
+      f"(C={num_classes}); the run may have collapsed. Lower "
+      "optimizer.learning_rate or set distill.lr_scale=inverse_tau_squared "
+      f"(τ={config.distill.temperature}).",
+      file=sys.stderr,
+      flush=True,
+    )

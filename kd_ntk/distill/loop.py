@@ -39,8 +39,12 @@ from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.distill.teacher_targets import TeacherTargets, fixed_arity
 from kd_ntk.train import binding, epoch as epoch_lib, workdir as wd
 from kd_ntk.train.evaluation import Evaluator
-from kd_ntk.train.from_config import (check_batch_size, model_from_config,
-                                      splits_from_config, with_data_fields)
+from kd_ntk.train.from_config import (
+  check_batch_size,
+  model_from_config,
+  splits_from_config,
+  with_data_fields,
+)
 from kd_ntk.train.runner import Network, run_epochs
 from kd_ntk.train.state import initial_state
 from kd_ntk.train.steps import train_step
@@ -49,8 +53,19 @@ from kd_ntk.train.steps import train_step
 class StudentTraining:
   """The per-epoch work of a student taught by a stored teacher run (or by labels)."""
 
-  def __init__(self, config, plan, model, tx, lr_schedule, splits, sets, mesh, train_rng,
-               teachers):
+  def __init__(
+    self,
+    config,
+    plan,
+    model,
+    tx,
+    lr_schedule,
+    splits,
+    sets,
+    mesh,
+    train_rng,
+    teachers,
+  ):
     self.config, self.plan, self.splits, self.sets = config, plan, splits, sets
     self.mesh, self.train_rng, self.teachers = mesh, train_rng, teachers
     self.lr_schedule = lr_schedule
@@ -58,22 +73,37 @@ class StudentTraining:
     self.evaluator = Evaluator(model, config.eval_batch_size, mesh)
     d = config.distill
     if plan.mode == "none":
-      self.step = jax.jit(functools.partial(train_step, model=model, tx=tx,
-                                            label_smoothing=config.label_smoothing),
-                          donate_argnums=0)
+      self.step = jax.jit(
+        functools.partial(
+          train_step, model=model, tx=tx, label_smoothing=config.label_smoothing
+        ),
+        donate_argnums=0,
+      )
     else:
-      self.step = jit_distill_step(model=model, teacher_model=teachers.model, tx=tx,
-                                   scale_by_tau_squared=d.tau_squared,
-                                   label_smoothing=config.label_smoothing)
-    self.arity = 2 if d.mode == "online" and d.granularity == "step_blend" else 1
+      self.step = jit_distill_step(
+        model=model,
+        teacher_model=teachers.model,
+        tx=tx,
+        scale_by_tau_squared=d.tau_squared,
+        label_smoothing=config.label_smoothing,
+      )
+    self.arity = (
+      2 if d.mode == "online" and d.granularity == "step_blend" else 1
+    )
     self.alpha = scalar(d.alpha)
 
   def _eval_row(self, variables, epoch_for_pick: int, step_for_pick: int):
     """Evaluation metrics against the teacher of (epoch, step) and the final one."""
     start = time.time()
-    pick = self.plan.schedule(epoch_for_pick, step_for_pick, self.steps_per_epoch)
+    pick = self.plan.schedule(
+      epoch_for_pick, step_for_pick, self.steps_per_epoch
+    )
     current = self.teachers.of_pick(pick) if pick is not None else None
-    final = self.teachers.of_epoch(self.plan.teacher_epochs) if self.teachers else None
+    final = (
+      self.teachers.of_epoch(self.plan.teacher_epochs)
+      if self.teachers
+      else None
+    )
     logits = student_rows.logits_on(self.evaluator, variables, self.sets)
     row = student_rows.evaluation_row(logits, self.sets, current, final)
     row["teacher_epoch"] = pick.last if pick is not None else None
@@ -93,8 +123,12 @@ class StudentTraining:
       if pick is not None and pick != current:
         current = pick
         padded = fixed_arity(pick, self.arity)
-        args = (tuple(self.teachers.variables(e) for e in padded.epochs),
-                np.asarray(padded.weights, np.float32), tau, self.alpha)
+        args = (
+          tuple(self.teachers.variables(e) for e in padded.epochs),
+          np.asarray(padded.weights, np.float32),
+          tau,
+          self.alpha,
+        )
       return args
 
     return at
@@ -104,28 +138,47 @@ class StudentTraining:
     start = time.time()
     tau = plan.temperature(epoch)
     state, sums = epoch_lib.train_pass(
-        self.step, states[0], epoch_lib.epoch_batches(self.splits, config, epoch, self.mesh),
-        self.train_rng, self._teacher_args(epoch, scalar(tau)))
-    row = student_rows.train_row(sums, self.steps_per_epoch)  # Waits for the last step.
+      self.step,
+      states[0],
+      epoch_lib.epoch_batches(self.splits, config, epoch, self.mesh),
+      self.train_rng,
+      self._teacher_args(epoch, scalar(tau)),
+    )
+    row = student_rows.train_row(
+      sums, self.steps_per_epoch
+    )  # Waits for the last step.
     train_seconds = time.time() - start
     health.check_finite(row, epoch, config)
-    eval_metrics, eval_seconds = self._eval_row(state.variables(), epoch,
-                                                self.steps_per_epoch - 1)
-    row = {"epoch": epoch, **row, **eval_metrics,
-           "temperature": tau if plan.mode != "none" else None,
-           "learning_rate": float(self.lr_schedule(epoch * self.steps_per_epoch - 1)),
-           "seconds": train_seconds, "eval_seconds": eval_seconds}
+    eval_metrics, eval_seconds = self._eval_row(
+      state.variables(), epoch, self.steps_per_epoch - 1
+    )
+    row = {
+      "epoch": epoch,
+      **row,
+      **eval_metrics,
+      "temperature": tau if plan.mode != "none" else None,
+      "learning_rate": float(
+        self.lr_schedule(epoch * self.steps_per_epoch - 1)
+      ),
+      "seconds": train_seconds,
+      "eval_seconds": eval_seconds,
+    }
     health.check_finite(row, epoch, config)
     health.warn_if_chance_level(row, config.num_classes, epoch, config)
     return [state], [row]
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]:
+def run(
+  config: ml_collections.ConfigDict, workdir: str
+) -> List[Dict[str, Any]]:
   """Trains the student of `config` in `workdir`; returns all metric rows."""
-  validation.check_training_config(config, workdir)  # Before anything is read or written.
+  validation.check_training_config(
+    config, workdir
+  )  # Before anything is read or written.
   plan = plan_lib.make_plan(config, workdir)  # Only small files read so far.
   if plan.mode == "lockstep":
     from kd_ntk.distill import lockstep  # Keeps this module's imports acyclic.
+
     return lockstep.run(config, workdir, plan)
   splits = splits_from_config(config)
   config = with_data_fields(config, splits.info)
@@ -133,20 +186,43 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
   mesh = data_mesh()
   check_batch_size(config.batch_size, mesh, len(splits.train_labels))
   if config.eval_batch_size % mesh.devices.size:
-    raise ValueError(f"eval_batch_size={config.eval_batch_size} must be divisible by the "
-                     f"{mesh.devices.size} devices.")
+    raise ValueError(
+      f"eval_batch_size={config.eval_batch_size} must be divisible by the "
+      f"{mesh.devices.size} devices."
+    )
   steps_per_epoch = len(splits.train_labels) // config.batch_size
   plan_lib.check_checkpoints(plan, config.epochs, steps_per_epoch)
   sets, teachers = student_rows.eval_sets(splits, config), None
   if plan.has_teacher:
-    teacher_fingerprint = binding.check(workdir, plan.teacher_workdir)  # Intact, unchanged.
-    teachers = TeacherTargets(plan.teacher_workdir, config.num_classes, config.input_shape,
-                              sets, config.eval_batch_size, mesh, plan.teacher_epochs)
-    teachers.variables(plan.teacher_epochs)  # A teacher of another shape fails here.
+    teacher_fingerprint = binding.check(
+      workdir, plan.teacher_workdir
+    )  # Intact, unchanged.
+    teachers = TeacherTargets(
+      plan.teacher_workdir,
+      config.num_classes,
+      config.input_shape,
+      sets,
+      config.eval_batch_size,
+      mesh,
+      plan.teacher_epochs,
+    )
+    teachers.variables(
+      plan.teacher_epochs
+    )  # A teacher of another shape fails here.
   tx, lr_schedule = student_optimizer(config, steps_per_epoch)
   init, train_rng = initial_state(model, tx, config.seed, config.input_shape)
-  work = StudentTraining(config, plan, model, tx, lr_schedule, splits, sets, mesh,
-                         train_rng, teachers)
+  work = StudentTraining(
+    config,
+    plan,
+    model,
+    tx,
+    lr_schedule,
+    splits,
+    sets,
+    mesh,
+    train_rng,
+    teachers,
+  )
   network = Network(workdir, config, model, config.input_shape, init)
   if plan.has_teacher and distributed.is_writer():  # Process 0 writes.
     wd.claim(workdir, config)  # Bound to this teacher before any epoch.

@@ -28,11 +28,14 @@ import optax
 
 def soft_targets(teacher_logits_BxC: jax.Array, temperature) -> jax.Array:
   """Teacher probabilities p_T^τ = softmax(z_T / τ), without gradient."""
-  return jax.nn.softmax(jax.lax.stop_gradient(teacher_logits_BxC) / temperature, axis=-1)
+  return jax.nn.softmax(
+    jax.lax.stop_gradient(teacher_logits_BxC) / temperature, axis=-1
+  )
 
 
-def kl_to_teacher_B(student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array,
-                    temperature) -> jax.Array:
+def kl_to_teacher_B(
+  student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array, temperature
+) -> jax.Array:
   """Per-example KL(p_T^τ ‖ p_S^τ), shape (B,); no gradient flows to the teacher.
 
   Uses log-softmax on both sides, so finite logits never produce NaN (a teacher
@@ -44,8 +47,12 @@ def kl_to_teacher_B(student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array
   return jnp.sum(jnp.exp(log_pt) * (log_pt - log_ps), axis=-1)
 
 
-def kd_loss(student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array,
-            temperature=1.0, scale_by_tau_squared: bool = True) -> jax.Array:
+def kd_loss(
+  student_logits_BxC: jax.Array,
+  teacher_logits_BxC: jax.Array,
+  temperature=1.0,
+  scale_by_tau_squared: bool = True,
+) -> jax.Array:
   """Batch mean of τ² · KL(p_T^τ ‖ p_S^τ) (or of KL alone when not scaled).
 
   Args:
@@ -59,14 +66,21 @@ def kd_loss(student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array,
   Returns:
     A scalar loss.
   """
-  loss = jnp.mean(kl_to_teacher_B(student_logits_BxC, teacher_logits_BxC, temperature))
-  return loss * temperature ** 2 if scale_by_tau_squared else loss
+  loss = jnp.mean(
+    kl_to_teacher_B(student_logits_BxC, teacher_logits_BxC, temperature)
+  )
+  return loss * temperature**2 if scale_by_tau_squared else loss
 
 
-def distillation_loss(student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array,
-                      labels_B: jax.Array, temperature=1.0, alpha=0.0,
-                      scale_by_tau_squared: bool = True, label_smoothing: float = 0.0
-                      ) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+def distillation_loss(
+  student_logits_BxC: jax.Array,
+  teacher_logits_BxC: jax.Array,
+  labels_B: jax.Array,
+  temperature=1.0,
+  alpha=0.0,
+  scale_by_tau_squared: bool = True,
+  label_smoothing: float = 0.0,
+) -> Tuple[jax.Array, Dict[str, jax.Array]]:
   """L = α · CE(z_S, y) + (1 − α) · τ² · KL(p_T^τ ‖ p_S^τ).
 
   Args:
@@ -83,7 +97,11 @@ def distillation_loss(student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Arr
     (loss, {"kd": KD term, "ce": label term}); both terms are reported whatever α.
   """
   num_classes = student_logits_BxC.shape[-1]
-  targets = optax.smooth_labels(jax.nn.one_hot(labels_B, num_classes), label_smoothing)
+  targets = optax.smooth_labels(
+    jax.nn.one_hot(labels_B, num_classes), label_smoothing
+  )
   ce = optax.softmax_cross_entropy(student_logits_BxC, targets).mean()
-  kd = kd_loss(student_logits_BxC, teacher_logits_BxC, temperature, scale_by_tau_squared)
+  kd = kd_loss(
+    student_logits_BxC, teacher_logits_BxC, temperature, scale_by_tau_squared
+  )
   return alpha * ce + (1.0 - alpha) * kd, {"kd": kd, "ce": ce}

@@ -20,10 +20,16 @@ def student_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
   opt = config.optimizer
   d = config.distill
   if d.lr_scale != "none" and d.mode != "none":
-    tau_max = max(d.temperature, d.temperature_start if d.temperature_schedule != "constant"
-                  else d.temperature)
+    tau_max = max(
+      d.temperature,
+      d.temperature_start
+      if d.temperature_schedule != "constant"
+      else d.temperature,
+    )
     opt = copy.deepcopy(opt)
     power = 2 if d.lr_scale == "inverse_tau_squared" else 1
-    opt.learning_rate = opt.learning_rate / tau_max ** power
-  return (make_optimizer(opt, steps_per_epoch, config.epochs),
-          learning_rate_schedule(opt, steps_per_epoch, config.epochs))
+    opt.learning_rate = opt.learning_rate / tau_max**power
+  return (
+    make_optimizer(opt, steps_per_epoch, config.epochs),
+    learning_rate_schedule(opt, steps_per_epoch, config.epochs),
+  )

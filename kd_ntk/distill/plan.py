@@ -22,7 +22,13 @@ LR_SCALES = ("none", "inverse_tau", "inverse_tau_squared")
 LOCKSTEP_GRANULARITIES = ("epoch", "step")
 # Fields that select the training examples and their normalisation: a teacher
 # trained on other examples would be distilled on inputs it never saw normalised so.
-DATA_FIELDS = ("dataset", "data_source", "train_subset", "subset_seed", "classes")
+DATA_FIELDS = (
+  "dataset",
+  "data_source",
+  "train_subset",
+  "subset_seed",
+  "classes",
+)
 LOCKSTEP_TEACHER_DIR = "teacher"
 
 
@@ -38,6 +44,7 @@ class Plan:
     schedule: student (epoch, step, steps_per_epoch) -> TeacherPick | None.
     temperature: student epoch -> τ.
   """
+
   mode: str
   teacher_workdir: str
   teacher_config: Optional[ml_collections.ConfigDict]
@@ -63,25 +70,39 @@ def check_fields(config: ml_collections.ConfigDict) -> None:
   if config.epochs < 1:
     raise ValueError(f"epochs must be >= 1; got {config.epochs}.")
   if not d.temperature > 0 or not d.temperature_start > 0:
-    raise ValueError(f"Temperatures must be > 0; got distill.temperature={d.temperature}, "
-                     f"distill.temperature_start={d.temperature_start}.")
+    raise ValueError(
+      f"Temperatures must be > 0; got distill.temperature={d.temperature}, "
+      f"distill.temperature_start={d.temperature_start}."
+    )
   if not 0.0 <= d.alpha <= 1.0:
     raise ValueError(f"distill.alpha must lie in [0, 1]; got {d.alpha}.")
   if d.lr_scale not in LR_SCALES:
-    raise ValueError(f"distill.lr_scale must be one of {LR_SCALES}; got {d.lr_scale!r}.")
+    raise ValueError(
+      f"distill.lr_scale must be one of {LR_SCALES}; got {d.lr_scale!r}."
+    )
   if d.temperature_schedule not in sources.TEMPERATURE_SCHEDULES:
-    raise ValueError(f"distill.temperature_schedule must be one of "
-                     f"{sources.TEMPERATURE_SCHEDULES}; got {d.temperature_schedule!r}.")
-  allowed = LOCKSTEP_GRANULARITIES if d.mode == "lockstep" else sources.GRANULARITIES
+    raise ValueError(
+      f"distill.temperature_schedule must be one of "
+      f"{sources.TEMPERATURE_SCHEDULES}; got {d.temperature_schedule!r}."
+    )
+  allowed = (
+    LOCKSTEP_GRANULARITIES if d.mode == "lockstep" else sources.GRANULARITIES
+  )
   if d.granularity not in allowed:
-    raise ValueError(f"distill.granularity must be one of {allowed} for mode "
-                     f"{d.mode!r}; got {d.granularity!r}.")
+    raise ValueError(
+      f"distill.granularity must be one of {allowed} for mode "
+      f"{d.mode!r}; got {d.granularity!r}."
+    )
   if d.granularity != "epoch" and d.mode not in ("online", "lockstep"):
-    raise ValueError(f"distill.granularity={d.granularity!r} applies to modes online and "
-                     f"lockstep only; mode is {d.mode!r}.")
+    raise ValueError(
+      f"distill.granularity={d.granularity!r} applies to modes online and "
+      f"lockstep only; mode is {d.mode!r}."
+    )
   if d.mode == "lockstep" and "teacher" not in d:
-    raise ValueError("mode=lockstep needs the distill.teacher block: use the 'lockstep' "
-                     "variant of kd_ntk/configs/distill.py.")
+    raise ValueError(
+      "mode=lockstep needs the distill.teacher block: use the 'lockstep' "
+      "variant of kd_ntk/configs/distill.py."
+    )
 
 
 def _field(config: ml_collections.ConfigDict, key: str):
@@ -93,15 +114,23 @@ def _field(config: ml_collections.ConfigDict, key: str):
   return tuple(value) if isinstance(value, list) else value
 
 
-def check_same_data(student: ml_collections.ConfigDict, teacher: ml_collections.ConfigDict,
-                    teacher_name: str) -> None:
+def check_same_data(
+  student: ml_collections.ConfigDict,
+  teacher: ml_collections.ConfigDict,
+  teacher_name: str,
+) -> None:
   """Raises unless the teacher was trained on the student's training examples."""
-  diffs = [f"{k}: student {_field(student, k)!r} vs teacher {_field(teacher, k)!r}"
-           for k in DATA_FIELDS if _field(student, k) != _field(teacher, k)]
+  diffs = [
+    f"{k}: student {_field(student, k)!r} vs teacher {_field(teacher, k)!r}"
+    for k in DATA_FIELDS
+    if _field(student, k) != _field(teacher, k)
+  ]
   if diffs:
-    raise ValueError(f"The teacher {teacher_name} was trained on other data than the "
-                     f"student's config selects ({'; '.join(diffs)}). Set the student's "
-                     "data fields to the teacher's.")
+    raise ValueError(
+      f"The teacher {teacher_name} was trained on other data than the "
+      f"student's config selects ({'; '.join(diffs)}). Set the student's "
+      "data fields to the teacher's."
+    )
 
 
 def _stored_teacher(config: ml_collections.ConfigDict):
@@ -110,22 +139,31 @@ def _stored_teacher(config: ml_collections.ConfigDict):
   if not tdir:
     if d.mode == "none":
       return "", None, 0
-    raise ValueError(f"mode={d.mode} needs distill.teacher_workdir (a teacher run).")
+    raise ValueError(
+      f"mode={d.mode} needs distill.teacher_workdir (a teacher run)."
+    )
   if not os.path.isdir(tdir):
-    hint = (" (mode=none: set distill.teacher_workdir='' to train on labels without "
-            "teacher metrics)" if d.mode == "none" else "")
+    hint = (
+      " (mode=none: set distill.teacher_workdir='' to train on labels without "
+      "teacher metrics)"
+      if d.mode == "none"
+      else ""
+    )
     raise FileNotFoundError(
-        f"Teacher run {tdir} does not exist. Train it first: python "
-        f"experiments/train_teacher.py --config=kd_ntk/configs/teacher.py --workdir={tdir}"
-        + hint)
+      f"Teacher run {tdir} does not exist. Train it first: python "
+      f"experiments/train_teacher.py --config=kd_ntk/configs/teacher.py --workdir={tdir}"
+      + hint
+    )
   tconfig = wd.load_config(tdir)
   check_same_data(config, tconfig, tdir)
   teacher_epochs = int(tconfig.epochs)
   saved = checkpoint.saved_epochs(tdir)
   if teacher_epochs not in saved:
-    raise FileNotFoundError(f"Teacher run {tdir} has not finished: its final checkpoint "
-                            f"{teacher_epochs} is missing (saved: {saved or 'none'}). "
-                            "Rerun its training command to resume it.")
+    raise FileNotFoundError(
+      f"Teacher run {tdir} has not finished: its final checkpoint "
+      f"{teacher_epochs} is missing (saved: {saved or 'none'}). "
+      "Rerun its training command to resume it."
+    )
   return tdir, tconfig, teacher_epochs
 
 
@@ -133,28 +171,44 @@ def _lockstep_teacher(config: ml_collections.ConfigDict, workdir: str):
   tconfig = config.distill.teacher
   check_same_data(config, tconfig, "of distill.teacher")
   if tconfig.epochs != config.epochs:
-    raise ValueError(f"Lock-step trains teacher and student for the same epochs; got "
-                     f"distill.teacher.epochs={tconfig.epochs} vs epochs={config.epochs}.")
-  if (config.distill.granularity == "step" and tconfig.batch_size != config.batch_size):
-    raise ValueError("Lock-step with granularity=step feeds both networks the same batch: "
-                     f"distill.teacher.batch_size={tconfig.batch_size} must equal "
-                     f"batch_size={config.batch_size}.")
+    raise ValueError(
+      f"Lock-step trains teacher and student for the same epochs; got "
+      f"distill.teacher.epochs={tconfig.epochs} vs epochs={config.epochs}."
+    )
+  if (
+    config.distill.granularity == "step"
+    and tconfig.batch_size != config.batch_size
+  ):
+    raise ValueError(
+      "Lock-step with granularity=step feeds both networks the same batch: "
+      f"distill.teacher.batch_size={tconfig.batch_size} must equal "
+      f"batch_size={config.batch_size}."
+    )
   tdir = os.path.join(workdir, LOCKSTEP_TEACHER_DIR)
   path = os.path.join(tdir, wd.CONFIG_FILE)
   if os.path.exists(path):
     with open(path) as fh:
       written = json.load(fh)
     # The run adds the data's class count and input shape (checked when claimed).
-    written = {k: v for k, v in written.items() if k not in from_config.DATA_FIELDS}
-    wanted = {k: v for k, v in wd.config_to_dict(tconfig).items()
-              if k not in from_config.DATA_FIELDS}
+    written = {
+      k: v for k, v in written.items() if k not in from_config.DATA_FIELDS
+    }
+    wanted = {
+      k: v
+      for k, v in wd.config_to_dict(tconfig).items()
+      if k not in from_config.DATA_FIELDS
+    }
     if written != wanted:
-      raise ValueError(f"{tdir} holds a teacher with a different config than "
-                       "distill.teacher; use a new workdir.")
+      raise ValueError(
+        f"{tdir} holds a teacher with a different config than "
+        "distill.teacher; use a new workdir."
+      )
   return tdir, tconfig, int(tconfig.epochs)
 
 
-def build_schedule(d: ml_collections.ConfigDict, student_epochs: int, teacher_epochs: int):
+def build_schedule(
+  d: ml_collections.ConfigDict, student_epochs: int, teacher_epochs: int
+):
   """The teacher schedule of a distill block (see kd_ntk.distill.sources)."""
   if d.mode == "none":
     return sources.no_teacher()
@@ -163,18 +217,26 @@ def build_schedule(d: ml_collections.ConfigDict, student_epochs: int, teacher_ep
   if d.mode == "early":
     early = _resolve(int(d.early_epoch), teacher_epochs)
     if not 0 <= early <= teacher_epochs:
-      raise ValueError(f"distill.early_epoch={d.early_epoch} is outside the teacher's "
-                       f"checkpoints 0..{teacher_epochs}.")
+      raise ValueError(
+        f"distill.early_epoch={d.early_epoch} is outside the teacher's "
+        f"checkpoints 0..{teacher_epochs}."
+      )
     return sources.fixed(early)
   if d.mode in ("online", "lockstep"):
     granularity = "epoch" if d.mode == "lockstep" else d.granularity
-    return sources.online(student_epochs, teacher_epochs, int(d.online_offset), granularity)
+    return sources.online(
+      student_epochs, teacher_epochs, int(d.online_offset), granularity
+    )
   anchor_epochs = [_resolve(int(e), teacher_epochs) for e in d.anchor_epochs]
   bad = [e for e in anchor_epochs if not 0 <= e <= teacher_epochs]
   if bad:
-    raise ValueError(f"distill.anchor_epochs {tuple(d.anchor_epochs)} name checkpoints "
-                     f"outside the teacher's 0..{teacher_epochs}.")
-  return sources.anchors(anchor_epochs, tuple(d.anchor_switch_epochs), student_epochs)
+    raise ValueError(
+      f"distill.anchor_epochs {tuple(d.anchor_epochs)} name checkpoints "
+      f"outside the teacher's 0..{teacher_epochs}."
+    )
+  return sources.anchors(
+    anchor_epochs, tuple(d.anchor_switch_epochs), student_epochs
+  )
 
 
 def make_plan(config: ml_collections.ConfigDict, workdir: str) -> Plan:
@@ -183,14 +245,17 @@ def make_plan(config: ml_collections.ConfigDict, workdir: str) -> Plan:
   d = config.distill
   if d.mode == "lockstep":
     if d.online_offset not in (0, -1):
-      raise ValueError("Lock-step supports distill.online_offset 0 (teacher epoch t first) "
-                       f"or −1 (student epoch t first); got {d.online_offset}.")
+      raise ValueError(
+        "Lock-step supports distill.online_offset 0 (teacher epoch t first) "
+        f"or −1 (student epoch t first); got {d.online_offset}."
+      )
     tdir, tconfig, teacher_epochs = _lockstep_teacher(config, workdir)
   else:
     tdir, tconfig, teacher_epochs = _stored_teacher(config)
   schedule = build_schedule(d, config.epochs, teacher_epochs)
-  temperature = sources.temperature_schedule(d.temperature_schedule, d.temperature_start,
-                                             d.temperature, config.epochs)
+  temperature = sources.temperature_schedule(
+    d.temperature_schedule, d.temperature_start, d.temperature, config.epochs
+  )
   return Plan(d.mode, tdir, tconfig, teacher_epochs, schedule, temperature)
 
 
@@ -202,5 +267,7 @@ def check_checkpoints(plan: Plan, epochs: int, steps_per_epoch: int) -> None:
   saved = set(checkpoint.saved_epochs(plan.teacher_workdir))
   missing = sorted(needed - saved)
   if missing:
-    raise FileNotFoundError(f"Teacher run {plan.teacher_workdir} lacks checkpoint(s) "
-                            f"{missing} that mode={plan.mode} needs (saved: {sorted(saved)}).")
+    raise FileNotFoundError(
+      f"Teacher run {plan.teacher_workdir} lacks checkpoint(s) "
+      f"{missing} that mode={plan.mode} needs (saved: {sorted(saved)})."
+    )

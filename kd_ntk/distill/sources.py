@@ -48,6 +48,7 @@ class TeacherPick:
     epochs: teacher checkpoint epochs (one for plain schedules, two when blending).
     weights: mixing weights of their logits (sum to 1).
   """
+
   epochs: Tuple[int, ...]
   weights: Tuple[float, ...]
 
@@ -70,24 +71,41 @@ def _none(epoch: int, step: int, steps_per_epoch: int) -> None:
   return None
 
 
-def _fixed(epoch: int, step: int, steps_per_epoch: int, *, checkpoint: int) -> TeacherPick:
+def _fixed(
+  epoch: int, step: int, steps_per_epoch: int, *, checkpoint: int
+) -> TeacherPick:
   del epoch, step, steps_per_epoch
   return _single(checkpoint)
 
 
-def online_checkpoint(epoch: int, student_epochs: int, teacher_epochs: int,
-                      offset: int = 0) -> int:
+def online_checkpoint(
+  epoch: int, student_epochs: int, teacher_epochs: int, offset: int = 0
+) -> int:
   """⌈t·T/E⌉ + offset clipped to [0, T]: the per-epoch online checkpoint of epoch t."""
-  mapped = -(-epoch * teacher_epochs // student_epochs)  # Exact integer ceiling.
+  mapped = -(
+    -epoch * teacher_epochs // student_epochs
+  )  # Exact integer ceiling.
   return _clip(mapped + offset, teacher_epochs)
 
 
-def _online(epoch: int, step: int, steps_per_epoch: int, *, student_epochs: int,
-            teacher_epochs: int, offset: int, granularity: str) -> TeacherPick:
+def _online(
+  epoch: int,
+  step: int,
+  steps_per_epoch: int,
+  *,
+  student_epochs: int,
+  teacher_epochs: int,
+  offset: int,
+  granularity: str,
+) -> TeacherPick:
   if granularity == "epoch":
-    return _single(online_checkpoint(epoch, student_epochs, teacher_epochs, offset))
+    return _single(
+      online_checkpoint(epoch, student_epochs, teacher_epochs, offset)
+    )
   # Position after this step on the teacher trajectory, in teacher epochs.
-  u = (epoch - 1 + (step + 1) / steps_per_epoch) * teacher_epochs / student_epochs + offset
+  u = (
+    epoch - 1 + (step + 1) / steps_per_epoch
+  ) * teacher_epochs / student_epochs + offset
   u = min(max(u, 0.0), float(teacher_epochs))
   # Round away float noise so integer positions stay integer (u = t exactly).
   u = round(u, 9)
@@ -100,8 +118,14 @@ def _online(epoch: int, step: int, steps_per_epoch: int, *, student_epochs: int,
   return TeacherPick((lower, lower + 1), (1.0 - weight, weight))
 
 
-def _anchors(epoch: int, step: int, steps_per_epoch: int, *, anchor_epochs: Tuple[int, ...],
-             switch_epochs: Tuple[int, ...]) -> TeacherPick:
+def _anchors(
+  epoch: int,
+  step: int,
+  steps_per_epoch: int,
+  *,
+  anchor_epochs: Tuple[int, ...],
+  switch_epochs: Tuple[int, ...],
+) -> TeacherPick:
   del step, steps_per_epoch
   stage = max(i for i, start in enumerate(switch_epochs) if start <= epoch)
   return _single(anchor_epochs[stage])
@@ -120,8 +144,12 @@ def fixed(checkpoint: int) -> Schedule:
   return functools.partial(_fixed, checkpoint=int(checkpoint))
 
 
-def online(student_epochs: int, teacher_epochs: int, offset: int = 0,
-           granularity: str = "epoch") -> Schedule:
+def online(
+  student_epochs: int,
+  teacher_epochs: int,
+  offset: int = 0,
+  granularity: str = "epoch",
+) -> Schedule:
   """The student follows the teacher's trajectory (see the module docstring).
 
   Args:
@@ -132,17 +160,28 @@ def online(student_epochs: int, teacher_epochs: int, offset: int = 0,
     granularity: "epoch", "step_switch" or "step_blend".
   """
   if granularity not in GRANULARITIES:
-    raise ValueError(f"granularity must be one of {GRANULARITIES}; got {granularity!r}.")
+    raise ValueError(
+      f"granularity must be one of {GRANULARITIES}; got {granularity!r}."
+    )
   if student_epochs < 1 or teacher_epochs < 1:
-    raise ValueError(f"Online distillation needs >= 1 student and teacher epochs; got "
-                     f"{student_epochs} and {teacher_epochs}.")
-  return functools.partial(_online, student_epochs=int(student_epochs),
-                           teacher_epochs=int(teacher_epochs), offset=int(offset),
-                           granularity=granularity)
+    raise ValueError(
+      f"Online distillation needs >= 1 student and teacher epochs; got "
+      f"{student_epochs} and {teacher_epochs}."
+    )
+  return functools.partial(
+    _online,
+    student_epochs=int(student_epochs),
+    teacher_epochs=int(teacher_epochs),
+    offset=int(offset),
+    granularity=granularity,
+  )
 
 
-def anchors(anchor_epochs: Sequence[int], switch_epochs: Sequence[int] = (),
-            student_epochs: int = 0) -> Schedule:
+def anchors(
+  anchor_epochs: Sequence[int],
+  switch_epochs: Sequence[int] = (),
+  student_epochs: int = 0,
+) -> Schedule:
   """Stage-wise teachers: anchor checkpoint k teaches from student epoch switch_epochs[k].
 
   Route-constrained optimisation (Jin et al., 2019) is a few increasing anchors
@@ -157,27 +196,47 @@ def anchors(anchor_epochs: Sequence[int], switch_epochs: Sequence[int] = (),
   """
   anchor_epochs = tuple(int(e) for e in anchor_epochs)
   if not anchor_epochs or min(anchor_epochs) < 0:
-    raise ValueError(f"anchor_epochs must be non-empty checkpoints >= 0; got {anchor_epochs}.")
+    raise ValueError(
+      f"anchor_epochs must be non-empty checkpoints >= 0; got {anchor_epochs}."
+    )
   if not switch_epochs:
     if student_epochs < len(anchor_epochs):
-      raise ValueError(f"{len(anchor_epochs)} anchors need at least as many student "
-                       f"epochs; got {student_epochs}.")
-    switch_epochs = [1 + k * student_epochs // len(anchor_epochs)
-                     for k in range(len(anchor_epochs))]
+      raise ValueError(
+        f"{len(anchor_epochs)} anchors need at least as many student "
+        f"epochs; got {student_epochs}."
+      )
+    switch_epochs = [
+      1 + k * student_epochs // len(anchor_epochs)
+      for k in range(len(anchor_epochs))
+    ]
   switch_epochs = tuple(int(e) for e in switch_epochs)
   if len(switch_epochs) != len(anchor_epochs):
-    raise ValueError(f"switch_epochs {switch_epochs} must have one entry per anchor "
-                     f"{anchor_epochs}.")
-  if switch_epochs[0] != 1 or any(b <= a for a, b in zip(switch_epochs, switch_epochs[1:])):
-    raise ValueError(f"switch_epochs must start at 1 and increase; got {switch_epochs}.")
+    raise ValueError(
+      f"switch_epochs {switch_epochs} must have one entry per anchor "
+      f"{anchor_epochs}."
+    )
+  if switch_epochs[0] != 1 or any(
+    b <= a for a, b in zip(switch_epochs, switch_epochs[1:])
+  ):
+    raise ValueError(
+      f"switch_epochs must start at 1 and increase; got {switch_epochs}."
+    )
   if student_epochs and switch_epochs[-1] > student_epochs:
-    raise ValueError(f"switch_epochs {switch_epochs} go beyond the {student_epochs} "
-                     "student epochs; the last anchor would never be used.")
-  return functools.partial(_anchors, anchor_epochs=anchor_epochs, switch_epochs=switch_epochs)
+    raise ValueError(
+      f"switch_epochs {switch_epochs} go beyond the {student_epochs} "
+      "student epochs; the last anchor would never be used."
+    )
+  return functools.partial(
+    _anchors, anchor_epochs=anchor_epochs, switch_epochs=switch_epochs
+  )
 
 
-def needed_checkpoints(schedule: Schedule, student_epochs: int, steps_per_epoch: int,
-                       first_epoch: int = 1) -> Set[int]:
+def needed_checkpoints(
+  schedule: Schedule,
+  student_epochs: int,
+  steps_per_epoch: int,
+  first_epoch: int = 1,
+) -> Set[int]:
   """Every teacher checkpoint the schedule uses over epochs first_epoch..E."""
   needed = set()
   for epoch in range(first_epoch, student_epochs + 1):
@@ -191,7 +250,9 @@ def needed_checkpoints(schedule: Schedule, student_epochs: int, steps_per_epoch:
 # --- Temperature curricula (a function of the student epoch) -----------------------
 
 
-def _temperature(epoch: int, *, kind: str, start: float, end: float, epochs: int) -> float:
+def _temperature(
+  epoch: int, *, kind: str, start: float, end: float, epochs: int
+) -> float:
   # Progress 0 at the first training epoch, 1 at the last one.
   frac = 0.0 if epochs <= 1 else min(max((epoch - 1) / (epochs - 1), 0.0), 1.0)
   if kind == "linear":
@@ -201,8 +262,9 @@ def _temperature(epoch: int, *, kind: str, start: float, end: float, epochs: int
   return end
 
 
-def temperature_schedule(kind: str, start: float, end: float, epochs: int
-                         ) -> TemperatureSchedule:
+def temperature_schedule(
+  kind: str, start: float, end: float, epochs: int
+) -> TemperatureSchedule:
   """τ(t) for student epochs t = 1..E: τ(1) = start, τ(E) = end.
 
   "constant": τ = end throughout; "linear": τ(t) = start + (end − start)·(t−1)/(E−1);
@@ -211,9 +273,16 @@ def temperature_schedule(kind: str, start: float, end: float, epochs: int
   targets and ends at the sharper ones, with one fixed teacher.
   """
   if kind not in TEMPERATURE_SCHEDULES:
-    raise ValueError(f"temperature_schedule must be one of {TEMPERATURE_SCHEDULES}; "
-                     f"got {kind!r}.")
+    raise ValueError(
+      f"temperature_schedule must be one of {TEMPERATURE_SCHEDULES}; "
+      f"got {kind!r}."
+    )
   if min(start, end) <= 0:
     raise ValueError(f"Temperatures must be > 0; got start={start}, end={end}.")
-  return functools.partial(_temperature, kind=kind, start=float(start), end=float(end),
-                           epochs=int(epochs))
+  return functools.partial(
+    _temperature,
+    kind=kind,
+    start=float(start),
+    end=float(end),
+    epochs=int(epochs),
+  )

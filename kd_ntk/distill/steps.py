@@ -20,8 +20,13 @@ from kd_ntk.train.steps import apply_gradients_of
 from kd_ntk.train.state import TrainState
 
 
-def teacher_logits(teacher_variables: Sequence[Any], weights_K: jax.Array,
-                   images: jax.Array, *, teacher_model) -> jax.Array:
+def teacher_logits(
+  teacher_variables: Sequence[Any],
+  weights_K: jax.Array,
+  images: jax.Array,
+  *,
+  teacher_model,
+) -> jax.Array:
   """z_T = Σ_k w_k · f_k(images): logits of K teacher checkpoints mixed, no gradient.
 
   Args:
@@ -31,15 +36,29 @@ def teacher_logits(teacher_variables: Sequence[Any], weights_K: jax.Array,
     images: the (augmented) batch.
     teacher_model: the teacher's flax module, applied with `train=False`.
   """
-  logits = [teacher_model.apply(v, images, train=False) for v in teacher_variables]
+  logits = [
+    teacher_model.apply(v, images, train=False) for v in teacher_variables
+  ]
   mixed = sum(w * z for w, z in zip(weights_K, logits))
   return jax.lax.stop_gradient(mixed)
 
 
-def distill_step(state: TrainState, images: jax.Array, labels: jax.Array, rng: jax.Array,
-                 teacher_variables: Sequence[Any], weights_K: jax.Array, temperature,
-                 alpha, *, model, teacher_model, tx, scale_by_tau_squared: bool = True,
-                 label_smoothing: float = 0.0):
+def distill_step(
+  state: TrainState,
+  images: jax.Array,
+  labels: jax.Array,
+  rng: jax.Array,
+  teacher_variables: Sequence[Any],
+  weights_K: jax.Array,
+  temperature,
+  alpha,
+  *,
+  model,
+  teacher_model,
+  tx,
+  scale_by_tau_squared: bool = True,
+  label_smoothing: float = 0.0,
+):
   """One student update on α·CE + (1−α)·τ²·KL(p_T^τ ‖ p_S^τ).
 
   Args:
@@ -57,28 +76,50 @@ def distill_step(state: TrainState, images: jax.Array, labels: jax.Array, rng: j
     (new state, {loss, kd, ce, accuracy, fidelity}) where fidelity is the batch
     top-1 agreement with the (mixed) teacher, in train mode.
   """
-  targets_BxC = teacher_logits(teacher_variables, weights_K, images,
-                               teacher_model=teacher_model)
+  targets_BxC = teacher_logits(
+    teacher_variables, weights_K, images, teacher_model=teacher_model
+  )
 
   def loss_of_logits(logits_BxC):
-    return distillation_loss(logits_BxC, targets_BxC, labels, temperature, alpha,
-                             scale_by_tau_squared, label_smoothing)
+    return distillation_loss(
+      logits_BxC,
+      targets_BxC,
+      labels,
+      temperature,
+      alpha,
+      scale_by_tau_squared,
+      label_smoothing,
+    )
 
-  state, logits_BxC, metrics = apply_gradients_of(state, images, rng, loss_of_logits,
-                                                  model=model, tx=tx)
+  state, logits_BxC, metrics = apply_gradients_of(
+    state, images, rng, loss_of_logits, model=model, tx=tx
+  )
   predicted = jnp.argmax(logits_BxC, -1)
   metrics["accuracy"] = jnp.mean(predicted == labels)
   metrics["fidelity"] = jnp.mean(predicted == jnp.argmax(targets_BxC, -1))
   return state, metrics
 
 
-def jit_distill_step(*, model, teacher_model, tx, scale_by_tau_squared: bool = True,
-                     label_smoothing: float = 0.0):
+def jit_distill_step(
+  *,
+  model,
+  teacher_model,
+  tx,
+  scale_by_tau_squared: bool = True,
+  label_smoothing: float = 0.0,
+):
   """`distill_step` jitted with the student state donated (one compile per run)."""
-  return jax.jit(functools.partial(distill_step, model=model, teacher_model=teacher_model,
-                                   tx=tx, scale_by_tau_squared=scale_by_tau_squared,
-                                   label_smoothing=label_smoothing),
-                 donate_argnums=0)
+  return jax.jit(
+    functools.partial(
+      distill_step,
+      model=model,
+      teacher_model=teacher_model,
+      tx=tx,
+      scale_by_tau_squared=scale_by_tau_squared,
+      label_smoothing=label_smoothing,
+    ),
+    donate_argnums=0,
+  )
 
 
 def scalar(value) -> np.ndarray:

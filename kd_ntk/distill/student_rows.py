@@ -24,8 +24,9 @@ def eval_sets(splits, config) -> Dict[str, tuple]:
   n = len(splits.train_labels)
   size = config.train_eval_size
   if size and size < n:
-    keep = class_balanced_subset(splits.train_labels, size, seed=0,
-                                 num_classes=splits.info.num_classes)
+    keep = class_balanced_subset(
+      splits.train_labels, size, seed=0, num_classes=splits.info.num_classes
+    )
     train = (splits.train_images[keep], splits.train_labels[keep])
   else:
     train = (splits.train_images, splits.train_labels)
@@ -35,11 +36,15 @@ def eval_sets(splits, config) -> Dict[str, tuple]:
 def logits_on(evaluator, variables, sets) -> Dict[str, np.ndarray]:
   """Inference-mode logits of `variables` on every evaluation set (through the
   network's `kd_ntk.train.evaluation.Evaluator`)."""
-  return {name: evaluator.logits(variables, images) for name, (images, _) in sets.items()}
+  return {
+    name: evaluator.logits(variables, images)
+    for name, (images, _) in sets.items()
+  }
 
 
-def evaluation_row(student: Dict[str, np.ndarray], sets, current=None, final=None
-                   ) -> Dict[str, float]:
+def evaluation_row(
+  student: Dict[str, np.ndarray], sets, current=None, final=None
+) -> Dict[str, float]:
   """Metrics of the student's logits per split, against labels and teachers.
 
   For split ∈ {train (the subset), test}: {split}_accuracy, _ece (15 bins), the
@@ -54,8 +59,9 @@ def evaluation_row(student: Dict[str, np.ndarray], sets, current=None, final=Non
     logits, labels = student[split], sets[split][1]
     row[f"{split}_accuracy"] = metrics.accuracy(logits, labels)
     # "train_loss" is the epoch's training objective; the subset's CE gets its own name.
-    row["test_loss" if split == "test" else "train_eval_loss"] = metrics.cross_entropy(
-        logits, labels)
+    row["test_loss" if split == "test" else "train_eval_loss"] = (
+      metrics.cross_entropy(logits, labels)
+    )
     row[f"{split}_ece"] = metrics.expected_calibration_error(logits, labels)
     for name, teacher in (("final", final), ("current", current)):
       if teacher is None:
@@ -63,16 +69,25 @@ def evaluation_row(student: Dict[str, np.ndarray], sets, current=None, final=Non
       t_logits = teacher[split]
       row[f"{split}_fidelity_{name}"] = metrics.fidelity(logits, t_logits)
       row[f"{split}_kl_{name}"] = metrics.kl_divergence(t_logits, logits)
-      row[f"{split}_margin_{name}"] = metrics.mean_margin(logits, np.argmax(t_logits, -1))
+      row[f"{split}_margin_{name}"] = metrics.mean_margin(
+        logits, np.argmax(t_logits, -1)
+      )
     if current is not None:
-      row[f"teacher_{split}_accuracy"] = metrics.accuracy(current[split], labels)
+      row[f"teacher_{split}_accuracy"] = metrics.accuracy(
+        current[split], labels
+      )
   return row
 
 
 def train_row(sums: Dict[str, jax.Array], steps: int) -> Dict[str, float]:
   """Epoch means of the step metrics: train_loss (the objective), train_kd,
   train_ce, and the train-mode batch accuracy / fidelity."""
-  names = {"loss": "train_loss", "kd": "train_kd", "ce": "train_ce",
-           "accuracy": "train_batch_accuracy", "fidelity": "train_batch_fidelity"}
+  names = {
+    "loss": "train_loss",
+    "kd": "train_kd",
+    "ce": "train_ce",
+    "accuracy": "train_batch_accuracy",
+    "fidelity": "train_batch_fidelity",
+  }
   host = jax.device_get(sums)
   return {names[k]: float(v) / steps for k, v in host.items() if k in names}

@@ -20,7 +20,9 @@ def fixed_arity(pick: TeacherPick, arity: int) -> TeacherPick:
   """Pads a single-checkpoint pick to `arity` entries (weight 0), so the step's
   argument structure, hence its compilation, never changes within a run."""
   pad = arity - len(pick.epochs)
-  return TeacherPick(pick.epochs + pick.epochs[-1:] * pad, pick.weights + (0.0,) * pad)
+  return TeacherPick(
+    pick.epochs + pick.epochs[-1:] * pad, pick.weights + (0.0,) * pad
+  )
 
 
 class TeacherTargets:
@@ -39,13 +41,24 @@ class TeacherTargets:
     final_epoch: T, the teacher's final checkpoint.
   """
 
-  def __init__(self, workdir: str, num_classes: int, input_shape, sets, batch_size: int,
-               mesh, final_epoch: int, keep: int = 3):
+  def __init__(
+    self,
+    workdir: str,
+    num_classes: int,
+    input_shape,
+    sets,
+    batch_size: int,
+    mesh,
+    final_epoch: int,
+    keep: int = 3,
+  ):
     self.reader = RunReader(workdir, mesh, num_classes, input_shape)
     self.model = self.reader.model
     self.sets, self.final, self.keep = sets, final_epoch, keep
     self.evaluator = Evaluator(self.model, batch_size, mesh)
-    self._logits: "collections.OrderedDict[int, Dict]" = collections.OrderedDict()
+    self._logits: "collections.OrderedDict[int, Dict]" = (
+      collections.OrderedDict()
+    )
 
   def variables(self, epoch: int):
     """The inference variables of checkpoint `epoch`."""
@@ -56,13 +69,17 @@ class TeacherTargets:
     if epoch in self._logits:
       self._logits.move_to_end(epoch)
       return self._logits[epoch]
-    self._logits[epoch] = logits_on(self.evaluator, self.variables(epoch), self.sets)
+    self._logits[epoch] = logits_on(
+      self.evaluator, self.variables(epoch), self.sets
+    )
     others = [e for e in self._logits if e != self.final]
-    for e in others[:max(len(others) - self.keep, 0)]:
+    for e in others[: max(len(others) - self.keep, 0)]:
       del self._logits[e]
     return self._logits[epoch]
 
   def of_pick(self, pick: TeacherPick) -> Dict[str, np.ndarray]:
     """Logits of a (possibly blended) pick: Σ_k w_k · z(epoch_k)."""
     parts = [self.of_epoch(e) for e in pick.epochs]
-    return {s: sum(w * p[s] for w, p in zip(pick.weights, parts)) for s in self.sets}
+    return {
+      s: sum(w * p[s] for w, p in zip(pick.weights, parts)) for s in self.sets
+    }

@@ -1,7 +1,19 @@
 """flax linen model families and their registry."""
 
-from kd_ntk.models.registry import (MODELS, flops_per_example, get_model,
-                                    inference_fn, init_variables, parameter_count)
+from kd_ntk.models.registry import (
+  MODELS,
+  flops_per_example,
+  get_model,
+  inference_fn,
+  init_variables,
+  parameter_count,
+)
 
-__all__ = ["MODELS", "flops_per_example", "get_model", "inference_fn",
-           "init_variables", "parameter_count"]
+__all__ = [
+  "MODELS",
+  "flops_per_example",
+  "get_model",
+  "inference_fn",
+  "init_variables",
+  "parameter_count",
+]

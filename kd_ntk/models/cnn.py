@@ -21,6 +21,7 @@ class PlainCNN(nn.Module):
     use_batchnorm: BatchNorm after every convolution.
     dropout: dropout rate before the dense layers (train mode only).
   """
+
   num_classes: int
   channels: Sequence[int] = (32, 64, 128)
   convs_per_stage: int = 1
@@ -33,11 +34,19 @@ class PlainCNN(nn.Module):
     h = x
     for stage, width in enumerate(self.channels):
       for conv in range(self.convs_per_stage):
-        h = nn.Conv(width, (3, 3), padding="SAME", use_bias=not self.use_batchnorm,
-                    name=f"conv{stage}_{conv}")(h)
+        h = nn.Conv(
+          width,
+          (3, 3),
+          padding="SAME",
+          use_bias=not self.use_batchnorm,
+          name=f"conv{stage}_{conv}",
+        )(h)
         if self.use_batchnorm:
-          h = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                           name=f"bn{stage}_{conv}")(h)
+          h = nn.BatchNorm(
+            use_running_average=not train,
+            momentum=0.9,
+            name=f"bn{stage}_{conv}",
+          )(h)
         h = nn.relu(h)
       h = nn.max_pool(h, (2, 2), strides=(2, 2), padding="SAME")
     h = h.reshape((h.shape[0], -1))

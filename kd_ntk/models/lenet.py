@@ -14,6 +14,7 @@ class LeNet5(nn.Module):
     width_multiplier: multiplies the convolution channels (6 and 16); the
       paper's "LeNet-5x8" student is `width_multiplier=8`.
   """
+
   num_classes: int
   width_multiplier: int = 1
 

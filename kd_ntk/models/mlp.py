@@ -11,6 +11,7 @@ class MLP(nn.Module):
     width: units in every hidden layer.
     depth: number of hidden layers (depth=1 is the pilot's one-hidden-layer MLP).
   """
+
   num_classes: int
   width: int = 128
   depth: int = 1
@@ -22,4 +23,3 @@ class MLP(nn.Module):
     for layer in range(self.depth):
       h = nn.relu(nn.Dense(self.width, name=f"hidden_{layer}")(h))
     return nn.Dense(self.num_classes, name="logits")(h)
-

@@ -16,25 +16,31 @@ from kd_ntk.models.resnet import CifarResNet
 # name -> (module class, default keyword arguments). Keyword arguments given to
 # `get_model` override the defaults.
 MODELS: Dict[str, Tuple[type, Dict[str, Any]]] = {
-    "mlp": (MLP, dict(width=128, depth=1)),
-    "mlp16": (MLP, dict(width=16, depth=1)),
-    "mlp128": (MLP, dict(width=128, depth=1)),
-    "lenet5": (LeNet5, dict(width_multiplier=1)),
-    "lenet5x8": (LeNet5, dict(width_multiplier=8)),
-    "cnn_tiny": (PlainCNN, dict(channels=(8, 16), hidden=32)),
-    # No BatchNorm: on the CPU backend BatchNorm made this network 2.5x slower.
-    "cnn": (PlainCNN, dict(channels=(32, 64, 128), hidden=256, use_batchnorm=False)),
-    "cnn_bn": (PlainCNN, dict(channels=(32, 64, 128), hidden=256)),
-    "cnn_wide": (PlainCNN, dict(channels=(64, 128, 256), hidden=512, convs_per_stage=2)),
-    "resnet8": (CifarResNet, dict(depth=8)),
-    "resnet20": (CifarResNet, dict(depth=20)),
-    "resnet56": (CifarResNet, dict(depth=56)),
-    "resnet110": (CifarResNet, dict(depth=110)),
-    "resnet8_nf": (CifarResNet, dict(depth=8, norm="none")),
-    "resnet20_nf": (CifarResNet, dict(depth=20, norm="none")),
-    "mobilenetv3_small": (MobileNetV3Small, dict(width_multiplier=1.0)),
-    "mobilenetv3_narrow": (MobileNetV3Small, dict(width_multiplier=0.35)),
-    "mobilenetv3_wide": (MobileNetV3Small, dict(width_multiplier=2.0)),
+  "mlp": (MLP, dict(width=128, depth=1)),
+  "mlp16": (MLP, dict(width=16, depth=1)),
+  "mlp128": (MLP, dict(width=128, depth=1)),
+  "lenet5": (LeNet5, dict(width_multiplier=1)),
+  "lenet5x8": (LeNet5, dict(width_multiplier=8)),
+  "cnn_tiny": (PlainCNN, dict(channels=(8, 16), hidden=32)),
+  # No BatchNorm: on the CPU backend BatchNorm made this network 2.5x slower.
+  "cnn": (
+    PlainCNN,
+    dict(channels=(32, 64, 128), hidden=256, use_batchnorm=False),
+  ),
+  "cnn_bn": (PlainCNN, dict(channels=(32, 64, 128), hidden=256)),
+  "cnn_wide": (
+    PlainCNN,
+    dict(channels=(64, 128, 256), hidden=512, convs_per_stage=2),
+  ),
+  "resnet8": (CifarResNet, dict(depth=8)),
+  "resnet20": (CifarResNet, dict(depth=20)),
+  "resnet56": (CifarResNet, dict(depth=56)),
+  "resnet110": (CifarResNet, dict(depth=110)),
+  "resnet8_nf": (CifarResNet, dict(depth=8, norm="none")),
+  "resnet20_nf": (CifarResNet, dict(depth=20, norm="none")),
+  "mobilenetv3_small": (MobileNetV3Small, dict(width_multiplier=1.0)),
+  "mobilenetv3_narrow": (MobileNetV3Small, dict(width_multiplier=0.35)),
+  "mobilenetv3_wide": (MobileNetV3Small, dict(width_multiplier=2.0)),
 }
 
 
@@ -58,19 +64,24 @@ def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
   fields = set(cls.__dataclass_fields__) - {"parent", "name"}
   unknown = set(kwargs) - fields
   if unknown:
-    raise ValueError(f"Model {name!r} has no option(s) {sorted(unknown)}; "
-                     f"its options are {sorted(fields - {'num_classes'})}.")
+    raise ValueError(
+      f"Model {name!r} has no option(s) {sorted(unknown)}; "
+      f"its options are {sorted(fields - {'num_classes'})}."
+    )
   return cls(num_classes=num_classes, **{**defaults, **kwargs})
 
 
-def init_variables(model: nn.Module, rng: jax.Array, input_shape) -> Mapping[str, Any]:
+def init_variables(
+  model: nn.Module, rng: jax.Array, input_shape
+) -> Mapping[str, Any]:
   """Initialises the model on a dummy batch of one image of `input_shape` (H, W, C)."""
   dummy = jnp.zeros((1, *input_shape), jnp.float32)
   return model.init({"params": rng, "dropout": rng}, dummy, train=False)
 
 
-def inference_fn(model: nn.Module, variables: Mapping[str, Any]
-                 ) -> Tuple[Callable[[Any, jax.Array], jax.Array], Any]:
+def inference_fn(
+  model: nn.Module, variables: Mapping[str, Any]
+) -> Tuple[Callable[[Any, jax.Array], jax.Array], Any]:
   """Turns trained variables into `(f, params)` with `f(params, x) -> logits`.
 
   Every collection other than "params" (BatchNorm running statistics) is closed
@@ -96,7 +107,9 @@ def flops_per_example(model: nn.Module, variables, input_shape) -> float:
   x = jnp.zeros((1, *input_shape), jnp.float32)
   try:
     cost = jax.jit(f).lower(params, x).compile().cost_analysis()
-  except Exception:  # Cost analysis is backend-specific; never fail training on it.
+  except (
+    Exception
+  ):  # Cost analysis is backend-specific; never fail training on it.
     return float("nan")
   if isinstance(cost, (list, tuple)):
     cost = cost[0] if cost else {}

@@ -15,13 +15,16 @@ import jax.numpy as jnp
 def blocks_per_stage(depth: int) -> int:
   """n for a ResNet of depth 6n+2; raises for depths outside the family."""
   if depth < 8 or (depth - 2) % 6:
-    raise ValueError(f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 20, 56, "
-                     f"110, ...); got {depth}.")
+    raise ValueError(
+      f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 20, 56, "
+      f"110, ...); got {depth}."
+    )
   return (depth - 2) // 6
 
 
 class _Norm(nn.Module):
   """BatchNorm, or the identity for the normalisation-free variant."""
+
   kind: str
 
   @nn.compact
@@ -33,6 +36,7 @@ class _Norm(nn.Module):
 
 class BasicBlock(nn.Module):
   """Two 3x3 convolutions plus a shortcut (projection when the shape changes)."""
+
   channels: int
   stride: int
   norm: str
@@ -40,8 +44,13 @@ class BasicBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     use_bias = self.norm != "batch"
-    h = nn.Conv(self.channels, (3, 3), (self.stride, self.stride),
-                padding="SAME", use_bias=use_bias)(x)
+    h = nn.Conv(
+      self.channels,
+      (3, 3),
+      (self.stride, self.stride),
+      padding="SAME",
+      use_bias=use_bias,
+    )(x)
     h = nn.relu(_Norm(self.norm)(h, train))
     h = nn.Conv(self.channels, (3, 3), padding="SAME", use_bias=use_bias)(h)
     h = _Norm(self.norm)(h, train)
@@ -49,8 +58,13 @@ class BasicBlock(nn.Module):
       h = h * self.param("skip_gain", nn.initializers.zeros, ())
     shortcut = x
     if x.shape[-1] != self.channels or self.stride != 1:
-      shortcut = nn.Conv(self.channels, (1, 1), (self.stride, self.stride),
-                         use_bias=use_bias, name="projection")(x)
+      shortcut = nn.Conv(
+        self.channels,
+        (1, 1),
+        (self.stride, self.stride),
+        use_bias=use_bias,
+        name="projection",
+      )(x)
       shortcut = _Norm(self.norm)(shortcut, train)
     return nn.relu(h + shortcut)
 
@@ -64,6 +78,7 @@ class CifarResNet(nn.Module):
     width_multiplier: multiplies the 16/32/64 stage widths.
     norm: "batch" (standard) or "none" (SkipInit, no BatchNorm).
   """
+
   num_classes: int
   depth: int = 20
   width_multiplier: int = 1
@@ -75,12 +90,19 @@ class CifarResNet(nn.Module):
       raise ValueError(f"norm must be 'batch' or 'none'; got {self.norm!r}.")
     n = blocks_per_stage(self.depth)
     widths = [16 * self.width_multiplier * 2**s for s in range(3)]
-    h = nn.Conv(widths[0], (3, 3), padding="SAME",
-                use_bias=self.norm != "batch", name="stem")(x)
+    h = nn.Conv(
+      widths[0],
+      (3, 3),
+      padding="SAME",
+      use_bias=self.norm != "batch",
+      name="stem",
+    )(x)
     h = nn.relu(_Norm(self.norm)(h, train))
     for stage, width in enumerate(widths):
       for block in range(n):
         stride = 2 if stage > 0 and block == 0 else 1
-        h = BasicBlock(width, stride, self.norm, name=f"stage{stage}_block{block}")(h, train)
+        h = BasicBlock(
+          width, stride, self.norm, name=f"stage{stage}_block{block}"
+        )(h, train)
     h = jnp.mean(h, axis=(1, 2))
     return nn.Dense(self.num_classes, name="logits")(h)

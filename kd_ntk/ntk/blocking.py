@@ -37,8 +37,15 @@ import numpy as np
 class Progress:
   """Blocks done / total, elapsed time and ETA, written to stderr."""
 
-  def __init__(self, total: int, enabled: bool, label: str, every_s: float = 2.0):
-    self.total, self.enabled, self.label, self.every_s = total, enabled, label, every_s
+  def __init__(
+    self, total: int, enabled: bool, label: str, every_s: float = 2.0
+  ):
+    self.total, self.enabled, self.label, self.every_s = (
+      total,
+      enabled,
+      label,
+      every_s,
+    )
     self.done = 0
     self.start = self.last = time.perf_counter()
 
@@ -51,10 +58,16 @@ class Progress:
       return
     self.last = now
     elapsed = now - self.start
-    eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-    sys.stderr.write(f"{self.label}: {self.done}/{self.total} blocks "
-                     f"({100.0 * self.done / self.total:.0f}%), {elapsed:.1f} s elapsed, "
-                     f"ETA {eta:.1f} s\n")
+    eta = (
+      elapsed / self.done * (self.total - self.done)
+      if self.done
+      else float("nan")
+    )
+    sys.stderr.write(
+      f"{self.label}: {self.done}/{self.total} blocks "
+      f"({100.0 * self.done / self.total:.0f}%), {elapsed:.1f} s elapsed, "
+      f"ETA {eta:.1f} s\n"
+    )
     sys.stderr.flush()
 
 
@@ -74,18 +87,25 @@ def padded_block(x: Any, start: int, stop: int, block_size: int) -> np.ndarray:
 
 def tree_nbytes(tree: Any) -> int:
   """Bytes of all array leaves of a pytree (shape-dtype structs included)."""
-  return int(sum(math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize
-                 for leaf in jax.tree_util.tree_leaves(tree)))
+  return int(
+    sum(
+      math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize
+      for leaf in jax.tree_util.tree_leaves(tree)
+    )
+  )
 
 
 def panels(num_row_blocks: int, panel_blocks: int) -> List[Tuple[int, int]]:
   """[(first, stop), ...]: consecutive row blocks, `panel_blocks` at a time."""
   step = max(1, panel_blocks)
-  return [(s, min(s + step, num_row_blocks)) for s in range(0, num_row_blocks, step)]
+  return [
+    (s, min(s + step, num_row_blocks)) for s in range(0, num_row_blocks, step)
+  ]
 
 
-def panel_tasks(first: int, stop: int, num_col_blocks: int, symmetric: bool
-                ) -> List[Tuple[int, Tuple[int, ...]]]:
+def panel_tasks(
+  first: int, stop: int, num_col_blocks: int, symmetric: bool
+) -> List[Tuple[int, Tuple[int, ...]]]:
   """[(column block j, row blocks paired with it), ...] for rows first..stop-1.
 
   Symmetric kernels pair column j only with rows i <= j (the rest is mirrored).
@@ -115,14 +135,23 @@ def assign_tasks(costs: Sequence[float], num_devices: int) -> List[int]:
   return out
 
 
-def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
-                 pair: Callable[[Any, Any, int], jax.Array],
-                 mirror: Callable[[np.ndarray], np.ndarray],
-                 x1: Any, x2: Optional[Any], *, block_size: int,
-                 tail_shape: Sequence[int], out_dtype, cache_bytes: int,
-                 num_devices: int = 1, to_device: Optional[Callable[[Any, int], Any]] = None,
-                 progress: bool = False, label: str = "ntk",
-                 local: Optional[Sequence[int]] = None) -> np.ndarray:
+def blocked_gram(
+  prepare: Callable[[np.ndarray, int], Any],
+  pair: Callable[[Any, Any, int], jax.Array],
+  mirror: Callable[[np.ndarray], np.ndarray],
+  x1: Any,
+  x2: Optional[Any],
+  *,
+  block_size: int,
+  tail_shape: Sequence[int],
+  out_dtype,
+  cache_bytes: int,
+  num_devices: int = 1,
+  to_device: Optional[Callable[[Any, int], Any]] = None,
+  progress: bool = False,
+  label: str = "ntk",
+  local: Optional[Sequence[int]] = None,
+) -> np.ndarray:
   """Assembles the (n1, n2, *tail_shape) kernel from per-block computations.
 
   Args:
@@ -153,7 +182,9 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
   rows = block_slices(len(x1), block_size)
   cols = rows if symmetric else block_slices(len(x2), block_size)
   make_out = np.empty if len(local) == num_devices else np.zeros
-  out = make_out((len(x1), len(x1) if symmetric else len(x2), *tail_shape), out_dtype)
+  out = make_out(
+    (len(x1), len(x1) if symmetric else len(x2), *tail_shape), out_dtype
+  )
 
   def make(side: str, k: int, device: int):
     x, (s, e) = (x1, rows[k]) if side == "a" or symmetric else (x2, cols[k])
@@ -161,13 +192,20 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
 
   # Probe the size of one prepared block without computing it.
   example = padded_block(x1, *rows[0], block_size)
-  per_block = max(1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, min(local)), example)))
+  per_block = max(
+    1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, min(local)), example))
+  )
   panel_blocks = max(1, cache_bytes // per_block - 1)
   total = 0  # Pairs this process computes.
   for p in panels(len(rows), panel_blocks):
     tasks = panel_tasks(*p, len(cols), symmetric)
-    total += sum(len(r) for (_, r), d in zip(tasks, assign_tasks(
-        [len(r) for _, r in tasks], num_devices)) if d in local)
+    total += sum(
+      len(r)
+      for (_, r), d in zip(
+        tasks, assign_tasks([len(r) for _, r in tasks], num_devices)
+      )
+      if d in local
+    )
   meter = Progress(total, progress, label)
   pending = collections.deque()
 
@@ -176,21 +214,24 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
       (i, j), block = pending.popleft()
       (r0, r1), (c0, c1) = rows[i], cols[j]
       block = np.asarray(block)
-      out[r0:r1, c0:c1] = block[:r1 - r0, :c1 - c0]
+      out[r0:r1, c0:c1] = block[: r1 - r0, : c1 - c0]
       if symmetric and i != j:
-        out[c0:c1, r0:r1] = mirror(block)[:c1 - c0, :r1 - r0]
+        out[c0:c1, r0:r1] = mirror(block)[: c1 - c0, : r1 - r0]
       meter.step()
 
   for first, stop in panels(len(rows), panel_blocks):
     tasks = panel_tasks(first, stop, len(cols), symmetric)
     devices = assign_tasks([len(r) for _, r in tasks], num_devices)
-    row_cache = {}   # (row block, device) -> prepared, for this panel only
+    row_cache = {}  # (row block, device) -> prepared, for this panel only
 
     def row(i: int, device: int):
       if (i, device) not in row_cache:
         held = [d for (k, d) in row_cache if k == i]
-        row_cache[(i, device)] = (to_device(row_cache[(i, held[0])], device) if held
-                                  else make("a", i, device))
+        row_cache[(i, device)] = (
+          to_device(row_cache[(i, held[0])], device)
+          if held
+          else make("a", i, device)
+        )
       return row_cache[(i, device)]
 
     for (j, row_blocks), device in zip(tasks, devices):
@@ -200,7 +241,9 @@ def blocked_gram(prepare: Callable[[np.ndarray, int], Any],
       b = row(j, device) if in_panel else make("b", j, device)
       for i in row_blocks:
         pending.append(((i, j), pair(row(i, device), b, device)))
-        drain(num_devices)  # keep blocks in flight so devices overlap the copy-out
+        drain(
+          num_devices
+        )  # keep blocks in flight so devices overlap the copy-out
       del b
     drain(0)
     row_cache.clear()

@@ -56,22 +56,35 @@ def _mirror(output: str) -> Callable[[np.ndarray], np.ndarray]:
   return lambda block: block.T
 
 
-def _validate(x1, x2, output: str, method: str, block_size: Optional[int]) -> None:
+def _validate(
+  x1, x2, output: str, method: str, block_size: Optional[int]
+) -> None:
   if output not in OUTPUTS:
     raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
   if method not in METHODS:
     raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
   if np.ndim(x1) < 1 or len(x1) == 0:
-    raise ValueError(f"x1 must hold at least one example; got shape {np.shape(x1)}.")
+    raise ValueError(
+      f"x1 must hold at least one example; got shape {np.shape(x1)}."
+    )
   if x2 is not None:
     if np.ndim(x2) < 1 or len(x2) == 0:
-      raise ValueError(f"x2 must hold at least one example; got shape {np.shape(x2)}.")
+      raise ValueError(
+        f"x2 must hold at least one example; got shape {np.shape(x2)}."
+      )
     if tuple(np.shape(x1)[1:]) != tuple(np.shape(x2)[1:]):
-      raise ValueError("x1 and x2 must have the same per-example shape; got "
-                       f"{tuple(np.shape(x1)[1:])} and {tuple(np.shape(x2)[1:])}.")
-  if block_size is not None and (isinstance(block_size, bool) or
-                                 int(block_size) != block_size or block_size < 1):
-    raise ValueError(f"block_size must be a positive integer; got {block_size!r}.")
+      raise ValueError(
+        "x1 and x2 must have the same per-example shape; got "
+        f"{tuple(np.shape(x1)[1:])} and {tuple(np.shape(x2)[1:])}."
+      )
+  if block_size is not None and (
+    isinstance(block_size, bool)
+    or int(block_size) != block_size
+    or block_size < 1
+  ):
+    raise ValueError(
+      f"block_size must be a positive integer; got {block_size!r}."
+    )
 
 
 def _check_finite(params, x1, x2) -> None:
@@ -82,15 +95,19 @@ def _check_finite(params, x1, x2) -> None:
     arr = np.asarray(x)
     if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
       bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-      raise ValueError(f"{name} holds {bad} non-finite value(s) (NaN or Inf); "
-                       "clean or drop those examples first.")
+      raise ValueError(
+        f"{name} holds {bad} non-finite value(s) (NaN or Inf); "
+        "clean or drop those examples first."
+      )
   leaves = jax.tree_util.tree_leaves_with_path(params)
   for path, leaf in leaves:
     arr = np.asarray(leaf)
     if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
-      raise ValueError(f"parameter {jax.tree_util.keystr(path) or '<root>'} holds "
-                       "non-finite values (NaN or Inf); the network diverged or was "
-                       "loaded wrongly: use finite parameters.")
+      raise ValueError(
+        f"parameter {jax.tree_util.keystr(path) or '<root>'} holds "
+        "non-finite values (NaN or Inf); the network diverged or was "
+        "loaded wrongly: use finite parameters."
+      )
 
 
 def _check_batch_output(f, params, x_example) -> None:
@@ -98,24 +115,38 @@ def _check_batch_output(f, params, x_example) -> None:
   try:
     out = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
   except Exception as err:
-    raise ValueError(f"f(params, x) failed on a batch of one example of shape "
-                     f"{tuple(np.shape(x_example))}: {err}") from err
+    raise ValueError(
+      f"f(params, x) failed on a batch of one example of shape "
+      f"{tuple(np.shape(x_example))}: {err}"
+    ) from err
   shape = getattr(out, "shape", None)
   if shape is None or len(shape) < 1 or shape[0] != 1:
-    raise ValueError("f(params, x) must return one row of logits per example, "
-                     f"(B, C); for B = 1 it returned {shape if shape is not None else out}.")
+    raise ValueError(
+      "f(params, x) must return one row of logits per example, "
+      f"(B, C); for B = 1 it returned {shape if shape is not None else out}."
+    )
   if len(shape) == 1:
-    raise ValueError("f(params, x) must return one row of logits per example, "
-                     "(B, C); it returned shape (B,). For one output per example "
-                     "return f(params, x)[:, None], i.e. shape (B, 1).")
+    raise ValueError(
+      "f(params, x) must return one row of logits per example, "
+      "(B, C); it returned shape (B,). For one output per example "
+      "return f(params, x)[:, None], i.e. shape (B, 1)."
+    )
 
 
-def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
-                  x2=None, *, output: str = "trace", method: str = "auto",
-                  block_size: Optional[int] = None, dtype=None,
-                  progress: bool = False,
-                  devices: Optional[Sequence[jax.Device]] = None,
-                  cache: Optional[FunctionCache] = None) -> np.ndarray:
+def empirical_ntk(
+  f: Callable[[Any, jax.Array], jax.Array],
+  params: Any,
+  x1,
+  x2=None,
+  *,
+  output: str = "trace",
+  method: str = "auto",
+  block_size: Optional[int] = None,
+  dtype=None,
+  progress: bool = False,
+  devices: Optional[Sequence[jax.Device]] = None,
+  cache: Optional[FunctionCache] = None,
+) -> np.ndarray:
   """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
 
       K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩
@@ -160,41 +191,76 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
   n_max = max(len(x1), 0 if x2 is None else len(x2))
   if block_size is not None:
     block_size = min(int(block_size), n_max)  # never pad beyond the data
-  plan = planning.make_plan(f, params, x_example, n_max=n_max, output=output,
-                            method=method, block_size=block_size, dtype=dtype,
-                            cache=cache)
+  plan = planning.make_plan(
+    f,
+    params,
+    x_example,
+    n_max=n_max,
+    output=output,
+    method=method,
+    block_size=block_size,
+    dtype=dtype,
+    cache=cache,
+  )
   if plan.method == "ntvp" and dtype is not None:
-    raise ValueError("dtype casts Jacobian blocks, which method='ntvp' never "
-                     "forms; use method='jacobian' or 'structured', or pass "
-                     "float64 params under jax_enable_x64.")
+    raise ValueError(
+      "dtype casts Jacobian blocks, which method='ntvp' never "
+      "forms; use method='jacobian' or 'structured', or pass "
+      "float64 params under jax_enable_x64."
+    )
   prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype, cache)
-  local = [k for k, d in enumerate(devices) if d.process_index == jax.process_index()]
+  local = [
+    k for k, d in enumerate(devices) if d.process_index == jax.process_index()
+  ]
   if not local:
-    raise ValueError("devices holds none of this process's devices; pass some of "
-                     "jax.local_devices(), or None for every process's devices.")
+    raise ValueError(
+      "devices holds none of this process's devices; pass some of "
+      "jax.local_devices(), or None for every process's devices."
+    )
   params = _host_if_global(params)
   params_on = {k: jax.device_put(params, devices[k]) for k in local}
 
   def prepare(x_block, device: int):
-    return prepare_jit(params_on[device], jax.device_put(x_block, devices[device]))
+    return prepare_jit(
+      params_on[device], jax.device_put(x_block, devices[device])
+    )
 
   def pair(a, b, device: int):
     with _precision_scope(dtype):
       return pair_jit(params_on[device], a, b)
 
-  tail = {"trace": (), "full": (plan.num_logits,) * 2,
-          "diagonal": (plan.num_logits,)}[output]
+  tail = {
+    "trace": (),
+    "full": (plan.num_logits,) * 2,
+    "diagonal": (plan.num_logits,),
+  }[output]
   with _precision_scope(dtype):
-    prepared = jax.eval_shape(prepare_jit, params, _zero_block(x1, plan.block_size))
+    prepared = jax.eval_shape(
+      prepare_jit, params, _zero_block(x1, plan.block_size)
+    )
     probe = jax.eval_shape(pair_jit, params, prepared, prepared)
-  gram = blocked_gram(prepare, pair, _mirror(output), x1, x2,
-                      block_size=plan.block_size, tail_shape=tail,
-                      out_dtype=np.dtype(probe.dtype),
-                      cache_bytes=planning.CACHE_BYTES, num_devices=len(devices),
-                      to_device=lambda tree, d: jax.device_put(tree, devices[d]),
-                      progress=progress, label=f"ntk[{plan.method}]", local=local)
-  if len(local) < len(devices):  # Each process computed disjoint blocks; the rest are 0.
-    scope = x64_scope() if gram.dtype == np.float64 else contextlib.nullcontext()
+  gram = blocked_gram(
+    prepare,
+    pair,
+    _mirror(output),
+    x1,
+    x2,
+    block_size=plan.block_size,
+    tail_shape=tail,
+    out_dtype=np.dtype(probe.dtype),
+    cache_bytes=planning.CACHE_BYTES,
+    num_devices=len(devices),
+    to_device=lambda tree, d: jax.device_put(tree, devices[d]),
+    progress=progress,
+    label=f"ntk[{plan.method}]",
+    local=local,
+  )
+  if len(local) < len(
+    devices
+  ):  # Each process computed disjoint blocks; the rest are 0.
+    scope = (
+      x64_scope() if gram.dtype == np.float64 else contextlib.nullcontext()
+    )
     with scope:  # Keeps float64 float64 on the way through the devices.
       gram = distributed.sum_over_processes(gram)
   return gram
@@ -203,10 +269,14 @@ def empirical_ntk(f: Callable[[Any, jax.Array], jax.Array], params: Any, x1,
 def _host_if_global(params):
   """Arrays that span other processes' devices (replicated parameters of a
   multi-process run) as host copies, so they can be put on one local device."""
+
   def host(leaf):
     if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
-      return np.asarray(leaf)  # Replicated: every process holds the whole value.
+      return np.asarray(
+        leaf
+      )  # Replicated: every process holds the whole value.
     return leaf
+
   return jax.tree_util.tree_map(host, params)
 
 
@@ -216,14 +286,18 @@ def _devices(devices) -> List[jax.Device]:
     return sorted(jax.devices(), key=lambda d: d.process_index)
   devices = list(devices)
   if not devices or not all(isinstance(d, jax.Device) for d in devices):
-    raise ValueError("devices must be a non-empty sequence of jax.Device, e.g. "
-                     f"jax.local_devices(); got {devices!r}.")
+    raise ValueError(
+      "devices must be a non-empty sequence of jax.Device, e.g. "
+      f"jax.local_devices(); got {devices!r}."
+    )
   return devices
 
 
 def _zero_block(x, block_size: int) -> np.ndarray:
   """A zero block of the right shape and dtype, for shape inference."""
-  return np.zeros((block_size,) + tuple(np.shape(x)[1:]), np.asarray(x[:1]).dtype)
+  return np.zeros(
+    (block_size,) + tuple(np.shape(x)[1:]), np.asarray(x[:1]).dtype
+  )
 
 
 def _precision_scope(dtype: Optional[np.dtype]):
@@ -233,9 +307,13 @@ def _precision_scope(dtype: Optional[np.dtype]):
   return contextlib.nullcontext()
 
 
-def ntk_block_fn(f: Callable[[Any, jax.Array], jax.Array], *, output: str = "trace",
-                 method: str = "structured", dtype=None
-                 ) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
+def ntk_block_fn(
+  f: Callable[[Any, jax.Array], jax.Array],
+  *,
+  output: str = "trace",
+  method: str = "structured",
+  dtype=None,
+) -> Callable[[Any, jax.Array, jax.Array], jax.Array]:
   """A jitted `kernel(params, x_a, x_b) -> block` for your own blocking.
 
       block_ij = Σ_c ⟨∂f_c(x_a[i])/∂θ, ∂f_c(x_b[j])/∂θ⟩   (for output="trace")
@@ -252,15 +330,25 @@ def ntk_block_fn(f: Callable[[Any, jax.Array], jax.Array], *, output: str = "tra
   if method not in METHODS:
     raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
   dtype = planning.normalise_dtype(dtype)
-  cache = FunctionCache()   # owned by (and dropped with) the returned kernel
+  cache = FunctionCache()  # owned by (and dropped with) the returned kernel
 
   def kernel(params, x_a, x_b):
     if tuple(np.shape(x_a)[1:]) != tuple(np.shape(x_b)[1:]):
-      raise ValueError("x_a and x_b must have the same per-example shape; got "
-                       f"{tuple(np.shape(x_a)[1:])} and {tuple(np.shape(x_b)[1:])}.")
-    plan = planning.make_plan(f, params, x_a[0], n_max=len(x_a), output=output,
-                              method=method, block_size=len(x_a), dtype=dtype,
-                              cache=cache)
+      raise ValueError(
+        "x_a and x_b must have the same per-example shape; got "
+        f"{tuple(np.shape(x_a)[1:])} and {tuple(np.shape(x_b)[1:])}."
+      )
+    plan = planning.make_plan(
+      f,
+      params,
+      x_a[0],
+      n_max=len(x_a),
+      output=output,
+      method=method,
+      block_size=len(x_a),
+      dtype=dtype,
+      cache=cache,
+    )
     block = planning.compiled_block_fn(f, plan, output, dtype, cache)
     with _precision_scope(dtype):
       return block(params, x_a, x_b)
@@ -268,9 +356,16 @@ def ntk_block_fn(f: Callable[[Any, jax.Array], jax.Array], *, output: str = "tra
   return kernel
 
 
-def monte_carlo_ntk(f: Callable[[Any, jax.Array], jax.Array],
-                    init_fn: Callable[[jax.Array], Any], x1, x2=None, *,
-                    num_samples: int, rng: jax.Array, **kwargs) -> np.ndarray:
+def monte_carlo_ntk(
+  f: Callable[[Any, jax.Array], jax.Array],
+  init_fn: Callable[[jax.Array], Any],
+  x1,
+  x2=None,
+  *,
+  num_samples: int,
+  rng: jax.Array,
+  **kwargs,
+) -> np.ndarray:
   """The empirical NTK averaged over `num_samples` random initialisations.
 
       K̄_ij = (1/m) Σ_{s=1..m} Σ_c ⟨∂f_c(x_i; θ_s)/∂θ, ∂f_c(x_j; θ_s)/∂θ⟩,
@@ -292,7 +387,9 @@ def monte_carlo_ntk(f: Callable[[Any, jax.Array], jax.Array],
     A float64 numpy array shaped like `empirical_ntk`'s result.
   """
   if int(num_samples) != num_samples or num_samples < 1:
-    raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}.")
+    raise ValueError(
+      f"num_samples must be a positive integer; got {num_samples!r}."
+    )
   total = None
   for key in jax.random.split(rng, int(num_samples)):
     gram = empirical_ntk(f, init_fn(key), x1, x2, **kwargs).astype(np.float64)

@@ -36,17 +36,19 @@ from kd_ntk.ntk.blocking import block_slices, panel_tasks, panels
 @dataclasses.dataclass(frozen=True)
 class LayerPlan:
   """How one parameter leaf enters the kernel."""
+
   path: str
   shape: tuple
-  form: str                  # "dense factors", "conv patches·cotangents", "plain Jacobian"
-  feature_floats: int        # per example
-  flops_per_example: float   # forming its features (beyond the backward pass)
+  form: str  # "dense factors", "conv patches·cotangents", "plain Jacobian"
+  feature_floats: int  # per example
+  flops_per_example: float  # forming its features (beyond the backward pass)
   flops_per_pair: float
 
 
 @dataclasses.dataclass(frozen=True)
 class Explanation:
   """The resolved plan of `empirical_ntk(f, params, x, ...)` and its cost."""
+
   method: str
   block_size: int
   chunk: int
@@ -54,30 +56,38 @@ class Explanation:
   num_params: int
   n: int
   layers: List[LayerPlan]
-  feature_bytes: int          # one example, all layers
-  panel_blocks: int           # row blocks kept prepared at once
-  prepared_examples: int      # examples whose features are computed (padding included)
-  gram_flops: float           # all pair contractions
-  feature_flops: float        # feature forming, beyond the backward passes
+  feature_bytes: int  # one example, all layers
+  panel_blocks: int  # row blocks kept prepared at once
+  prepared_examples: (
+    int  # examples whose features are computed (padding included)
+  )
+  gram_flops: float  # all pair contractions
+  feature_flops: float  # feature forming, beyond the backward passes
 
   @property
   def total_flops(self) -> float:
     return self.gram_flops + self.feature_flops
 
   def __str__(self) -> str:
-    lines = [f"empirical_ntk plan: method={self.method}, n={self.n}, C={self.num_logits}, "
-             f"{self.num_params:,} parameters, block={self.block_size}, "
-             f"chunk={self.chunk}, panel={self.panel_blocks} blocks",
-             f"{'parameter':<34} {'shape':<18} {'form':<26} {'floats/ex':>10} "
-             f"{'MFLOP/ex':>9} {'kFLOP/pair':>10}"]
+    lines = [
+      f"empirical_ntk plan: method={self.method}, n={self.n}, C={self.num_logits}, "
+      f"{self.num_params:,} parameters, block={self.block_size}, "
+      f"chunk={self.chunk}, panel={self.panel_blocks} blocks",
+      f"{'parameter':<34} {'shape':<18} {'form':<26} {'floats/ex':>10} "
+      f"{'MFLOP/ex':>9} {'kFLOP/pair':>10}",
+    ]
     for layer in self.layers:
-      lines.append(f"{layer.path[:34]:<34} {str(layer.shape)[:18]:<18} {layer.form:<26} "
-                   f"{layer.feature_floats:>10,} {layer.flops_per_example / 1e6:>9.2f} "
-                   f"{layer.flops_per_pair / 1e3:>10.1f}")
-    lines.append(f"features {self.feature_bytes / 2**20:.2f} MiB/example, "
-                 f"{self.prepared_examples} examples prepared; "
-                 f"{self.gram_flops / 1e9:.1f} GFLOP contractions + "
-                 f"{self.feature_flops / 1e9:.1f} GFLOP feature products")
+      lines.append(
+        f"{layer.path[:34]:<34} {str(layer.shape)[:18]:<18} {layer.form:<26} "
+        f"{layer.feature_floats:>10,} {layer.flops_per_example / 1e6:>9.2f} "
+        f"{layer.flops_per_pair / 1e3:>10.1f}"
+      )
+    lines.append(
+      f"features {self.feature_bytes / 2**20:.2f} MiB/example, "
+      f"{self.prepared_examples} examples prepared; "
+      f"{self.gram_flops / 1e9:.1f} GFLOP contractions + "
+      f"{self.feature_flops / 1e9:.1f} GFLOP feature products"
+    )
     return "\n".join(lines)
 
 
@@ -91,28 +101,65 @@ def _layer_plans(params, plan: planning.Plan) -> List[LayerPlan]:
       out_shape = plan.layers.tap_shapes[start + k].shape
       convs[leaf] = math.prod(out_shape) // out_shape[patch["feature_axis"]]
   out = []
-  for index, (path, leaf) in enumerate(jax.tree_util.tree_leaves_with_path(params)):
+  for index, (path, leaf) in enumerate(
+    jax.tree_util.tree_leaves_with_path(params)
+  ):
     size = math.prod(leaf.shape)
-    name = "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path) or "<root>"
+    name = (
+      "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+      or "<root>"
+    )
     if index in dense:
       d_in = math.prod(leaf.shape[a] for a in dense[index])
       d_out = size // d_in
-      out.append(LayerPlan(name, tuple(leaf.shape), "dense factors", d_in + c * d_out,
-                           0.0, 2.0 * (d_in + c * d_out)))
+      out.append(
+        LayerPlan(
+          name,
+          tuple(leaf.shape),
+          "dense factors",
+          d_in + c * d_out,
+          0.0,
+          2.0 * (d_in + c * d_out),
+        )
+      )
     elif index in convs:
       positions = convs[index]
-      out.append(LayerPlan(name, tuple(leaf.shape), "conv patches·cotangents", c * size,
-                           2.0 * positions * size * c, 2.0 * c * size))
+      out.append(
+        LayerPlan(
+          name,
+          tuple(leaf.shape),
+          "conv patches·cotangents",
+          c * size,
+          2.0 * positions * size * c,
+          2.0 * c * size,
+        )
+      )
     else:
-      out.append(LayerPlan(name, tuple(leaf.shape), "plain Jacobian", c * size, 0.0,
-                           2.0 * c * size))
+      out.append(
+        LayerPlan(
+          name,
+          tuple(leaf.shape),
+          "plain Jacobian",
+          c * size,
+          0.0,
+          2.0 * c * size,
+        )
+      )
   return out
 
 
-def explain(f: Callable[[Any, jax.Array], jax.Array], params: Any, x, *,
-            output: str = "trace", method: str = "auto",
-            block_size: Optional[int] = None, dtype=None,
-            symmetric: bool = True, num_devices: int = 1) -> Explanation:
+def explain(
+  f: Callable[[Any, jax.Array], jax.Array],
+  params: Any,
+  x,
+  *,
+  output: str = "trace",
+  method: str = "auto",
+  block_size: Optional[int] = None,
+  dtype=None,
+  symmetric: bool = True,
+  num_devices: int = 1,
+) -> Explanation:
   """The plan `empirical_ntk(f, params, x, ...)` would follow, without running it.
 
   Args:
@@ -127,14 +174,26 @@ def explain(f: Callable[[Any, jax.Array], jax.Array], params: Any, x, *,
   """
   dtype = planning.normalise_dtype(dtype)
   n = len(x)
-  x_example = jax.ShapeDtypeStruct(tuple(np.shape(x)[1:]), np.asarray(x[:1]).dtype)
+  x_example = jax.ShapeDtypeStruct(
+    tuple(np.shape(x)[1:]), np.asarray(x[:1]).dtype
+  )
   if block_size is not None:
     block_size = min(int(block_size), n)
-  plan = planning.make_plan(f, params, jnp.zeros(x_example.shape, x_example.dtype),
-                            n_max=n, output=output, method=method,
-                            block_size=block_size, dtype=dtype)
+  plan = planning.make_plan(
+    f,
+    params,
+    jnp.zeros(x_example.shape, x_example.dtype),
+    n_max=n,
+    output=output,
+    method=method,
+    block_size=block_size,
+    dtype=dtype,
+  )
   layers = _layer_plans(params, plan)
-  itemsize = max([np.dtype(l.dtype).itemsize for l in jax.tree_util.tree_leaves(params)] + [4])
+  itemsize = max(
+    [np.dtype(l.dtype).itemsize for l in jax.tree_util.tree_leaves(params)]
+    + [4]
+  )
   feature_bytes = sum(l.feature_floats for l in layers) * itemsize
   per_block = max(1, plan.block_size * feature_bytes)
   panel_blocks = max(1, planning.CACHE_BYTES // (per_block * num_devices) - 1)
@@ -142,19 +201,32 @@ def explain(f: Callable[[Any, jax.Array], jax.Array], params: Any, x, *,
   prepared, pairs = 0, 0
   for first, stop in panels(blocks, panel_blocks):
     tasks = panel_tasks(first, stop, blocks, symmetric)
-    prepared += (stop - first) + sum(1 for j, _ in tasks
-                                     if not (symmetric and first <= j < stop))
+    prepared += (stop - first) + sum(
+      1 for j, _ in tasks if not (symmetric and first <= j < stop)
+    )
     pairs += sum(len(rows) for _, rows in tasks)
-  tail = {"trace": 1, "full": plan.num_logits**2, "diagonal": plan.num_logits}[output]
-  pair_flops = sum(l.flops_per_pair for l in layers) * (1 if output == "trace" else
-                                                        tail / plan.num_logits)
+  tail = {"trace": 1, "full": plan.num_logits**2, "diagonal": plan.num_logits}[
+    output
+  ]
+  pair_flops = sum(l.flops_per_pair for l in layers) * (
+    1 if output == "trace" else tail / plan.num_logits
+  )
   if plan.method == "ntvp":
     pair_flops = float("nan")
   b2 = plan.block_size**2
   return Explanation(
-      method=plan.method, block_size=plan.block_size, chunk=plan.chunk,
-      num_logits=plan.num_logits, num_params=plan.num_params, n=n, layers=layers,
-      feature_bytes=feature_bytes, panel_blocks=panel_blocks,
-      prepared_examples=prepared * plan.block_size,
-      gram_flops=pairs * b2 * pair_flops,
-      feature_flops=prepared * plan.block_size * sum(l.flops_per_example for l in layers))
+    method=plan.method,
+    block_size=plan.block_size,
+    chunk=plan.chunk,
+    num_logits=plan.num_logits,
+    num_params=plan.num_params,
+    n=n,
+    layers=layers,
+    feature_bytes=feature_bytes,
+    panel_blocks=panel_blocks,
+    prepared_examples=prepared * plan.block_size,
+    gram_flops=pairs * b2 * pair_flops,
+    feature_flops=prepared
+    * plan.block_size
+    * sum(l.flops_per_example for l in layers),
+  )

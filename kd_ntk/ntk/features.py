@@ -37,10 +37,11 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 
 class Features(NamedTuple):
   """What a block of B examples contributes to the kernel (a pytree)."""
-  jac: Tuple[jax.Array, ...]              # per plain leaf: (B, C, P_leaf)
-  conv: Tuple[jax.Array, ...]             # per tapped convolution: (B, D, C, O)
-  inputs: Tuple[jax.Array, ...]           # per dense layer: (B, D_in)
-  cotangents: Tuple[jax.Array, ...]       # per dense layer: (B, C, D_out)
+
+  jac: Tuple[jax.Array, ...]  # per plain leaf: (B, C, P_leaf)
+  conv: Tuple[jax.Array, ...]  # per tapped convolution: (B, D, C, O)
+  inputs: Tuple[jax.Array, ...]  # per dense layer: (B, D_in)
+  cotangents: Tuple[jax.Array, ...]  # per dense layer: (B, C, D_out)
 
   @property
   def batch(self) -> int:
@@ -59,7 +60,7 @@ def jacobian_fn(f: Callable[[Any, jax.Array], jax.Array]) -> Callable:
 def conv_cotangents(cot_C, patch) -> jax.Array:
   """(C, S, O): cotangents at the convolution output, positions then features."""
   out_spec = patch["dimension_numbers"].out_spec
-  cot = jnp.transpose(cot_C, [0] + [1 + a for a in out_spec])   # (C, 1, O, *out)
+  cot = jnp.transpose(cot_C, [0] + [1 + a for a in out_spec])  # (C, 1, O, *out)
   cot = cot.reshape(cot.shape[0], cot.shape[2], -1)
   return jnp.swapaxes(cot, 1, 2)
 
@@ -68,13 +69,18 @@ def _conv_jacobian(patches_SxD, cot_C, patch) -> jax.Array:
   """(D, C, O) kernel Jacobian of one example: patchesᵀ · cotangents, one GEMM."""
   cot_SxCxO = jnp.swapaxes(conv_cotangents(cot_C, patch), 0, 1)
   logits, outs = cot_SxCxO.shape[1:]
-  jac = jax.lax.dot_general(patches_SxD, cot_SxCxO.reshape(cot_SxCxO.shape[0], -1),
-                            (((0,), (0,)), ((), ())), precision=_HIGHEST)
+  jac = jax.lax.dot_general(
+    patches_SxD,
+    cot_SxCxO.reshape(cot_SxCxO.shape[0], -1),
+    (((0,), (0,)), ((), ())),
+    precision=_HIGHEST,
+  )
   return jac.reshape(patches_SxD.shape[1], logits, outs)
 
 
-def features_fn(f: Callable[[Any, jax.Array], jax.Array],
-                layers: Optional[Layers] = None) -> Callable:
+def features_fn(
+  f: Callable[[Any, jax.Array], jax.Array], layers: Optional[Layers] = None
+) -> Callable:
   """`features(params, x_block) -> Features` for a block of examples.
 
   Args:
@@ -87,8 +93,9 @@ def features_fn(f: Callable[[Any, jax.Array], jax.Array],
 
     def plain_features(params, x_block) -> Features:
       leaves = jax.tree_util.tree_leaves(jac(params, x_block))
-      return Features(tuple(l.reshape(l.shape[0], l.shape[1], -1) for l in leaves),
-                      (), (), ())
+      return Features(
+        tuple(l.reshape(l.shape[0], l.shape[1], -1) for l in leaves), (), (), ()
+      )
 
     return plain_features
 
@@ -102,22 +109,32 @@ def features_fn(f: Callable[[Any, jax.Array], jax.Array],
 
     def logits_fn(plain_leaves, taps):
       it = iter(plain_leaves)
-      merged = [leaf if k in skip else next(it) for k, leaf in enumerate(leaves)]
+      merged = [
+        leaf if k in skip else next(it) for k, leaf in enumerate(leaves)
+      ]
       return tapped(merged, x_single, taps)
 
     # Reverse mode over (plain parameters, taps): C backward passes that form
     # weight gradients only for the untapped parameters.
-    (jac_plain, jac_taps), inputs = jax.jacrev(logits_fn, argnums=(0, 1),
-                                               has_aux=True)(plain, zeros)
+    (jac_plain, jac_taps), inputs = jax.jacrev(
+      logits_fn, argnums=(0, 1), has_aux=True
+    )(plain, zeros)
     # Keep XLA from fusing the backward pass into the Jacobian products
     # (measured 2x slower fused on LeNet-5x8).
-    jac_plain, jac_taps, inputs = jax.lax.optimization_barrier((jac_plain, jac_taps, inputs))
+    jac_plain, jac_taps, inputs = jax.lax.optimization_barrier(
+      (jac_plain, jac_taps, inputs)
+    )
     logits = jac_taps[0].shape[0]
-    convs = [_conv_jacobian(inputs[k], jac_taps[k], patch)
-             for k, (_, patch) in enumerate(layers.conv_taps, start=num_dense)]
-    return ([j.reshape(logits, -1) for j in jac_plain], convs,
-            [a.reshape(-1) for a in inputs[:num_dense]],
-            [g.reshape(logits, -1) for g in jac_taps[:num_dense]])
+    convs = [
+      _conv_jacobian(inputs[k], jac_taps[k], patch)
+      for k, (_, patch) in enumerate(layers.conv_taps, start=num_dense)
+    ]
+    return (
+      [j.reshape(logits, -1) for j in jac_plain],
+      convs,
+      [a.reshape(-1) for a in inputs[:num_dense]],
+      [g.reshape(logits, -1) for g in jac_taps[:num_dense]],
+    )
 
   batched = jax.vmap(per_example, in_axes=(None, 0))
 
@@ -142,7 +159,9 @@ def _pad_rows(feats: Features, rows: int) -> Features:
   return jax.tree_util.tree_map(pad, feats)
 
 
-def contract_fn(output: str, dtype=None) -> Callable[[Features, Features], jax.Array]:
+def contract_fn(
+  output: str, dtype=None
+) -> Callable[[Features, Features], jax.Array]:
   """`contract(feats_a, feats_b) -> kernel block` for one output kind.
 
   Shapes: "trace" (Ba, Bb); "full" (Ba, Bb, C, C); "diagonal" (Ba, Bb, C).
@@ -153,21 +172,29 @@ def contract_fn(output: str, dtype=None) -> Callable[[Features, Features], jax.A
   plain_spec = {"full": "icp,jdp->ijcd", "diagonal": "icp,jcp->ijc"}
   conv_spec = {"full": "ipco,jpdo->ijcd", "diagonal": "ipco,jpco->ijc"}
 
-  def flat_dot(a, b):   # Σ over every axis but the first: one matrix product
-    return jnp.dot(a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1).T,
-                   precision=_HIGHEST)
+  def flat_dot(a, b):  # Σ over every axis but the first: one matrix product
+    return jnp.dot(
+      a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1).T, precision=_HIGHEST
+    )
 
   def contract(fa: Features, fb: Features) -> jax.Array:
     rows_a, rows_b = fa.batch, fb.batch
     fa, fb = _pad_rows(fa, MIN_ROWS), _pad_rows(fb, MIN_ROWS)
     terms = []
-    for spec, parts_a, parts_b in ((plain_spec, fa.jac, fb.jac),
-                                   (conv_spec, fa.conv, fb.conv)):
+    for spec, parts_a, parts_b in (
+      (plain_spec, fa.jac, fb.jac),
+      (conv_spec, fa.conv, fb.conv),
+    ):
       for ja, jb in zip(parts_a, parts_b):
         ja, jb = cast(ja), cast(jb)
-        terms.append(flat_dot(ja, jb) if output == "trace"
-                     else jnp.einsum(spec[output], ja, jb, precision=_HIGHEST))
-    for xa, xb, ta, tb in zip(fa.inputs, fb.inputs, fa.cotangents, fb.cotangents):
+        terms.append(
+          flat_dot(ja, jb)
+          if output == "trace"
+          else jnp.einsum(spec[output], ja, jb, precision=_HIGHEST)
+        )
+    for xa, xb, ta, tb in zip(
+      fa.inputs, fb.inputs, fa.cotangents, fb.cotangents
+    ):
       inner_ij = flat_dot(cast(xa), cast(xb))
       ta, tb = cast(ta), cast(tb)
       if output == "trace":

@@ -33,8 +33,10 @@ def weak_callable(f: Callable) -> Callable:
   def call(*args, **kwargs):
     fn = ref()
     if fn is None:
-      raise RuntimeError("kd_ntk.ntk: the network function was garbage-collected "
-                         "while a compiled kernel still used it.")
+      raise RuntimeError(
+        "kd_ntk.ntk: the network function was garbage-collected "
+        "while a compiled kernel still used it."
+      )
     return fn(*args, **kwargs)
 
   return call
@@ -47,10 +49,11 @@ class FunctionCache:
     if max_per_fn < 1:
       raise ValueError(f"max_per_fn must be >= 1; got {max_per_fn}.")
     self.max_per_fn = max_per_fn
-    self._tables: "weakref.WeakKeyDictionary[Callable, collections.OrderedDict]" = (
-        weakref.WeakKeyDictionary())
+    self._tables: "weakref.WeakKeyDictionary[Callable, collections.OrderedDict]" = weakref.WeakKeyDictionary()
 
-  def get(self, f: Callable, key: Hashable, build: Callable[[Callable], Any]) -> Any:
+  def get(
+    self, f: Callable, key: Hashable, build: Callable[[Callable], Any]
+  ) -> Any:
     try:
       table = self._tables.get(f)
       if table is None:

@@ -33,18 +33,21 @@ def missing_package_error(err: ImportError) -> ImportError:
   name = getattr(err, "name", None) or ""
   if name.split(".")[0] == "tensorflow":
     return ImportError(
-        "kd_ntk.ntk.infinite needs neural-tangents, whose import needs TensorFlow, "
-        "which is not installed: pip install tensorflow-cpu==2.21.0 (the verified "
-        "stack, see requirements.txt).")
+      "kd_ntk.ntk.infinite needs neural-tangents, whose import needs TensorFlow, "
+      "which is not installed: pip install tensorflow-cpu==2.21.0 (the verified "
+      "stack, see requirements.txt)."
+    )
   if name.split(".")[0] == "neural_tangents":
     return ImportError(
-        "kd_ntk.ntk.infinite needs neural-tangents, which is not installed: pip "
-        "install neural-tangents==0.6.5 tensorflow-cpu==2.21.0 (it needs jax<0.6; "
-        "see requirements.txt). Without it, use mlp_kernels_closed_form for MLPs.")
+      "kd_ntk.ntk.infinite needs neural-tangents, which is not installed: pip "
+      "install neural-tangents==0.6.5 tensorflow-cpu==2.21.0 (it needs jax<0.6; "
+      "see requirements.txt). Without it, use mlp_kernels_closed_form for MLPs."
+    )
   return ImportError(
-      f"neural-tangents failed to import on jax {jax.__version__} ({err}); "
-      "neural-tangents 0.6.5 needs jax<0.6 (jax 0.5.3 is verified, see "
-      "requirements.txt). Without it, use mlp_kernels_closed_form for MLPs.")
+    f"neural-tangents failed to import on jax {jax.__version__} ({err}); "
+    "neural-tangents 0.6.5 needs jax<0.6 (jax 0.5.3 is verified, see "
+    "requirements.txt). Without it, use mlp_kernels_closed_form for MLPs."
+  )
 
 
 def import_neural_tangents():
@@ -62,11 +65,20 @@ def _scale(output: str, num_classes: int) -> float:
   return float(num_classes) if output == "trace" else 1.0
 
 
-def infinite_kernels(name: str, x1, x2=None, *, num_classes: int,
-                     get: Sequence[str] = ("nngp", "ntk"), output: str = "trace",
-                     parameterization: str = "standard", W_std: float = 1.0,
-                     b_std: Optional[float] = 0.0, batch_size: int = 0,
-                     **model_kwargs) -> Dict[str, np.ndarray]:
+def infinite_kernels(
+  name: str,
+  x1,
+  x2=None,
+  *,
+  num_classes: int,
+  get: Sequence[str] = ("nngp", "ntk"),
+  output: str = "trace",
+  parameterization: str = "standard",
+  W_std: float = 1.0,
+  b_std: Optional[float] = 0.0,
+  batch_size: int = 0,
+  **model_kwargs,
+) -> Dict[str, np.ndarray]:
   """Exact infinite-width kernels of the stax twin of preset `name`.
 
       ntk_ij = C · Θ(x_i, x_j)   (output="trace"; Θ is neural-tangents' kernel)
@@ -86,10 +98,18 @@ def infinite_kernels(name: str, x1, x2=None, *, num_classes: int,
   """
   scale = _scale(output, num_classes)
   nt = import_neural_tangents()
-  _, _, kernel_fn = stax_twin(name, num_classes, parameterization=parameterization,
-                              W_std=W_std, b_std=b_std, **model_kwargs)
+  _, _, kernel_fn = stax_twin(
+    name,
+    num_classes,
+    parameterization=parameterization,
+    W_std=W_std,
+    b_std=b_std,
+    **model_kwargs,
+  )
   if batch_size:
-    kernel_fn = nt.batch(kernel_fn, batch_size=batch_size, store_on_device=False)
+    kernel_fn = nt.batch(
+      kernel_fn, batch_size=batch_size, store_on_device=False
+    )
   get = tuple(get)
   with x64_scope():
     a = jnp.asarray(np.asarray(x1), jnp.float64)
@@ -108,10 +128,18 @@ def _relu_expectations(cov12, var1, var2) -> Tuple[np.ndarray, np.ndarray]:
   return e_phi, e_dphi
 
 
-def mlp_kernels_closed_form(x1, x2=None, *, depth: int, num_classes: int,
-                            width: Optional[int] = None, parameterization: str = "ntk",
-                            W_std: float = 1.0, b_std: Optional[float] = 0.0,
-                            output: str = "trace") -> Dict[str, np.ndarray]:
+def mlp_kernels_closed_form(
+  x1,
+  x2=None,
+  *,
+  depth: int,
+  num_classes: int,
+  width: Optional[int] = None,
+  parameterization: str = "ntk",
+  W_std: float = 1.0,
+  b_std: Optional[float] = 0.0,
+  output: str = "trace",
+) -> Dict[str, np.ndarray]:
   """NNGP and NTK of a ReLU MLP at infinite width, in closed form (numpy float64).
 
   The arc-cosine recursion, with inputs flattened and covariances normalised by
@@ -138,7 +166,9 @@ def mlp_kernels_closed_form(x1, x2=None, *, depth: int, num_classes: int,
   """
   scale = _scale(output, num_classes)
   if parameterization not in ("ntk", "standard"):
-    raise ValueError(f"parameterization must be 'ntk' or 'standard'; got {parameterization!r}.")
+    raise ValueError(
+      f"parameterization must be 'ntk' or 'standard'; got {parameterization!r}."
+    )
   if parameterization == "standard" and depth > 0 and not width:
     raise ValueError("parameterization='standard' needs the hidden width.")
   a = np.asarray(x1, np.float64).reshape(len(x1), -1)
@@ -150,20 +180,28 @@ def mlp_kernels_closed_form(x1, x2=None, *, depth: int, num_classes: int,
   fan_in = d
   for layer in range(depth + 1):
     if layer:  # ReLU on the previous pre-activations
-      e_cross, e_dcross = _relu_expectations(cross, var_a[:, None], var_b[None, :])
+      e_cross, e_dcross = _relu_expectations(
+        cross, var_a[:, None], var_b[None, :]
+      )
       e_var_a = var_a / 2  # E[relu(u)²] = Var(u)/2
       e_var_b = var_b / 2
       ntk = ntk * e_dcross
       cross, var_a, var_b = e_cross, e_var_a, e_var_b
     # Dense layer: affine map of the covariance, then its own gradient term.
     if parameterization == "ntk":
-      cross, var_a, var_b = (W_std**2 * cross + bias_var, W_std**2 * var_a + bias_var,
-                             W_std**2 * var_b + bias_var)
+      cross, var_a, var_b = (
+        W_std**2 * cross + bias_var,
+        W_std**2 * var_a + bias_var,
+        W_std**2 * var_b + bias_var,
+      )
       ntk = cross + W_std**2 * ntk
     else:
       ntk = fan_in * cross + W_std**2 * ntk + (0.0 if b_std is None else 1.0)
-      cross, var_a, var_b = (W_std**2 * cross + bias_var, W_std**2 * var_a + bias_var,
-                             W_std**2 * var_b + bias_var)
+      cross, var_a, var_b = (
+        W_std**2 * cross + bias_var,
+        W_std**2 * var_a + bias_var,
+        W_std**2 * var_b + bias_var,
+      )
     fan_in = width or fan_in
   return {"nngp": scale * cross, "ntk": scale * ntk}
 
@@ -181,6 +219,7 @@ class NTKParamMLP(nn.Module):
     W_std: weight scale.
     b_std: bias scale (None: no bias).
   """
+
   num_classes: int
   width: int = 512
   depth: int = 1
@@ -193,10 +232,14 @@ class NTKParamMLP(nn.Module):
     h = x.reshape((x.shape[0], -1))
     widths = [self.width] * self.depth + [self.num_classes]
     for layer, out in enumerate(widths):
-      kernel = self.param(f"kernel_{layer}", nn.initializers.normal(1.0), (h.shape[1], out))
+      kernel = self.param(
+        f"kernel_{layer}", nn.initializers.normal(1.0), (h.shape[1], out)
+      )
       # Scale after the product: the weight enters one dense contraction.
       z = (h @ kernel) * (self.W_std / np.sqrt(h.shape[1]))
       if self.b_std is not None:
-        z = z + self.b_std * self.param(f"bias_{layer}", nn.initializers.normal(1.0), (out,))
+        z = z + self.b_std * self.param(
+          f"bias_{layer}", nn.initializers.normal(1.0), (out,)
+        )
       h = nn.relu(z) if layer < self.depth else z
     return h

@@ -31,7 +31,11 @@ from kd_ntk.ntk.empirical import empirical_ntk, monte_carlo_ntk
 
 KERNELS = ("empirical", "empirical_nt", "monte_carlo", "infinite", "nngp")
 NEEDS_NEURAL_TANGENTS = ("empirical_nt", "infinite", "nngp")
-INIT_KERNELS = ("monte_carlo", "infinite", "nngp")  # independent of the checkpoint
+INIT_KERNELS = (
+  "monte_carlo",
+  "infinite",
+  "nngp",
+)  # independent of the checkpoint
 TWIN_KERNELS = ("infinite", "nngp")
 PARAMETERIZATIONS = ("standard", "ntk")
 
@@ -46,7 +50,9 @@ def parse_kernels(value) -> Tuple[str, ...]:
   elif isinstance(value, (tuple, list)):
     items = list(value)
   else:
-    raise ValueError(f"kernel must be a name or a tuple of names; got {value!r}.")
+    raise ValueError(
+      f"kernel must be a name or a tuple of names; got {value!r}."
+    )
   names = tuple(str(v).strip().strip("'\"") for v in items if str(v).strip())
   if not names:
     raise ValueError(f"kernel names no kernel; choose from {KERNELS}.")
@@ -58,29 +64,39 @@ def parse_kernels(value) -> Tuple[str, ...]:
   return names
 
 
-def check_kernels(kernels: Sequence[str], model_name: str,
-                  model_kwargs: Optional[Dict[str, Any]] = None,
-                  parameterization: str = "standard") -> None:
+def check_kernels(
+  kernels: Sequence[str],
+  model_name: str,
+  model_kwargs: Optional[Dict[str, Any]] = None,
+  parameterization: str = "standard",
+) -> None:
   """One-line ValueError if a kernel cannot be computed for this student:
   a missing stax twin, or neural-tangents not importable (naming the package)."""
   if parameterization not in PARAMETERIZATIONS:
-    raise ValueError(f"twin_parameterization must be one of {PARAMETERIZATIONS}; "
-                     f"got {parameterization!r}.")
+    raise ValueError(
+      f"twin_parameterization must be one of {PARAMETERIZATIONS}; "
+      f"got {parameterization!r}."
+    )
   if any(k in TWIN_KERNELS for k in kernels):
     try:
       twins.check_twin(model_name, model_kwargs)
     except ValueError as err:
-      raise ValueError(f"kernel {[k for k in kernels if k in TWIN_KERNELS]}: {err}") from None
+      raise ValueError(
+        f"kernel {[k for k in kernels if k in TWIN_KERNELS]}: {err}"
+      ) from None
   needs = [k for k in kernels if k in NEEDS_NEURAL_TANGENTS]
   if needs:
     from kd_ntk.ntk.infinite import import_neural_tangents  # pylint: disable=g-import-not-at-top
+
     try:
       import_neural_tangents()
     except ImportError as err:
       raise ValueError(f"kernel {needs}: {err}") from None
 
 
-def kernel_note(kernel: str, model_name: str, parameterization: str = "standard") -> str:
+def kernel_note(
+  kernel: str, model_name: str, parameterization: str = "standard"
+) -> str:
   """What the kernel is, where it approximates the student ("" for the student's
   own empirical NTK)."""
   if kernel in TWIN_KERNELS:
@@ -103,6 +119,7 @@ class Student:
     params: the parameters at which the empirical kernels are taken.
     init_fn: `init_fn(rng) -> params`, an independent initialisation.
   """
+
   name: str
   kwargs: Dict[str, Any]
   num_classes: int
@@ -114,13 +131,16 @@ class Student:
 @dataclasses.dataclass
 class GramOptions:
   """How the kernels are computed (fields of the complexity config)."""
+
   ntk_method: str = "auto"
   ntk_block_size: int = 0
   ntk_float64: bool = True
   mc_samples: int = 8
   mc_seed: int = 0
   twin_parameterization: str = "standard"
-  twin_batch_size: int = 0  # 0 = whole matrix for MLPs, blocks of <= 8 otherwise
+  twin_batch_size: int = (
+    0  # 0 = whole matrix for MLPs, blocks of <= 8 otherwise
+  )
 
   @classmethod
   def from_config(cls, config) -> "GramOptions":
@@ -128,18 +148,25 @@ class GramOptions:
 
 
 def _blocked_kwargs(options: GramOptions, n: int) -> Dict[str, Any]:
-  return dict(output="trace", method=options.ntk_method,
-              block_size=options.ntk_block_size or None,
-              dtype=jnp.float64 if options.ntk_float64 else None, progress=n >= 1024)
+  return dict(
+    output="trace",
+    method=options.ntk_method,
+    block_size=options.ntk_block_size or None,
+    dtype=jnp.float64 if options.ntk_float64 else None,
+    progress=n >= 1024,
+  )
 
 
 def _divisor_at_most(n: int, cap: int) -> int:
   return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
-def nt_empirical_gram(f, params, x, num_classes: int, block_size: int = 256) -> np.ndarray:
+def nt_empirical_gram(
+  f, params, x, num_classes: int, block_size: int = 256
+) -> np.ndarray:
   """neural-tangents' empirical NTK, summed over logits, in row/column blocks."""
   from kd_ntk.ntk.infinite import import_neural_tangents  # pylint: disable=g-import-not-at-top
+
   nt = import_neural_tangents()
   kernel_fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0))
   x = np.asarray(x)
@@ -147,31 +174,56 @@ def nt_empirical_gram(f, params, x, num_classes: int, block_size: int = 256) -> 
   gram = np.zeros((n, n), np.float64)
   for i in range(0, n, block_size):
     for j in range(i, n, block_size):
-      block = np.asarray(kernel_fn(x[i:i + block_size], x[j:j + block_size], params),
-                         np.float64) * num_classes
-      gram[i:i + block_size, j:j + block_size] = block
-      gram[j:j + block_size, i:i + block_size] = block.T
+      block = (
+        np.asarray(
+          kernel_fn(x[i : i + block_size], x[j : j + block_size], params),
+          np.float64,
+        )
+        * num_classes
+      )
+      gram[i : i + block_size, j : j + block_size] = block
+      gram[j : j + block_size, i : i + block_size] = block.T
   return gram
 
 
-def gram_matrix(kernel: str, student: Student, x, options: GramOptions) -> np.ndarray:
+def gram_matrix(
+  kernel: str, student: Student, x, options: GramOptions
+) -> np.ndarray:
   """The (n, n) float64 Gram matrix of `kernel` for `student` on inputs `x`."""
   if kernel not in KERNELS:
     raise ValueError(f"Unknown kernel {kernel!r}; choose from {KERNELS}.")
   n = len(x)
   if kernel == "empirical":
-    return np.asarray(empirical_ntk(student.f, student.params, x,
-                                    **_blocked_kwargs(options, n)), np.float64)
+    return np.asarray(
+      empirical_ntk(
+        student.f, student.params, x, **_blocked_kwargs(options, n)
+      ),
+      np.float64,
+    )
   if kernel == "empirical_nt":
     return nt_empirical_gram(student.f, student.params, x, student.num_classes)
   if kernel == "monte_carlo":
-    return monte_carlo_ntk(student.f, student.init_fn, x, num_samples=options.mc_samples,
-                           rng=jax.random.PRNGKey(options.mc_seed),
-                           **_blocked_kwargs(options, n))
+    return monte_carlo_ntk(
+      student.f,
+      student.init_fn,
+      x,
+      num_samples=options.mc_samples,
+      rng=jax.random.PRNGKey(options.mc_seed),
+      **_blocked_kwargs(options, n),
+    )
   from kd_ntk.ntk.infinite import infinite_kernels  # pylint: disable=g-import-not-at-top
+
   get = "ntk" if kernel == "infinite" else "nngp"
-  cap = options.twin_batch_size or (n if student.name in twins.MLP_FAMILY else 8)
+  cap = options.twin_batch_size or (
+    n if student.name in twins.MLP_FAMILY else 8
+  )
   batch = _divisor_at_most(n, cap)
-  return infinite_kernels(student.name, x, num_classes=student.num_classes, get=(get,),
-                          parameterization=options.twin_parameterization,
-                          batch_size=0 if batch == n else batch, **student.kwargs)[get]
+  return infinite_kernels(
+    student.name,
+    x,
+    num_classes=student.num_classes,
+    get=(get,),
+    parameterization=options.twin_parameterization,
+    batch_size=0 if batch == n else batch,
+    **student.kwargs,
+  )[get]

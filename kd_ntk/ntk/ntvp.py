@@ -20,8 +20,9 @@ import jax.numpy as jnp
 from kd_ntk.ntk.structure import per_example_fn
 
 
-def ntvp_block_fn(f: Callable[[Any, jax.Array], jax.Array], output: str,
-                  column_batch: int = 1) -> Callable:
+def ntvp_block_fn(
+  f: Callable[[Any, jax.Array], jax.Array], output: str, column_batch: int = 1
+) -> Callable:
   """`block(params, x_a, x_b) -> kernel block` by NTK-vector products.
 
   Args:
@@ -34,20 +35,21 @@ def ntvp_block_fn(f: Callable[[Any, jax.Array], jax.Array], output: str,
   def block(params, x_a, x_b):
     # Linearise the row block once; every column reuses its residuals.
     logits_a, jvp_a = jax.linearize(
-        lambda p: f(p, x_a).reshape(x_a.shape[0], -1), params)
+      lambda p: f(p, x_a).reshape(x_a.shape[0], -1), params
+    )
     num_logits = logits_a.shape[1]
     eye_CxC = jnp.eye(num_logits, dtype=logits_a.dtype)
 
     def column(x_j):
       _, vjp_j = jax.vjp(lambda p: f1(p, x_j), params)
-      grads_d = jax.vmap(lambda e: vjp_j(e)[0])(eye_CxC)   # leaves (C_d, *leaf)
-      return jax.vmap(jvp_a)(grads_d)                      # (C_d, Ba, C_c)
+      grads_d = jax.vmap(lambda e: vjp_j(e)[0])(eye_CxC)  # leaves (C_d, *leaf)
+      return jax.vmap(jvp_a)(grads_d)  # (C_d, Ba, C_c)
 
     cols_BbxDxBaxC = jax.lax.map(column, x_b, batch_size=column_batch)
     if output == "trace":
       return jnp.einsum("jcic->ij", cols_BbxDxBaxC)
     if output == "diagonal":
       return jnp.einsum("jcic->ijc", cols_BbxDxBaxC)
-    return jnp.transpose(cols_BbxDxBaxC, (2, 0, 3, 1))     # (Ba, Bb, C_c, C_d)
+    return jnp.transpose(cols_BbxDxBaxC, (2, 0, 3, 1))  # (Ba, Bb, C_c, C_d)
 
   return block

@@ -61,9 +61,10 @@ def x64_scope():
     from jax.experimental import enable_x64  # pylint: disable=g-import-not-at-top
   except ImportError as err:
     raise RuntimeError(
-        "float64 accumulation needs 64-bit JAX: call "
-        "jax.config.update('jax_enable_x64', True) at startup or set "
-        "JAX_ENABLE_X64=1.") from err
+      "float64 accumulation needs 64-bit JAX: call "
+      "jax.config.update('jax_enable_x64', True) at startup or set "
+      "JAX_ENABLE_X64=1."
+    ) from err
   return enable_x64()
 
 
@@ -73,30 +74,37 @@ def normalise_dtype(dtype) -> Optional[np.dtype]:
     return None
   dt = np.dtype(dtype)
   if not np.issubdtype(dt, np.floating):
-    raise ValueError(f"dtype must be a floating dtype such as jnp.float64; got {dtype!r}.")
+    raise ValueError(
+      f"dtype must be a floating dtype such as jnp.float64; got {dtype!r}."
+    )
   return dt
 
 
 class Plan(NamedTuple):
   """A resolved computation: what to run and in which pieces."""
-  method: str                 # "jacobian", "structured" or "ntvp"
-  layers: Optional[Layers]    # tapped layers ("structured" only)
+
+  method: str  # "jacobian", "structured" or "ntvp"
+  layers: Optional[Layers]  # tapped layers ("structured" only)
   block_size: int
-  chunk: int                  # examples per Jacobian evaluation
+  chunk: int  # examples per Jacobian evaluation
   num_logits: int
   num_params: int
 
 
 def _signature(params, x_example) -> Tuple:
   leaves, treedef = jax.tree_util.tree_flatten(params)
-  return (treedef, tuple((tuple(leaf.shape), np.dtype(leaf.dtype).str) for leaf in leaves),
-          (tuple(np.shape(x_example)), np.dtype(x_example.dtype).str))
+  return (
+    treedef,
+    tuple((tuple(leaf.shape), np.dtype(leaf.dtype).str) for leaf in leaves),
+    (tuple(np.shape(x_example)), np.dtype(x_example.dtype).str),
+  )
 
 
 def _abstract(signature):
   treedef, leaf_specs, (x_shape, x_dtype) = signature
   params = jax.tree_util.tree_unflatten(
-      treedef, [jax.ShapeDtypeStruct(s, np.dtype(d)) for s, d in leaf_specs])
+    treedef, [jax.ShapeDtypeStruct(s, np.dtype(d)) for s, d in leaf_specs]
+  )
   return params, jax.ShapeDtypeStruct(x_shape, np.dtype(x_dtype))
 
 
@@ -107,13 +115,17 @@ def _find_layers(f, signature, num_logits: int) -> Optional[Layers]:
   return layers_or_none(f, params, x_example, num_logits, check)
 
 
-def tapped_layers(f, params, x_example, num_logits: int,
-                  cache: FunctionCache = DEFAULT_CACHE) -> Optional[Layers]:
+def tapped_layers(
+  f, params, x_example, num_logits: int, cache: FunctionCache = DEFAULT_CACHE
+) -> Optional[Layers]:
   """The tapped layers of `f` (None: none, or the jaxpr could not be read);
   cached per live network function and shapes."""
   signature = _signature(params, x_example)
-  return cache.get(f, ("layers", signature, num_logits),
-                   lambda fn: _find_layers(fn, signature, num_logits))
+  return cache.get(
+    f,
+    ("layers", signature, num_logits),
+    lambda fn: _find_layers(fn, signature, num_logits),
+  )
 
 
 def _largest_divisor_at_most(n: int, limit: int) -> int:
@@ -121,8 +133,9 @@ def _largest_divisor_at_most(n: int, limit: int) -> int:
   return max(d for d in range(1, limit + 1) if n % d == 0)
 
 
-def _feature_bytes(leaves, layers: Optional[Layers], num_logits: int,
-                   itemsize: int) -> int:
+def _feature_bytes(
+  leaves, layers: Optional[Layers], num_logits: int, itemsize: int
+) -> int:
   """Bytes of one example's features: C columns per plain parameter, plus the
   (d_in + C·d_out) factors of every tapped dense layer."""
   dense = dict(layers.leaf_taps) if layers is not None else {}
@@ -137,9 +150,18 @@ def _feature_bytes(leaves, layers: Optional[Layers], num_logits: int,
   return count * itemsize
 
 
-def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
-              block_size: Optional[int], dtype: Optional[np.dtype],
-              cache: FunctionCache = DEFAULT_CACHE) -> Plan:
+def make_plan(
+  f,
+  params,
+  x_example,
+  *,
+  n_max: int,
+  output: str,
+  method: str,
+  block_size: Optional[int],
+  dtype: Optional[np.dtype],
+  cache: FunctionCache = DEFAULT_CACHE,
+) -> Plan:
   """Resolves "auto", the tapped layers and the block and chunk sizes.
 
   "auto" is "structured" (never costlier than "jacobian": tapping only removes
@@ -154,12 +176,18 @@ def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
   tail = {"trace": 1, "full": num_logits**2, "diagonal": num_logits}[output]
   out_itemsize = max(itemsize, dtype.itemsize if dtype is not None else 0)
 
-  layers = (tapped_layers(f, params, x_example, num_logits, cache)
-            if method in ("auto", "structured") else None)
+  layers = (
+    tapped_layers(f, params, x_example, num_logits, cache)
+    if method in ("auto", "structured")
+    else None
+  )
   feature_bytes = _feature_bytes(leaves, layers, num_logits, itemsize)
   if method == "auto":
-    method = ("structured" if feature_bytes <= CHUNK_BYTES or dtype is not None
-              else "ntvp")
+    method = (
+      "structured"
+      if feature_bytes <= CHUNK_BYTES or dtype is not None
+      else "ntvp"
+    )
   if method != "structured":
     layers = None
 
@@ -167,18 +195,26 @@ def make_plan(f, params, x_example, *, n_max: int, output: str, method: str,
     block_size = MAX_BLOCK if method != "ntvp" else 128
     per_block = feature_bytes if method != "ntvp" else 0
     while block_size > MIN_BLOCK and (
-        2 * block_size * per_block > BLOCK_PAIR_BYTES
-        or block_size**2 * tail * out_itemsize > OUT_BLOCK_BYTES):
+      2 * block_size * per_block > BLOCK_PAIR_BYTES
+      or block_size**2 * tail * out_itemsize > OUT_BLOCK_BYTES
+    ):
       block_size //= 2
     while block_size > MIN_BLOCK and block_size // 2 >= n_max:
       block_size //= 2  # no point padding a small input up to a large block
   chunk = _largest_divisor_at_most(
-      block_size, min(MAX_CHUNK, CHUNK_BYTES // max(1, 2 * feature_bytes)))
+    block_size, min(MAX_CHUNK, CHUNK_BYTES // max(1, 2 * feature_bytes))
+  )
   return Plan(method, layers, block_size, chunk, num_logits, num_params)
 
 
-def _compiled_fns(f, method: str, output: str, dtype: Optional[np.dtype],
-                  layers: Optional[Layers], chunk: int) -> Tuple[Callable, Callable]:
+def _compiled_fns(
+  f,
+  method: str,
+  output: str,
+  dtype: Optional[np.dtype],
+  layers: Optional[Layers],
+  chunk: int,
+) -> Tuple[Callable, Callable]:
   if method == "ntvp":
     block = ntvp_block_fn(f, output)
     return jax.jit(lambda params, x_block: x_block), jax.jit(block)
@@ -193,7 +229,8 @@ def _compiled_fns(f, method: str, output: str, dtype: Optional[np.dtype],
     # Explicit leading size: a (B, C, 0) leaf (every parameter tapped) has
     # no size to infer -1 from.
     return jax.tree_util.tree_map(
-        lambda a: a.reshape((x_block.shape[0],) + a.shape[2:]), feats)
+      lambda a: a.reshape((x_block.shape[0],) + a.shape[2:]), feats
+    )
 
   def pair(params, fa, fb):
     del params  # the features already hold everything
@@ -202,32 +239,68 @@ def _compiled_fns(f, method: str, output: str, dtype: Optional[np.dtype],
   return jax.jit(prepare), jax.jit(pair)
 
 
-def compiled_for(f, plan: Plan, output: str, dtype: Optional[np.dtype],
-                 cache: FunctionCache = DEFAULT_CACHE) -> Tuple[Callable, Callable]:
+def compiled_for(
+  f,
+  plan: Plan,
+  output: str,
+  dtype: Optional[np.dtype],
+  cache: FunctionCache = DEFAULT_CACHE,
+) -> Tuple[Callable, Callable]:
   """Jitted `(prepare(params, x_block), pair(params, prepared_a, prepared_b))`.
 
   Cached per live network function and plan, so every block of every call
   with the same shapes reuses one compilation.
   """
-  key = ("fns", plan.method, output, None if dtype is None else dtype.str,
-         plan.layers, plan.chunk)
-  return cache.get(f, key, lambda fn: _compiled_fns(fn, plan.method, output, dtype,
-                                                     plan.layers, plan.chunk))
+  key = (
+    "fns",
+    plan.method,
+    output,
+    None if dtype is None else dtype.str,
+    plan.layers,
+    plan.chunk,
+  )
+  return cache.get(
+    f,
+    key,
+    lambda fn: _compiled_fns(
+      fn, plan.method, output, dtype, plan.layers, plan.chunk
+    ),
+  )
 
 
-def _block_fn(f, method: str, output: str, dtype: Optional[np.dtype],
-              layers: Optional[Layers]) -> Callable:
+def _block_fn(
+  f,
+  method: str,
+  output: str,
+  dtype: Optional[np.dtype],
+  layers: Optional[Layers],
+) -> Callable:
   if method == "ntvp":
     return jax.jit(ntvp_block_fn(f, output))
   features = features_fn(f, layers)
   contract = contract_fn(output, dtype)
-  return jax.jit(lambda params, x_a, x_b: contract(features(params, x_a),
-                                                   features(params, x_b)))
+  return jax.jit(
+    lambda params, x_a, x_b: contract(
+      features(params, x_a), features(params, x_b)
+    )
+  )
 
 
-def compiled_block_fn(f, plan: Plan, output: str, dtype: Optional[np.dtype],
-                      cache: FunctionCache = DEFAULT_CACHE) -> Callable:
+def compiled_block_fn(
+  f,
+  plan: Plan,
+  output: str,
+  dtype: Optional[np.dtype],
+  cache: FunctionCache = DEFAULT_CACHE,
+) -> Callable:
   """One jitted `block(params, x_a, x_b)`: features of both blocks, contracted."""
-  key = ("block", plan.method, output, None if dtype is None else dtype.str, plan.layers)
-  return cache.get(f, key, lambda fn: _block_fn(fn, plan.method, output, dtype,
-                                                plan.layers))
+  key = (
+    "block",
+    plan.method,
+    output,
+    None if dtype is None else dtype.str,
+    plan.layers,
+  )
+  return cache.get(
+    f, key, lambda fn: _block_fn(fn, plan.method, output, dtype, plan.layers)
+  )

@@ -42,7 +42,16 @@ import dataclasses
 import itertools
 import math
 import warnings
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import (
+  Any,
+  Callable,
+  Dict,
+  FrozenSet,
+  List,
+  Optional,
+  Sequence,
+  Tuple,
+)
 
 import jax
 import jax.numpy as jnp
@@ -52,23 +61,27 @@ from jax.extend.core import Literal
 # can be followed inside positionally ("pjit" became "jit" in newer JAX).
 # Custom-derivative calls are deliberately absent: their JVP rule, not their
 # body, defines the Jacobian.
-CALL_PRIMITIVES = frozenset({"pjit", "jit", "closed_call", "core_call",
-                             "remat", "checkpoint", "remat2"})
+CALL_PRIMITIVES = frozenset(
+  {"pjit", "jit", "closed_call", "core_call", "remat", "checkpoint", "remat2"}
+)
 # Shape-preserving casts of the weight that keep J_W an outer product.
 _CASTS = frozenset({"convert_element_type", "copy", "copy_p"})
 
 LeafAxes = Dict[int, Tuple[int, ...]]
 
 
-def per_example_fn(f: Callable[[Any, jax.Array], jax.Array]
-                   ) -> Callable[[Any, jax.Array], jax.Array]:
+def per_example_fn(
+  f: Callable[[Any, jax.Array], jax.Array],
+) -> Callable[[Any, jax.Array], jax.Array]:
   """`f1(params, x_i) -> logits_C` for one example, from a batched `f(params, x)`.
 
   Axes after the batch axis are flattened into the logit axis C, so a scalar
   output per example is C = 1.
   """
+
   def f1(params, x_single):
     return f(params, x_single[None])[0].reshape(-1)
+
   return f1
 
 
@@ -88,6 +101,7 @@ class Layers:
     inline: ids of call equations that contain a tap site (evaluated inline).
     tap_shapes: output shape and dtype of every tapped layer, in tap order.
   """
+
   closed_jaxpr: Any
   num_leaves: int
   leaf_taps: Tuple[Tuple[int, Tuple[int, ...]], ...]
@@ -107,8 +121,12 @@ class Layers:
     return {start + k: patch for k, (_, patch) in enumerate(self.conv_taps)}
 
 
-def find_layers(f: Callable[[Any, jax.Array], jax.Array], params: Any,
-                x_example: Any, num_logits: Optional[int] = None) -> Layers:
+def find_layers(
+  f: Callable[[Any, jax.Array], jax.Array],
+  params: Any,
+  x_example: Any,
+  num_logits: Optional[int] = None,
+) -> Layers:
   """Traces the per-example function once and locates its dense and conv layers.
 
   Args:
@@ -127,7 +145,7 @@ def find_layers(f: Callable[[Any, jax.Array], jax.Array], params: Any,
   closed = jax.make_jaxpr(f_flat)(leaves, x_example)
   jaxpr = closed.jaxpr
   dense, conv = [], []
-  for index, var in enumerate(jaxpr.invars[:len(leaves)]):
+  for index, var in enumerate(jaxpr.invars[: len(leaves)]):
     size = math.prod(var.aval.shape)
     hit = _follow(jaxpr, var, ()) if size else None
     if hit is None:
@@ -137,7 +155,10 @@ def find_layers(f: Callable[[Any, jax.Array], jax.Array], params: Any,
       conv.append((index, info, eqn, pos, calls))
       continue
     d_in = math.prod(var.aval.shape[a] for a in info)
-    if num_logits is None or d_in + num_logits * (size // d_in) < num_logits * size:
+    if (
+      num_logits is None
+      or d_in + num_logits * (size // d_in) < num_logits * size
+    ):
       dense.append((index, info, eqn, pos, calls))
   # A contraction of two parameters would need two taps on one site: skip it.
   sites = [id(h[2]) for h in dense + conv]
@@ -145,17 +166,24 @@ def find_layers(f: Callable[[Any, jax.Array], jax.Array], params: Any,
   conv = [h for h in conv if sites.count(id(h[2])) == 1]
   found = dense + conv
   return Layers(
-      closed_jaxpr=closed, num_leaves=len(leaves),
-      leaf_taps=tuple((h[0], h[1]) for h in dense),
-      conv_taps=tuple((h[0], h[1]) for h in conv),
-      tap_sites={id(h[2]): (k, h[3]) for k, h in enumerate(found)},
-      inline=frozenset(c for h in found for c in h[4]),
-      tap_shapes=tuple(jax.ShapeDtypeStruct(h[2].outvars[0].aval.shape,
-                                            h[2].outvars[0].aval.dtype) for h in found))
+    closed_jaxpr=closed,
+    num_leaves=len(leaves),
+    leaf_taps=tuple((h[0], h[1]) for h in dense),
+    conv_taps=tuple((h[0], h[1]) for h in conv),
+    tap_sites={id(h[2]): (k, h[3]) for k, h in enumerate(found)},
+    inline=frozenset(c for h in found for c in h[4]),
+    tap_shapes=tuple(
+      jax.ShapeDtypeStruct(
+        h[2].outvars[0].aval.shape, h[2].outvars[0].aval.dtype
+      )
+      for h in found
+    ),
+  )
 
 
-def factorisable_leaves(f: Callable[[Any, jax.Array], jax.Array], params: Any,
-                        x_example: Any) -> LeafAxes:
+def factorisable_leaves(
+  f: Callable[[Any, jax.Array], jax.Array], params: Any, x_example: Any
+) -> LeafAxes:
   """`{leaf_index: in_axes}` of the parameters whose J_W is `a_i ⊗ g_ic`.
 
   Indices refer to `jax.tree_util.tree_leaves(params)`; `in_axes` are the
@@ -166,8 +194,12 @@ def factorisable_leaves(f: Callable[[Any, jax.Array], jax.Array], params: Any,
 
 def _uses(jaxpr, var):
   """All (equation, operand position) pairs reading `var`, and output count."""
-  uses = [(eqn, pos) for eqn in jaxpr.eqns
-          for pos, v in enumerate(eqn.invars) if v is var]
+  uses = [
+    (eqn, pos)
+    for eqn in jaxpr.eqns
+    for pos, v in enumerate(eqn.invars)
+    if v is var
+  ]
   # A parameter returned directly is used linearly, but not through a layer.
   return uses, sum(1 for v in jaxpr.outvars if v is var)
 
@@ -225,28 +257,35 @@ def _conv_patch_params(eqn) -> Optional[Dict[str, Any]]:
   padding = p["padding"]
   if not isinstance(padding, str):
     padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  return dict(filter_shape=tuple(int(rhs_shape[a]) for a in rhs_spec[2:]),
-              window_strides=tuple(int(s) for s in p["window_strides"]),
-              padding=padding,
-              lhs_dilation=tuple(int(d) for d in p["lhs_dilation"]),
-              rhs_dilation=tuple(int(d) for d in p["rhs_dilation"]),
-              dimension_numbers=dims, feature_axis=int(out_spec[1]))
+  return dict(
+    filter_shape=tuple(int(rhs_shape[a]) for a in rhs_spec[2:]),
+    window_strides=tuple(int(s) for s in p["window_strides"]),
+    padding=padding,
+    lhs_dilation=tuple(int(d) for d in p["lhs_dilation"]),
+    rhs_dilation=tuple(int(d) for d in p["rhs_dilation"]),
+    dimension_numbers=dims,
+    feature_axis=int(out_spec[1]),
+  )
 
 
 def _dot_general_axes(eqn, pos: int) -> Optional[Tuple[int, ...]]:
   """Contracted weight axes when the other operand has a single free row."""
   if len(eqn.invars) != 2:
     return None
-  (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = (
-      eqn.params["dimension_numbers"])
+  (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = eqn.params[
+    "dimension_numbers"
+  ]
   if tuple(lhs_batch) or tuple(rhs_batch):
     return None  # Batched contractions pair weight slices with input slices.
-  w_contract, x_contract = ((lhs_contract, rhs_contract) if pos == 0
-                            else (rhs_contract, lhs_contract))
+  w_contract, x_contract = (
+    (lhs_contract, rhs_contract) if pos == 0 else (rhs_contract, lhs_contract)
+  )
   if not tuple(w_contract):
     return None
   x_shape = eqn.invars[1 - pos].aval.shape
-  free_rows = math.prod(d for a, d in enumerate(x_shape) if a not in tuple(x_contract))
+  free_rows = math.prod(
+    d for a, d in enumerate(x_shape) if a not in tuple(x_contract)
+  )
   # One input row per example: J_W = a ⊗ g. Several rows (a dense layer
   # applied at every position) would make J_W a sum of outer products.
   if free_rows != 1:
@@ -254,10 +293,13 @@ def _dot_general_axes(eqn, pos: int) -> Optional[Tuple[int, ...]]:
   return tuple(sorted(int(a) for a in w_contract))
 
 
-def layers_or_none(f: Callable[[Any, jax.Array], jax.Array], params: Any,
-                   x_example: Any, num_logits: int,
-                   check: Optional[Callable[[Layers], None]] = None
-                   ) -> Optional[Layers]:
+def layers_or_none(
+  f: Callable[[Any, jax.Array], jax.Array],
+  params: Any,
+  x_example: Any,
+  num_logits: int,
+  check: Optional[Callable[[Layers], None]] = None,
+) -> Optional[Layers]:
   """`find_layers`, or None (with a warning) when nothing is tapped or it fails.
 
   `check(layers)` traces whatever will be built on the layers (e.g. the
@@ -272,8 +314,10 @@ def layers_or_none(f: Callable[[Any, jax.Array], jax.Array], params: Any,
       check(layers)
     return layers
   except Exception as err:  # pylint: disable=broad-except
-    warnings.warn(f"kd_ntk.ntk: layer taps unavailable for this network "
-                  f"({type(err).__name__}: {err}); using the plain Jacobian path.")
+    warnings.warn(
+      f"kd_ntk.ntk: layer taps unavailable for this network "
+      f"({type(err).__name__}: {err}); using the plain Jacobian path."
+    )
     return None
 
 
@@ -286,7 +330,7 @@ def conv_patches(lhs, patch) -> jax.Array:
   identity kernel, D times the convolution's own cost).
   """
   spec = patch["dimension_numbers"].lhs_spec
-  x = jnp.transpose(lhs, spec)[0]                      # (C_in, *spatial)
+  x = jnp.transpose(lhs, spec)[0]  # (C_in, *spatial)
   filt, strides = patch["filter_shape"], patch["window_strides"]
   lhs_dil, rhs_dil = patch["lhs_dilation"], patch["rhs_dilation"]
   pads = patch["padding"]
@@ -294,17 +338,24 @@ def conv_patches(lhs, patch) -> jax.Array:
     dilated_in = [(d - 1) * l + 1 for d, l in zip(x.shape[1:], lhs_dil)]
     dilated_k = [(k - 1) * r + 1 for k, r in zip(filt, rhs_dil)]
     pads = jax.lax.padtype_to_pads(dilated_in, dilated_k, strides, pads)
-  x = jax.lax.pad(x, jnp.zeros((), x.dtype),
-                  [(0, 0, 0)] + [(lo, hi, l - 1) for (lo, hi), l in zip(pads, lhs_dil)])
-  out = [(d - (k - 1) * r - 1) // s + 1
-         for d, k, r, s in zip(x.shape[1:], filt, rhs_dil, strides)]
+  x = jax.lax.pad(
+    x,
+    jnp.zeros((), x.dtype),
+    [(0, 0, 0)] + [(lo, hi, l - 1) for (lo, hi), l in zip(pads, lhs_dil)],
+  )
+  out = [
+    (d - (k - 1) * r - 1) // s + 1
+    for d, k, r, s in zip(x.shape[1:], filt, rhs_dil, strides)
+  ]
   slices = []
   for offsets in itertools.product(*[range(k) for k in filt]):
     start = [0] + [o * r for o, r in zip(offsets, rhs_dil)]
-    limit = [x.shape[0]] + [b + (m - 1) * s + 1 for b, m, s in zip(start[1:], out, strides)]
+    limit = [x.shape[0]] + [
+      b + (m - 1) * s + 1 for b, m, s in zip(start[1:], out, strides)
+    ]
     slices.append(jax.lax.slice(x, start, limit, [1] + list(strides)))
-  patches = jnp.stack(slices, axis=1)                  # (C_in, K, *out)
-  return patches.reshape(-1, math.prod(out)).T         # (S, D)
+  patches = jnp.stack(slices, axis=1)  # (C_in, K, *out)
+  return patches.reshape(-1, math.prod(out)).T  # (S, D)
 
 
 def conv_as_matmul(lhs, rhs, patch, out_shape) -> Tuple[jax.Array, jax.Array]:
@@ -321,7 +372,9 @@ def conv_as_matmul(lhs, rhs, patch, out_shape) -> Tuple[jax.Array, jax.Array]:
   w_DxO = jnp.transpose(rhs, order).reshape(patches_SxD.shape[1], -1)
   y_SxO = jnp.dot(patches_SxD, w_DxO, precision=jax.lax.Precision.HIGHEST)
   out = dims.out_spec
-  canonical = y_SxO.T.reshape((1, y_SxO.shape[1]) + tuple(out_shape[a] for a in out[2:]))
+  canonical = y_SxO.T.reshape(
+    (1, y_SxO.shape[1]) + tuple(out_shape[a] for a in out[2:])
+  )
   inverse = sorted(range(len(out)), key=lambda k: out[k])
   return jnp.transpose(canonical, inverse).astype(rhs.dtype), patches_SxD
 
@@ -336,15 +389,22 @@ def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
   """
   p = eqn.params
   window, strides = tuple(p["window_dimensions"]), tuple(p["window_strides"])
-  if (window != strides or any(lo or hi for lo, hi in p["padding"])
-      or any(d != 1 for d in tuple(p["base_dilation"]) + tuple(p["window_dilation"]))):
+  if (
+    window != strides
+    or any(lo or hi for lo, hi in p["padding"])
+    or any(
+      d != 1 for d in tuple(p["base_dilation"]) + tuple(p["window_dilation"])
+    )
+  ):
     return None
   out = [d // w for d, w in zip(x.shape, window)]
   x = x[tuple(slice(0, o * w) for o, w in zip(out, window))]
   split = [s for o, w in zip(out, window) for s in (o, w)]
   xw = x.reshape(split)
   rank = len(out)
-  xw = jnp.transpose(xw, [2 * a for a in range(rank)] + [2 * a + 1 for a in range(rank)])
+  xw = jnp.transpose(
+    xw, [2 * a for a in range(rank)] + [2 * a + 1 for a in range(rank)]
+  )
   xw = xw.reshape(tuple(out) + (-1,))
   first = jax.lax.stop_gradient(jnp.argmax(xw, axis=-1))
   onehot = jax.nn.one_hot(first, xw.shape[-1], dtype=xw.dtype)
@@ -367,8 +427,14 @@ def _bind(eqn, invals: Sequence[Any]) -> List[Any]:
   return list(out) if eqn.primitive.multiple_results else [out]
 
 
-def _evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], layers: Layers,
-              taps: Sequence[Any], captured: Dict[int, Any]) -> List[Any]:
+def _evaluate(
+  jaxpr,
+  consts: Sequence[Any],
+  args: Sequence[Any],
+  layers: Layers,
+  taps: Sequence[Any],
+  captured: Dict[int, Any],
+) -> List[Any]:
   env: Dict[Any, Any] = {}
 
   def read(v):
@@ -384,18 +450,21 @@ def _evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any], layers: Layers,
     if site is not None:
       tap_index, weight_pos = site
       patch = layers.conv_patch.get(tap_index)
-      if patch is None:   # dense: the input row is the factor a_i
+      if patch is None:  # dense: the input row is the factor a_i
         captured[tap_index] = invals[1 - weight_pos]
         out = _bind(eqn, invals)[0]
-      else:               # convolution: the patches are (S, D)
-        out, captured[tap_index] = conv_as_matmul(invals[0], invals[1], patch,
-                                                  eqn.outvars[0].aval.shape)
+      else:  # convolution: the patches are (S, D)
+        out, captured[tap_index] = conv_as_matmul(
+          invals[0], invals[1], patch, eqn.outvars[0].aval.shape
+        )
       outvals = [out + taps[tap_index]]
     elif id(eqn) in layers.inline and eqn.primitive.name in CALL_PRIMITIVES:
       body, body_consts = call_body(eqn)
       outvals = _evaluate(body, body_consts, invals, layers, taps, captured)
-    elif (eqn.primitive.name == "reduce_window_max" and
-          (pooled := _tiled_max_pool(eqn, invals[0])) is not None):
+    elif (
+      eqn.primitive.name == "reduce_window_max"
+      and (pooled := _tiled_max_pool(eqn, invals[0])) is not None
+    ):
       outvals = [pooled]
     else:
       outvals = _bind(eqn, invals)
@@ -417,7 +486,9 @@ def tapped_fn(layers: Layers):
   def g(leaves, x_single, taps) -> Tuple[jax.Array, Tuple[jax.Array, ...]]:
     captured: Dict[int, Any] = {}
     args = list(leaves) + [x_single]
-    (logits,) = _evaluate(closed.jaxpr, closed.consts, args, layers, taps, captured)
+    (logits,) = _evaluate(
+      closed.jaxpr, closed.consts, args, layers, taps, captured
+    )
     return logits, tuple(captured[k] for k in range(len(layers.tap_shapes)))
 
   return g

@@ -25,20 +25,29 @@ from kd_ntk.models.registry import MODELS
 
 
 def _family(class_name: str):
-  return tuple(k for k, (cls, _) in MODELS.items() if cls.__name__ == class_name)
+  return tuple(
+    k for k, (cls, _) in MODELS.items() if cls.__name__ == class_name
+  )
 
 
 MLP_FAMILY = _family("MLP")
 CNN_FAMILY = _family("PlainCNN")
 LENET_FAMILY = _family("LeNet5")
-RESNET_FAMILY = tuple(k for k in _family("CifarResNet") if MODELS[k][1].get("norm") == "none")
+RESNET_FAMILY = tuple(
+  k for k in _family("CifarResNet") if MODELS[k][1].get("norm") == "none"
+)
 
 _POOL_NOTE = "average pooling replaces max pooling"
 TWIN_NOTES: Dict[str, str] = {
-    **{k: "" for k in MLP_FAMILY},
-    **{k: _POOL_NOTE for k in CNN_FAMILY + LENET_FAMILY},
-    **{k: ("network at initialisation: zero SkipInit gains remove the residual "
-           "branches; the gains' own NTK term is dropped") for k in RESNET_FAMILY},
+  **{k: "" for k in MLP_FAMILY},
+  **{k: _POOL_NOTE for k in CNN_FAMILY + LENET_FAMILY},
+  **{
+    k: (
+      "network at initialisation: zero SkipInit gains remove the residual "
+      "branches; the gains' own NTK term is dropped"
+    )
+    for k in RESNET_FAMILY
+  },
 }
 
 
@@ -47,14 +56,18 @@ def twin_presets():
   return sorted(TWIN_NOTES)
 
 
-def model_options(name: str, model_kwargs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def model_options(
+  name: str, model_kwargs: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
   """The preset's options with overrides applied (no neural-tangents import)."""
   if name not in MODELS:
     raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
   return {**MODELS[name][1], **(model_kwargs or {})}
 
 
-def check_twin(name: str, model_kwargs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def check_twin(
+  name: str, model_kwargs: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
   """Raises a one-line ValueError unless preset `name` (with `model_kwargs`) has
   a twin; returns its options. Imports nothing heavy."""
   opts = model_options(name, model_kwargs)
@@ -63,26 +76,39 @@ def check_twin(name: str, model_kwargs: Optional[Dict[str, Any]] = None) -> Dict
       hint = " (ResNets only with norm='none')"
     else:
       hint = ""
-    raise ValueError(f"No stax twin for {name!r}{hint}: twins exist for the presets "
-                     f"{', '.join(twin_presets())}.")
+    raise ValueError(
+      f"No stax twin for {name!r}{hint}: twins exist for the presets "
+      f"{', '.join(twin_presets())}."
+    )
   if name in CNN_FAMILY and opts.get("use_batchnorm", True):
-    raise ValueError(f"BatchNorm has no infinite-width kernel: build the {name!r} twin "
-                     "with use_batchnorm=False (student_model_kwargs.use_batchnorm=False).")
+    raise ValueError(
+      f"BatchNorm has no infinite-width kernel: build the {name!r} twin "
+      "with use_batchnorm=False (student_model_kwargs.use_batchnorm=False)."
+    )
   if name in CNN_FAMILY and opts.get("dropout", 0.0):
     raise ValueError("The CNN twin models inference mode only; pass dropout=0.")
   if name in RESNET_FAMILY and opts.get("norm") != "none":
-    raise ValueError(f"The {name!r} twin needs norm='none' (BatchNorm has no kernel).")
+    raise ValueError(
+      f"The {name!r} twin needs norm='none' (BatchNorm has no kernel)."
+    )
   return opts
 
 
 def twin_note(name: str) -> str:
-  """"" for an exact twin, else what the twin approximates."""
+  """ "" for an exact twin, else what the twin approximates."""
   check_twin(name)
   return TWIN_NOTES[name]
 
 
-def stax_twin(name: str, num_classes: int, *, parameterization: str = "standard",
-              W_std: float = 1.0, b_std: Optional[float] = 0.0, **model_kwargs):
+def stax_twin(
+  name: str,
+  num_classes: int,
+  *,
+  parameterization: str = "standard",
+  W_std: float = 1.0,
+  b_std: Optional[float] = 0.0,
+  **model_kwargs,
+):
   """`(init_fn, apply_fn, kernel_fn)` of the stax network matching preset `name`.
 
   With the defaults (standard parameterisation, W_std=1, b_std=0) each layer is
@@ -99,6 +125,7 @@ def stax_twin(name: str, num_classes: int, *, parameterization: str = "standard"
     **model_kwargs: the preset's options (width, depth, channels, ...).
   """
   from kd_ntk.ntk.infinite import import_neural_tangents  # pylint: disable=g-import-not-at-top
+
   opts = check_twin(name, model_kwargs)
   stax = import_neural_tangents().stax
   p = dict(W_std=W_std, b_std=b_std, parameterization=parameterization)
@@ -120,16 +147,23 @@ def stax_twin(name: str, num_classes: int, *, parameterization: str = "standard"
     m = opts["width_multiplier"]
     layers = []
     for channels in (6 * m, 16 * m):
-      layers += [stax.Conv(channels, (5, 5), padding="VALID", **p), stax.Relu(),
-                 stax.AvgPool((2, 2), strides=(2, 2), padding="VALID")]
+      layers += [
+        stax.Conv(channels, (5, 5), padding="VALID", **p),
+        stax.Relu(),
+        stax.AvgPool((2, 2), strides=(2, 2), padding="VALID"),
+      ]
     layers += [stax.Flatten(), dense(120), stax.Relu(), dense(84), stax.Relu()]
   else:  # norm-free ResNet at initialisation: the shortcut path.
     from kd_ntk.models.resnet import blocks_per_stage  # pylint: disable=g-import-not-at-top
+
     blocks_per_stage(opts["depth"])  # validates the depth
     widths = [16 * opts.get("width_multiplier", 1) * 2**s for s in range(3)]
     layers = [stax.Conv(widths[0], (3, 3), padding="SAME", **p), stax.Relu()]
     for width in widths[1:]:  # stride-2 projection; identity blocks add nothing
-      layers += [stax.Conv(width, (1, 1), strides=(2, 2), padding="SAME", **p), stax.Relu()]
+      layers += [
+        stax.Conv(width, (1, 1), strides=(2, 2), padding="SAME", **p),
+        stax.Relu(),
+      ]
     layers.append(stax.GlobalAvgPool())
   layers.append(dense(num_classes))
   return stax.serial(*layers)

@@ -19,18 +19,21 @@ from kd_ntk.analysis.records import methods_from_config, students_from_config
 from kd_ntk.reports import plots, tables
 
 STATS_TEXT = (
-    "Every comparison is paired: by seed for student runs (same seed, same "
-    "initialisation and data order in both arms) and by NTK subset for supervision "
-    "complexity. The estimate is the mean paired difference d̄ with the 95% Student-t "
-    "interval d̄ ± t₀.₉₇₅,ₙ₋₁·s/√n (s the sample std of the differences). Outcome: "
-    "**supported** when the interval lies above 0 in the direction the paper predicts, "
-    "**contradicted** when it lies below 0, **no detectable difference** when it "
-    "contains 0, **not testable in this regime** when there are fewer than 2 pairs or "
-    "the regime cannot show the effect. Raw means are never compared.")
+  "Every comparison is paired: by seed for student runs (same seed, same "
+  "initialisation and data order in both arms) and by NTK subset for supervision "
+  "complexity. The estimate is the mean paired difference d̄ with the 95% Student-t "
+  "interval d̄ ± t₀.₉₇₅,ₙ₋₁·s/√n (s the sample std of the differences). Outcome: "
+  "**supported** when the interval lies above 0 in the direction the paper predicts, "
+  "**contradicted** when it lies below 0, **no detectable difference** when it "
+  "contains 0, **not testable in this regime** when there are fewer than 2 pairs or "
+  "the regime cannot show the effect. Raw means are never compared."
+)
 
 
 def _cell(c: Dict, scale: float) -> str:
-  return stats.Comparison(**c).interval_text(scale=scale, digits=2 if scale > 1 else 3)
+  return stats.Comparison(**c).interval_text(
+    scale=scale, digits=2 if scale > 1 else 3
+  )
 
 
 def _scale(claim: str) -> float:
@@ -44,37 +47,57 @@ def verdict_table(verdicts: List[Dict]) -> str:
     for i, c in enumerate(v["comparisons"]):
       unit = " (points)" if _scale(v["claim"]) > 1 else " (ASC)"
       outcome = c["outcome"] + (f": {c['reason']}" if c.get("reason") else "")
-      body.append([v["claim"] if i == 0 else "", c["what"] + unit,
-                   _cell(c, _scale(v["claim"])) + f" (n={c['n']})", outcome,
-                   f"**{v['outcome']}**" if i == 0 else ""])
+      body.append(
+        [
+          v["claim"] if i == 0 else "",
+          c["what"] + unit,
+          _cell(c, _scale(v["claim"])) + f" (n={c['n']})",
+          outcome,
+          f"**{v['outcome']}**" if i == 0 else "",
+        ]
+      )
   return tables.markdown_table(
-      ["claim", "what was compared", "estimate [95% interval]", "outcome", "verdict"],
-      body)
+    [
+      "claim",
+      "what was compared",
+      "estimate [95% interval]",
+      "outcome",
+      "verdict",
+    ],
+    body,
+  )
 
 
 def regime_text(config) -> List[str]:
   t, s = config.teacher, config.students_run
   students = students_from_config(config.students)
   return [
-      f"- Data: `{t.dataset}`, class-balanced training subset of {t.train_subset} images; "
-      f"random crop with {t.augment.pad}-pixel padding"
-      + (", horizontal flips" if t.augment.flip else ", no flips (images are centred "
-         "and in one orientation)") + "; validation: "
-      f"{config.validation_size} class-balanced training images outside the subset.",
-      f"- Teacher `{t.model}` {dict(t.model_kwargs)}, {t.epochs} epochs, "
-      f"{t.optimizer.schedule} schedule, lr {t.optimizer.learning_rate}.",
-      f"- Students: {', '.join(f'{x.family} width {x.width}' for x in students)}; "
-      f"{s.epochs} epochs, {s.schedule} learning rate {s.learning_rate} "
-      f"(lr_scale={s.lr_scale}); seeds {tuple(config.seeds)}.",
-      f"- Early-stopped teacher: candidates {tuple(config.early.candidates)}, chosen by "
-      f"{config.early.criterion} on the validation split.",
-      f"- Supervision complexity: {config.complexity.num_subsets} NTK subsets of "
-      f"n={config.complexity.num_examples}, temperatures "
-      f"{tuple(config.complexity.temperatures)}; student NTK "
-      + ("along the labels-trained smallest student's epochs." if
-         config.complexity.trajectory else "at initialisation only."),
-      f"- Two-class task: classes {tuple(config.binary.classes)}, "
-      f"{config.binary.train_subset} training images, seeds {tuple(config.binary.seeds)}.",
+    f"- Data: `{t.dataset}`, class-balanced training subset of {t.train_subset} images; "
+    f"random crop with {t.augment.pad}-pixel padding"
+    + (
+      ", horizontal flips"
+      if t.augment.flip
+      else ", no flips (images are centred and in one orientation)"
+    )
+    + "; validation: "
+    f"{config.validation_size} class-balanced training images outside the subset.",
+    f"- Teacher `{t.model}` {dict(t.model_kwargs)}, {t.epochs} epochs, "
+    f"{t.optimizer.schedule} schedule, lr {t.optimizer.learning_rate}.",
+    f"- Students: {', '.join(f'{x.family} width {x.width}' for x in students)}; "
+    f"{s.epochs} epochs, {s.schedule} learning rate {s.learning_rate} "
+    f"(lr_scale={s.lr_scale}); seeds {tuple(config.seeds)}.",
+    f"- Early-stopped teacher: candidates {tuple(config.early.candidates)}, chosen by "
+    f"{config.early.criterion} on the validation split.",
+    f"- Supervision complexity: {config.complexity.num_subsets} NTK subsets of "
+    f"n={config.complexity.num_examples}, temperatures "
+    f"{tuple(config.complexity.temperatures)}; student NTK "
+    + (
+      "along the labels-trained smallest student's epochs."
+      if config.complexity.trajectory
+      else "at initialisation only."
+    ),
+    f"- Two-class task: classes {tuple(config.binary.classes)}, "
+    f"{config.binary.train_subset} training images, seeds {tuple(config.binary.seeds)}.",
   ]
 
 
@@ -83,7 +106,9 @@ def _by(rows, task, key):
   out: Dict[str, Dict[str, List[float]]] = {}
   for r in rows:
     if r["task"] == task and not r.get("diverged"):
-      out.setdefault(r["student"], {}).setdefault(r["method"], []).append(r.get(key))
+      out.setdefault(r["student"], {}).setdefault(r["method"], []).append(
+        r.get(key)
+      )
   return out
 
 
@@ -91,16 +116,32 @@ def average_rows(rows: List[Dict]) -> List[Dict]:
   """Complexity rows averaged over subsets and draws (for figures and tables)."""
   groups: Dict[tuple, List[Dict]] = {}
   for r in rows:
-    key = (r["student_epoch"], r["target"], r.get("teacher_epoch"), r.get("temperature"))
+    key = (
+      r["student_epoch"],
+      r["target"],
+      r.get("teacher_epoch"),
+      r.get("temperature"),
+    )
     groups.setdefault(key, []).append(r)
   out = []
   for (se, target, te, tau), group in groups.items():
     asc = np.array([g["asc"] for g in group], float)
-    out.append({"student_epoch": se, "target": target, "teacher_epoch": te,
-                "temperature": tau, "asc": float(asc.mean()), "asc_std": float(asc.std()),
-                "sc": float(np.mean([g["sc"] for g in group])), "n": group[0]["n"],
-                "condition_number": float(np.max([g["condition_number"] for g in group])),
-                "ridge_dominated": any(g.get("ridge_dominated") for g in group)})
+    out.append(
+      {
+        "student_epoch": se,
+        "target": target,
+        "teacher_epoch": te,
+        "temperature": tau,
+        "asc": float(asc.mean()),
+        "asc_std": float(asc.std()),
+        "sc": float(np.mean([g["sc"] for g in group])),
+        "n": group[0]["n"],
+        "condition_number": float(
+          np.max([g["condition_number"] for g in group])
+        ),
+        "ridge_dominated": any(g.get("ridge_dominated") for g in group),
+      }
+    )
   return out
 
 
@@ -109,16 +150,36 @@ def figures(layout: Layout, config, cx_rows) -> List[str]:
   students = students_from_config(config.students)
   methods = methods_from_config(config.methods)
   for student in students:
-    runs = {m.name: [tables.read_jsonl(os.path.join(
-        layout.student_run("main", student, m, s), "metrics.jsonl")) for s in config.seeds]
-        for m in methods}
-    made.append(plots.metric_vs_epoch(runs, "test_accuracy", layout.figure(
-        f"test_accuracy_{student.slug}.png"), title=f"{student.name} (mean ± std over seeds)"))
+    runs = {
+      m.name: [
+        tables.read_jsonl(
+          os.path.join(
+            layout.student_run("main", student, m, s), "metrics.jsonl"
+          )
+        )
+        for s in config.seeds
+      ]
+      for m in methods
+    }
+    made.append(
+      plots.metric_vs_epoch(
+        runs,
+        "test_accuracy",
+        layout.figure(f"test_accuracy_{student.slug}.png"),
+        title=f"{student.name} (mean ± std over seeds)",
+      )
+    )
   if cx_rows:
     avg = average_rows(cx_rows)
-    made.append(plots.asc_vs_teacher_epoch(avg, layout.figure("asc_vs_teacher_epoch.png")))
+    made.append(
+      plots.asc_vs_teacher_epoch(avg, layout.figure("asc_vs_teacher_epoch.png"))
+    )
     if len({r["student_epoch"] for r in avg}) > 1:
-      made.append(plots.asc_vs_student_epoch(avg, layout.figure("asc_vs_student_epoch.png")))
+      made.append(
+        plots.asc_vs_student_epoch(
+          avg, layout.figure("asc_vs_student_epoch.png")
+        )
+      )
   return made
 
 
@@ -128,48 +189,93 @@ def write_report(summary: Dict, config, layout: Layout) -> str:
   counts = {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}
   made = figures(layout, config, summary["complexity_rows"])
   teacher = summary["teacher_rows"][-1]
-  lines = ["# kd_ntk reproduction report", "", "## Verdicts", "", verdict_table(verdicts),
-           "", "Counts: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".", "",
-           STATS_TEXT, "", "## Regime (chosen before looking at outcomes)", "",
-           *regime_text(config), "",
-           f"Teacher test accuracy (final epoch, reported once): "
-           f"{100 * teacher['test_accuracy']:.2f}%; two-class teacher: "
-           f"{100 * summary['binary_teacher_rows'][-1]['test_accuracy']:.2f}%. Wall time "
-           f"of the last invocation: {summary['seconds'] / 60:.1f} min (finished runs are "
-           "reused, not retrained).", ""]
+  lines = [
+    "# kd_ntk reproduction report",
+    "",
+    "## Verdicts",
+    "",
+    verdict_table(verdicts),
+    "",
+    "Counts: " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ".",
+    "",
+    STATS_TEXT,
+    "",
+    "## Regime (chosen before looking at outcomes)",
+    "",
+    *regime_text(config),
+    "",
+    f"Teacher test accuracy (final epoch, reported once): "
+    f"{100 * teacher['test_accuracy']:.2f}%; two-class teacher: "
+    f"{100 * summary['binary_teacher_rows'][-1]['test_accuracy']:.2f}%. Wall time "
+    f"of the last invocation: {summary['seconds'] / 60:.1f} min (finished runs are "
+    "reused, not retrained).",
+    "",
+  ]
   early = summary.get("early_selection")
   if early:
-    scores = ", ".join(f"epoch {e}: loss {s['loss']:.4f}, acc {100 * s['accuracy']:.2f}%"
-                       for e, s in early["scores"].items())
-    lines += [f"Early-stopped teacher: epoch {early['epoch']} of {early['final_epoch']} "
-              f"(lowest {early['criterion']} on {early['validation_size']} validation "
-              f"images; {scores}).", ""]
+    scores = ", ".join(
+      f"epoch {e}: loss {s['loss']:.4f}, acc {100 * s['accuracy']:.2f}%"
+      for e, s in early["scores"].items()
+    )
+    lines += [
+      f"Early-stopped teacher: epoch {early['epoch']} of {early['final_epoch']} "
+      f"(lowest {early['criterion']} on {early['validation_size']} validation "
+      f"images; {scores}).",
+      "",
+    ]
   lines += ["## Claims, rules and details", ""]
   for v in verdicts:
-    lines += [f"### {v['claim']}: {v['outcome']}", "", f"Prediction: {v['prediction']}.",
-              "", f"Rule: {v['rule']}", ""]
+    lines += [
+      f"### {v['claim']}: {v['outcome']}",
+      "",
+      f"Prediction: {v['prediction']}.",
+      "",
+      f"Rule: {v['rule']}",
+      "",
+    ]
     if v["note"]:
       lines += [f"Note: {v['note']}", ""]
     if v["numbers"]:
-      lines += [f"Numbers (descriptive): `{json.dumps(v['numbers'], default=str)}`", ""]
-  for task, title in (("main", "Test accuracy (%)"), ("binary", "Two-class test accuracy (%)")):
+      lines += [
+        f"Numbers (descriptive): `{json.dumps(v['numbers'], default=str)}`",
+        "",
+      ]
+  for task, title in (
+    ("main", "Test accuracy (%)"),
+    ("binary", "Two-class test accuracy (%)"),
+  ):
     per = _by(rows, task, "test_accuracy")
     if per:
       names = list(dict.fromkeys(m for p in per.values() for m in p))
-      lines += [f"## {title}, mean ± std over seeds (descriptive)", "",
-                tables.results_table(per, names), ""]
-  diverged = [f"{r['task']}/{r['student']}/{r['method']}/seed{r['seed']}"
-              for r in rows if r.get("diverged")]
+      lines += [
+        f"## {title}, mean ± std over seeds (descriptive)",
+        "",
+        tables.results_table(per, names),
+        "",
+      ]
+  diverged = [
+    f"{r['task']}/{r['student']}/{r['method']}/seed{r['seed']}"
+    for r in rows
+    if r.get("diverged")
+  ]
   if diverged:
-    lines += ["Diverged runs (dropped from both arms of their pairs, not counted as "
-              f"chance-level results): {', '.join(diverged)}.", ""]
+    lines += [
+      "Diverged runs (dropped from both arms of their pairs, not counted as "
+      f"chance-level results): {', '.join(diverged)}.",
+      "",
+    ]
   if summary["complexity_rows"]:
     avg = average_rows(summary["complexity_rows"])
     first = min(r["student_epoch"] for r in avg)
-    lines += [f"## Supervision complexity (student epoch {first:g}, mean over subsets)", "",
-              tables.complexity_table(avg, first), ""]
-  lines += ["## Figures", ""] + [f"![{os.path.basename(p)}](figures/{os.path.basename(p)})"
-                                 for p in made]
+    lines += [
+      f"## Supervision complexity (student epoch {first:g}, mean over subsets)",
+      "",
+      tables.complexity_table(avg, first),
+      "",
+    ]
+  lines += ["## Figures", ""] + [
+    f"![{os.path.basename(p)}](figures/{os.path.basename(p)})" for p in made
+  ]
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
     with open(layout.report, "w") as fh:
       fh.write("\n".join(lines) + "\n")

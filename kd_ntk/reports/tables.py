@@ -15,9 +15,14 @@ def read_jsonl(path: str) -> List[Dict]:
     return [json.loads(line) for line in fh if line.strip()]
 
 
-def mean_std(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:
-  """"mean ± std" (population std over seeds) of finite values; "n/a" if none."""
-  vals = np.asarray([v for v in values if v is not None and np.isfinite(v)], float) * scale
+def mean_std(
+  values: Sequence[float], scale: float = 1.0, digits: int = 2
+) -> str:
+  """ "mean ± std" (population std over seeds) of finite values; "n/a" if none."""
+  vals = (
+    np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
+    * scale
+  )
   if not len(vals):
     return "n/a"
   return f"{vals.mean():.{digits}f} ± {vals.std():.{digits}f}"
@@ -29,16 +34,21 @@ def markdown_table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
   return "\n".join(lines)
 
 
-def results_table(results: Dict[str, Dict[str, List[float]]], methods: Sequence[str],
-                  scale: float = 100.0) -> str:
+def results_table(
+  results: Dict[str, Dict[str, List[float]]],
+  methods: Sequence[str],
+  scale: float = 100.0,
+) -> str:
   """One row per student, one column per method, cells mean ± std over seeds.
 
   Args:
     results: student -> method -> list of per-seed values (e.g. test accuracy).
     methods: column order.
   """
-  body = [[student] + [mean_std(per_method.get(m, []), scale) for m in methods]
-          for student, per_method in results.items()]
+  body = [
+    [student] + [mean_std(per_method.get(m, []), scale) for m in methods]
+    for student, per_method in results.items()
+  ]
   return markdown_table(["student"] + list(methods), body)
 
 
@@ -48,9 +58,20 @@ def complexity_table(rows: List[Dict], student_epoch) -> str:
   for r in rows:
     if r["student_epoch"] != student_epoch:
       continue
-    name = r["target"] if r["target"] != "teacher" else \
-        f"teacher epoch {r['teacher_epoch']:g}, τ={r['temperature']:g}"
-    body.append([name, f"{r['asc']:.4f}", f"{r['sc']:.4g}",
-                 f"{r['condition_number']:.3g}",
-                 "yes" if r.get("ridge_dominated") else "no"])
-  return markdown_table(["targets", "ASC", "SC", "cond(K)", "ridge-dominated"], body)
+    name = (
+      r["target"]
+      if r["target"] != "teacher"
+      else f"teacher epoch {r['teacher_epoch']:g}, τ={r['temperature']:g}"
+    )
+    body.append(
+      [
+        name,
+        f"{r['asc']:.4f}",
+        f"{r['sc']:.4g}",
+        f"{r['condition_number']:.3g}",
+        "yes" if r.get("ridge_dominated") else "no",
+      ]
+    )
+  return markdown_table(
+    ["targets", "ASC", "SC", "cond(K)", "ridge-dominated"], body
+  )

@@ -28,14 +28,23 @@ def fingerprint(teacher_workdir: str) -> Dict[str, Any]:
     try:
       integrity.verify(teacher_workdir, step)
     except integrity.CorruptCheckpointError as err:
-      raise integrity.CorruptCheckpointError(f"Teacher unusable: {err}") from None
-    entry = integrity.read_record(teacher_workdir, step) if integrity.is_checksummed(
-        teacher_workdir) else None
-    files = entry["files"] if entry else integrity.step_files(teacher_workdir, step)
+      raise integrity.CorruptCheckpointError(
+        f"Teacher unusable: {err}"
+      ) from None
+    entry = (
+      integrity.read_record(teacher_workdir, step)
+      if integrity.is_checksummed(teacher_workdir)
+      else None
+    )
+    files = (
+      entry["files"] if entry else integrity.step_files(teacher_workdir, step)
+    )
     steps[str(step)] = integrity.digest(files)
-  return {"teacher_workdir": os.path.abspath(teacher_workdir),
-          "config": wd.config_to_dict(wd.load_config(teacher_workdir)),
-          "steps": steps}
+  return {
+    "teacher_workdir": os.path.abspath(teacher_workdir),
+    "config": wd.config_to_dict(wd.load_config(teacher_workdir)),
+    "steps": steps,
+  }
 
 
 def changes(stored: Dict[str, Any], current: Dict[str, Any]) -> str:
@@ -45,8 +54,11 @@ def changes(stored: Dict[str, Any], current: Dict[str, Any]) -> str:
   fields = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
   if fields:
     found.append(f"its config differs in {fields}")
-  rewritten = [int(s) for s, d in stored.get("steps", {}).items()
-               if s in current["steps"] and current["steps"][s] != d]
+  rewritten = [
+    int(s)
+    for s, d in stored.get("steps", {}).items()
+    if s in current["steps"] and current["steps"][s] != d
+  ]
   gone = [int(s) for s in stored.get("steps", {}) if s not in current["steps"]]
   if rewritten:
     found.append(f"checkpoints {sorted(rewritten)} were rewritten")
@@ -70,10 +82,11 @@ def check(student_workdir: str, teacher_workdir: str) -> Dict[str, Any]:
     what = changes(stored, current)
     if what:
       raise ValueError(
-          f"The student in {student_workdir} was distilled from the teacher "
-          f"{teacher_workdir} as it was when the student started, and that teacher has "
-          f"changed since ({what}); resuming would mix two teachers in one run. Restore "
-          "the original teacher run, or distill from this teacher into a new --workdir.")
+        f"The student in {student_workdir} was distilled from the teacher "
+        f"{teacher_workdir} as it was when the student started, and that teacher has "
+        f"changed since ({what}); resuming would mix two teachers in one run. Restore "
+        "the original teacher run, or distill from this teacher into a new --workdir."
+      )
   return current
 
 

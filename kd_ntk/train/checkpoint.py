@@ -83,14 +83,19 @@ def manager(workdir: str, create: bool = True) -> VerifiedManager:
   see `drop_unusable_steps`.
   """
   if create:
-    close_all(workdir)  # A run that stopped with an error may have left one open.
+    close_all(
+      workdir
+    )  # A run that stopped with an error may have left one open.
     if distributed.is_writer():
       drop_unusable_steps(workdir)
     # Every process may create it (orbax refuses to when active_processes is set).
     os.makedirs(checkpoint_dir(workdir), exist_ok=True)
     distributed.barrier(f"checkpoint.manager {os.path.abspath(workdir)}")
-  options = ocp.CheckpointManagerOptions(max_to_keep=None, create=False,
-                                         multiprocessing_options=multiprocessing_options())
+  options = ocp.CheckpointManagerOptions(
+    max_to_keep=None,
+    create=False,
+    multiprocessing_options=multiprocessing_options(),
+  )
   return VerifiedManager(workdir, options)
 
 
@@ -105,7 +110,9 @@ def multiprocessing_options() -> ocp.options.MultiprocessingOptions:
   """
   if jax.process_count() == 1:
     return ocp.options.MultiprocessingOptions()
-  return ocp.options.MultiprocessingOptions(active_processes=set(range(jax.process_count())))
+  return ocp.options.MultiprocessingOptions(
+    active_processes=set(range(jax.process_count()))
+  )
 
 
 def drop_unusable_steps(workdir: str) -> List[int]:
@@ -122,22 +129,28 @@ def drop_unusable_steps(workdir: str) -> List[int]:
   """
   steps = integrity.saved_steps_on_disk(workdir)
   if steps and not integrity.is_checksummed(workdir):
-    integrity.warn(f"{workdir}: checkpoints {steps} predate checksums; recording "
-                   "their checksums now, unverified.")
+    integrity.warn(
+      f"{workdir}: checkpoints {steps} predate checksums; recording "
+      "their checksums now, unverified."
+    )
     for step in steps:
       integrity.record(workdir, step)
   integrity.start(workdir)
-  row_epochs = {row.get("epoch") for row in wd.read_metrics(workdir, repair=True)}
+  row_epochs = {
+    row.get("epoch") for row in wd.read_metrics(workdir, repair=True)
+  }
   for index, step in enumerate(steps):
     issue = integrity.problem(workdir, step)
     if issue is None and step not in row_epochs:
       issue = f"{wd.METRICS_FILE} has no row for it"
     if issue is not None:
       dropped = steps[index:]
-      integrity.warn(f"{workdir}: checkpoint step {step} is unusable ({issue}); deleting "
-                     f"steps {dropped} and resuming from "
-                     + (f"step {steps[index - 1]}" if index else "scratch")
-                     + " (deterministic training recomputes them).")
+      integrity.warn(
+        f"{workdir}: checkpoint step {step} is unusable ({issue}); deleting "
+        f"steps {dropped} and resuming from "
+        + (f"step {steps[index - 1]}" if index else "scratch")
+        + " (deterministic training recomputes them)."
+      )
       for later in dropped:
         integrity.delete_step(workdir, later)
       return dropped
@@ -188,4 +201,6 @@ def abstract_replicated(shape_tree, mesh):
   """ShapeDtypeStructs of `shape_tree` (e.g. from `jax.eval_shape`) replicated on `mesh`."""
   sharding = NamedSharding(mesh, PartitionSpec())
   return jax.tree_util.tree_map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), shape_tree)
+    lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+    shape_tree,
+  )

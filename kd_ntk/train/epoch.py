@@ -10,14 +10,22 @@ from kd_ntk.data import sharded_train_batches
 Sums = Dict[str, jax.Array]
 
 
-def epoch_batches(splits, config: ml_collections.ConfigDict, epoch: int, mesh
-                  ) -> Iterator[Tuple[jax.Array, jax.Array]]:
+def epoch_batches(
+  splits, config: ml_collections.ConfigDict, epoch: int, mesh
+) -> Iterator[Tuple[jax.Array, jax.Array]]:
   """The training batches of `epoch` in the order and augmentation of `config`
   (its seed, global batch size and augment block), split over `mesh`; each
   process reads and augments only its rows."""
-  return sharded_train_batches(mesh, splits.train_images, splits.train_labels,
-                               config.batch_size, config.seed, epoch, config.augment.pad,
-                               config.augment.flip)
+  return sharded_train_batches(
+    mesh,
+    splits.train_images,
+    splits.train_labels,
+    config.batch_size,
+    config.seed,
+    epoch,
+    config.augment.pad,
+    config.augment.flip,
+  )
 
 
 def add_sums(sums: Optional[Sums], step_metrics: Sums) -> Sums:
@@ -32,8 +40,13 @@ def means(sums: Sums, steps: int) -> Dict[str, float]:
   return {k: float(v) / steps for k, v in jax.device_get(sums).items()}
 
 
-def train_pass(step_fn, state, batches, rng,
-               extra_args: Callable[[int], tuple] = lambda step: ()):
+def train_pass(
+  step_fn,
+  state,
+  batches,
+  rng,
+  extra_args: Callable[[int], tuple] = lambda step: (),
+):
   """Runs `state, metrics = step_fn(state, images, labels, rng, *extra_args(step))`
   over `batches` (global arrays, from `epoch_batches`).
 

@@ -15,7 +15,12 @@ from typing import Dict
 import jax
 import numpy as np
 
-from kd_ntk.data.pipeline import eval_batches, process_rows, shard_process_batch, to_host
+from kd_ntk.data.pipeline import (
+  eval_batches,
+  process_rows,
+  shard_process_batch,
+  to_host,
+)
 from kd_ntk.train import steps
 
 
@@ -31,35 +36,50 @@ class Evaluator:
   def __init__(self, model, batch_size: int, mesh):
     self.model, self.batch_size, self.mesh = model, batch_size, mesh
     self._eval_step = jax.jit(functools.partial(steps.eval_step, model=model))
-    self._predict_step = jax.jit(functools.partial(steps.predict_step, model=model))
+    self._predict_step = jax.jit(
+      functools.partial(steps.predict_step, model=model)
+    )
 
   def evaluate(self, variables, images, labels) -> Dict[str, float]:
     """Mean cross-entropy and accuracy on a whole split: {"loss", "accuracy"}."""
     totals, rows = None, process_rows(self.mesh, self.batch_size)
     for batch in eval_batches(images, labels, self.batch_size, rows):
-      out = self._eval_step(variables, *shard_process_batch(self.mesh, self.batch_size, *batch))
-      totals = out if totals is None else jax.tree_util.tree_map(np.add, totals, out)
+      out = self._eval_step(
+        variables, *shard_process_batch(self.mesh, self.batch_size, *batch)
+      )
+      totals = (
+        out if totals is None else jax.tree_util.tree_map(np.add, totals, out)
+      )
     totals = jax.device_get(totals)
-    return {"loss": float(totals["loss_sum"] / totals["count"]),
-            "accuracy": float(totals["correct"] / totals["count"])}
+    return {
+      "loss": float(totals["loss_sum"] / totals["count"]),
+      "accuracy": float(totals["correct"] / totals["count"]),
+    }
 
   def logits(self, variables, images) -> np.ndarray:
     """Inference-mode logits (N, C) for every image, as a float32 numpy array."""
     dummy_labels = np.zeros(len(images), np.int32)
     chunks, rows = [], process_rows(self.mesh, self.batch_size)
-    for i, (batch_images, _, _) in enumerate(eval_batches(images, dummy_labels,
-                                                          self.batch_size, rows)):
+    for i, (batch_images, _, _) in enumerate(
+      eval_batches(images, dummy_labels, self.batch_size, rows)
+    ):
       (sharded,) = shard_process_batch(self.mesh, self.batch_size, batch_images)
       logits = to_host(self._predict_step(variables, sharded))
-      chunks.append(logits[:len(images) - i * self.batch_size])  # Drops the padding.
+      chunks.append(
+        logits[: len(images) - i * self.batch_size]
+      )  # Drops the padding.
     return np.concatenate(chunks)
 
 
-def evaluate(model, variables, images, labels, batch_size: int, mesh) -> Dict[str, float]:
+def evaluate(
+  model, variables, images, labels, batch_size: int, mesh
+) -> Dict[str, float]:
   """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every call)."""
   return Evaluator(model, batch_size, mesh).evaluate(variables, images, labels)
 
 
-def predict_logits(model, variables, images, batch_size: int, mesh) -> np.ndarray:
+def predict_logits(
+  model, variables, images, batch_size: int, mesh
+) -> np.ndarray:
   """`Evaluator(model, batch_size, mesh).logits(...)` (compiles on every call)."""
   return Evaluator(model, batch_size, mesh).logits(variables, images)

@@ -51,7 +51,9 @@ def masked_crc32c(data: bytes) -> int:
 
 def _varint(value: int) -> bytes:
   out = bytearray()
-  value &= (1 << 64) - 1  # Negative int64s take ten bytes, as protobuf encodes them.
+  value &= (
+    1 << 64
+  ) - 1  # Negative int64s take ten bytes, as protobuf encodes them.
   while True:
     low, value = value & 0x7F, value >> 7
     out.append(low | (0x80 if value else 0))
@@ -67,8 +69,12 @@ def _bytes_field(number: int, payload: bytes) -> bytes:
   return _field(number, 2, _varint(len(payload)) + payload)
 
 
-def encode_event(wall_time: float, step: int = 0, file_version: str = "",
-                 scalars: Mapping[str, float] = ()) -> bytes:
+def encode_event(
+  wall_time: float,
+  step: int = 0,
+  file_version: str = "",
+  scalars: Mapping[str, float] = (),
+) -> bytes:
   """The serialised `Event` (wall_time=1, step=2, file_version=3, summary=5);
   `Summary.value`=1 holds `Value`s (tag=1, simple_value=2 as float32)."""
   event = _field(1, 1, struct.pack("<d", wall_time))
@@ -78,8 +84,11 @@ def encode_event(wall_time: float, step: int = 0, file_version: str = "",
     event += _bytes_field(3, file_version.encode())
   if scalars:
     values = b"".join(
-        _bytes_field(1, _bytes_field(1, tag.encode()) + _field(2, 5, struct.pack("<f", v)))
-        for tag, v in scalars.items())
+      _bytes_field(
+        1, _bytes_field(1, tag.encode()) + _field(2, 5, struct.pack("<f", v))
+      )
+      for tag, v in scalars.items()
+    )
     event += _bytes_field(5, values)
   return event
 
@@ -87,15 +96,22 @@ def encode_event(wall_time: float, step: int = 0, file_version: str = "",
 def frame_record(data: bytes) -> bytes:
   """One TFRecord: length, its masked CRC, the data, the data's masked CRC."""
   length = struct.pack("<Q", len(data))
-  return (length + struct.pack("<I", masked_crc32c(length)) + data +
-          struct.pack("<I", masked_crc32c(data)))
+  return (
+    length
+    + struct.pack("<I", masked_crc32c(length))
+    + data
+    + struct.pack("<I", masked_crc32c(data))
+  )
 
 
 def scalar_values(row: Mapping[str, object]) -> Dict[str, float]:
   """The numbers of a metrics row as TensorBoard scalars (None, strings, booleans
   and the step field "epoch" are left out; NaN and inf are kept)."""
-  return {k: float(v) for k, v in row.items()
-          if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+  return {
+    k: float(v)
+    for k, v in row.items()
+    if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)
+  }
 
 
 class EventFileWriter:
@@ -118,7 +134,9 @@ class EventFileWriter:
       index += 1
     self.path = os.path.join(self.logdir, f"{base}.{index}.v2")
     self._fh = open(self.path, "ab")
-    self._fh.write(frame_record(encode_event(time.time(), file_version=FILE_VERSION)))
+    self._fh.write(
+      frame_record(encode_event(time.time(), file_version=FILE_VERSION))
+    )
 
   def scalars(self, step: int, values: Mapping[str, float]) -> None:
     """Writes one event holding every (tag, value) at `step`."""
@@ -126,7 +144,9 @@ class EventFileWriter:
       return
     if self._fh is None:
       self._open()
-    self._fh.write(frame_record(encode_event(time.time(), step, scalars=values)))
+    self._fh.write(
+      frame_record(encode_event(time.time(), step, scalars=values))
+    )
     self._fh.flush()
 
   def close(self) -> None:

@@ -21,15 +21,22 @@ DATA_FIELDS = ("num_classes", "input_shape")
 @dataclasses.dataclass(frozen=True)
 class DataShape:
   """What a model needs to know of its data: the class count and one image's shape."""
+
   num_classes: int
   input_shape: Tuple[int, ...]
 
 
 def splits_from_config(config: ml_collections.ConfigDict):
   """The data splits a run config asks for (data errors surface here, first)."""
-  return prepare_splits(config.dataset, config.data_dir or None, config.train_subset,
-                        config.subset_seed, config.get("data_source") or None,
-                        config.get("test_subset", 0), tuple(config.get("classes", ())))
+  return prepare_splits(
+    config.dataset,
+    config.data_dir or None,
+    config.train_subset,
+    config.subset_seed,
+    config.get("data_source") or None,
+    config.get("test_subset", 0),
+    tuple(config.get("classes", ())),
+  )
 
 
 def model_from_config(config: ml_collections.ConfigDict, num_classes: int):
@@ -37,7 +44,9 @@ def model_from_config(config: ml_collections.ConfigDict, num_classes: int):
   kwargs = config.get("model_kwargs") or {}
   if isinstance(kwargs, ml_collections.ConfigDict):
     kwargs = kwargs.to_dict()
-  kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+  kwargs = {
+    k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()
+  }
   return get_model(config.model, num_classes, **kwargs)
 
 
@@ -45,12 +54,18 @@ def check_batch_size(batch_size: int, mesh, n_train: int) -> None:
   """Raises unless `batch_size` splits over the mesh and fits the training set."""
   devices = mesh.devices.size
   if batch_size % devices:
-    raise ValueError(f"batch_size={batch_size} must be divisible by the {devices} devices.")
+    raise ValueError(
+      f"batch_size={batch_size} must be divisible by the {devices} devices."
+    )
   if batch_size > n_train:
-    raise ValueError(f"batch_size={batch_size} exceeds the {n_train} training examples.")
+    raise ValueError(
+      f"batch_size={batch_size} exceeds the {n_train} training examples."
+    )
 
 
-def with_data_fields(config: ml_collections.ConfigDict, info) -> ml_collections.ConfigDict:
+def with_data_fields(
+  config: ml_collections.ConfigDict, info
+) -> ml_collections.ConfigDict:
   """A copy of `config` with `num_classes` and `input_shape` of the loaded data.
 
   A config that already names them (one read back from a run's config.json)
@@ -63,13 +78,19 @@ def with_data_fields(config: ml_collections.ConfigDict, info) -> ml_collections.
   Raises:
     ValueError if the config names another class count or input shape.
   """
-  shape = DataShape(int(info.num_classes), tuple(int(d) for d in info.image_shape))
+  shape = DataShape(
+    int(info.num_classes), tuple(int(d) for d in info.image_shape)
+  )
   stated = (config.get("num_classes"), config.get("input_shape"))
   if stated[0] is not None and (int(stated[0]), tuple(stated[1] or ())) != (
-      shape.num_classes, shape.input_shape):
-    raise ValueError(f"The config states num_classes={stated[0]}, input_shape="
-                     f"{tuple(stated[1] or ())} but its data has {shape.num_classes} "
-                     f"classes of shape {shape.input_shape}; remove those two fields.")
+    shape.num_classes,
+    shape.input_shape,
+  ):
+    raise ValueError(
+      f"The config states num_classes={stated[0]}, input_shape="
+      f"{tuple(stated[1] or ())} but its data has {shape.num_classes} "
+      f"classes of shape {shape.input_shape}; remove those two fields."
+    )
   config = ml_collections.ConfigDict(config.to_dict())
   config.num_classes = shape.num_classes
   config.input_shape = shape.input_shape
@@ -83,8 +104,16 @@ def data_shape_of(config: ml_collections.ConfigDict) -> DataShape:
   and one split of the data (the only case that reads data).
   """
   if config.get("num_classes") is not None and config.get("input_shape"):
-    return DataShape(int(config.num_classes), tuple(int(d) for d in config.input_shape))
-  _, _, info = load(config.dataset, "test", config.get("data_dir") or None,
-                    config.get("data_source") or None)
+    return DataShape(
+      int(config.num_classes), tuple(int(d) for d in config.input_shape)
+    )
+  _, _, info = load(
+    config.dataset,
+    "test",
+    config.get("data_dir") or None,
+    config.get("data_source") or None,
+  )
   classes: Optional[tuple] = tuple(config.get("classes") or ())
-  return DataShape(len(classes) if classes else info.num_classes, tuple(info.image_shape))
+  return DataShape(
+    len(classes) if classes else info.num_classes, tuple(info.image_shape)
+  )

@@ -12,24 +12,36 @@ import jax.numpy as jnp
 
 def non_finite_metrics(row: Dict[str, Any]) -> List[str]:
   """Names of the row's numeric entries that are NaN or ±Inf."""
-  return sorted(k for k, v in row.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)
-                and not math.isfinite(v))
+  return sorted(
+    k
+    for k, v in row.items()
+    if isinstance(v, (int, float))
+    and not isinstance(v, bool)
+    and not math.isfinite(v)
+  )
 
 
 def non_finite_leaves(tree) -> int:
   """How many floating-point arrays of `tree` hold a NaN or ±Inf (one device sync)."""
-  leaves = [x for x in jax.tree_util.tree_leaves(tree)
-            if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)]
+  leaves = [
+    x
+    for x in jax.tree_util.tree_leaves(tree)
+    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
+  ]
   if not leaves:
     return 0
   flags = jnp.stack([~jnp.all(jnp.isfinite(x)) for x in leaves])
   return int(jnp.sum(flags))
 
 
-def check_finite_epoch(row: Dict[str, Any], state, epoch: int, label: str = "Training",
-                       hint: str = "lower optimizer.learning_rate",
-                       error: type = FloatingPointError) -> None:
+def check_finite_epoch(
+  row: Dict[str, Any],
+  state,
+  epoch: int,
+  label: str = "Training",
+  hint: str = "lower optimizer.learning_rate",
+  error: type = FloatingPointError,
+) -> None:
   """Raises `error` (a FloatingPointError) unless every metric of the row and every array of
   the training state (parameters, statistics, optimizer state) is finite.
 
@@ -40,15 +52,20 @@ def check_finite_epoch(row: Dict[str, Any], state, epoch: int, label: str = "Tra
   arrays = non_finite_leaves(state)
   if not bad and not arrays:
     return
-  what = ", ".join([f"{k}={row[k]}" for k in bad] +
-                   ([f"{arrays} state array(s) with NaN/Inf"] if arrays else []))
-  raise error(f"{label} diverged at epoch {epoch} ({what}); nothing of "
-                           f"epoch {epoch} was saved, the last checkpoint is epoch "
-                           f"{epoch - 1}. Fix: {hint}.")
+  what = ", ".join(
+    [f"{k}={row[k]}" for k in bad]
+    + ([f"{arrays} state array(s) with NaN/Inf"] if arrays else [])
+  )
+  raise error(
+    f"{label} diverged at epoch {epoch} ({what}); nothing of "
+    f"epoch {epoch} was saved, the last checkpoint is epoch "
+    f"{epoch - 1}. Fix: {hint}."
+  )
 
 
-def warn_if_chance_level(row: Dict[str, Any], num_classes: int, epoch: int,
-                         label: str, hint: str) -> bool:
+def warn_if_chance_level(
+  row: Dict[str, Any], num_classes: int, epoch: int, label: str, hint: str
+) -> bool:
   """Warns (stderr) when test accuracy is at chance level (≤ 1.2/C) after epoch 2.
 
   A collapse need not produce a non-finite loss, and is not proof of one, so
@@ -56,8 +73,11 @@ def warn_if_chance_level(row: Dict[str, Any], num_classes: int, epoch: int,
   """
   accuracy = row.get("test_accuracy")
   if epoch >= 2 and accuracy is not None and accuracy <= 1.2 / num_classes:
-    print(f"WARNING: {label} epoch {epoch} test accuracy {accuracy:.3f} is at chance "
-          f"level (C={num_classes}); the run may have collapsed. {hint}",
-          file=sys.stderr, flush=True)
+    print(
+      f"WARNING: {label} epoch {epoch} test accuracy {accuracy:.3f} is at chance "
+      f"level (C={num_classes}); the run may have collapsed. {hint}",
+      file=sys.stderr,
+      flush=True,
+    )
     return True
   return False

@@ -37,7 +37,9 @@ def step_dir(workdir: str, step: int) -> str:
 
 
 def _record_path(workdir: str, step: int) -> str:
-  return os.path.join(os.path.abspath(workdir), INTEGRITY_DIR, f"{int(step)}.json")
+  return os.path.join(
+    os.path.abspath(workdir), INTEGRITY_DIR, f"{int(step)}.json"
+  )
 
 
 def is_checksummed(workdir: str) -> bool:
@@ -55,8 +57,11 @@ def saved_steps_on_disk(workdir: str) -> List[int]:
   root = os.path.join(workdir, CHECKPOINTS_DIR)
   if not os.path.isdir(root):
     return []
-  return sorted(int(n) for n in os.listdir(root)
-                if n.isdigit() and os.path.isdir(os.path.join(root, n)))
+  return sorted(
+    int(n)
+    for n in os.listdir(root)
+    if n.isdigit() and os.path.isdir(os.path.join(root, n))
+  )
 
 
 def file_sha256(path: str) -> str:
@@ -84,21 +89,29 @@ def step_files(workdir: str, step: int) -> Dict[str, List]:
   for folder, _, names in os.walk(root):
     for name in names:
       path = os.path.join(folder, name)
-      files[os.path.relpath(path, root)] = [os.path.getsize(path), file_sha256(path)]
+      files[os.path.relpath(path, root)] = [
+        os.path.getsize(path),
+        file_sha256(path),
+      ]
   return files
 
 
 def digest(files: Dict[str, List]) -> str:
   """One SHA-256 over a step's file checksums (its identity for students)."""
-  text = "\n".join(f"{k}:{size}:{sha}" for k, (size, sha) in sorted(files.items()))
+  text = "\n".join(
+    f"{k}:{size}:{sha}" for k, (size, sha) in sorted(files.items())
+  )
   return hashlib.sha256(text.encode()).hexdigest()
 
 
 def record(workdir: str, step: int) -> None:
   """Writes integrity/<step>.json for a finished save (atomically: tmp + rename)."""
   start(workdir)
-  entry = {"step": int(step), "config_fingerprint": config_fingerprint(workdir),
-           "files": step_files(workdir, step)}
+  entry = {
+    "step": int(step),
+    "config_fingerprint": config_fingerprint(workdir),
+    "files": step_files(workdir, step),
+  }
   path = _record_path(workdir, step)
   with open(path + ".tmp", "w") as fh:
     json.dump(entry, fh, indent=1, sort_keys=True)
@@ -155,9 +168,10 @@ def verify(workdir: str, step: int) -> None:
   issue = problem(workdir, step)
   if issue:
     raise CorruptCheckpointError(
-        f"{os.path.abspath(workdir)}: checkpoint step {step} is corrupt ({issue}). "
-        "Rerun this run's own command to resume from its last intact step, or train "
-        "it again in a new --workdir.")
+      f"{os.path.abspath(workdir)}: checkpoint step {step} is corrupt ({issue}). "
+      "Rerun this run's own command to resume from its last intact step, or train "
+      "it again in a new --workdir."
+    )
 
 
 def delete_step(workdir: str, step: int) -> None:

@@ -18,23 +18,42 @@ from kd_ntk.data import data_mesh
 from kd_ntk.train import epoch as epoch_lib
 from kd_ntk.train import health
 from kd_ntk.train.evaluation import Evaluator
-from kd_ntk.train.from_config import (check_batch_size, model_from_config,
-                                      splits_from_config, with_data_fields)
+from kd_ntk.train.from_config import (
+  check_batch_size,
+  model_from_config,
+  splits_from_config,
+  with_data_fields,
+)
 from kd_ntk.train.runner import Network, run_epochs
-from kd_ntk.train.state import initial_state, learning_rate_schedule, make_optimizer
+from kd_ntk.train.state import (
+  initial_state,
+  learning_rate_schedule,
+  make_optimizer,
+)
 from kd_ntk.train.steps import train_step
 
 
-def label_row(epoch: int, test: Dict[str, float], seconds: float,
-              means: Optional[Dict[str, float]] = None,
-              learning_rate: Optional[float] = None) -> Dict[str, Any]:
+def label_row(
+  epoch: int,
+  test: Dict[str, float],
+  seconds: float,
+  means: Optional[Dict[str, float]] = None,
+  learning_rate: Optional[float] = None,
+) -> Dict[str, Any]:
   """A teacher's metrics row: test loss/accuracy, seconds and, after epoch 0, the
   epoch means of the train loss/accuracy and the last step's learning rate."""
-  row = {"epoch": epoch, "test_loss": test["loss"], "test_accuracy": test["accuracy"],
-         "seconds": seconds}
+  row = {
+    "epoch": epoch,
+    "test_loss": test["loss"],
+    "test_accuracy": test["accuracy"],
+    "seconds": seconds,
+  }
   if means is not None:
-    row.update(train_loss=means["loss"], train_accuracy=means["accuracy"],
-               learning_rate=learning_rate)
+    row.update(
+      train_loss=means["loss"],
+      train_accuracy=means["accuracy"],
+      learning_rate=learning_rate,
+    )
   return row
 
 
@@ -42,18 +61,28 @@ class LabelTraining:
   """The per-epoch work of a teacher: SGD on labels, then a test evaluation."""
 
   def __init__(self, config, model, tx, splits, mesh, train_rng):
-    self.config, self.splits, self.mesh, self.train_rng = config, splits, mesh, train_rng
+    self.config, self.splits, self.mesh, self.train_rng = (
+      config,
+      splits,
+      mesh,
+      train_rng,
+    )
     self.steps_per_epoch = len(splits.train_labels) // config.batch_size
-    self.schedule = learning_rate_schedule(config.optimizer, self.steps_per_epoch,
-                                           config.epochs)
+    self.schedule = learning_rate_schedule(
+      config.optimizer, self.steps_per_epoch, config.epochs
+    )
     self.evaluator = Evaluator(model, config.eval_batch_size, mesh)
-    self.step = jax.jit(functools.partial(train_step, model=model, tx=tx,
-                                          label_smoothing=config.label_smoothing),
-                        donate_argnums=0)
+    self.step = jax.jit(
+      functools.partial(
+        train_step, model=model, tx=tx, label_smoothing=config.label_smoothing
+      ),
+      donate_argnums=0,
+    )
 
   def _test(self, state) -> Dict[str, float]:
-    return self.evaluator.evaluate(state.variables(), self.splits.test_images,
-                                   self.splits.test_labels)
+    return self.evaluator.evaluate(
+      state.variables(), self.splits.test_images, self.splits.test_labels
+    )
 
   def first_rows(self, states):
     return [label_row(0, self._test(states[0]), 0.0)]
@@ -61,21 +90,35 @@ class LabelTraining:
   def train_epoch(self, states, epoch: int):
     start = time.time()
     state, sums = epoch_lib.train_pass(
-        self.step, states[0],
-        epoch_lib.epoch_batches(self.splits, self.config, epoch, self.mesh), self.train_rng)
-    means = epoch_lib.means(sums, self.steps_per_epoch)  # Waits for queued steps.
+      self.step,
+      states[0],
+      epoch_lib.epoch_batches(self.splits, self.config, epoch, self.mesh),
+      self.train_rng,
+    )
+    means = epoch_lib.means(
+      sums, self.steps_per_epoch
+    )  # Waits for queued steps.
     seconds = time.time() - start
     learning_rate = float(self.schedule(epoch * self.steps_per_epoch - 1))
     row = label_row(epoch, self._test(state), seconds, means, learning_rate)
     if not np.isfinite(row["train_loss"]):
-      raise FloatingPointError(f"Training diverged at epoch {epoch} (loss "
-                               f"{row['train_loss']}); lower optimizer.learning_rate.")
-    health.warn_if_chance_level(row, self.config.num_classes, epoch,
-                                f"[{self.config.model}]", "Lower optimizer.learning_rate.")
+      raise FloatingPointError(
+        f"Training diverged at epoch {epoch} (loss "
+        f"{row['train_loss']}); lower optimizer.learning_rate."
+      )
+    health.warn_if_chance_level(
+      row,
+      self.config.num_classes,
+      epoch,
+      f"[{self.config.model}]",
+      "Lower optimizer.learning_rate.",
+    )
     return [state], [row]
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]:
+def run(
+  config: ml_collections.ConfigDict, workdir: str
+) -> List[Dict[str, Any]]:
   """Trains `config.model` on labels for `config.epochs` epochs.
 
   Writes to `workdir`: config.json (with the data's num_classes and
@@ -85,8 +128,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict[str, Any]]
   Returns:
     All metric rows of the run (including rows from before a resume).
   """
-  validation.check_training_config(config, workdir)  # Before anything is read or written.
-  splits = splits_from_config(config)  # Missing data fails before any model work.
+  validation.check_training_config(
+    config, workdir
+  )  # Before anything is read or written.
+  splits = splits_from_config(
+    config
+  )  # Missing data fails before any model work.
   config = with_data_fields(config, splits.info)
   model = model_from_config(config, config.num_classes)
   mesh = data_mesh()

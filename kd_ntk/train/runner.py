@@ -18,7 +18,16 @@ workdir (diverged.json) before it propagates.
 
 import dataclasses
 import logging
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import (
+  Any,
+  Callable,
+  Dict,
+  List,
+  Optional,
+  Protocol,
+  Sequence,
+  Tuple,
+)
 
 import ml_collections
 
@@ -52,6 +61,7 @@ class Network:
     input_shape: (H, W, channels) of one image.
     init: () -> its initial TrainState, unreplicated (a pure function of the seed).
   """
+
   workdir: str
   config: ml_collections.ConfigDict
   model: Any
@@ -62,26 +72,34 @@ class Network:
 class EpochWork(Protocol):
   """The per-epoch work of a run (see the module docstring)."""
 
-  def first_rows(self, states: Sequence[Any]) -> Sequence[Row]:
-    ...
+  def first_rows(self, states: Sequence[Any]) -> Sequence[Row]: ...
 
-  def train_epoch(self, states: Sequence[Any], epoch: int
-                  ) -> Tuple[Sequence[Any], Sequence[Row]]:
-    ...
+  def train_epoch(
+    self, states: Sequence[Any], epoch: int
+  ) -> Tuple[Sequence[Any], Sequence[Row]]: ...
 
 
 def describe_model(label: str, model, state, input_shape) -> None:
   """Logs and prints the model's class, parameter count and forward FLOPs."""
   flops = flops_per_example(model, state.variables(), input_shape)
   count = parameter_count(state.params)
-  logging.info("%s: %s, %s parameters, %.3g forward FLOPs per example",
-               label, type(model).__name__, f"{count:,}", flops)
-  print(f"[{label}] {type(model).__name__}: {count:,} parameters, "
-        f"{flops:.3g} forward FLOPs/example", flush=True)
+  logging.info(
+    "%s: %s, %s parameters, %.3g forward FLOPs per example",
+    label,
+    type(model).__name__,
+    f"{count:,}",
+    flops,
+  )
+  print(
+    f"[{label}] {type(model).__name__}: {count:,} parameters, "
+    f"{flops:.3g} forward FLOPs/example",
+    flush=True,
+  )
 
 
-def run_epochs(networks: Sequence[Network], work: EpochWork, epochs: int, mesh
-               ) -> List[Row]:
+def run_epochs(
+  networks: Sequence[Network], work: EpochWork, epochs: int, mesh
+) -> List[Row]:
   """Runs (or resumes, or finds finished) epochs 1..`epochs` of `networks`.
 
   Args:
@@ -100,21 +118,30 @@ def run_epochs(networks: Sequence[Network], work: EpochWork, epochs: int, mesh
   try:
     resumed = [r.claim() for r in recorders][0]
     latest = recorders[0].latest_epoch() if resumed else None
-    states = [r.start(n.init, mesh, latest) for r, n in zip(recorders, networks)]
+    states = [
+      r.start(n.init, mesh, latest) for r, n in zip(recorders, networks)
+    ]
     if latest is None:
       _record(recorders, 0, states, work.first_rows(states))
       latest = 0
     else:
-      print(f"[{label}] resuming {main.workdir} from epoch {latest}", flush=True)
+      print(
+        f"[{label}] resuming {main.workdir} from epoch {latest}", flush=True
+      )
     describe_model(label, main.model, states[0], main.input_shape)
     if latest >= epochs:
-      print(f"[{label}] {main.workdir} already finished ({latest} epochs).", flush=True)
+      print(
+        f"[{label}] {main.workdir} already finished ({latest} epochs).",
+        flush=True,
+      )
       return recorders[0].rows()
     progress = wd.Progress(label, latest + 1, epochs)
     for epoch in range(latest + 1, epochs + 1):
       states, rows = work.train_epoch(states, epoch)
       _record(recorders, epoch, states, rows)
-      progress.epoch_done(epoch, {k: rows[0][k] for k in ("train_loss", "test_accuracy")})
+      progress.epoch_done(
+        epoch, {k: rows[0][k] for k in ("train_loss", "test_accuracy")}
+      )
   except Diverged as err:
     if err.record is not None:
       recorders[0].mark_diverged(err.record)
@@ -128,8 +155,15 @@ def run_epochs(networks: Sequence[Network], work: EpochWork, epochs: int, mesh
 def _record(recorders: Sequence[Recorder], epoch: int, states, rows) -> None:
   """Records the epoch of every network, the last network first (a lock-step
   teacher is on disk before the student that learned from it)."""
-  for recorder, state, row in zip(recorders, states, rows):  # Finite or nothing is saved.
-    health.check_finite_epoch(row, state, epoch, f"[{recorder.config.model}] "
-                              f"{recorder.workdir}", error=Diverged)
+  for recorder, state, row in zip(
+    recorders, states, rows
+  ):  # Finite or nothing is saved.
+    health.check_finite_epoch(
+      row,
+      state,
+      epoch,
+      f"[{recorder.config.model}] {recorder.workdir}",
+      error=Diverged,
+    )
   for recorder, state, row in reversed(list(zip(recorders, states, rows))):
     recorder.record(epoch, state, row)

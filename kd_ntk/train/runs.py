@@ -25,8 +25,9 @@ from kd_ntk.train.from_config import data_shape_of, model_from_config
 saved_epochs = checkpoint.saved_epochs
 
 
-def load_run(workdir: str, num_classes: Optional[int] = None
-             ) -> Tuple[ml_collections.ConfigDict, Any]:
+def load_run(
+  workdir: str, num_classes: Optional[int] = None
+) -> Tuple[ml_collections.ConfigDict, Any]:
   """The config and (un-initialised) flax model of the run in `workdir`.
 
   Args:
@@ -39,7 +40,9 @@ def load_run(workdir: str, num_classes: Optional[int] = None
   if not os.path.isdir(workdir):
     raise FileNotFoundError(f"Run directory {workdir} does not exist.")
   config = wd.load_config(workdir)
-  return config, model_from_config(config, num_classes or data_shape_of(config).num_classes)
+  return config, model_from_config(
+    config, num_classes or data_shape_of(config).num_classes
+  )
 
 
 class RunReader:
@@ -57,16 +60,25 @@ class RunReader:
     keep: how many restored checkpoints to keep.
   """
 
-  def __init__(self, workdir: str, mesh=None, num_classes: Optional[int] = None,
-               input_shape=None, keep: int = 8):
+  def __init__(
+    self,
+    workdir: str,
+    mesh=None,
+    num_classes: Optional[int] = None,
+    input_shape=None,
+    keep: int = 8,
+  ):
     self.workdir = workdir
     self.config, self.model = load_run(workdir, num_classes)
-    self.input_shape = tuple(input_shape or data_shape_of(self.config).input_shape)
+    self.input_shape = tuple(
+      input_shape or data_shape_of(self.config).input_shape
+    )
     self.mesh = mesh or data_mesh()
     self.keep = keep
     self._abstract = None
     self._restored: "collections.OrderedDict[int, Dict[str, Any]]" = (
-        collections.OrderedDict())
+      collections.OrderedDict()
+    )
 
   def abstract_variables(self) -> Dict[str, Any]:
     """ShapeDtypeStructs (replicated on the mesh) of the inference variables,
@@ -74,8 +86,11 @@ class RunReader:
     if self._abstract is None:
       dummy = jnp.zeros((1, *self.input_shape), jnp.float32)
       key = jax.random.PRNGKey(0)
-      shapes = jax.eval_shape(lambda: self.model.init({"params": key, "dropout": key},
-                                                      dummy, train=False))
+      shapes = jax.eval_shape(
+        lambda: self.model.init(
+          {"params": key, "dropout": key}, dummy, train=False
+        )
+      )
       wanted = {"params": shapes["params"]}
       if shapes.get("batch_stats"):
         wanted["batch_stats"] = shapes["batch_stats"]
@@ -97,16 +112,22 @@ class RunReader:
       return self._restored[epoch]
     epochs = saved_epochs(self.workdir)
     if epoch not in epochs:
-      raise FileNotFoundError(f"{self.workdir} has no checkpoint for epoch {epoch}; saved "
-                              f"epochs: {epochs or 'none'}.")
+      raise FileNotFoundError(
+        f"{self.workdir} has no checkpoint for epoch {epoch}; saved "
+        f"epochs: {epochs or 'none'}."
+      )
     abstract = self.abstract_variables()
     # A private manager: orbax binds a handler to the first args type it sees, and
     # partial restores need PyTreeRestore (the training runs use StandardRestore).
     mngr = checkpoint.manager(self.workdir, create=False)
     try:
       restore_args = ocp.checkpoint_utils.construct_restore_args(abstract)
-      variables = mngr.restore(epoch, args=ocp.args.PyTreeRestore(
-          item=abstract, restore_args=restore_args, partial_restore=True))
+      variables = mngr.restore(
+        epoch,
+        args=ocp.args.PyTreeRestore(
+          item=abstract, restore_args=restore_args, partial_restore=True
+        ),
+      )
     finally:
       mngr.close()
     self._restored[epoch] = variables
@@ -115,8 +136,13 @@ class RunReader:
     return variables
 
 
-def restore_variables(workdir: str, epoch: int, input_shape=None, mesh=None,
-                      num_classes: Optional[int] = None) -> Dict[str, Any]:
+def restore_variables(
+  workdir: str,
+  epoch: int,
+  input_shape=None,
+  mesh=None,
+  num_classes: Optional[int] = None,
+) -> Dict[str, Any]:
   """The inference variables of checkpoint `epoch` of a run, read once (no cache).
 
   Args:
@@ -126,7 +152,9 @@ def restore_variables(workdir: str, epoch: int, input_shape=None, mesh=None,
     mesh: arrays are replicated over this mesh (default: all devices).
     num_classes: C (default: the run's recorded class count).
   """
-  return RunReader(workdir, mesh, num_classes, input_shape, keep=0).variables(epoch)
+  return RunReader(workdir, mesh, num_classes, input_shape, keep=0).variables(
+    epoch
+  )
 
 
 def final_epoch(workdir: str) -> int:

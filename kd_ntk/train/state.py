@@ -26,6 +26,7 @@ class TrainState:
     batch_stats: BatchNorm running statistics ({} for models without BatchNorm).
     opt_state: the optax state.
   """
+
   step: jax.Array
   params: Any
   batch_stats: Any
@@ -38,8 +39,9 @@ class TrainState:
     return {"params": self.params}
 
 
-def learning_rate_schedule(opt: ml_collections.ConfigDict, steps_per_epoch: int,
-                           epochs: int) -> optax.Schedule:
+def learning_rate_schedule(
+  opt: ml_collections.ConfigDict, steps_per_epoch: int, epochs: int
+) -> optax.Schedule:
   """The per-step learning rate: optional linear warm-up, then cosine or step decay.
 
   `opt.schedule`: "cosine" (to 0 at the last step), "step" (multiply by
@@ -52,20 +54,27 @@ def learning_rate_schedule(opt: ml_collections.ConfigDict, steps_per_epoch: int,
   if opt.schedule == "cosine":
     main = optax.cosine_decay_schedule(base, max(total - warmup, 1))
   elif opt.schedule == "step":
-    boundaries = {int(b * total) - warmup: opt.step_factor for b in opt.step_boundaries}
+    boundaries = {
+      int(b * total) - warmup: opt.step_factor for b in opt.step_boundaries
+    }
     main = optax.piecewise_constant_schedule(base, boundaries)
   elif opt.schedule == "constant":
     main = optax.constant_schedule(base)
   else:
-    raise ValueError(f"optimizer.schedule must be cosine, step or constant; "
-                     f"got {opt.schedule!r}.")
+    raise ValueError(
+      f"optimizer.schedule must be cosine, step or constant; "
+      f"got {opt.schedule!r}."
+    )
   if not warmup:
     return main
-  return optax.join_schedules([optax.linear_schedule(0.0, base, warmup), main], [warmup])
+  return optax.join_schedules(
+    [optax.linear_schedule(0.0, base, warmup), main], [warmup]
+  )
 
 
-def make_optimizer(opt: ml_collections.ConfigDict, steps_per_epoch: int,
-                   epochs: int) -> optax.GradientTransformation:
+def make_optimizer(
+  opt: ml_collections.ConfigDict, steps_per_epoch: int, epochs: int
+) -> optax.GradientTransformation:
   """SGD with (Nesterov) momentum and decoupled-from-loss L2 weight decay.
 
   The update is `θ ← θ − η_t (m_t)`, `m_t = μ m_{t−1} + g_t + λ θ` (weight decay
@@ -73,28 +82,35 @@ def make_optimizer(opt: ml_collections.ConfigDict, steps_per_epoch: int,
   """
   schedule = learning_rate_schedule(opt, steps_per_epoch, epochs)
   return optax.chain(
-      optax.add_decayed_weights(opt.weight_decay),
-      optax.sgd(schedule, momentum=opt.momentum or None, nesterov=opt.nesterov),
+    optax.add_decayed_weights(opt.weight_decay),
+    optax.sgd(schedule, momentum=opt.momentum or None, nesterov=opt.nesterov),
   )
 
 
-def create_state(model, tx: optax.GradientTransformation, rng: jax.Array,
-                 input_shape) -> TrainState:
+def create_state(
+  model, tx: optax.GradientTransformation, rng: jax.Array, input_shape
+) -> TrainState:
   """Initialises parameters, BatchNorm statistics and optimizer state."""
   dummy = jnp.zeros((1, *input_shape), jnp.float32)
   variables = model.init({"params": rng, "dropout": rng}, dummy, train=False)
   params = variables["params"]
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    batch_stats=variables.get("batch_stats", {}),
-                    opt_state=tx.init(params))
+  return TrainState(
+    step=jnp.zeros((), jnp.int32),
+    params=params,
+    batch_stats=variables.get("batch_stats", {}),
+    opt_state=tx.init(params),
+  )
 
 
-def initial_state(model, tx: optax.GradientTransformation, seed: int, input_shape
-                  ) -> Tuple[Callable[[], TrainState], jax.Array]:
+def initial_state(
+  model, tx: optax.GradientTransformation, seed: int, input_shape
+) -> Tuple[Callable[[], TrainState], jax.Array]:
   """(init function, training key): `PRNGKey(seed)` split into the key that
   initialises the network and the key the training steps fold with the step."""
   init_rng, train_rng = jax.random.split(jax.random.PRNGKey(seed))
-  return functools.partial(create_state, model, tx, init_rng, tuple(input_shape)), train_rng
+  return functools.partial(
+    create_state, model, tx, init_rng, tuple(input_shape)
+  ), train_rng
 
 
 def replicate(tree, mesh):
@@ -112,5 +128,8 @@ def replicate(tree, mesh):
 
   def place(leaf):
     host = np.asarray(leaf)
-    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+    return jax.make_array_from_callback(
+      host.shape, sharding, lambda index: host[index]
+    )
+
   return jax.tree_util.tree_map(place, tree)

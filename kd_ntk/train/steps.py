@@ -16,8 +16,9 @@ from kd_ntk.train.state import TrainState
 LossOfLogits = Callable[[jax.Array], Tuple[jax.Array, Dict[str, jax.Array]]]
 
 
-def cross_entropy(logits_BxC: jax.Array, labels_B: jax.Array,
-                  label_smoothing: float = 0.0) -> jax.Array:
+def cross_entropy(
+  logits_BxC: jax.Array, labels_B: jax.Array, label_smoothing: float = 0.0
+) -> jax.Array:
   """Mean softmax cross-entropy, optionally against smoothed one-hot labels:
   y = (1−ε)·onehot + ε/C."""
   num_classes = logits_BxC.shape[-1]
@@ -27,9 +28,15 @@ def cross_entropy(logits_BxC: jax.Array, labels_B: jax.Array,
   return optax.softmax_cross_entropy(logits_BxC, targets).mean()
 
 
-def apply_gradients_of(state: TrainState, images: jax.Array, rng: jax.Array,
-                       loss_of_logits: LossOfLogits, *, model,
-                       tx: optax.GradientTransformation):
+def apply_gradients_of(
+  state: TrainState,
+  images: jax.Array,
+  rng: jax.Array,
+  loss_of_logits: LossOfLogits,
+  *,
+  model,
+  tx: optax.GradientTransformation,
+):
   """One optimizer step on `loss_of_logits(model(images, train=True))`.
 
   Returns:
@@ -39,42 +46,75 @@ def apply_gradients_of(state: TrainState, images: jax.Array, rng: jax.Array,
   mutable = ["batch_stats"] if state.batch_stats else []
 
   def loss_fn(params):
-    variables = {"params": params, **({"batch_stats": state.batch_stats} if mutable else {})}
+    variables = {
+      "params": params,
+      **({"batch_stats": state.batch_stats} if mutable else {}),
+    }
     if mutable:
-      logits, updates = model.apply(variables, images, train=True, mutable=mutable,
-                                    rngs={"dropout": dropout_rng})
+      logits, updates = model.apply(
+        variables,
+        images,
+        train=True,
+        mutable=mutable,
+        rngs={"dropout": dropout_rng},
+      )
     else:  # flax returns a (logits, {}) pair even for mutable=[]; skip it.
-      logits, updates = model.apply(variables, images, train=True,
-                                    rngs={"dropout": dropout_rng}), {}
+      logits, updates = (
+        model.apply(
+          variables, images, train=True, rngs={"dropout": dropout_rng}
+        ),
+        {},
+      )
     loss, aux = loss_of_logits(logits)
     return loss, (logits, updates, aux)
 
-  (loss, (logits, updates, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state.params)
+  (loss, (logits, updates, aux)), grads = jax.value_and_grad(
+    loss_fn, has_aux=True
+  )(state.params)
   updates_opt, opt_state = tx.update(grads, state.opt_state, state.params)
   new_state = state.replace(
-      step=state.step + 1, params=optax.apply_updates(state.params, updates_opt),
-      batch_stats=updates.get("batch_stats", state.batch_stats), opt_state=opt_state)
+    step=state.step + 1,
+    params=optax.apply_updates(state.params, updates_opt),
+    batch_stats=updates.get("batch_stats", state.batch_stats),
+    opt_state=opt_state,
+  )
   return new_state, logits, {"loss": loss, **aux}
 
 
-def train_step(state: TrainState, images: jax.Array, labels: jax.Array, rng: jax.Array,
-               *, model, tx, label_smoothing: float = 0.0):
+def train_step(
+  state: TrainState,
+  images: jax.Array,
+  labels: jax.Array,
+  rng: jax.Array,
+  *,
+  model,
+  tx,
+  label_smoothing: float = 0.0,
+):
   """One SGD step on label cross-entropy. Returns (state, {loss, accuracy})."""
-  loss_of_logits = lambda logits: (cross_entropy(logits, labels, label_smoothing), {})
-  state, logits, metrics = apply_gradients_of(state, images, rng, loss_of_logits,
-                                              model=model, tx=tx)
+  loss_of_logits = lambda logits: (
+    cross_entropy(logits, labels, label_smoothing),
+    {},
+  )
+  state, logits, metrics = apply_gradients_of(
+    state, images, rng, loss_of_logits, model=model, tx=tx
+  )
   metrics["accuracy"] = jnp.mean(jnp.argmax(logits, -1) == labels)
   return state, metrics
 
 
-def eval_step(variables, images: jax.Array, labels: jax.Array, mask: jax.Array, *, model):
+def eval_step(
+  variables, images: jax.Array, labels: jax.Array, mask: jax.Array, *, model
+):
   """Sums of loss and correct predictions over the unmasked examples."""
   logits = model.apply(variables, images, train=False)
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
   correct = (jnp.argmax(logits, -1) == labels).astype(jnp.float32)
-  return {"loss_sum": jnp.sum(losses * mask), "correct": jnp.sum(correct * mask),
-          "count": jnp.sum(mask)}
+  return {
+    "loss_sum": jnp.sum(losses * mask),
+    "correct": jnp.sum(correct * mask),
+    "count": jnp.sum(mask),
+  }
 
 
 def predict_step(variables, images: jax.Array, *, model) -> jax.Array:

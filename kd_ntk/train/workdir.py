@@ -21,7 +21,9 @@ def config_to_dict(config: ml_collections.ConfigDict) -> Dict[str, Any]:
   return json.loads(config.to_json_best_effort())
 
 
-def claim(workdir: str, config: ml_collections.ConfigDict, write: bool = True) -> bool:
+def claim(
+  workdir: str, config: ml_collections.ConfigDict, write: bool = True
+) -> bool:
   """Creates `workdir` and writes config.json, or checks it matches an earlier run.
 
   With write=False only the checks are made (the other processes of a
@@ -41,11 +43,16 @@ def claim(workdir: str, config: ml_collections.ConfigDict, write: bool = True) -
   if os.path.exists(path):
     existing = _read_json(path)
     if existing != wanted:
-      diffs = sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
+      diffs = sorted(
+        k
+        for k in set(existing) | set(wanted)
+        if existing.get(k) != wanted.get(k)
+      )
       raise ValueError(
-          f"{workdir} already holds a run with a different config (fields differ: "
-          f"{diffs}). Use a new --workdir (students distilled from the run in {workdir} "
-          "are bound to it: retraining it in place would strand them).")
+        f"{workdir} already holds a run with a different config (fields differ: "
+        f"{diffs}). Use a new --workdir (students distilled from the run in {workdir} "
+        "are bound to it: retraining it in place would strand them)."
+      )
     return True
   if not write:
     return False
@@ -58,7 +65,9 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a workdir was run with."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
-    raise FileNotFoundError(f"No {CONFIG_FILE} in {workdir}: not a kd_ntk run directory.")
+    raise FileNotFoundError(
+      f"No {CONFIG_FILE} in {workdir}: not a kd_ntk run directory."
+    )
   return ml_collections.ConfigDict(_read_json(path))
 
 
@@ -68,11 +77,14 @@ def _read_json(path: str) -> Dict[str, Any]:
     with open(path) as fh:
       value = json.load(fh)
   except ValueError as err:
-    raise ValueError(f"{path} is damaged ({err}); it cannot say which config the run "
-                     "used: use a new --workdir.") from None
+    raise ValueError(
+      f"{path} is damaged ({err}); it cannot say which config the run "
+      "used: use a new --workdir."
+    ) from None
   if not isinstance(value, dict):
-    raise ValueError(f"{path} is not a kd_ntk config (not a JSON object); use a new "
-                     "--workdir.")
+    raise ValueError(
+      f"{path} is not a kd_ntk config (not a JSON object); use a new --workdir."
+    )
   return value
 
 
@@ -84,15 +96,21 @@ def check_writable(workdir: str) -> None:
   """
   path = os.path.abspath(workdir)
   if os.path.exists(path) and not os.path.isdir(path):
-    raise ValueError(f"--workdir={workdir} is a file, not a folder; pass a folder path.")
+    raise ValueError(
+      f"--workdir={workdir} is a file, not a folder; pass a folder path."
+    )
   existing = path
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
   if not os.path.isdir(existing):
-    raise ValueError(f"--workdir={workdir} cannot be created: {existing} is a file.")
+    raise ValueError(
+      f"--workdir={workdir} cannot be created: {existing} is a file."
+    )
   if not os.access(existing, os.W_OK | os.X_OK):
-    raise ValueError(f"--workdir={workdir} is not writable ({existing} is read-only); "
-                     "pass a writable folder or fix its permissions.")
+    raise ValueError(
+      f"--workdir={workdir} is not writable ({existing} is read-only); "
+      "pass a writable folder or fix its permissions."
+    )
 
 
 def _parse_rows(path: str):
@@ -125,8 +143,10 @@ def read_metrics(workdir: str, repair: bool = False) -> List[Dict[str, Any]]:
     return []
   rows, damage = _parse_rows(path)
   if damage and not repair:
-    raise ValueError(f"{path} line {damage[0]} is damaged ({damage[1]}); rerun the "
-                     "run's training command to repair it from the checkpoints.")
+    raise ValueError(
+      f"{path} line {damage[0]} is damaged ({damage[1]}); rerun the "
+      "run's training command to repair it from the checkpoints."
+    )
   return rows
 
 
@@ -136,8 +156,12 @@ def truncate_metrics(workdir: str, last_epoch: int) -> None:
   path = os.path.join(workdir, METRICS_FILE)
   rows, damage = _parse_rows(path) if os.path.exists(path) else ([], None)
   if damage:
-    print(f"WARNING: {path} line {damage[0]} is damaged ({damage[1]}); dropping it and "
-          "every line after it.", file=sys.stderr, flush=True)
+    print(
+      f"WARNING: {path} line {damage[0]} is damaged ({damage[1]}); dropping it and "
+      "every line after it.",
+      file=sys.stderr,
+      flush=True,
+    )
   kept = [r for r in rows if r["epoch"] <= last_epoch]
   if len(kept) == len(rows) and not damage and os.path.exists(path):
     return  # Nothing to drop: leave the file untouched.
@@ -148,7 +172,9 @@ def append_metrics(workdir: str, row: Dict[str, Any]) -> None:
   write_rows(os.path.join(workdir, METRICS_FILE), [row], mode="a")
 
 
-def write_rows(path: str, rows: Iterable[Dict[str, Any]], mode: str = "w") -> None:
+def write_rows(
+  path: str, rows: Iterable[Dict[str, Any]], mode: str = "w"
+) -> None:
   with open(path, mode) as fh:
     for row in rows:
       fh.write(json.dumps(row, sort_keys=True) + "\n")
@@ -157,15 +183,28 @@ def write_rows(path: str, rows: Iterable[Dict[str, Any]], mode: str = "w") -> No
 class Progress:
   """Prints one line per epoch with elapsed time and an ETA to stderr."""
 
-  def __init__(self, label: str, first_epoch: int, last_epoch: int, stream=sys.stderr):
-    self.label, self.first, self.last, self.stream = label, first_epoch, last_epoch, stream
+  def __init__(
+    self, label: str, first_epoch: int, last_epoch: int, stream=sys.stderr
+  ):
+    self.label, self.first, self.last, self.stream = (
+      label,
+      first_epoch,
+      last_epoch,
+      stream,
+    )
     self.start = time.time()
 
   def epoch_done(self, epoch: int, fields: Dict[str, Any]) -> None:
     elapsed = time.time() - self.start
     done = epoch - self.first + 1
     eta = elapsed / done * (self.last - epoch)
-    text = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in fields.items())
-    print(f"[{self.label}] epoch {epoch}/{self.last} {text} "
-          f"elapsed={elapsed:.0f}s eta={eta:.0f}s", file=self.stream, flush=True)
+    text = " ".join(
+      f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+      for k, v in fields.items()
+    )
+    print(
+      f"[{self.label}] epoch {epoch}/{self.last} {text} "
+      f"elapsed={elapsed:.0f}s eta={eta:.0f}s",
+      file=self.stream,
+      flush=True,
+    )

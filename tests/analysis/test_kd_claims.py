@@ -6,20 +6,44 @@ import pytest
 
 from kd_ntk.analysis import kd_claims, records, stats
 
-S, N, C, T = stats.SUPPORTED, stats.NO_DIFFERENCE, stats.CONTRADICTED, stats.NOT_TESTABLE
-NOISE = (0.004, -0.003, 0.0, 0.002, -0.001)  # Per-seed noise shared by both arms.
+S, N, C, T = (
+  stats.SUPPORTED,
+  stats.NO_DIFFERENCE,
+  stats.CONTRADICTED,
+  stats.NOT_TESTABLE,
+)
+NOISE = (
+  0.004,
+  -0.003,
+  0.0,
+  0.002,
+  -0.001,
+)  # Per-seed noise shared by both arms.
 WOBBLE = (0.001, -0.002, 0.002, 0.0, -0.001)  # Per-seed noise of one arm only.
 
-METHODS = {"labels": {"mode": "none"},
-           "offline_t4": {"mode": "offline", "temperature": 4.0},
-           "early_t4": {"mode": "early", "temperature": 4.0},
-           "online_t4": {"mode": "online", "temperature": 4.0}}
-STUDENTS = {"small": {"family": "cnn", "width": 2}, "mid": {"family": "cnn", "width": 4},
-            "big": {"family": "cnn", "width": 8}}
+METHODS = {
+  "labels": {"mode": "none"},
+  "offline_t4": {"mode": "offline", "temperature": 4.0},
+  "early_t4": {"mode": "early", "temperature": 4.0},
+  "online_t4": {"mode": "online", "temperature": 4.0},
+}
+STUDENTS = {
+  "small": {"family": "cnn", "width": 2},
+  "mid": {"family": "cnn", "width": 4},
+  "big": {"family": "cnn", "width": 8},
+}
 
 
-def make_rows(gap_by_width=None, early=0.0, seeds=5, methods=METHODS, students=STUDENTS,
-              binary_gain=0.02, fidelity_gap=0.02, margin_gap=0.02):
+def make_rows(
+  gap_by_width=None,
+  early=0.0,
+  seeds=5,
+  methods=METHODS,
+  students=STUDENTS,
+  binary_gain=0.02,
+  fidelity_gap=0.02,
+  margin_gap=0.02,
+):
   """Rows where online − offline accuracy = gap_by_width[width] (+ wobble)."""
   gap_by_width = gap_by_width or {2: 0.03, 4: 0.01, 8: 0.0}
   out = []
@@ -28,47 +52,78 @@ def make_rows(gap_by_width=None, early=0.0, seeds=5, methods=METHODS, students=S
       for seed in range(seeds):
         base = 0.7 + 0.02 * student.width + NOISE[seed]
         online = method.mode == "online"
-        gain = {"online": gap_by_width[student.width] + WOBBLE[seed],
-                "early": early + WOBBLE[seed], "none": -0.05}.get(method.mode, 0.0)
-        metrics = {"test_accuracy": base + gain,
-                   "train_fidelity_final": 0.9 + (fidelity_gap + WOBBLE[seed]) * online,
-                   "train_margin_loss_final": 0.2 - (margin_gap + WOBBLE[seed]) * online}
+        gain = {
+          "online": gap_by_width[student.width] + WOBBLE[seed],
+          "early": early + WOBBLE[seed],
+          "none": -0.05,
+        }.get(method.mode, 0.0)
+        metrics = {
+          "test_accuracy": base + gain,
+          "train_fidelity_final": 0.9 + (fidelity_gap + WOBBLE[seed]) * online,
+          "train_margin_loss_final": 0.2 - (margin_gap + WOBBLE[seed]) * online,
+        }
         out.append(records.result_row("main", student, method, seed, metrics))
         if student.width == 2:
-          binary = {"test_accuracy": 0.8 + NOISE[seed]
-                    + (binary_gain + WOBBLE[seed]) * (method.mode != "none")}
-          out.append(records.result_row("binary", student, method, seed, binary))
+          binary = {
+            "test_accuracy": 0.8
+            + NOISE[seed]
+            + (binary_gain + WOBBLE[seed]) * (method.mode != "none")
+          }
+          out.append(
+            records.result_row("binary", student, method, seed, binary)
+          )
   return out
 
 
 def outcomes(rows, **kwargs):
   kwargs.setdefault("binary_primary", {"mode": "online", "temperature": 4.0})
-  return {v["claim"]: v["outcome"] for v in kd_claims.kd_verdicts(rows, **kwargs)}
+  return {
+    v["claim"]: v["outcome"] for v in kd_claims.kd_verdicts(rows, **kwargs)
+  }
 
 
 def test_all_supported_on_paper_shaped_rows():
   assert outcomes(make_rows(early=0.02)) == {
-      "C5a": S, "C5b": S, "C6": S, "C7": S, "C8": S}
+    "C5a": S,
+    "C5b": S,
+    "C6": S,
+    "C7": S,
+    "C8": S,
+  }
 
 
 def test_contradicted_when_the_numbers_go_the_other_way():
-  rows = make_rows({2: -0.03, 4: -0.01, 8: 0.0}, early=-0.02, binary_gain=-0.02,
-                   fidelity_gap=-0.02, margin_gap=0.0)
+  rows = make_rows(
+    {2: -0.03, 4: -0.01, 8: 0.0},
+    early=-0.02,
+    binary_gain=-0.02,
+    fidelity_gap=-0.02,
+    margin_gap=0.0,
+  )
   assert outcomes(rows) == {"C5a": C, "C5b": C, "C6": C, "C7": C, "C8": C}
 
 
 def test_no_detectable_difference_when_effects_are_within_seed_noise():
-  rows = make_rows({2: 0.0, 4: 0.0, 8: 0.0}, early=0.0, binary_gain=0.0,
-                   fidelity_gap=0.0, margin_gap=0.0)
+  rows = make_rows(
+    {2: 0.0, 4: 0.0, 8: 0.0},
+    early=0.0,
+    binary_gain=0.0,
+    fidelity_gap=0.0,
+    margin_gap=0.0,
+  )
   assert outcomes(rows) == {"C5a": N, "C5b": N, "C6": N, "C7": N, "C8": N}
 
 
 def test_not_testable_with_one_seed_one_width_or_final_checkpoint():
   one_seed = outcomes(make_rows(seeds=1))
   assert set(one_seed.values()) == {T}
-  one_width = outcomes(make_rows(students={"small": {"family": "cnn", "width": 2}}))
+  one_width = outcomes(
+    make_rows(students={"small": {"family": "cnn", "width": 2}})
+  )
   assert one_width["C5b"] == T and one_width["C5a"] == S
-  same = outcomes(make_rows(early=0.02), early_selected=30, teacher_final_epoch=30)
+  same = outcomes(
+    make_rows(early=0.02), early_selected=30, teacher_final_epoch=30
+  )
   assert same["C6"] == T
 
 
@@ -78,19 +133,30 @@ def test_diverged_seed_is_dropped_from_both_arms_not_counted_as_chance():
     if r["mode"] == "online" and r["seed"] == 0 and r["task"] == "main":
       r.update(diverged=True, test_accuracy=0.1)
   c5a = kd_claims.claim_c5(rows)[0]
-  assert c5a["comparisons"][0]["n"] == 4 and "0" not in c5a["comparisons"][0]["differences"]
+  assert (
+    c5a["comparisons"][0]["n"] == 4
+    and "0" not in c5a["comparisons"][0]["differences"]
+  )
   assert c5a["outcome"] == S
 
 
 def test_renaming_methods_and_students_leaves_verdicts_unchanged():
-  renamed_methods = {f"method {i} renamed": spec
-                     for i, spec in enumerate(reversed(list(METHODS.values())))}
-  renamed_students = {"zz": STUDENTS["big"], "aa": STUDENTS["small"], "mm": STUDENTS["mid"]}
-  before = kd_claims.kd_verdicts(make_rows(early=0.02),
-                                 binary_primary={"mode": "online", "temperature": 4.0})
-  after = kd_claims.kd_verdicts(make_rows(early=0.02, methods=renamed_methods,
-                                          students=renamed_students),
-                                binary_primary={"mode": "online", "temperature": 4.0})
+  renamed_methods = {
+    f"method {i} renamed": spec
+    for i, spec in enumerate(reversed(list(METHODS.values())))
+  }
+  renamed_students = {
+    "zz": STUDENTS["big"],
+    "aa": STUDENTS["small"],
+    "mm": STUDENTS["mid"],
+  }
+  before = kd_claims.kd_verdicts(
+    make_rows(early=0.02), binary_primary={"mode": "online", "temperature": 4.0}
+  )
+  after = kd_claims.kd_verdicts(
+    make_rows(early=0.02, methods=renamed_methods, students=renamed_students),
+    binary_primary={"mode": "online", "temperature": 4.0},
+  )
   assert before == after  # Names, order and list positions play no part.
 
 
@@ -106,4 +172,7 @@ def test_records_validate_and_name_directories_by_fields():
     records.methods_from_config({"a": {"mode": "none"}, "b": {"mode": "none"}})
   with pytest.raises(ValueError, match="family must be one of"):
     records.students_from_config({"s": {"family": "vit", "width": 1}})
-  assert records.Student("s", "lenet5", 2).model() == ("lenet5", {"width_multiplier": 2})
+  assert records.Student("s", "lenet5", 2).model() == (
+    "lenet5",
+    {"width_multiplier": 2},
+  )

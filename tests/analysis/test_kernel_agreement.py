@@ -14,13 +14,37 @@ def _rows(kernel, teacher_asc, labels=2.0, random=3.0, subsets=2):
   rows = []
   for s in range(subsets):
     base = dict(kernel=kernel, subset=s, student_epoch=0, kernel_note="")
-    rows.append(dict(base, target="labels", teacher_epoch=None, temperature=None, draw=0,
-                     asc=labels + 0.01 * s))
-    rows.append(dict(base, target="random_labels", teacher_epoch=None, temperature=None,
-                     draw=0, asc=random + 0.01 * s))
+    rows.append(
+      dict(
+        base,
+        target="labels",
+        teacher_epoch=None,
+        temperature=None,
+        draw=0,
+        asc=labels + 0.01 * s,
+      )
+    )
+    rows.append(
+      dict(
+        base,
+        target="random_labels",
+        teacher_epoch=None,
+        temperature=None,
+        draw=0,
+        asc=random + 0.01 * s,
+      )
+    )
     for (t, tau), asc in teacher_asc.items():
-      rows.append(dict(base, target="teacher", teacher_epoch=t, temperature=tau, draw=0,
-                       asc=asc + 0.001 * s))
+      rows.append(
+        dict(
+          base,
+          target="teacher",
+          teacher_epoch=t,
+          temperature=tau,
+          draw=0,
+          asc=asc + 0.001 * s,
+        )
+      )
   return rows
 
 
@@ -28,7 +52,9 @@ def test_spearman_matches_scipy_with_ties():
   rng = np.random.default_rng(0)
   for _ in range(20):
     x, y = rng.integers(0, 5, 12), rng.normal(size=12)
-    assert kernel_agreement.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+    assert kernel_agreement.spearman(x, y) == pytest.approx(
+      stats.spearmanr(x, y)[0]
+    )
   assert np.isnan(kernel_agreement.spearman([1, 1, 1], [1, 2, 3]))
 
 
@@ -44,8 +70,12 @@ def test_agreement_and_claims_per_kernel(tmp_path):
   keys = sorted(a)
   assert pair["kernels"] == ["a", "b"] and pair["points"] == 8
   assert pair["spearman_of_subset_means"] == pytest.approx(
-      stats.spearmanr([a[k] for k in keys], [b[k] for k in keys])[0])
-  assert pair["spearman_within_tau"] == {"1": pytest.approx(-1.0), "4": pytest.approx(-1.0)}
+    stats.spearmanr([a[k] for k in keys], [b[k] for k in keys])[0]
+  )
+  assert pair["spearman_within_tau"] == {
+    "1": pytest.approx(-1.0),
+    "4": pytest.approx(-1.0),
+  }
   claims = report["claims_by_kernel"]
   assert claims["a"]["C1"]["outcome"] == "supported"
   assert claims["a"]["C2"]["outcome"] == "supported"

@@ -10,16 +10,32 @@ from kd_ntk.analysis.layout import Layout
 from kd_ntk.configs import reproduce as reproduce_config
 
 
-def test_tiny_reproduction_writes_per_seed_rows_verdict_table_and_resumes(tmp_path):
+def test_tiny_reproduction_writes_per_seed_rows_verdict_table_and_resumes(
+  tmp_path,
+):
   config = reproduce_config.get_config("tiny")
   workdir = str(tmp_path)
   summary = reproduce.run(config, workdir)
   claims = [v["claim"] for v in summary["verdicts"]]
-  assert claims == ["C1", "C2", "C2n", "C3", "C4", "C4n", "C5a", "C5b", "C6", "C7", "C8"]
+  assert claims == [
+    "C1",
+    "C2",
+    "C2n",
+    "C3",
+    "C4",
+    "C4n",
+    "C5a",
+    "C5b",
+    "C6",
+    "C7",
+    "C8",
+  ]
   assert all(v["outcome"] in stats.OUTCOMES for v in summary["verdicts"])
   main = [r for r in summary["rows"] if r["task"] == "main"]
   assert len(main) == len(config.methods) * len(config.seeds)
-  assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in main if not r["diverged"])
+  assert all(
+    0.0 <= r["test_accuracy"] <= 1.0 for r in main if not r["diverged"]
+  )
   kd = [r for r in main if r["mode"] != "none" and not r["diverged"]]
   assert all(0.0 <= r["train_margin_loss_final"] <= 1.0 for r in kd)
   # Every per-seed number is in results.json; subsets carry their column.
@@ -33,9 +49,14 @@ def test_tiny_reproduction_writes_per_seed_rows_verdict_table_and_resumes(tmp_pa
   assert c1["n"] == 2
   text = open(summary["report"]).read()
   assert text.index("## Verdicts") < text.index("## Regime")
-  assert "| claim | what was compared | estimate [95% interval] | outcome | verdict |" in text
+  assert (
+    "| claim | what was compared | estimate [95% interval] | outcome | verdict |"
+    in text
+  )
   assert "Rule:" in text and "not testable in this regime" in text
-  assert os.path.exists(os.path.join(workdir, "figures", "asc_vs_teacher_epoch.png"))
+  assert os.path.exists(
+    os.path.join(workdir, "figures", "asc_vs_teacher_epoch.png")
+  )
   # A rerun resumes: every run is found finished, nothing is retrained.
   run_dir = os.path.join(workdir, "students", "cnn-w2", "labels", "seed0")
   stamp = os.path.getmtime(os.path.join(run_dir, "metrics.jsonl"))

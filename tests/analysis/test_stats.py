@@ -22,7 +22,9 @@ def test_t_interval_matches_hand_computation():
   assert high - mean == pytest.approx(T975[1] * 0.3, rel=1e-8)
   # Five values, 1..5 shifted: s = sqrt(2.5), df = 4.
   _, low, high = stats.t_interval([11, 12, 13, 14, 15])
-  assert (high - low) / 2 == pytest.approx(T975[4] * math.sqrt(2.5) / math.sqrt(5))
+  assert (high - low) / 2 == pytest.approx(
+    T975[4] * math.sqrt(2.5) / math.sqrt(5)
+  )
 
 
 def test_t_interval_rejects_bad_input():
@@ -40,10 +42,16 @@ def test_constant_differences_give_a_zero_width_interval():
   assert stats.outcome_of(low, high) == stats.SUPPORTED
 
 
-@pytest.mark.parametrize("low,high,outcome", [
-    (0.1, 0.5, stats.SUPPORTED), (-0.5, -0.1, stats.CONTRADICTED),
-    (-0.1, 0.2, stats.NO_DIFFERENCE), (0.0, 0.3, stats.NO_DIFFERENCE),
-    (-0.3, 0.0, stats.NO_DIFFERENCE)])
+@pytest.mark.parametrize(
+  "low,high,outcome",
+  [
+    (0.1, 0.5, stats.SUPPORTED),
+    (-0.5, -0.1, stats.CONTRADICTED),
+    (-0.1, 0.2, stats.NO_DIFFERENCE),
+    (0.0, 0.3, stats.NO_DIFFERENCE),
+    (-0.3, 0.0, stats.NO_DIFFERENCE),
+  ],
+)
 def test_outcome_of_interval(low, high, outcome):
   assert stats.outcome_of(low, high) == outcome
 
@@ -71,8 +79,13 @@ def test_paired_outcomes_and_not_testable():
 
 
 def test_combine_all():
-  c = lambda o: stats.Comparison("x", 0, 0, 0, 3, .95, o, {})
-  S, N, C, T = stats.SUPPORTED, stats.NO_DIFFERENCE, stats.CONTRADICTED, stats.NOT_TESTABLE
+  c = lambda o: stats.Comparison("x", 0, 0, 0, 3, 0.95, o, {})
+  S, N, C, T = (
+    stats.SUPPORTED,
+    stats.NO_DIFFERENCE,
+    stats.CONTRADICTED,
+    stats.NOT_TESTABLE,
+  )
   assert stats.combine_all([c(S), c(S)]) == S
   assert stats.combine_all([c(S), c(N)]) == N
   assert stats.combine_all([c(S), c(C), c(T)]) == C

@@ -29,26 +29,34 @@ def test_rows_cover_every_target_and_are_finite(teacher_dir, tmp_path):
   kinds = [(r["target"], r["teacher_epoch"], r["temperature"]) for r in rows]
   assert ("labels", "", "") in kinds and ("random_labels", "", "") in kinds
   assert {(t, tau) for k, t, tau in kinds if k == "teacher"} == {
-      (t, tau) for t in (0, 1, 2) for tau in (1.0, 4.0)}
+    (t, tau) for t in (0, 1, 2) for tau in (1.0, 4.0)
+  }
   assert all(np.isfinite(r["asc"]) and r["asc"] > 0 for r in rows)
   # Random labels are at least as complex as ... themselves under any kernel; and
   # the uniform-ish teacher at init (epoch 0, τ=4) is simpler than one-hot labels.
-  asc = {(r["target"], r["teacher_epoch"], r["temperature"]): r["asc"] for r in rows}
+  asc = {
+    (r["target"], r["teacher_epoch"], r["temperature"]): r["asc"] for r in rows
+  }
   assert asc[("teacher", 0, 4.0)] < asc[("labels", "", "")]
   back = supervision_run.read_csv(os.path.join(str(tmp_path), "complexity.csv"))
   assert back[0]["asc"] == pytest.approx(rows[0]["asc"])
   back = [r for r in back if r["subset"] == 0 and r["draw"] == 0]
   assert len(back) == len(rows)
-  assert os.path.exists(plots.asc_vs_teacher_epoch(back, str(tmp_path / "a.png")))
+  assert os.path.exists(
+    plots.asc_vs_teacher_epoch(back, str(tmp_path / "a.png"))
+  )
   assert "ridge-dominated" in tables.complexity_table(back, 0)
 
 
 def test_subsets_and_draws_give_a_spread(teacher_dir, tmp_path):
-  config = complexity.get_config(f"tiny,teacher_workdir='{teacher_dir}',num_subsets=3,"
-                                 "num_random_draws=2,temperatures=(1.0,)")
+  config = complexity.get_config(
+    f"tiny,teacher_workdir='{teacher_dir}',num_subsets=3,"
+    "num_random_draws=2,temperatures=(1.0,)"
+  )
   rows = supervision_run.run(config, str(tmp_path))
-  assert {(r["subset"], r["draw"]) for r in rows if r["target"] == "random_labels"} == {
-      (s, d) for s in range(3) for d in range(2)}
+  assert {
+    (r["subset"], r["draw"]) for r in rows if r["target"] == "random_labels"
+  } == {(s, d) for s in range(3) for d in range(2)}
   assert all(r["draw"] == 0 for r in rows if r["target"] != "random_labels")
   # Every draw and every subset is a different target or kernel: distinct ASC.
   random_asc = [r["asc"] for r in rows if r["target"] == "random_labels"]
@@ -59,7 +67,10 @@ def test_subsets_and_draws_give_a_spread(teacher_dir, tmp_path):
     header = fh.readline().strip().split(",")
   assert {"kernel", "subset", "draw", "kernel_note"} <= set(header)
   back = supervision_run.read_csv(os.path.join(str(tmp_path), "complexity.csv"))
-  assert all(float(r["subset"]).is_integer() and float(r["draw"]).is_integer() for r in back)
+  assert all(
+    float(r["subset"]).is_integer() and float(r["draw"]).is_integer()
+    for r in back
+  )
 
 
 def test_ntk_subsets_are_disjoint_class_balanced_and_overlap_only_when_data_runs_out():
@@ -70,39 +81,66 @@ def test_ntk_subsets_are_disjoint_class_balanced_and_overlap_only_when_data_runs
   for s in subsets:
     assert np.bincount(labels[s], minlength=4).tolist() == [5, 5, 5, 5]
   # Subset 0 is the single subset of earlier versions (same seed).
-  np.testing.assert_array_equal(subsets[0], class_balanced_subset(labels, 20, 0, 4))
+  np.testing.assert_array_equal(
+    subsets[0], class_balanced_subset(labels, 20, 0, 4)
+  )
   crowded = complexity_inputs.ntk_subsets(labels, 50, 3, seed=0, num_classes=4)
   assert len(set(crowded[0]) & set(crowded[1])) == 0
-  assert not np.array_equal(crowded[1], crowded[2])  # overlapping, still different
+  assert not np.array_equal(
+    crowded[1], crowded[2]
+  )  # overlapping, still different
 
 
-def test_a_tuple_of_kernels_gives_one_block_of_rows_per_kernel(teacher_dir, tmp_path):
-  config = complexity.get_config(f"tiny,teacher_workdir='{teacher_dir}',num_subsets=2,"
-                                 "kernel=(empirical,monte_carlo)")
+def test_a_tuple_of_kernels_gives_one_block_of_rows_per_kernel(
+  teacher_dir, tmp_path
+):
+  config = complexity.get_config(
+    f"tiny,teacher_workdir='{teacher_dir}',num_subsets=2,"
+    "kernel=(empirical,monte_carlo)"
+  )
   rows = supervision_run.run(config, str(tmp_path))
   order = [r["kernel"] for r in rows]
   half = len(rows) // 2
   assert order == ["empirical"] * half + ["monte_carlo"] * half
-  key = lambda r: (r["subset"], r["student_epoch"], r["target"], r["teacher_epoch"],
-                   r["temperature"], r["draw"])
+  key = lambda r: (
+    r["subset"],
+    r["student_epoch"],
+    r["target"],
+    r["teacher_epoch"],
+    r["temperature"],
+    r["draw"],
+  )
   assert [key(r) for r in rows[:half]] == [key(r) for r in rows[half:]]
   assert rows[0]["asc"] != rows[half]["asc"]  # a different kernel
   assert rows[half]["kernel_note"] and not rows[0]["kernel_note"]
   supervision_run.write_outputs(rows, str(tmp_path))
-  for name in ("kernel_agreement.json", "kernel_agreement.md", "verdicts.json",
-               "asc_vs_teacher_epoch_by_kernel.png"):
+  for name in (
+    "kernel_agreement.json",
+    "kernel_agreement.md",
+    "verdicts.json",
+    "asc_vs_teacher_epoch_by_kernel.png",
+  ):
     assert os.path.exists(tmp_path / name), name
   report = json.loads((tmp_path / "kernel_agreement.json").read_text())
   assert report["rank_agreement"][0]["kernels"] == ["empirical", "monte_carlo"]
   assert set(report["claims_by_kernel"]) == {"empirical", "monte_carlo"}
 
 
-@pytest.mark.parametrize("arg, message", [
+@pytest.mark.parametrize(
+  "arg, message",
+  [
     ("kernel=(empirical,exact)", "Unknown kernel"),
-    ("kernel=(infinite,),student_model='mobilenetv3_small'", "No stax twin for 'mobilenetv3_small'"),
+    (
+      "kernel=(infinite,),student_model='mobilenetv3_small'",
+      "No stax twin for 'mobilenetv3_small'",
+    ),
     ("num_subsets=0", "num_subsets must be a positive integer"),
-    ("twin_parameterization='mean_field'", "twin_parameterization")])
-def test_bad_kernel_settings_fail_in_one_line_before_work(teacher_dir, tmp_path, arg, message):
+    ("twin_parameterization='mean_field'", "twin_parameterization"),
+  ],
+)
+def test_bad_kernel_settings_fail_in_one_line_before_work(
+  teacher_dir, tmp_path, arg, message
+):
   config = complexity.get_config(f"tiny,teacher_workdir='{teacher_dir}',{arg}")
   with pytest.raises(ValueError, match=message) as info:
     supervision_run.run(config, str(tmp_path / "out"))
@@ -111,7 +149,9 @@ def test_bad_kernel_settings_fail_in_one_line_before_work(teacher_dir, tmp_path,
 
 
 def test_missing_teacher_epoch_fails_before_work(teacher_dir, tmp_path):
-  config = complexity.get_config(f"tiny,teacher_workdir='{teacher_dir}',teacher_epochs=(0,9)")
+  config = complexity.get_config(
+    f"tiny,teacher_workdir='{teacher_dir}',teacher_epochs=(0,9)"
+  )
   with pytest.raises(ValueError, match=r"Teacher epochs \[9\] are not saved"):
     supervision_run.run(config, str(tmp_path / "out"))
   assert not os.path.exists(tmp_path / "out")

@@ -46,7 +46,9 @@ def test_asc_is_invariant_to_kernel_scale(method):
   base = sc_fn(targets, gram, method=method)
   scaled = sc_fn(targets, 250.0 * gram, method=method)
   assert scaled.asc == pytest.approx(base.asc, rel=1e-10)
-  assert scaled.asc_per_class_root == pytest.approx(base.asc_per_class_root, rel=1e-10)
+  assert scaled.asc_per_class_root == pytest.approx(
+    base.asc_per_class_root, rel=1e-10
+  )
   assert scaled.sc == pytest.approx(base.sc / 250.0, rel=1e-10)
 
 
@@ -69,19 +71,28 @@ def test_sc_and_path_match_direct_solves():
   for relative, sc, asc in result.ridge_path:
     expected = direct_sc_per_class(targets, gram, relative).sum()
     assert sc == pytest.approx(expected, rel=1e-9)
-    assert asc == pytest.approx(math.sqrt(expected * np.trace(gram)) / 60, rel=1e-9)
-  np.testing.assert_allclose(result.sc_per_class, direct_sc_per_class(targets, gram, 1e-3),
-                             rtol=1e-9)
-  assert result.ridge_used == pytest.approx(1e-3 * np.trace(gram) / 60, rel=1e-14)
+    assert asc == pytest.approx(
+      math.sqrt(expected * np.trace(gram)) / 60, rel=1e-9
+    )
+  np.testing.assert_allclose(
+    result.sc_per_class, direct_sc_per_class(targets, gram, 1e-3), rtol=1e-9
+  )
+  assert result.ridge_used == pytest.approx(
+    1e-3 * np.trace(gram) / 60, rel=1e-14
+  )
 
 
 def test_random_labels_are_more_complex_than_labels_the_kernel_fits():
   n, num_classes = 120, 4
   labels = np.arange(n) % num_classes
   targets = targets_lib.one_hot(labels, num_classes)
-  gram = targets @ targets.T + 0.05 * np.eye(n)  # a kernel aligned with the labels
+  gram = targets @ targets.T + 0.05 * np.eye(
+    n
+  )  # a kernel aligned with the labels
   label_asc = sc_fn(targets, gram).asc
-  random_asc = sc_fn(targets_lib.random_labels(n, num_classes, seed=8), gram).asc
+  random_asc = sc_fn(
+    targets_lib.random_labels(n, num_classes, seed=8), gram
+  ).asc
   assert label_asc < 1.0 < random_asc
 
 
@@ -110,22 +121,29 @@ def test_cholesky_and_eigh_agree_on_well_conditioned_kernel():
   # n > the dense-spectrum threshold, so the Cholesky route uses Lanczos.
   gram = random_gram(200, 80, seed=12)
   targets = targets_lib.teacher_probabilities(
-      np.random.default_rng(13).standard_normal((200, 5)) * 3)
+    np.random.default_rng(13).standard_normal((200, 5)) * 3
+  )
   fast = sc_fn(targets, gram, method="cholesky")
   exact = sc_fn(targets, gram, method="eigh")
   assert fast.spectrum_method == "lanczos" and exact.spectrum_method == "eigh"
   for name in ("sc", "asc", "asc_per_class_root", "ridge_sensitivity"):
-    assert getattr(fast, name) == pytest.approx(getattr(exact, name), rel=1e-10), name
+    assert getattr(fast, name) == pytest.approx(
+      getattr(exact, name), rel=1e-10
+    ), name
   np.testing.assert_allclose(fast.sc_per_class, exact.sc_per_class, rtol=1e-10)
-  np.testing.assert_allclose(np.array(fast.ridge_path), np.array(exact.ridge_path),
-                             rtol=1e-10)
+  np.testing.assert_allclose(
+    np.array(fast.ridge_path), np.array(exact.ridge_path), rtol=1e-10
+  )
   eigenvalues = np.linalg.eigvalsh(gram)
   for result in (fast, exact):
     assert result.max_eigenvalue == pytest.approx(eigenvalues[-1], rel=1e-7)
     assert result.min_eigenvalue == pytest.approx(eigenvalues[0], rel=1e-7)
-    assert result.condition_number == pytest.approx(eigenvalues[-1] / eigenvalues[0],
-                                                    rel=1e-6)
-  assert fast.outside_range_share == pytest.approx(exact.outside_range_share, rel=1e-6)
+    assert result.condition_number == pytest.approx(
+      eigenvalues[-1] / eigenvalues[0], rel=1e-6
+    )
+  assert fast.outside_range_share == pytest.approx(
+    exact.outside_range_share, rel=1e-6
+  )
   assert fast.outside_range_share < 1e-10
 
 
@@ -151,7 +169,9 @@ def test_ridge_dominated_flag_follows_the_tolerances():
   relaxed = sc_fn(targets, gram)
   assert 0 < relaxed.ridge_sensitivity < supervision.RIDGE_SENSITIVITY_TOLERANCE
   assert not relaxed.ridge_dominated
-  assert sc_fn(targets, gram, ridge_tolerance=relaxed.ridge_sensitivity / 2).ridge_dominated
+  assert sc_fn(
+    targets, gram, ridge_tolerance=relaxed.ridge_sensitivity / 2
+  ).ridge_dominated
   assert sc_fn(targets, gram, outside_share_tolerance=0.0).ridge_dominated
   assert math.isnan(sc_fn(targets, gram, ridge_path=()).ridge_sensitivity)
 
@@ -184,7 +204,9 @@ def test_cholesky_failure_falls_back_to_eigh():
   features = np.random.default_rng(18).standard_normal((40, 5))
   gram = features @ features.T
   gram -= 1e-3 * np.trace(gram) / 40 * np.eye(40)  # indefinite: Cholesky fails
-  result = sc_fn(targets_lib.random_labels(40, 3, seed=19), gram, method="cholesky")
+  result = sc_fn(
+    targets_lib.random_labels(40, 3, seed=19), gram, method="cholesky"
+  )
   assert result.method_requested == "cholesky"
   assert result.method_used == "eigh"
   assert result.spectrum_method == "eigh"
@@ -193,12 +215,16 @@ def test_cholesky_failure_falls_back_to_eigh():
 
 def test_zero_targets_have_zero_complexity():
   result = sc_fn(np.zeros((30, 4)), random_gram(30, 10, seed=20))
-  assert result.sc == 0.0 and result.asc == 0.0 and result.outside_range_share == 0.0
+  assert (
+    result.sc == 0.0 and result.asc == 0.0 and result.outside_range_share == 0.0
+  )
   assert not result.ridge_dominated
 
 
 def test_as_dict_is_a_flat_json_row():
-  result = sc_fn(targets_lib.random_labels(30, 3, seed=21), random_gram(30, 10, seed=22))
+  result = sc_fn(
+    targets_lib.random_labels(30, 3, seed=21), random_gram(30, 10, seed=22)
+  )
   row = result.as_dict(include_per_class=True)
   json.dumps(row)
   assert row["asc"] == result.asc
@@ -215,19 +241,19 @@ def _bad_inputs():
   with_nan = np.eye(4)
   with_nan[2, 2] = np.nan
   return [
-      (targets[:, 0], gram, {}, "2-D"),
-      (targets, np.ones((4, 3)), {}, "square"),
-      (targets, np.eye(5), {}, "mismatch"),
-      (targets, asymmetric, {}, "not symmetric"),
-      (targets, with_nan, {}, "NaN or inf"),
-      (np.where(targets > 0, np.inf, 0.0), gram, {}, "NaN or inf"),
-      (np.ones((1, 2)), np.ones((1, 1)), {}, "at least 2"),
-      (targets, np.zeros((4, 4)), {}, "positive trace"),
-      (targets, gram, {"method": "svd"}, "method"),
-      (targets, gram, {"ridge": -1e-6}, "ridge"),
-      (targets, gram, {"ridge_path": (1e-4, math.nan)}, "ridge_path"),
-      (targets, gram, {"eig_floor": -1.0}, "eig_floor"),
-      (np.array([["a", "b"]] * 4), gram, {}, "real numbers"),
+    (targets[:, 0], gram, {}, "2-D"),
+    (targets, np.ones((4, 3)), {}, "square"),
+    (targets, np.eye(5), {}, "mismatch"),
+    (targets, asymmetric, {}, "not symmetric"),
+    (targets, with_nan, {}, "NaN or inf"),
+    (np.where(targets > 0, np.inf, 0.0), gram, {}, "NaN or inf"),
+    (np.ones((1, 2)), np.ones((1, 1)), {}, "at least 2"),
+    (targets, np.zeros((4, 4)), {}, "positive trace"),
+    (targets, gram, {"method": "svd"}, "method"),
+    (targets, gram, {"ridge": -1e-6}, "ridge"),
+    (targets, gram, {"ridge_path": (1e-4, math.nan)}, "ridge_path"),
+    (targets, gram, {"eig_floor": -1.0}, "eig_floor"),
+    (np.array([["a", "b"]] * 4), gram, {}, "real numbers"),
   ]
 
 

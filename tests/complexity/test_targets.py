@@ -11,18 +11,23 @@ from kd_ntk.complexity import targets as targets_lib
 
 def test_one_hot_values_shape_and_dtype():
   targets = targets_lib.one_hot(np.array([2, 0, 1, 2]), 3)
-  np.testing.assert_array_equal(targets, [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+  np.testing.assert_array_equal(
+    targets, [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
+  )
   assert targets.dtype == np.float64 and targets.flags.c_contiguous
 
 
-@pytest.mark.parametrize("labels,num_classes,message", [
+@pytest.mark.parametrize(
+  "labels,num_classes,message",
+  [
     (np.array([0, 3]), 3, r"\[0, 3\)"),
     (np.array([-1, 0]), 3, r"\[0, 3\)"),
     (np.array([0.0, 1.0]), 3, "integers"),
     (np.zeros((2, 2), int), 3, "1-D"),
     (np.array([0, 1]), 0, "num_classes"),
     (np.array([0, 1]), 2.0, "num_classes"),
-])
+  ],
+)
 def test_one_hot_rejects_bad_labels(labels, num_classes, message):
   with pytest.raises(ValueError, match=message):
     targets_lib.one_hot(labels, num_classes)
@@ -30,8 +35,12 @@ def test_one_hot_rejects_bad_labels(labels, num_classes, message):
 
 def test_random_labels_are_seeded_one_hot_and_uniform():
   first = targets_lib.random_labels(10_000, 10, seed=3)
-  np.testing.assert_array_equal(first, targets_lib.random_labels(10_000, 10, seed=3))
-  assert not np.array_equal(first, targets_lib.random_labels(10_000, 10, seed=4))
+  np.testing.assert_array_equal(
+    first, targets_lib.random_labels(10_000, 10, seed=3)
+  )
+  assert not np.array_equal(
+    first, targets_lib.random_labels(10_000, 10, seed=4)
+  )
   np.testing.assert_array_equal(first.sum(axis=1), 1.0)
   assert set(np.unique(first)) == {0.0, 1.0}
   counts = first.sum(axis=0)
@@ -77,8 +86,12 @@ def test_higher_temperature_is_closer_to_uniform():
 def test_asc_of_teacher_probabilities_falls_with_temperature_on_identity_kernel():
   # With K = cI, SC = ‖P‖_F²/c, and ‖softmax(z/τ)‖² shrinks towards 1/C as τ grows.
   logits = 3.0 * np.random.default_rng(2).standard_normal((40, 5))
-  ascs = [supervision.supervision_complexity(
-      targets_lib.teacher_probabilities(logits, t), np.eye(40)).asc for t in (1, 2, 4, 8)]
+  ascs = [
+    supervision.supervision_complexity(
+      targets_lib.teacher_probabilities(logits, t), np.eye(40)
+    ).asc
+    for t in (1, 2, 4, 8)
+  ]
   assert all(a > b for a, b in zip(ascs, ascs[1:]))
 
 
@@ -90,7 +103,9 @@ def test_centered_probabilities_subtract_one_over_c():
   np.testing.assert_allclose(centered.sum(axis=1), 0.0, atol=1e-15)
 
 
-@pytest.mark.parametrize("logits,temperature,message", [
+@pytest.mark.parametrize(
+  "logits,temperature,message",
+  [
     (np.ones((3, 2)), 0.0, "temperature"),
     (np.ones((3, 2)), -1.0, "temperature"),
     (np.ones((3, 2)), math.nan, "temperature"),
@@ -98,7 +113,8 @@ def test_centered_probabilities_subtract_one_over_c():
     (np.ones(3), 1.0, "2-D"),
     (np.array([[0.0, np.nan]]), 1.0, "NaN or inf"),
     (np.array([["a", "b"]]), 1.0, "real numbers"),
-])
+  ],
+)
 def test_teacher_probabilities_rejects_bad_inputs(logits, temperature, message):
   with pytest.raises(ValueError, match=message):
     targets_lib.teacher_probabilities(logits, temperature)

@@ -8,6 +8,7 @@ from kd_ntk import cli
 def test_bad_input_exits_2_with_one_line(capsys):
   def bad():
     raise FileNotFoundError("no data in /nowhere")
+
   with pytest.raises(SystemExit) as exit_info:
     cli.run_or_exit(bad)
   assert exit_info.value.code == cli.EXIT_BAD_INPUT == 2
@@ -17,6 +18,7 @@ def test_bad_input_exits_2_with_one_line(capsys):
 def test_key_error_loses_its_quotes(capsys):
   def bad():
     raise KeyError("Unknown field 'x'")
+
   with pytest.raises(SystemExit):
     cli.run_or_exit(bad)
   assert capsys.readouterr().err == "error: Unknown field 'x'\n"
@@ -25,6 +27,7 @@ def test_key_error_loses_its_quotes(capsys):
 def test_divergence_exits_1_and_results_pass_through(capsys):
   def diverge():
     raise FloatingPointError("loss nan\nat epoch 3")
+
   with pytest.raises(SystemExit) as exit_info:
     cli.run_or_exit(diverge)
   assert exit_info.value.code == 1
@@ -34,6 +37,7 @@ def test_divergence_exits_1_and_results_pass_through(capsys):
 
 def test_log_verbosity_is_restored_after_the_call():
   from absl import logging
+
   before = logging.get_verbosity()
   logging.set_verbosity(logging.DEBUG)
   seen = cli.run_or_exit(logging.get_verbosity)
@@ -44,5 +48,6 @@ def test_log_verbosity_is_restored_after_the_call():
 def test_bugs_keep_their_traceback():
   def bug():
     raise ZeroDivisionError("a bug, not bad input")
+
   with pytest.raises(ZeroDivisionError):
     cli.run_or_exit(bug)

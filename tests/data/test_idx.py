@@ -27,14 +27,18 @@ def test_round_trip(tmp_path, suffix, dtype):
 
 def test_bad_magic_rejected(tmp_path):
   path = tmp_path / "bad.idx"
-  path.write_bytes(b"\x01\x00\x08\x01" + np.asarray([3], ">u4").tobytes() + b"abc")
+  path.write_bytes(
+    b"\x01\x00\x08\x01" + np.asarray([3], ">u4").tobytes() + b"abc"
+  )
   with pytest.raises(idx.IdxFormatError, match="magic"):
     idx.read_idx(str(path))
 
 
 def test_truncated_payload_rejected(tmp_path):
   path = tmp_path / "short.idx"
-  path.write_bytes(b"\x00\x00\x08\x01" + np.asarray([10], ">u4").tobytes() + b"abc")
+  path.write_bytes(
+    b"\x00\x00\x08\x01" + np.asarray([10], ">u4").tobytes() + b"abc"
+  )
   with pytest.raises(idx.IdxFormatError, match="truncated or corrupt"):
     idx.read_idx(str(path))
 
@@ -62,18 +66,26 @@ def test_load_from_folder_and_env(tmp_path, monkeypatch):
 
 
 def test_label_out_of_range_rejected(tmp_path):
-  _write_split(str(tmp_path), "t10k", np.zeros((3, 28, 28), np.uint8),
-               np.asarray([0, 12, 1], np.uint8))
+  _write_split(
+    str(tmp_path),
+    "t10k",
+    np.zeros((3, 28, 28), np.uint8),
+    np.asarray([0, 12, 1], np.uint8),
+  )
   with pytest.raises(idx.IdxFormatError, match="labels must lie in"):
     data.load("fashion_mnist", "test", data_dir=str(tmp_path))
 
 
 def test_missing_data_explains_the_fix(tmp_path):
-  with pytest.raises(FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"):
+  with pytest.raises(
+    FileNotFoundError, match="apt-get install -y dataset-fashion-mnist"
+  ):
     data.load("fashion_mnist", "train", data_dir=str(tmp_path))
 
 
 def test_real_data_fashion_mnist_test_split(real_fashion_mnist_dir):
-  x, y, info = data.load("fashion_mnist", "test", data_dir=real_fashion_mnist_dir)
+  x, y, info = data.load(
+    "fashion_mnist", "test", data_dir=real_fashion_mnist_dir
+  )
   assert x.shape == (10000, 28, 28, 1)
   np.testing.assert_array_equal(np.bincount(y), np.full(10, 1000))

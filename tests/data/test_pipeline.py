@@ -31,16 +31,25 @@ def test_augment_crops_and_flips_without_changing_shape():
   out = data.augment(images, rng, pad=2, flip=True)
   assert out.shape == images.shape
   assert not np.array_equal(out, images)
-  flipped_only = data.augment(images, np.random.default_rng(0), pad=0, flip=True)
+  flipped_only = data.augment(
+    images, np.random.default_rng(0), pad=0, flip=True
+  )
   for original, result in zip(images, flipped_only):
-    assert np.array_equal(result, original) or np.array_equal(result, original[:, ::-1])
+    assert np.array_equal(result, original) or np.array_equal(
+      result, original[:, ::-1]
+    )
 
 
 def test_train_batches_reproducible_with_augmentation():
-  images = np.random.default_rng(0).normal(size=(40, 6, 6, 1)).astype(np.float32)
+  images = (
+    np.random.default_rng(0).normal(size=(40, 6, 6, 1)).astype(np.float32)
+  )
   labels = np.arange(40) % 4
-  run = lambda: list(data.train_batches(images, labels, 8, 5, 2, augment_pad=2,
-                                        augment_flip=True))
+  run = lambda: list(
+    data.train_batches(
+      images, labels, 8, 5, 2, augment_pad=2, augment_flip=True
+    )
+  )
   for (x1, y1), (x2, y2) in zip(run(), run()):
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)
@@ -61,7 +70,9 @@ def test_class_balanced_subset():
   counts = np.bincount(labels[keep], minlength=4)
   assert counts.sum() == 40 and len(set(keep)) == 40
   assert counts[3] == 3 and counts[:3].max() - counts[:3].min() <= 1
-  np.testing.assert_array_equal(keep, data.class_balanced_subset(labels, 40, seed=0))
+  np.testing.assert_array_equal(
+    keep, data.class_balanced_subset(labels, 40, seed=0)
+  )
   with pytest.raises(ValueError, match="only 153 exist"):
     data.class_balanced_subset(labels, 1000, seed=0)
 
@@ -80,10 +91,13 @@ def test_shard_batch_splits_over_devices():
 def test_select_classes_relabels_in_given_order():
   from kd_ntk.data.splits import select_classes
   from kd_ntk.data.sources import DatasetInfo
+
   info = DatasetInfo("toy", 4, (1, 1, 1), ("a", "b", "c", "d"))
   labels = np.array([0, 1, 2, 3, 2, 0])
   images = np.arange(6).reshape(6, 1, 1, 1)
-  (tx, ty), _, new_info = select_classes((images, labels), (images, labels), info, (2, 0))
+  (tx, ty), _, new_info = select_classes(
+    (images, labels), (images, labels), info, (2, 0)
+  )
   np.testing.assert_array_equal(ty, [1, 0, 0, 1])
   np.testing.assert_array_equal(tx.ravel(), [0, 2, 4, 5])
   assert new_info.num_classes == 2 and new_info.class_names == ("c", "a")

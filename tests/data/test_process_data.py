@@ -11,7 +11,9 @@ from kd_ntk.data.pipeline import ALL_ROWS, rows_of_process
 
 def toy(n=48, channels=2):
   rng = np.random.default_rng(0)
-  return rng.normal(size=(n, 6, 6, channels)).astype(np.float32), np.arange(n) % 5
+  return rng.normal(size=(n, 6, 6, channels)).astype(np.float32), np.arange(
+    n
+  ) % 5
 
 
 def grouped(processes, devices_each):
@@ -19,15 +21,30 @@ def grouped(processes, devices_each):
   return [p for p in range(processes) for _ in range(devices_each)]
 
 
-@pytest.mark.parametrize("processes,devices_each,batch", [(2, 2, 8), (4, 1, 12),
-                                                          (3, 2, 12), (1, 4, 8)])
-def test_process_shares_reassemble_the_global_batches(processes, devices_each, batch):
+@pytest.mark.parametrize(
+  "processes,devices_each,batch", [(2, 2, 8), (4, 1, 12), (3, 2, 12), (1, 4, 8)]
+)
+def test_process_shares_reassemble_the_global_batches(
+  processes, devices_each, batch
+):
   images, labels = toy()
   layout = grouped(processes, devices_each)
   whole = list(data.train_batches(images, labels, batch, 3, 2, 2, True))
-  shares = [list(data.train_batches(images, labels, batch, 3, 2, 2, True,
-                                    rows=rows_of_process(layout, p, batch)))
-            for p in range(processes)]
+  shares = [
+    list(
+      data.train_batches(
+        images,
+        labels,
+        batch,
+        3,
+        2,
+        2,
+        True,
+        rows=rows_of_process(layout, p, batch),
+      )
+    )
+    for p in range(processes)
+  ]
   assert len(whole) == len(shares[0]) == len(images) // batch
   for step, (x_all, y_all) in enumerate(whole):
     x = np.concatenate([s[step][0] for s in shares])
@@ -41,16 +58,23 @@ def test_augmentation_of_a_share_does_not_depend_on_the_other_rows():
   # Oracle: augmenting the whole batch with the pre-multi-process `augment`.
   images, labels = toy()
   idx = data.epoch_batch_indices(len(labels), 8, 3, 1)[0]
-  expected = data.augment(images[idx], np.random.default_rng([3, 1, 0, 1]), 2, True)
-  (x, _), *_ = data.train_batches(images, labels, 8, 3, 1, 2, True,
-                                  rows=np.arange(4, 8))
+  expected = data.augment(
+    images[idx], np.random.default_rng([3, 1, 0, 1]), 2, True
+  )
+  (x, _), *_ = data.train_batches(
+    images, labels, 8, 3, 1, 2, True, rows=np.arange(4, 8)
+  )
   np.testing.assert_array_equal(x, expected[4:])
   assert not np.array_equal(x, images[idx[4:]])  # Augmentation did something.
 
 
 def test_interleaved_mesh_gives_each_process_its_devices_blocks():
-  np.testing.assert_array_equal(rows_of_process([0, 1, 0, 1], 0, 8), [0, 1, 4, 5])
-  np.testing.assert_array_equal(rows_of_process([0, 1, 0, 1], 1, 8), [2, 3, 6, 7])
+  np.testing.assert_array_equal(
+    rows_of_process([0, 1, 0, 1], 0, 8), [0, 1, 4, 5]
+  )
+  np.testing.assert_array_equal(
+    rows_of_process([0, 1, 0, 1], 1, 8), [2, 3, 6, 7]
+  )
   np.testing.assert_array_equal(rows_of_process([1, 1, 0, 0], 0, 4), [2, 3])
 
 
@@ -70,7 +94,9 @@ def test_eval_shares_cover_every_example_once():
     for x, y, mask in data.eval_batches(images, labels, 8, rows=rows):
       assert len(y) == len(mask) == len(x) == 4
       seen.extend(y[mask > 0].tolist())
-  whole = [l for _, y, m in data.eval_batches(images, labels, 8) for l in y[m > 0]]
+  whole = [
+    l for _, y, m in data.eval_batches(images, labels, 8) for l in y[m > 0]
+  ]
   assert sorted(seen) == sorted(whole) == sorted(labels.tolist())
 
 
@@ -80,7 +106,8 @@ def test_one_process_reads_every_row_and_assembles_like_device_put():
   x = np.arange(8 * 3, dtype=np.float32).reshape(8, 3)
   (assembled,) = data.shard_process_batch(mesh, 8, x)
   assert assembled.sharding.is_equivalent_to(
-      jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data")), 2)
+    jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data")), 2
+  )
   np.testing.assert_array_equal(data.to_host(assembled), x)
   np.testing.assert_array_equal(data.to_host(data.shard_batch(mesh, x)[0]), x)
   with pytest.raises(ValueError, match="divisible"):

@@ -13,29 +13,44 @@ import numpy as np
 import pytest
 
 from kd_ntk import metrics
-from kd_ntk.configs import common, distill as distill_config, teacher as teacher_config
+from kd_ntk.configs import (
+  common,
+  distill as distill_config,
+  teacher as teacher_config,
+)
 from kd_ntk.data import data_mesh
 from kd_ntk.distill import loop
 from kd_ntk.distill.optimizer import student_optimizer
 from kd_ntk.distill.steps import jit_distill_step, scalar
-from kd_ntk.train import checkpoint, loop as train_loop, runs as run_reading, workdir as wd
+from kd_ntk.train import (
+  checkpoint,
+  loop as train_loop,
+  runs as run_reading,
+  workdir as wd,
+)
 from kd_ntk.train.evaluation import predict_logits
 from kd_ntk.train.from_config import splits_from_config
 from kd_ntk.train.state import create_state, make_optimizer, replicate
 
 MODES = {  # variant -> teacher_epoch of rows 0, 1, 2.
-    "none": [None, None, None],
-    "offline": [2, 2, 2],
-    "early": [1, 1, 1],
-    "online": [1, 1, 2],
-    "online_blend": [0, 1, 2],
-    "online_switch": [1, 1, 2],
-    "anchors": [1, 1, 2],
-    "progressive": [1, 1, 2],
-    "temperature_curriculum": [2, 2, 2],
-    "lockstep": [0, 1, 2],
-    "lockstep,distill.granularity='step'": [0, 1, 2],
-    "online,epochs=4": [1, 1, 1, 2, 2],  # E = 4 student epochs over T = 2: ⌈2t/4⌉.
+  "none": [None, None, None],
+  "offline": [2, 2, 2],
+  "early": [1, 1, 1],
+  "online": [1, 1, 2],
+  "online_blend": [0, 1, 2],
+  "online_switch": [1, 1, 2],
+  "anchors": [1, 1, 2],
+  "progressive": [1, 1, 2],
+  "temperature_curriculum": [2, 2, 2],
+  "lockstep": [0, 1, 2],
+  "lockstep,distill.granularity='step'": [0, 1, 2],
+  "online,epochs=4": [
+    1,
+    1,
+    1,
+    2,
+    2,
+  ],  # E = 4 student epochs over T = 2: ⌈2t/4⌉.
 }
 
 
@@ -76,22 +91,40 @@ def test_each_mode_end_to_end(runs, variant, read_events):
   workdir, rows = runs(variant)
   epochs = list(range(len(MODES[variant])))
   events = read_events(workdir)
-  assert events["test_accuracy"] == [(r["epoch"], pytest.approx(r["test_accuracy"]))
-                                     for r in rows]
+  assert events["test_accuracy"] == [
+    (r["epoch"], pytest.approx(r["test_accuracy"])) for r in rows
+  ]
   if variant.startswith("lockstep"):  # The teacher half writes its own events.
     teacher_rows = wd.read_metrics(os.path.join(workdir, "teacher"))
     assert read_events(os.path.join(workdir, "teacher"))["train_loss"] == [
-        (r["epoch"], pytest.approx(r["train_loss"])) for r in teacher_rows[1:]]
+      (r["epoch"], pytest.approx(r["train_loss"])) for r in teacher_rows[1:]
+    ]
   assert [r["epoch"] for r in rows] == epochs
   assert checkpoint.saved_epochs(workdir) == epochs
   assert [r["teacher_epoch"] for r in rows] == MODES[variant]
-  keys = ["train_loss", "train_batch_accuracy", "test_accuracy", "test_loss", "test_ece",
-          "train_accuracy", "train_eval_loss", "seconds", "learning_rate"]
+  keys = [
+    "train_loss",
+    "train_batch_accuracy",
+    "test_accuracy",
+    "test_loss",
+    "test_ece",
+    "train_accuracy",
+    "train_eval_loss",
+    "seconds",
+    "learning_rate",
+  ]
   if variant != "none":
-    keys += [f"{s}_{m}_current" for s in ("train", "test")
-             for m in ("fidelity", "kl", "margin")] + ["train_kd", "temperature"]
+    keys += [
+      f"{s}_{m}_current"
+      for s in ("train", "test")
+      for m in ("fidelity", "kl", "margin")
+    ] + ["train_kd", "temperature"]
   if variant != "none" and not variant.startswith("lockstep"):
-    keys += [f"{s}_{m}_final" for s in ("train", "test") for m in ("fidelity", "kl", "margin")]
+    keys += [
+      f"{s}_{m}_final"
+      for s in ("train", "test")
+      for m in ("fidelity", "kl", "margin")
+    ]
   for row in rows[1:]:
     for key in keys:
       assert np.isfinite(row[key]), (variant, key, row.get(key))
@@ -106,32 +139,57 @@ def test_final_fidelity_matches_an_independent_computation(runs, teacher_dir):
   mesh = data_mesh()
   _, model = run_reading.load_run(workdir)
   _, teacher_model = run_reading.load_run(teacher_dir)
-  student = predict_logits(model, run_reading.restore_variables(workdir, 2), splits.test_images,
-                           64, mesh)
-  teacher = predict_logits(teacher_model, run_reading.restore_variables(teacher_dir, 2),
-                           splits.test_images, 64, mesh)
-  assert rows[-1]["test_fidelity_final"] == pytest.approx(metrics.fidelity(student, teacher))
-  assert rows[-1]["test_kl_final"] == pytest.approx(metrics.kl_divergence(teacher, student),
-                                                    rel=1e-5)
-  assert rows[-1]["test_accuracy"] == pytest.approx(metrics.accuracy(student, splits.test_labels))
+  student = predict_logits(
+    model,
+    run_reading.restore_variables(workdir, 2),
+    splits.test_images,
+    64,
+    mesh,
+  )
+  teacher = predict_logits(
+    teacher_model,
+    run_reading.restore_variables(teacher_dir, 2),
+    splits.test_images,
+    64,
+    mesh,
+  )
+  assert rows[-1]["test_fidelity_final"] == pytest.approx(
+    metrics.fidelity(student, teacher)
+  )
+  assert rows[-1]["test_kl_final"] == pytest.approx(
+    metrics.kl_divergence(teacher, student), rel=1e-5
+  )
+  assert rows[-1]["test_accuracy"] == pytest.approx(
+    metrics.accuracy(student, splits.test_labels)
+  )
 
 
 def _params(workdir, epoch):
-  return jax.tree_util.tree_leaves(run_reading.restore_variables(workdir, epoch))
+  return jax.tree_util.tree_leaves(
+    run_reading.restore_variables(workdir, epoch)
+  )
 
 
 @pytest.mark.parametrize("offset", [0, -1])
-def test_lockstep_matches_teacher_run_then_online_student(runs, teacher_dir, offset):
+def test_lockstep_matches_teacher_run_then_online_student(
+  runs, teacher_dir, offset
+):
   """Same data order and seeds: equal up to float reassociation (rtol 1e-5, atol 1e-6)."""
   online_dir, online_rows = runs(f"online,distill.online_offset={offset}")
   lock_dir, lock_rows = runs(f"lockstep,distill.online_offset={offset}")
   for a, b in zip(_params(online_dir, 2), _params(lock_dir, 2)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-  for a, b in zip(_params(teacher_dir, 2), _params(os.path.join(lock_dir, "teacher"), 2)):
+  for a, b in zip(
+    _params(teacher_dir, 2), _params(os.path.join(lock_dir, "teacher"), 2)
+  ):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   for key in ("train_loss", "test_accuracy", "test_fidelity_current"):
-    np.testing.assert_allclose([r[key] for r in online_rows[1:]],
-                               [r[key] for r in lock_rows[1:]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+      [r[key] for r in online_rows[1:]],
+      [r[key] for r in lock_rows[1:]],
+      rtol=1e-5,
+      atol=1e-6,
+    )
   assert [r["teacher_epoch"] for r in lock_rows[1:]] == [1 + offset, 2 + offset]
 
 
@@ -146,28 +204,48 @@ def test_lockstep_teacher_is_an_ordinary_teacher_run(runs):
 
 
 @pytest.mark.parametrize("variant", ["online", "lockstep"])
-def test_resume_after_a_crash_matches_the_uninterrupted_run(runs, root, variant):
+def test_resume_after_a_crash_matches_the_uninterrupted_run(
+  runs, root, variant
+):
   workdir, rows = runs(variant)
   crashed = os.path.join(root, f"crashed_{variant}")
   shutil.copytree(workdir, crashed)
-  shutil.rmtree(os.path.join(crashed, "checkpoints", "2"))  # Epoch 2 never saved.
+  shutil.rmtree(
+    os.path.join(crashed, "checkpoints", "2")
+  )  # Epoch 2 never saved.
   resumed_rows = loop.run(wd.load_config(crashed), crashed)
   assert [r["epoch"] for r in resumed_rows] == [0, 1, 2]
-  assert resumed_rows[2]["test_accuracy"] == pytest.approx(rows[2]["test_accuracy"])
+  assert resumed_rows[2]["test_accuracy"] == pytest.approx(
+    rows[2]["test_accuracy"]
+  )
   for a, b in zip(_params(workdir, 2), _params(crashed, 2)):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_lr_scale_divides_the_learning_rate_by_tau_squared(teacher_dir):
-  plain = _config(teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='none'")
-  scaled = _config(teacher_dir, "online,distill.temperature=4.0,"
-                   "distill.lr_scale='inverse_tau_squared'")
+  plain = _config(
+    teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='none'"
+  )
+  scaled = _config(
+    teacher_dir,
+    "online,distill.temperature=4.0,distill.lr_scale='inverse_tau_squared'",
+  )
   lr_plain = float(student_optimizer(plain, 4)[1](0))
-  assert float(student_optimizer(scaled, 4)[1](0)) == pytest.approx(lr_plain / 16)
-  by_tau = _config(teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='inverse_tau'")
-  assert float(student_optimizer(by_tau, 4)[1](0)) == pytest.approx(lr_plain / 4)
-  curriculum = _config(teacher_dir, "temperature_curriculum,distill.lr_scale='inverse_tau_squared'")
-  assert float(student_optimizer(curriculum, 4)[1](0)) == pytest.approx(lr_plain / 64)
+  assert float(student_optimizer(scaled, 4)[1](0)) == pytest.approx(
+    lr_plain / 16
+  )
+  by_tau = _config(
+    teacher_dir, "online,distill.temperature=4.0,distill.lr_scale='inverse_tau'"
+  )
+  assert float(student_optimizer(by_tau, 4)[1](0)) == pytest.approx(
+    lr_plain / 4
+  )
+  curriculum = _config(
+    teacher_dir, "temperature_curriculum,distill.lr_scale='inverse_tau_squared'"
+  )
+  assert float(student_optimizer(curriculum, 4)[1](0)) == pytest.approx(
+    lr_plain / 64
+  )
 
 
 def test_workdir_of_another_config_is_refused(runs, teacher_dir):
@@ -195,24 +273,37 @@ def _teacher_copy(root, teacher_dir, name, drop_epoch):
 
 
 BAD = [
-    ("online,distill.teacher_workdir='/nonexistent/teacher'", FileNotFoundError, "does not exist"),
-    ("online,train_subset=96", ValueError, "train_subset"),
-    ("distill.mode='bogus'", ValueError, "distill.mode"),
-    ("early,distill.early_epoch=5", ValueError, "outside"),
-    ("anchors", ValueError, "outside", {"distill.anchor_epochs": (1, 7)}),
-    ("offline,distill.granularity='step_blend'", ValueError, "granularity"),
-    ("online,distill.alpha=1.5", ValueError, "alpha"),
-    ("online,distill.temperature=0.0", ValueError, "Temperatures"),
-    ("lockstep,distill.granularity='step',distill.teacher.batch_size=64", ValueError,
-     "batch_size"),
-    ("lockstep,distill.granularity='step_blend'", ValueError, "granularity"),
+  (
+    "online,distill.teacher_workdir='/nonexistent/teacher'",
+    FileNotFoundError,
+    "does not exist",
+  ),
+  ("online,train_subset=96", ValueError, "train_subset"),
+  ("distill.mode='bogus'", ValueError, "distill.mode"),
+  ("early,distill.early_epoch=5", ValueError, "outside"),
+  ("anchors", ValueError, "outside", {"distill.anchor_epochs": (1, 7)}),
+  ("offline,distill.granularity='step_blend'", ValueError, "granularity"),
+  ("online,distill.alpha=1.5", ValueError, "alpha"),
+  ("online,distill.temperature=0.0", ValueError, "Temperatures"),
+  (
+    "lockstep,distill.granularity='step',distill.teacher.batch_size=64",
+    ValueError,
+    "batch_size",
+  ),
+  ("lockstep,distill.granularity='step_blend'", ValueError, "granularity"),
 ]
 
 
-@pytest.mark.parametrize("arg,error,match,overrides", [b + ({},) * (4 - len(b)) for b in BAD])
-def test_bad_config_fails_before_any_work(root, teacher_dir, arg, error, match, overrides):
+@pytest.mark.parametrize(
+  "arg,error,match,overrides", [b + ({},) * (4 - len(b)) for b in BAD]
+)
+def test_bad_config_fails_before_any_work(
+  root, teacher_dir, arg, error, match, overrides
+):
   workdir = os.path.join(root, "never_created")
-  config = common.apply_overrides(distill_config.get_config(f"tiny,{arg}"), overrides)
+  config = common.apply_overrides(
+    distill_config.get_config(f"tiny,{arg}"), overrides
+  )
   if "teacher_workdir" not in arg:
     config.distill.teacher_workdir = teacher_dir
   with pytest.raises(error, match=match):
@@ -220,10 +311,16 @@ def test_bad_config_fails_before_any_work(root, teacher_dir, arg, error, match, 
   assert not os.path.exists(workdir)
 
 
-@pytest.mark.parametrize("variant,drop,match", [
-    ("online", 1, r"lacks checkpoint\(s\) \[1\]"), ("offline", 2, "has not finished")])
-def test_missing_teacher_checkpoints_fail_before_any_work(root, teacher_dir, variant, drop,
-                                                          match):
+@pytest.mark.parametrize(
+  "variant,drop,match",
+  [
+    ("online", 1, r"lacks checkpoint\(s\) \[1\]"),
+    ("offline", 2, "has not finished"),
+  ],
+)
+def test_missing_teacher_checkpoints_fail_before_any_work(
+  root, teacher_dir, variant, drop, match
+):
   copy = _teacher_copy(root, teacher_dir, f"teacher_without_{drop}", drop)
   workdir = os.path.join(root, "never_created")
   with pytest.raises(FileNotFoundError, match=match):
@@ -237,13 +334,19 @@ def test_restore_variables_reads_only_the_forward_variables(teacher_dir):
   variables = run_reading.restore_variables(teacher_dir, 1)
   assert set(variables) == {"params"}  # An MLP: no BatchNorm statistics.
   tx = make_optimizer(config.optimizer, 4, config.epochs)
-  abstract = checkpoint.abstract_replicated(jax.eval_shape(
-      lambda: create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1))), mesh)
+  abstract = checkpoint.abstract_replicated(
+    jax.eval_shape(
+      lambda: create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1))
+    ),
+    mesh,
+  )
   mngr = checkpoint.manager(teacher_dir, create=False)
   full = checkpoint.restore(mngr, 1, abstract)
   mngr.close()
-  for a, b in zip(jax.tree_util.tree_leaves(full.params),
-                  jax.tree_util.tree_leaves(variables["params"])):
+  for a, b in zip(
+    jax.tree_util.tree_leaves(full.params),
+    jax.tree_util.tree_leaves(variables["params"]),
+  ):
     np.testing.assert_array_equal(a, b)
   with pytest.raises(FileNotFoundError, match="no checkpoint for epoch 7"):
     run_reading.restore_variables(teacher_dir, 7)
@@ -254,18 +357,39 @@ def test_swapping_teacher_checkpoints_does_not_recompile(teacher_dir):
   mesh = data_mesh()
   tx = make_optimizer(config.optimizer, 4, 2)
   step = jit_distill_step(model=model, teacher_model=model, tx=tx)
-  images = np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype(np.float32)
+  images = (
+    np.random.default_rng(0).normal(size=(8, 28, 28, 1)).astype(np.float32)
+  )
   labels = np.arange(8, dtype=np.int32) % 10
   kd = []
-  for epoch, tau, alpha in [(0, 1.0, 0.0), (1, 4.0, 0.0), (2, 2.0, 0.5), (1, 4.0, 0.0)]:
+  for epoch, tau, alpha in [
+    (0, 1.0, 0.0),
+    (1, 4.0, 0.0),
+    (2, 2.0, 0.5),
+    (1, 4.0, 0.0),
+  ]:
     teacher = run_reading.restore_variables(teacher_dir, epoch)
-    fresh = replicate(create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1)), mesh)
-    _, out = step(fresh, images, labels, jax.random.PRNGKey(1), (teacher,),
-                  np.ones(1, np.float32), scalar(tau), scalar(alpha))
+    fresh = replicate(
+      create_state(model, tx, jax.random.PRNGKey(0), (28, 28, 1)), mesh
+    )
+    _, out = step(
+      fresh,
+      images,
+      labels,
+      jax.random.PRNGKey(1),
+      (teacher,),
+      np.ones(1, np.float32),
+      scalar(tau),
+      scalar(alpha),
+    )
     kd.append(float(out["kd"]))
   assert step._cache_size() == 1
-  assert len({round(v, 6) for v in kd[:3]}) == 3  # Each teacher was really used...
-  assert kd[3] == pytest.approx(kd[1])  # ...and swapping back gives the same targets.
+  assert (
+    len({round(v, 6) for v in kd[:3]}) == 3
+  )  # Each teacher was really used...
+  assert kd[3] == pytest.approx(
+    kd[1]
+  )  # ...and swapping back gives the same targets.
 
 
 def test_binary_task_teacher_and_student(root):
@@ -278,7 +402,13 @@ def test_binary_task_teacher_and_student(root):
   config = _config(teacher_dir, "offline,epochs=1")
   config.classes = (0, 6)
   rows = loop.run(config, os.path.join(root, "binary_student"))
-  assert np.isfinite(rows[-1]["test_fidelity_final"]) and rows[-1]["teacher_epoch"] == 1
-  config.classes = (0, 5)  # Other classes than the teacher's: refused before any work.
+  assert (
+    np.isfinite(rows[-1]["test_fidelity_final"])
+    and rows[-1]["teacher_epoch"] == 1
+  )
+  config.classes = (
+    0,
+    5,
+  )  # Other classes than the teacher's: refused before any work.
   with pytest.raises(ValueError, match="classes"):
     loop.run(config, os.path.join(root, "never_created"))

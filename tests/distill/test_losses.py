@@ -14,15 +14,21 @@ from kd_ntk.train import state as state_lib, steps
 
 
 def _logits(seed, shape=(6, 5), scale=2.0):
-  return jnp.asarray(np.random.default_rng(seed).normal(size=shape) * scale, jnp.float32)
+  return jnp.asarray(
+    np.random.default_rng(seed).normal(size=shape) * scale, jnp.float32
+  )
 
 
 def test_kd_at_unit_temperature_with_one_hot_teacher_is_cross_entropy():
   student = _logits(0)
   labels = jnp.array([0, 1, 2, 3, 4, 0])
-  teacher = 1000.0 * jax.nn.one_hot(labels, 5)  # A large-logit (one-hot) teacher.
+  teacher = 1000.0 * jax.nn.one_hot(
+    labels, 5
+  )  # A large-logit (one-hot) teacher.
   kd = losses.kd_loss(student, teacher, temperature=1.0)
-  np.testing.assert_allclose(kd, steps.cross_entropy(student, labels), rtol=1e-6)
+  np.testing.assert_allclose(
+    kd, steps.cross_entropy(student, labels), rtol=1e-6
+  )
 
 
 @pytest.mark.parametrize("tau", [1.0, 2.0, 4.0])
@@ -32,7 +38,9 @@ def test_gradient_scale_follows_tau_squared_convention(tau):
   p_s, p_t = jax.nn.softmax(student / tau), jax.nn.softmax(teacher / tau)
   np.testing.assert_allclose(grad, tau * (p_s - p_t), atol=1e-6)
   # Without the factor: (p_S − p_T)/τ, i.e. τ² times smaller.
-  grad_plain = jax.grad(lambda z: losses.kd_loss(z, teacher, tau, False))(student)
+  grad_plain = jax.grad(lambda z: losses.kd_loss(z, teacher, tau, False))(
+    student
+  )
   np.testing.assert_allclose(grad_plain, (p_s - p_t) / tau, atol=1e-6)
 
 
@@ -47,8 +55,13 @@ def test_alpha_mixes_label_cross_entropy_and_kd():
   labels = jnp.array([4, 3, 2, 1, 0, 1])
   loss, aux = losses.distillation_loss(student, teacher, labels, 3.0, 0.3)
   ce = steps.cross_entropy(student, labels)
-  kd = 9.0 * np.mean(np.sum(jax.nn.softmax(teacher / 3) * (
-      jax.nn.log_softmax(teacher / 3) - jax.nn.log_softmax(student / 3)), -1))
+  kd = 9.0 * np.mean(
+    np.sum(
+      jax.nn.softmax(teacher / 3)
+      * (jax.nn.log_softmax(teacher / 3) - jax.nn.log_softmax(student / 3)),
+      -1,
+    )
+  )
   np.testing.assert_allclose(aux["ce"], ce, rtol=1e-6)
   np.testing.assert_allclose(aux["kd"], kd, rtol=1e-5)
   np.testing.assert_allclose(loss, 0.3 * ce + 0.7 * kd, rtol=1e-5)
@@ -78,34 +91,61 @@ def test_alpha_one_equals_training_on_labels():
   images = jnp.asarray(rng.normal(size=(8, 28, 28, 1)), jnp.float32)
   labels = jnp.asarray(rng.integers(0, 10, 8))
   key = jax.random.PRNGKey(3)
-  expected, _ = jax.jit(functools.partial(steps.train_step, model=model, tx=tx))(
-      state, images, labels, key)
-  step = dsteps.jit_distill_step(model=model, teacher_model=teacher_model, tx=tx)
-  got, metrics = step(state, images, labels, key, (teacher_state.variables(),),
-                      np.ones(1, np.float32), dsteps.scalar(4.0), dsteps.scalar(1.0))
-  for a, b in zip(jax.tree_util.tree_leaves((expected.params, expected.batch_stats)),
-                  jax.tree_util.tree_leaves((got.params, got.batch_stats))):
+  expected, _ = jax.jit(
+    functools.partial(steps.train_step, model=model, tx=tx)
+  )(state, images, labels, key)
+  step = dsteps.jit_distill_step(
+    model=model, teacher_model=teacher_model, tx=tx
+  )
+  got, metrics = step(
+    state,
+    images,
+    labels,
+    key,
+    (teacher_state.variables(),),
+    np.ones(1, np.float32),
+    dsteps.scalar(4.0),
+    dsteps.scalar(1.0),
+  )
+  for a, b in zip(
+    jax.tree_util.tree_leaves((expected.params, expected.batch_stats)),
+    jax.tree_util.tree_leaves((got.params, got.batch_stats)),
+  ):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-  assert float(metrics["kd"]) > 0  # The teacher was consulted, with zero weight.
+  assert (
+    float(metrics["kd"]) > 0
+  )  # The teacher was consulted, with zero weight.
 
 
 def test_teacher_runs_in_inference_mode():
   teacher_model, _, teacher_state = _setup("cnn_tiny", channels=(4,), hidden=0)
-  images = jnp.asarray(np.random.default_rng(1).normal(size=(4, 28, 28, 1)) * 3, jnp.float32)
+  images = jnp.asarray(
+    np.random.default_rng(1).normal(size=(4, 28, 28, 1)) * 3, jnp.float32
+  )
   variables = teacher_state.variables()
-  got = dsteps.teacher_logits((variables,), jnp.ones(1), images, teacher_model=teacher_model)
+  got = dsteps.teacher_logits(
+    (variables,), jnp.ones(1), images, teacher_model=teacher_model
+  )
   inference = teacher_model.apply(variables, images, train=False)
-  batch_mode, _ = teacher_model.apply(variables, images, train=True, mutable=["batch_stats"])
+  batch_mode, _ = teacher_model.apply(
+    variables, images, train=True, mutable=["batch_stats"]
+  )
   np.testing.assert_allclose(got, inference, rtol=1e-6)
   assert not np.allclose(got, batch_mode, atol=1e-3)
 
 
 def test_blended_teacher_logits_are_the_weighted_mean():
   teacher_model, _, a = _setup("mlp16")
-  b = a.replace(params=jax.tree_util.tree_map(lambda x: x * 0.5 + 0.1, a.params))
+  b = a.replace(
+    params=jax.tree_util.tree_map(lambda x: x * 0.5 + 0.1, a.params)
+  )
   images = jnp.ones((4, 28, 28, 1))
   za = teacher_model.apply(a.variables(), images)
   zb = teacher_model.apply(b.variables(), images)
-  got = dsteps.teacher_logits((a.variables(), b.variables()), jnp.array([0.25, 0.75]), images,
-                              teacher_model=teacher_model)
+  got = dsteps.teacher_logits(
+    (a.variables(), b.variables()),
+    jnp.array([0.25, 0.75]),
+    images,
+    teacher_model=teacher_model,
+  )
   np.testing.assert_allclose(got, 0.25 * za + 0.75 * zb, rtol=1e-5, atol=1e-6)

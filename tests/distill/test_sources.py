@@ -21,13 +21,23 @@ def test_online_uses_checkpoint_t_at_epoch_t():
 
 def test_online_offset_minus_one_starts_from_the_initialisation():
   assert _per_epoch(sources.online(5, 5, offset=-1), 5) == [0, 1, 2, 3, 4]
-  assert _per_epoch(sources.online(5, 5, offset=2), 5) == [3, 4, 5, 5, 5]  # Clipped at T.
+  assert _per_epoch(sources.online(5, 5, offset=2), 5) == [
+    3,
+    4,
+    5,
+    5,
+    5,
+  ]  # Clipped at T.
 
 
 def test_online_maps_epochs_proportionally():
   assert _per_epoch(sources.online(4, 8), 4) == [2, 4, 6, 8]
   assert _per_epoch(sources.online(8, 4), 8) == [1, 1, 2, 2, 3, 3, 4, 4]
-  assert _per_epoch(sources.online(3, 10), 3) == [4, 7, 10]  # ⌈10t/3⌉, ends at T.
+  assert _per_epoch(sources.online(3, 10), 3) == [
+    4,
+    7,
+    10,
+  ]  # ⌈10t/3⌉, ends at T.
   assert sources.online_checkpoint(256, 256, 30) == 30
 
 
@@ -47,7 +57,9 @@ def test_step_blend_interpolates_along_the_trajectory():
   assert first.weights == pytest.approx((0.75, 0.25))
   mid = schedule(2, 1, 4)
   assert mid.weights == pytest.approx((0.5, 0.5))
-  assert schedule(2, 3, 4) == TeacherPick((2,), (1.0,))  # End of epoch t: checkpoint t.
+  assert schedule(2, 3, 4) == TeacherPick(
+    (2,), (1.0,)
+  )  # End of epoch t: checkpoint t.
   assert schedule(4, 3, 4) == TeacherPick((4,), (1.0,))
   for s in range(7):  # Weights always sum to one; u never leaves [0, T].
     pick = schedule(1, s, 7)
@@ -70,17 +82,34 @@ def test_anchors_switch_at_the_given_epochs():
 
 def test_anchors_equal_stages_and_two_checkpoint_progressive():
   assert _per_epoch(sources.anchors((2, 4, 6, 8), student_epochs=8), 8) == [
-      2, 2, 4, 4, 6, 6, 8, 8]
-  assert _per_epoch(sources.anchors((3, 10), student_epochs=5), 5) == [3, 3, 10, 10, 10]
+    2,
+    2,
+    4,
+    4,
+    6,
+    6,
+    8,
+    8,
+  ]
+  assert _per_epoch(sources.anchors((3, 10), student_epochs=5), 5) == [
+    3,
+    3,
+    10,
+    10,
+    10,
+  ]
 
 
-@pytest.mark.parametrize("anchor_epochs,switch,match", [
+@pytest.mark.parametrize(
+  "anchor_epochs,switch,match",
+  [
     ((), (), "non-empty"),
     ((1, 2), (1,), "one entry per anchor"),
     ((1, 2), (2, 3), "start at 1"),
     ((1, 2), (1, 1), "increase"),
     ((1, 2, 3), (), "at least as many"),
-])
+  ],
+)
 def test_anchors_reject_bad_stages(anchor_epochs, switch, match):
   with pytest.raises(ValueError, match=match):
     sources.anchors(anchor_epochs, switch, student_epochs=2)
@@ -96,7 +125,9 @@ def test_needed_checkpoints():
 
 def test_temperature_curricula():
   linear = sources.temperature_schedule("linear", 8.0, 2.0, 4)
-  assert [linear(t) for t in (1, 2, 3, 4)] == pytest.approx([8.0, 6.0, 4.0, 2.0])
+  assert [linear(t) for t in (1, 2, 3, 4)] == pytest.approx(
+    [8.0, 6.0, 4.0, 2.0]
+  )
   cosine = sources.temperature_schedule("cosine", 8.0, 2.0, 5)
   values = [cosine(t) for t in range(1, 6)]
   assert values[0] == pytest.approx(8.0) and values[-1] == pytest.approx(2.0)

@@ -7,16 +7,32 @@ import pytest
 
 from kd_ntk import models
 
-SMALL_INPUT = {"mlp": (28, 28, 1), "lenet": (28, 28, 1), "cnn": (28, 28, 1),
-               # Any size works for MobileNet; a small one keeps XLA's compile short.
-               "mobilenet": (8, 8, 3)}
+SMALL_INPUT = {
+  "mlp": (28, 28, 1),
+  "lenet": (28, 28, 1),
+  "cnn": (28, 28, 1),
+  # Any size works for MobileNet; a small one keeps XLA's compile short.
+  "mobilenet": (8, 8, 3),
+}
 # Presets fast enough to build in a test; the big ResNets share code with resnet8.
-PRESETS = ["mlp16", "mlp", "lenet5", "lenet5x8", "cnn_tiny", "cnn", "resnet8",
-           "resnet8_nf", "resnet20", "mobilenetv3_narrow"]
+PRESETS = [
+  "mlp16",
+  "mlp",
+  "lenet5",
+  "lenet5x8",
+  "cnn_tiny",
+  "cnn",
+  "resnet8",
+  "resnet8_nf",
+  "resnet20",
+  "mobilenetv3_narrow",
+]
 
 
 def _shape(name):
-  return next((s for k, s in SMALL_INPUT.items() if name.startswith(k)), (32, 32, 3))
+  return next(
+    (s for k, s in SMALL_INPUT.items() if name.startswith(k)), (32, 32, 3)
+  )
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -29,12 +45,15 @@ def test_output_shape_and_finite(name):
   assert np.all(np.isfinite(logits))
 
 
-@pytest.mark.parametrize("name, expected", [
+@pytest.mark.parametrize(
+  "name, expected",
+  [
     # Counted by hand: 784*16+16 + 16*10+10.
     ("mlp16", 784 * 16 + 16 + 16 * 10 + 10),
     # conv1 5*5*1*6+6, conv2 5*5*6*16+16, fc 256*120+120, 120*84+84, 84*10+10.
     ("lenet5", 156 + 2416 + 30840 + 10164 + 850),
-])
+  ],
+)
 def test_parameter_count_closed_form(name, expected):
   model = models.get_model(name, 10)
   variables = models.init_variables(model, jax.random.PRNGKey(0), (28, 28, 1))
@@ -46,7 +65,8 @@ def test_resnet_depth_family_and_width():
   for name in ["resnet8", "resnet20"]:
     model = models.get_model(name, 10)
     counts[name] = models.parameter_count(
-        models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 3))["params"])
+      models.init_variables(model, jax.random.PRNGKey(0), (32, 32, 3))["params"]
+    )
   assert counts["resnet20"] > 3 * counts["resnet8"]
   with pytest.raises(ValueError, match="6n\\+2"):
     bad = models.get_model("resnet8", 10, depth=9)
@@ -83,4 +103,6 @@ def test_flops_reported():
   variables = models.init_variables(model, jax.random.PRNGKey(0), (28, 28, 1))
   flops = models.flops_per_example(model, variables, (28, 28, 1))
   # A dense layer costs 2*d_in*d_out FLOPs; allow for bias/ReLU bookkeeping.
-  assert 2 * (784 * 16 + 16 * 10) <= flops <= 1.2 * 2 * (784 * 16 + 16 * 10) + 200
+  assert (
+    2 * (784 * 16 + 16 * 10) <= flops <= 1.2 * 2 * (784 * 16 + 16 * 10) + 200
+  )

@@ -18,7 +18,8 @@ def perturb(params, seed=1, scale=0.1):
   """
   rng = np.random.default_rng(seed)
   return jax.tree_util.tree_map(
-      lambda a: a + scale * rng.standard_normal(a.shape).astype(a.dtype), params)
+    lambda a: a + scale * rng.standard_normal(a.shape).astype(a.dtype), params
+  )
 
 
 def random_params(model, x, seed=0):
@@ -27,7 +28,9 @@ def random_params(model, x, seed=0):
   Only shapes come from flax (`eval_shape`): compiling `init` would dominate
   the test time, and the NTK identities hold at any parameters.
   """
-  shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x, train=False))
+  shapes = jax.eval_shape(
+    lambda: model.init(jax.random.PRNGKey(0), x, train=False)
+  )
   rng = np.random.default_rng(seed)
 
   def draw(s):
@@ -39,7 +42,11 @@ def random_params(model, x, seed=0):
 
 def setup_net(name, shape, n, num_classes=3, seed=0, **kwargs):
   model = get_model(name, num_classes, **kwargs)
-  x = np.random.default_rng(seed + 2).standard_normal((n,) + shape).astype(np.float32)
+  x = (
+    np.random.default_rng(seed + 2)
+    .standard_normal((n,) + shape)
+    .astype(np.float32)
+  )
   f, params = inference_fn(model, random_params(model, x[:1], seed))
   return f, params, x
 
@@ -53,7 +60,9 @@ def reference_full(f, params, x1, x2=None):
     def flat_jac(x):
       jac = jax.jacrev(lambda p: f(p, x))(p64)
       leaves = jax.tree_util.tree_leaves(jac)
-      return jnp.concatenate([l.reshape(l.shape[0], l.shape[1], -1) for l in leaves], -1)
+      return jnp.concatenate(
+        [l.reshape(l.shape[0], l.shape[1], -1) for l in leaves], -1
+      )
 
     j1 = flat_jac(jnp.asarray(x1, jnp.float64))
     j2 = j1 if x2 is None else flat_jac(jnp.asarray(x2, jnp.float64))
@@ -61,6 +70,6 @@ def reference_full(f, params, x1, x2=None):
 
 
 def rel_error(a, b):
-  return float(np.max(np.abs(np.asarray(a, np.float64) - b)) / np.max(np.abs(b)))
-
-
+  return float(
+    np.max(np.abs(np.asarray(a, np.float64) - b)) / np.max(np.abs(b))
+  )

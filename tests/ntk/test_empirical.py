@@ -11,17 +11,29 @@ import numpy as np
 import pytest
 
 from kd_ntk.models import get_model
-from kd_ntk.ntk import (empirical_ntk, factorisable_leaves, ntk_block_fn, x64_enabled,
-                        x64_scope)
+from kd_ntk.ntk import (
+  empirical_ntk,
+  factorisable_leaves,
+  ntk_block_fn,
+  x64_enabled,
+  x64_scope,
+)
 
 # tests/ntk is on sys.path (no __init__.py): its helper module imports directly.
-from ntk_helpers import (F32_TOL, F64_TOL, perturb, random_params, reference_full,
-                         rel_error, setup_net)
+from ntk_helpers import (
+  F32_TOL,
+  F64_TOL,
+  perturb,
+  random_params,
+  reference_full,
+  rel_error,
+  setup_net,
+)
 
 MODELS = {
-    "mlp": dict(name="mlp16", shape=(4, 4, 1), n=7),
-    "lenet5": dict(name="lenet5", shape=(28, 28, 1), n=5),
-    "resnet8_nf": dict(name="resnet8_nf", shape=(8, 8, 1), n=5),
+  "mlp": dict(name="mlp16", shape=(4, 4, 1), n=7),
+  "lenet5": dict(name="lenet5", shape=(28, 28, 1), n=5),
+  "resnet8_nf": dict(name="resnet8_nf", shape=(8, 8, 1), n=5),
 }
 
 
@@ -61,16 +73,30 @@ def test_float64_accumulation_of_float32_jacobians():
 def mlp():
   f, params, x = setup_net("mlp16", (4, 4, 1), 11, num_classes=4)
   x2 = np.random.default_rng(7).standard_normal((6, 4, 4, 1)).astype(np.float32)
-  return f, params, x, x2, reference_full(f, params, x), reference_full(f, params, x, x2)
+  return (
+    f,
+    params,
+    x,
+    x2,
+    reference_full(f, params, x),
+    reference_full(f, params, x, x2),
+  )
 
 
 @pytest.mark.parametrize("output", ["trace", "full", "diagonal"])
 def test_methods_agree_with_each_other_and_the_reference(mlp, output):
   f, params, x, _, ref, _ = mlp
-  want = {"trace": np.einsum("ijcc->ij", ref), "full": ref,
-          "diagonal": np.einsum("ijcc->ijc", ref)}[output]
-  grams = {m: empirical_ntk(f, params, x, output=m_out, method=m)
-           for m, m_out in [(m, output) for m in ("auto", "jacobian", "structured", "ntvp")]}
+  want = {
+    "trace": np.einsum("ijcc->ij", ref),
+    "full": ref,
+    "diagonal": np.einsum("ijcc->ijc", ref),
+  }[output]
+  grams = {
+    m: empirical_ntk(f, params, x, output=m_out, method=m)
+    for m, m_out in [
+      (m, output) for m in ("auto", "jacobian", "structured", "ntvp")
+    ]
+  }
   for method, gram in grams.items():
     assert gram.shape == want.shape, method
     assert rel_error(gram, want) < F32_TOL, method
@@ -81,19 +107,30 @@ def test_blocked_equals_unblocked(mlp, block_size):
   f, params, x, x2, _, _ = mlp
   whole = empirical_ntk(f, params, x, output="full", block_size=len(x))
   blocked = empirical_ntk(f, params, x, output="full", block_size=block_size)
-  np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-6 * np.abs(whole).max())
-  cross_whole = empirical_ntk(f, params, x, x2, output="diagonal", block_size=len(x))
-  cross = empirical_ntk(f, params, x, x2, output="diagonal", block_size=block_size)
-  np.testing.assert_allclose(cross, cross_whole, rtol=1e-6,
-                             atol=1e-6 * np.abs(cross_whole).max())
+  np.testing.assert_allclose(
+    blocked, whole, rtol=1e-6, atol=1e-6 * np.abs(whole).max()
+  )
+  cross_whole = empirical_ntk(
+    f, params, x, x2, output="diagonal", block_size=len(x)
+  )
+  cross = empirical_ntk(
+    f, params, x, x2, output="diagonal", block_size=block_size
+  )
+  np.testing.assert_allclose(
+    cross, cross_whole, rtol=1e-6, atol=1e-6 * np.abs(cross_whole).max()
+  )
 
 
 def test_given_x2_matches_symmetric_and_reference(mlp):
   f, params, x, x2, _, ref_cross = mlp
   sym = empirical_ntk(f, params, x, block_size=4)
-  np.testing.assert_array_equal(sym, sym.T)  # mirrored blocks: exactly symmetric
+  np.testing.assert_array_equal(
+    sym, sym.T
+  )  # mirrored blocks: exactly symmetric
   same = empirical_ntk(f, params, x, x, block_size=4)
-  np.testing.assert_allclose(same, sym, rtol=1e-6, atol=1e-6 * np.abs(sym).max())
+  np.testing.assert_allclose(
+    same, sym, rtol=1e-6, atol=1e-6 * np.abs(sym).max()
+  )
   cross = empirical_ntk(f, params, x, x2, output="full", block_size=4)
   assert cross.shape == (11, 6, 4, 4)
   assert rel_error(cross, ref_cross) < F32_TOL
@@ -105,8 +142,12 @@ def test_trace_and_diagonal_are_parts_of_full(mlp):
   trace = empirical_ntk(f, params, x, x2, output="trace", block_size=4)
   diagonal = empirical_ntk(f, params, x, x2, output="diagonal", block_size=4)
   scale = np.abs(full).max()
-  np.testing.assert_allclose(trace, np.einsum("ijcc->ij", full), atol=1e-5 * scale)
-  np.testing.assert_allclose(diagonal, np.einsum("ijcc->ijc", full), atol=1e-6 * scale)
+  np.testing.assert_allclose(
+    trace, np.einsum("ijcc->ij", full), atol=1e-5 * scale
+  )
+  np.testing.assert_allclose(
+    diagonal, np.einsum("ijcc->ijc", full), atol=1e-6 * scale
+  )
 
 
 def test_compiled_once_and_reused_across_blocks_and_calls():
@@ -121,7 +162,9 @@ def test_compiled_once_and_reused_across_blocks_and_calls():
 
   empirical_ntk(f, variables["params"], x[:5], block_size=4)
   first = len(traces)
-  empirical_ntk(f, variables["params"], x, block_size=4)    # 3 blocks, padded last
+  empirical_ntk(
+    f, variables["params"], x, block_size=4
+  )  # 3 blocks, padded last
   empirical_ntk(f, perturb(variables["params"]), x[:9], x[9:], block_size=4)
   assert len(traces) == first
 
@@ -172,25 +215,32 @@ def test_dense_layers_are_found_and_shared_weights_are_not():
   g = lambda p, xx: model.apply({"params": p}, xx)
   assert list(factorisable_leaves(g, params, xs[0])) == [3]  # the head only
   ref = np.einsum("ijcc->ij", reference_full(g, params, xs))
-  assert rel_error(empirical_ntk(g, params, xs, method="structured"), ref) < F32_TOL
+  assert (
+    rel_error(empirical_ntk(g, params, xs, method="structured"), ref) < F32_TOL
+  )
 
 
 def test_sequence_dense_and_jitted_functions():
   class Tokens(nn.Module):  # a dense layer at every position: not rank one
     @nn.compact
     def __call__(self, x, train=False):
-      h = nn.relu(nn.Dense(8)(x))                 # (B, T, 8)
+      h = nn.relu(nn.Dense(8)(x))  # (B, T, 8)
       return nn.Dense(2)(h.reshape((x.shape[0], -1)))
 
   model = Tokens()
   x = np.random.default_rng(4).standard_normal((6, 5, 3)).astype(np.float32)
   params = random_params(model, x)["params"]
-  g = jax.jit(lambda p, xx: model.apply({"params": p}, xx))   # taps inside a jit
+  g = jax.jit(lambda p, xx: model.apply({"params": p}, xx))  # taps inside a jit
   found = factorisable_leaves(g, params, x[0])
   leaves = jax.tree_util.tree_leaves(params)
   assert [leaves[k].shape for k in found] == [(40, 2)]
   ref = np.einsum("ijcc->ij", reference_full(g, params, x))
-  assert rel_error(empirical_ntk(g, params, x, method="structured", block_size=4), ref) < F32_TOL
+  assert (
+    rel_error(
+      empirical_ntk(g, params, x, method="structured", block_size=4), ref
+    )
+    < F32_TOL
+  )
 
 
 def test_falls_back_to_the_jacobian_path_when_tapping_fails(mlp, monkeypatch):

@@ -29,7 +29,9 @@ def mlp():
 
 def test_huge_block_size_is_capped_at_n(mlp):
   f, params, x, ref = mlp
-  gram = empirical_ntk(f, params, x, block_size=10**6)   # aborted inside XLA before
+  gram = empirical_ntk(
+    f, params, x, block_size=10**6
+  )  # aborted inside XLA before
   assert rel_error(gram, ref) < F32_TOL
   cross = empirical_ntk(f, params, x[:4], x[4:], block_size=20_000)
   assert rel_error(cross, ref[:4, 4:]) < F32_TOL
@@ -58,16 +60,22 @@ def test_non_finite_inputs_and_parameters_are_refused(mlp, where, value):
 def test_devices_spread_gives_the_one_device_result_exactly(mlp):
   f, params, x, ref = mlp
   devices = jax.local_devices()
-  assert len(devices) == 4   # tests/conftest.py
+  assert len(devices) == 4  # tests/conftest.py
   x2 = x[:5] * 0.5
   for kwargs in (dict(output="trace"), dict(output="full")):
-    one = empirical_ntk(f, params, x, block_size=2, devices=devices[:1], **kwargs)
+    one = empirical_ntk(
+      f, params, x, block_size=2, devices=devices[:1], **kwargs
+    )
     many = empirical_ntk(f, params, x, block_size=2, devices=devices, **kwargs)
     default = empirical_ntk(f, params, x, block_size=2, **kwargs)
     np.testing.assert_array_equal(many, one)
     np.testing.assert_array_equal(default, one)
-    cross_one = empirical_ntk(f, params, x, x2, block_size=2, devices=devices[3:], **kwargs)
-    cross = empirical_ntk(f, params, x, x2, block_size=2, devices=devices, **kwargs)
+    cross_one = empirical_ntk(
+      f, params, x, x2, block_size=2, devices=devices[3:], **kwargs
+    )
+    cross = empirical_ntk(
+      f, params, x, x2, block_size=2, devices=devices, **kwargs
+    )
     np.testing.assert_array_equal(cross, cross_one)
   assert rel_error(empirical_ntk(f, params, x, block_size=2), ref) < F32_TOL
   with pytest.raises(ValueError, match="devices must be"):
@@ -77,7 +85,7 @@ def test_devices_spread_gives_the_one_device_result_exactly(mlp):
 def test_task_assignment_is_balanced_and_pure():
   tasks = [t for p in panels(5, 2) for t in panel_tasks(*p, 5, symmetric=True)]
   pairs = sorted((i, j) for j, rows in tasks for i in rows)
-  assert pairs == [(i, j) for i in range(5) for j in range(i, 5)]   # each once
+  assert pairs == [(i, j) for i in range(5) for j in range(i, 5)]  # each once
   costs = [len(rows) for _, rows in tasks]
   owner = assign_tasks(costs, 3)
   assert owner == assign_tasks(costs, 3)
@@ -90,7 +98,7 @@ def test_task_assignment_is_balanced_and_pure():
 
 def test_cache_reuses_work_but_never_keeps_the_network_alive(mlp):
   _, params, x, _ = mlp
-  big = jnp.ones((512, 512))   # stands for closed-over BatchNorm statistics
+  big = jnp.ones((512, 512))  # stands for closed-over BatchNorm statistics
   traces = []
 
   def make():
@@ -98,22 +106,25 @@ def test_cache_reuses_work_but_never_keeps_the_network_alive(mlp):
       traces.append(1)
       h = xx.reshape(xx.shape[0], -1)
       return jnp.tanh(h @ p["w"]) @ p["v"] + 0.0 * big[0, 0]
+
     return f
 
-  p = dict(w=np.ones((16, 8), np.float32) * 0.1, v=np.ones((8, 3), np.float32) * 0.1)
+  p = dict(
+    w=np.ones((16, 8), np.float32) * 0.1, v=np.ones((8, 3), np.float32) * 0.1
+  )
   cache = FunctionCache(max_per_fn=4)
   f = make()
   empirical_ntk(f, p, x, cache=cache, devices=jax.local_devices()[:1])
   count, size = len(traces), len(cache)
   assert size > 0
   empirical_ntk(f, p, x, cache=cache, devices=jax.local_devices()[:1])
-  assert len(traces) == count and len(cache) == size    # reused, not rebuilt
+  assert len(traces) == count and len(cache) == size  # reused, not rebuilt
   ref = weakref.ref(f)
   del f
   gc.collect()
-  assert ref() is None and len(cache) == 0               # nothing kept alive
+  assert ref() is None and len(cache) == 0  # nothing kept alive
   g = make()
-  empirical_ntk(g, p, x)                                  # the default cache, too
+  empirical_ntk(g, p, x)  # the default cache, too
   ref = weakref.ref(g)
   del g
   gc.collect()
@@ -137,12 +148,25 @@ def test_a_process_runs_only_its_devices_tasks_and_the_parts_sum_to_the_whole():
   rest zero, and the parts add up to the one-process matrix exactly."""
   import numpy as np
   from kd_ntk.ntk.blocking import blocked_gram
+
   x = np.random.default_rng(0).normal(size=(11, 3)).astype(np.float32)
-  common = dict(prepare=lambda b, d: b, pair=lambda a, b, d: a @ b.T, mirror=lambda k: k.T,
-                x1=x, x2=None, block_size=3, tail_shape=(), out_dtype=np.float32,
-                cache_bytes=10**6, num_devices=4, to_device=lambda t, d: t)
+  common = dict(
+    prepare=lambda b, d: b,
+    pair=lambda a, b, d: a @ b.T,
+    mirror=lambda k: k.T,
+    x1=x,
+    x2=None,
+    block_size=3,
+    tail_shape=(),
+    out_dtype=np.float32,
+    cache_bytes=10**6,
+    num_devices=4,
+    to_device=lambda t, d: t,
+  )
   whole = blocked_gram(**common)
-  parts = [blocked_gram(**common, local=devices) for devices in ([0, 1], [2, 3])]
+  parts = [
+    blocked_gram(**common, local=devices) for devices in ([0, 1], [2, 3])
+  ]
   assert all(np.count_nonzero(p) for p in parts)
   assert not np.any((parts[0] != 0) & (parts[1] != 0))  # Disjoint blocks.
   np.testing.assert_array_equal(parts[0] + parts[1], whole)

@@ -8,23 +8,30 @@ import numpy as np
 import pytest
 
 nt = pytest.importorskip(
-    "neural_tangents",
-    reason="neural-tangents is absent only on the core-only leg (newest JAX)")
+  "neural_tangents",
+  reason="neural-tangents is absent only on the core-only leg (newest JAX)",
+)
 
 from kd_ntk.ntk import empirical_ntk  # noqa: E402
 
 from ntk_helpers import rel_error, setup_net  # noqa: E402  (tests/ntk is on sys.path)
 
 TOL = 1e-5
-IMPLEMENTATIONS = {"jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
-                   "ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS}
+IMPLEMENTATIONS = {
+  "jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
+  "ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
+}
 
 
 def _nt_kernel(f, params, x1, x2, implementation, output):
-  axes = {"trace": dict(trace_axes=(-1,)), "full": dict(trace_axes=()),
-          "diagonal": dict(trace_axes=(), diagonal_axes=(-1,))}[output]
-  fn = nt.empirical_ntk_fn(f, vmap_axes=0, implementation=IMPLEMENTATIONS[implementation],
-                           **axes)
+  axes = {
+    "trace": dict(trace_axes=(-1,)),
+    "full": dict(trace_axes=()),
+    "diagonal": dict(trace_axes=(), diagonal_axes=(-1,)),
+  }[output]
+  fn = nt.empirical_ntk_fn(
+    f, vmap_axes=0, implementation=IMPLEMENTATIONS[implementation], **axes
+  )
   return np.asarray(fn(x1, x2, params), np.float64)
 
 
@@ -44,6 +51,8 @@ def test_mlp_full_and_diagonal_match(implementation, output):
   x2 = x[:4] * 0.5 + 0.1
   theirs = _nt_kernel(f, params, x, x2, implementation, output)
   for method in ("structured", "jacobian", "ntvp"):
-    ours = empirical_ntk(f, params, x, x2, output=output, method=method, block_size=4)
+    ours = empirical_ntk(
+      f, params, x, x2, output=output, method=method, block_size=4
+    )
     assert ours.shape == theirs.shape
     assert rel_error(ours, theirs) < TOL, method

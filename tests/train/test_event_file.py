@@ -11,11 +11,15 @@ from kd_ntk.train import event_file
 
 
 def test_crc32c_matches_the_published_check_value():
-  assert event_file.crc32c(b"123456789") == 0xE3069283  # RFC 3720, appendix B.4.
+  assert (
+    event_file.crc32c(b"123456789") == 0xE3069283
+  )  # RFC 3720, appendix B.4.
   assert event_file.crc32c(b"") == 0
 
 
-def test_events_round_trip_through_an_independent_decoder(tmp_path, read_events):
+def test_events_round_trip_through_an_independent_decoder(
+  tmp_path, read_events
+):
   writer = event_file.EventFileWriter(str(tmp_path))
   assert writer.path is None  # Nothing written yet: no file.
   writer.scalars(3, {"loss": 0.25, "accuracy": float("nan")})
@@ -40,14 +44,25 @@ def test_a_corrupted_record_fails_its_checksum(tmp_path, read_events):
 
 
 def test_scalar_values_keep_numbers_only():
-  row = {"epoch": 2, "test_loss": 0.5, "teacher_epoch": 1, "temperature": None,
-         "flag": True, "name": "x"}
-  assert event_file.scalar_values(row) == {"test_loss": 0.5, "teacher_epoch": 1.0}
+  row = {
+    "epoch": 2,
+    "test_loss": 0.5,
+    "teacher_epoch": 1,
+    "temperature": None,
+    "flag": True,
+    "name": "x",
+  }
+  assert event_file.scalar_values(row) == {
+    "test_loss": 0.5,
+    "teacher_epoch": 1.0,
+  }
 
 
 def test_tensorflow_reads_the_events(tmp_path):
   """The oracle: TensorFlow's own reader parses the file and checks both CRCs."""
-  tf = pytest.importorskip("tensorflow", reason="TensorFlow is absent on the core-only leg")
+  tf = pytest.importorskip(
+    "tensorflow", reason="TensorFlow is absent on the core-only leg"
+  )
   writer = event_file.EventFileWriter(str(tmp_path))
   writer.scalars(7, {"test_accuracy": 0.875, "train_loss": 1.25})
   writer.close()
@@ -55,6 +70,9 @@ def test_tensorflow_reads_the_events(tmp_path):
   assert events[0].file_version == "brain.Event:2"
   assert events[1].step == 7
   assert {v.tag: v.simple_value for v in events[1].summary.value} == {
-      "test_accuracy": 0.875, "train_loss": 1.25}
+    "test_accuracy": 0.875,
+    "train_loss": 1.25,
+  }
   assert struct.unpack("<Q", open(writer.path, "rb").read(8))[0] == len(
-      events[0].SerializeToString())
+    events[0].SerializeToString()
+  )
