@@ -142,8 +142,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       config.teacher.model, config.teacher.epochs = "cnn_tiny", 2
       config.teacher.train_subset = 4 * global_batch
       config.teacher.test_subset = 2 * global_batch
-      config.students, config.seeds, config.student_epochs = ("mlp16",), (0,), 2
-      config.early_epoch, config.train_eval_size = 1, global_batch
+      config.students = ml_collections.ConfigDict(
+        {"cnn-w2": {"family": "cnn", "width": 2}}
+      )
+      config.seeds, config.students_run.epochs = (0,), 2
+      config.early.candidates = (1,)
+      config.students_run.train_eval_size = global_batch
       config.complexity.num_examples = 64
       config.complexity.teacher_epoch_stride = (
         config.complexity.student_epoch_stride
@@ -152,8 +156,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     scale_teacher(
       config.teacher, **scaled
     )  # Students copy batch sizes and data_dir.
-    config.student_learning_rate = scaled_learning_rate(
-      config.student_learning_rate, global_batch, lr_rule
+    config.students_run.learning_rate = scaled_learning_rate(
+      config.students_run.learning_rate, global_batch, lr_rule
     )
   config.scale = scale_block(platform, **scaled)
   return common.apply_overrides(config, overrides)

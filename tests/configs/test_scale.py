@@ -34,8 +34,8 @@ def test_reproduce_scales_teacher_and_students():
   assert config.teacher.optimizer.learning_rate == pytest.approx(
     base.teacher.optimizer.learning_rate * 2
   )
-  assert config.student_learning_rate == pytest.approx(
-    base.student_learning_rate * 2
+  assert config.students_run.learning_rate == pytest.approx(
+    base.students_run.learning_rate * 2
   )
   assert config.students == base.students and config.teacher.model == "resnet56"
 
@@ -95,6 +95,9 @@ def test_reproduce_variants_pass_the_grid_validation(arg, tmp_path):
   from kd_ntk.analysis import reproduce as reproduce_run
   from kd_ntk.configs import validation
 
+  config = scale.get_config(arg)
   validation.check_reproduce_config(
-    scale.get_config(arg), str(tmp_path), reproduce_run.student_config
+    config,
+    str(tmp_path),
+    reproduce_run.student_configs(config, reproduce_run.validate(config)),
   )
