@@ -60,9 +60,8 @@ def _smallest(rows, family: Optional[str], task="main"):
   return family, fams[family][0]
 
 
-def _online_minus_offline(
-  rows, metric, family, width, tau, alpha, sign=1.0, what=None
-):
+def _online_and_offline(rows, metric, family, width, tau, alpha):
+  """{seed: metric} of the online and of the offline runs of one student/τ/α."""
   common = dict(
     task="main",
     student_family=family,
@@ -70,10 +69,16 @@ def _online_minus_offline(
     temperature=tau,
     alpha=alpha,
   )
-  on, off = (
+  return (
     by_seed(rows, metric, mode="online", **common),
     by_seed(rows, metric, mode="offline", **common),
   )
+
+
+def _online_minus_offline(
+  rows, metric, family, width, tau, alpha, sign=1.0, what=None
+):
+  on, off = _online_and_offline(rows, metric, family, width, tau, alpha)
   if sign < 0:
     on, off = off, on
   label = what or f"online − offline {metric}"
@@ -160,17 +165,7 @@ def claim_c5(
   for tau in taus:
     gaps = {}
     for w in (widths[0], widths[-1]):
-      common = dict(
-        task="main",
-        student_family=family,
-        student_width=w,
-        temperature=tau,
-        alpha=alpha,
-      )
-      on, off = (
-        by_seed(rows, ACCURACY, mode="online", **common),
-        by_seed(rows, ACCURACY, mode="offline", **common),
-      )
+      on, off = _online_and_offline(rows, ACCURACY, family, w, tau, alpha)
       gaps[w] = {
         s: on[s] - off[s]
         for s in on
