@@ -39,7 +39,6 @@ JAX internals relied on (all reached through `jax.make_jaxpr` objects and
 """
 
 import dataclasses
-import itertools
 import math
 import warnings
 from typing import (
@@ -54,8 +53,9 @@ from typing import (
 )
 
 import jax
-import jax.numpy as jnp
 from jax.extend.core import Literal
+
+from kd_ntk.ntk import layer_math
 
 # Call-like primitives whose body is differentiated as written, so a parameter
 # can be followed inside positionally ("pjit" became "jit" in newer JAX).
@@ -321,72 +321,9 @@ def layers_or_none(
     return None
 
 
-def conv_patches(lhs, patch) -> jax.Array:
-  """(S, D) input patches of one example: row s holds every input value that
-  output position s of the convolution reads, in a fixed (feature, offset) order.
-
-  Strided slices of the padded input, one per filter offset: no arithmetic
-  (`lax.conv_general_dilated_patches` would run a convolution with a D x D
-  identity kernel, D times the convolution's own cost).
-  """
-  spec = patch["dimension_numbers"].lhs_spec
-  x = jnp.transpose(lhs, spec)[0]  # (C_in, *spatial)
-  filt, strides = patch["filter_shape"], patch["window_strides"]
-  lhs_dil, rhs_dil = patch["lhs_dilation"], patch["rhs_dilation"]
-  pads = patch["padding"]
-  if isinstance(pads, str):
-    dilated_in = [(d - 1) * l + 1 for d, l in zip(x.shape[1:], lhs_dil)]
-    dilated_k = [(k - 1) * r + 1 for k, r in zip(filt, rhs_dil)]
-    pads = jax.lax.padtype_to_pads(dilated_in, dilated_k, strides, pads)
-  x = jax.lax.pad(
-    x,
-    jnp.zeros((), x.dtype),
-    [(0, 0, 0)] + [(lo, hi, l - 1) for (lo, hi), l in zip(pads, lhs_dil)],
-  )
-  out = [
-    (d - (k - 1) * r - 1) // s + 1
-    for d, k, r, s in zip(x.shape[1:], filt, rhs_dil, strides)
-  ]
-  slices = []
-  for offsets in itertools.product(*[range(k) for k in filt]):
-    start = [0] + [o * r for o, r in zip(offsets, rhs_dil)]
-    limit = [x.shape[0]] + [
-      b + (m - 1) * s + 1 for b, m, s in zip(start[1:], out, strides)
-    ]
-    slices.append(jax.lax.slice(x, start, limit, [1] + list(strides)))
-  patches = jnp.stack(slices, axis=1)  # (C_in, K, *out)
-  return patches.reshape(-1, math.prod(out)).T  # (S, D)
-
-
-def conv_as_matmul(lhs, rhs, patch, out_shape) -> Tuple[jax.Array, jax.Array]:
-  """(output, patches_SxD) of a one-example convolution computed as patches · W.
-
-  The same numbers as `conv_general_dilated`, but as a matrix product, so the
-  backward pass (C cotangents per example) is a large GEMM instead of C
-  transposed convolutions, and the patches are ready for the kernel Jacobian
-  `patchesᵀ · g_c`.
-  """
-  dims = patch["dimension_numbers"]
-  patches_SxD = conv_patches(lhs, patch)
-  order = (dims.rhs_spec[1],) + tuple(dims.rhs_spec[2:]) + (dims.rhs_spec[0],)
-  w_DxO = jnp.transpose(rhs, order).reshape(patches_SxD.shape[1], -1)
-  y_SxO = jnp.dot(patches_SxD, w_DxO, precision=jax.lax.Precision.HIGHEST)
-  out = dims.out_spec
-  canonical = y_SxO.T.reshape(
-    (1, y_SxO.shape[1]) + tuple(out_shape[a] for a in out[2:])
-  )
-  inverse = sorted(range(len(out)), key=lambda k: out[k])
-  return jnp.transpose(canonical, inverse).astype(rhs.dtype), patches_SxD
-
-
 def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
-  """`reduce_window_max` with non-overlapping windows, as reshape + one-hot.
-
-  XLA:CPU's backward of a max pool (`select_and_scatter_add`) is a scalar loop
-  (measured: 4x slower than this on LeNet-5x8). Same values, and the same
-  derivative: the first maximum of each window in row-major order gets the
-  whole gradient, as JAX's own rule does. None when the pool is not tiled.
-  """
+  """`reduce_window_max` as `layer_math.tiled_max_pool` when its windows tile
+  the input (no overlap, padding or dilation); None otherwise."""
   p = eqn.params
   window, strides = tuple(p["window_dimensions"]), tuple(p["window_strides"])
   if (
@@ -397,18 +334,7 @@ def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
     )
   ):
     return None
-  out = [d // w for d, w in zip(x.shape, window)]
-  x = x[tuple(slice(0, o * w) for o, w in zip(out, window))]
-  split = [s for o, w in zip(out, window) for s in (o, w)]
-  xw = x.reshape(split)
-  rank = len(out)
-  xw = jnp.transpose(
-    xw, [2 * a for a in range(rank)] + [2 * a + 1 for a in range(rank)]
-  )
-  xw = xw.reshape(tuple(out) + (-1,))
-  first = jax.lax.stop_gradient(jnp.argmax(xw, axis=-1))
-  onehot = jax.nn.one_hot(first, xw.shape[-1], dtype=xw.dtype)
-  return jnp.sum(xw * onehot, axis=-1)
+  return layer_math.tiled_max_pool(x, window)
 
 
 # Re-evaluation of the per-example jaxpr with taps: the output of every tapped
@@ -454,7 +380,7 @@ def _evaluate(
         captured[tap_index] = invals[1 - weight_pos]
         out = _bind(eqn, invals)[0]
       else:  # convolution: the patches are (S, D)
-        out, captured[tap_index] = conv_as_matmul(
+        out, captured[tap_index] = layer_math.conv_as_matmul(
           invals[0], invals[1], patch, eqn.outvars[0].aval.shape
         )
       outvals = [out + taps[tap_index]]
