@@ -3,7 +3,12 @@ task, supervision-complexity analysis, report.md with paired-interval verdicts.
 
   python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
 
-Rerunning the same command resumes: finished runs are skipped.
+Rerunning the same command resumes: finished runs are skipped. To spread the
+student grid over K processes sharing the workdir (one GPU, several machines):
+
+  python experiments/reproduce.py ... --part=teachers
+  python experiments/reproduce.py ... --part=students:I/K   # I = 0..K-1, at once
+  python experiments/reproduce.py ...                       # analysis and report
 """
 
 from absl import app, flags
@@ -19,13 +24,23 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
   "workdir", None, "Output directory (created or resumed)."
 )
+_PART = flags.DEFINE_string(
+  "part",
+  "all",
+  "all | teachers | students:I/K (the grid's runs I, I+K, ...; after teachers).",
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
 def main(argv):
   del argv
   distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
-  summary = cli.run_or_exit(reproduce.run, _CONFIG.value, _WORKDIR.value)
+  summary = cli.run_or_exit(
+    reproduce.run, _CONFIG.value, _WORKDIR.value, part=_PART.value
+  )
+  if _PART.value != "all":
+    print(f"[reproduce] part {_PART.value} done in {summary['seconds']:.0f}s")
+    return
   for v in summary["verdicts"]:
     print(format_verdict(v))
   print(f"report: {summary['report']}")

@@ -99,14 +99,28 @@ def test_supervision_complexity_writes_csv_plot_and_verdicts(
   assert "C1" in out
 
 
-def test_reproduce_writes_the_report(tmp_path):
-  out = _ok(
-    run_script(
-      "reproduce.py",
-      "--config=kd_ntk/configs/reproduce.py:tiny",
-      f"--workdir={tmp_path}",
+def test_reproduce_in_parts_then_the_report(tmp_path):
+  """Teachers, then two slices of the student grid, then the report: the last
+  call trains nothing (every run is found finished)."""
+  args = ("--config=kd_ntk/configs/reproduce.py:tiny", f"--workdir={tmp_path}")
+  early = run_script("reproduce.py", *args, "--part=students:0/2")
+  assert early.returncode != 0
+  assert "--part=teachers first" in early.stderr + early.stdout
+  bad = run_script("reproduce.py", *args, "--part=students:2/2")
+  assert bad.returncode != 0 and "students:I/K" in bad.stderr + bad.stdout
+  _ok(run_script("reproduce.py", *args, "--part=teachers"))
+  for part in ("students:0/2", "students:1/2"):
+    assert f"part {part} done" in _ok(
+      run_script("reproduce.py", *args, f"--part={part}")
     )
-  )
+  out = _ok(run_script("reproduce.py", *args))
+  from kd_ntk.configs import reproduce as reproduce_config
+
+  config = reproduce_config.get_config("tiny")
+  runs = len(config.students) * len(config.methods) * len(config.seeds) + len(
+    config.binary.methods
+  ) * len(config.binary.seeds)
+  assert out.count("already finished") == runs + 2  # + both teachers.
   assert f"report: {tmp_path}" in out
   text = open(next(iter(glob.glob(str(tmp_path / "*.md"))))).read()
   assert "C8" in text

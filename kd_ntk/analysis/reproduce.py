@@ -4,14 +4,16 @@ Teacher on labels → early-stopped teacher chosen on the validation split →
 students (typed records) × methods × seeds → the two-class task → supervision
 complexity over several NTK subsets → verdicts with paired intervals →
 results.json (every per-seed number), verdicts.json, report.md and figures.
-Paths: `kd_ntk.analysis.layout`. Every run resumes (finished runs are skipped),
+Paths: `kd_ntk.analysis.layout`. The student grid can be spread over processes
+(`part`, below). Every run resumes (finished runs are skipped),
 so an interrupted reproduction continues where it stopped; a diverged student
 run is recorded as diverged, never as a chance-level accuracy.
 """
 
 import json
+import re
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import ml_collections
 
@@ -26,6 +28,7 @@ from kd_ntk.analysis import (
 from kd_ntk.analysis import teacher_selection
 from kd_ntk.analysis.layout import Layout
 from kd_ntk.configs import validation
+from kd_ntk.train import checkpoint
 from kd_ntk.train import loop as train_loop
 
 
@@ -112,6 +115,20 @@ def analysis_student(students, config) -> records.Student:
   return min(fam, key=lambda s: s.width)
 
 
+def _grid(config, recs: Dict, binary_teacher, smallest) -> List[Tuple]:
+  """(task, teacher config, student, method, seed) of every student run."""
+  return [
+    ("main", config.teacher, s, m, seed)
+    for s in recs["students"]
+    for m in recs["methods"]
+    for seed in config.seeds
+  ] + [
+    ("binary", binary_teacher, smallest, m, seed)
+    for m in recs["binary_methods"]
+    for seed in config.binary.seeds
+  ]
+
+
 def complexity_rows(
   config, layout: Layout, student: records.Student
 ) -> List[Dict]:
@@ -137,42 +154,105 @@ def complexity_rows(
   )
 
 
+PARTS = "'all', 'teachers' or 'students:I/K' (0 <= I < K)"
+
+
+def parse_part(part: str) -> Tuple[str, Optional[Tuple[int, int]]]:
+  """("all" | "teachers" | "students", (I, K) for a slice of the student grid)."""
+  if part in ("all", "teachers"):
+    return part, None
+  match = re.fullmatch(r"students:(\d+)/(\d+)", part)
+  if not match or not 0 <= int(match[1]) < int(match[2]):
+    raise ValueError(
+      f"part must be {PARTS}; got {part!r}. Run the teachers first, then the "
+      "K slices (in parallel if you like), then 'all' for the analysis."
+    )
+  return "students", (int(match[1]), int(match[2]))
+
+
+def binary_teacher_config(config) -> ml_collections.ConfigDict:
+  """The two-class task's teacher: the main teacher on `binary.classes`."""
+  binary = ml_collections.ConfigDict(config.teacher.to_dict())
+  binary.classes = tuple(config.binary.classes)
+  binary.train_subset = config.binary.train_subset
+  return binary
+
+
+def _early_selection(config, layout: Layout, recs: Dict) -> Optional[Dict]:
+  if not any(m.mode == "early" for m in recs["methods"]):
+    return None
+  early = teacher_selection.select(
+    layout.teacher(),
+    config.early.candidates,
+    config.early.criterion,
+    config.validation_size,
+    config.validation_seed,
+    cache_path=layout.teacher_selection(),
+  )
+  print(
+    f"[reproduce] early-stopped teacher: epoch {early['epoch']} (validation "
+    f"{config.early.criterion})",
+    flush=True,
+  )
+  return early
+
+
+def _check_teachers_finished(config, layout: Layout) -> None:
+  for task in ("main", "binary"):
+    saved = checkpoint.saved_epochs(layout.teacher(task))
+    if not saved or max(saved) < config.teacher.epochs:
+      raise ValueError(
+        f"The {task} teacher in {layout.teacher(task)} has not finished "
+        f"(saved epochs {saved[-1:] or 'none'} of {config.teacher.epochs}): "
+        "run this command with --part=teachers first."
+      )
+
+
 def run(
-  config: ml_collections.ConfigDict, workdir: str, figures: bool = True
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  figures: bool = True,
+  part: str = "all",
 ) -> Dict:
   """Runs (or resumes) the whole reproduction in `workdir` and writes its report.
+
+  Args:
+    part: "all" (default) runs whatever is missing, then the analysis and the
+      report. To spread the student grid over processes or machines sharing
+      `workdir`: "teachers" first (both teachers and the early-stopped teacher's
+      selection), then "students:I/K" for I = 0..K-1 (the grid's runs
+      I, I+K, I+2K, ..., which may run at the same time), then "all".
 
   Returns:
     The summary also written to results.json: {"rows" (per-seed result rows),
     "complexity_rows", "verdicts", "teacher_rows", "binary_teacher_rows",
-    "early_selection", "seconds", "config"}.
+    "early_selection", "seconds", "config"}; for the other parts {"part"}.
   """
+  kind, share = parse_part(part)
   recs = validate(config)
   validation.check_reproduce_config(
     config, workdir, student_configs(config, recs)
   )
   layout = Layout(workdir)
   start = time.time()
-  teacher_rows = train_loop.run(config.teacher, layout.teacher())
-  early: Optional[Dict] = None
-  if any(m.mode == "early" for m in recs["methods"]):
-    early = teacher_selection.select(
-      layout.teacher(),
-      config.early.candidates,
-      config.early.criterion,
-      config.validation_size,
-      config.validation_seed,
-      cache_path=layout.teacher_selection(),
-    )
-    print(
-      f"[reproduce] early-stopped teacher: epoch {early['epoch']} (validation "
-      f"{config.early.criterion})",
-      flush=True,
-    )
-  binary_teacher = ml_collections.ConfigDict(config.teacher.to_dict())
-  binary_teacher.classes = tuple(config.binary.classes)
-  binary_teacher.train_subset = config.binary.train_subset
+  binary_teacher = binary_teacher_config(config)
   smallest = analysis_student(recs["students"], config)
+  if kind == "students":
+    _check_teachers_finished(config, layout)
+    early = _early_selection(config, layout, recs)
+    student_runs.run_slice(
+      layout,
+      config.students_run,
+      _grid(config, recs, binary_teacher, smallest),
+      early["epoch"] if early else None,
+      share,
+    )
+    return {"part": part, "seconds": time.time() - start}
+  teacher_rows = train_loop.run(config.teacher, layout.teacher())
+  binary_teacher_rows = train_loop.run(binary_teacher, layout.teacher("binary"))
+  early = _early_selection(config, layout, recs)
+  if kind == "teachers":
+    return {"part": part, "seconds": time.time() - start}
   progress = student_runs.Progress(
     len(recs["students"]) * len(recs["methods"]) * len(config.seeds)
     + len(recs["binary_methods"]) * len(config.binary.seeds)
@@ -189,7 +269,6 @@ def run(
     progress,
     early["epoch"] if early else None,
   )
-  binary_teacher_rows = train_loop.run(binary_teacher, layout.teacher("binary"))
   rows += student_runs.run_grid(
     "binary",
     layout,

@@ -138,6 +138,35 @@ def margin_loss(
   )
 
 
+def run_slice(
+  layout: Layout,
+  run: ml_collections.ConfigDict,
+  grid: Sequence,
+  early_epoch: Optional[int],
+  share,
+) -> None:
+  """Runs (or resumes) the grid's runs I, I+K, I+2K, ... for share = (I, K).
+
+  `grid` holds (task, teacher config, Student, TeachingMethod, seed) tuples. The
+  slices of one grid are disjoint, so K processes can run them at once; result
+  rows are made later by `run_grid` (which finds these runs finished). A
+  diverged run is reported and left for `run_grid` to record.
+  """
+  first, step = share
+  mine = list(grid)[first::step]
+  progress = Progress(len(mine))
+  for task, teacher_cfg, student, method, seed in mine:
+    cfg = student_config(
+      run, teacher_cfg, layout.teacher(task), student, method, seed, early_epoch
+    )
+    workdir = layout.student_run(task, student, method, seed)
+    progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
+    try:
+      distill_loop.run(cfg, workdir)
+    except FloatingPointError as err:
+      print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
+
+
 def run_grid(
   task: str,
   layout: Layout,
