@@ -175,6 +175,7 @@ def binary_teacher_config(config) -> ml_collections.ConfigDict:
   binary = ml_collections.ConfigDict(config.teacher.to_dict())
   binary.classes = tuple(config.binary.classes)
   binary.train_subset = config.binary.train_subset
+  binary.test_subset = 0  # Every test image of the two classes (2,000 here).
   return binary
 
 
