@@ -281,7 +281,29 @@ def run(
     config.claims.gamma,
     progress,
   )
-  cx_rows = complexity_rows(config, layout, smallest)
+  summary = summarise(
+    config,
+    rows,
+    complexity_rows(config, layout, smallest),
+    teacher_rows,
+    binary_teacher_rows,
+    early,
+  )
+  summary["seconds"] = time.time() - start
+  return write(summary, config, layout, figures)
+
+
+def summarise(
+  config,
+  rows: List[Dict],
+  cx_rows: List[Dict],
+  teacher_rows: List[Dict],
+  binary_teacher_rows: List[Dict],
+  early: Optional[Dict],
+) -> Dict:
+  """The verdicts of result rows and complexity rows, in the results.json form."""
+  recs = validate(config)
+  smallest = analysis_student(recs["students"], config)
   verdicts = claims.complexity_verdicts(
     cx_rows, c3_regime_reason=c3_regime_reason(config)
   )
@@ -296,21 +318,25 @@ def run(
     config.teacher.epochs,
     config.claims.gamma,
   )
-  summary = {
+  return {
     "rows": rows,
     "complexity_rows": cx_rows,
     "verdicts": verdicts,
     "teacher_rows": teacher_rows,
     "binary_teacher_rows": binary_teacher_rows,
     "early_selection": early,
-    "seconds": time.time() - start,
+    "seconds": None,
     "config": json.loads(config.to_json_best_effort()),
   }
+
+
+def write(summary: Dict, config, layout: Layout, figures: bool = True) -> Dict:
+  """Writes results.json, verdicts.json and (with `figures`) report.md."""
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
     with open(layout.results, "w") as fh:
       json.dump(summary, fh, indent=1, default=str)
     with open(layout.verdicts, "w") as fh:
-      json.dump(verdicts, fh, indent=1, default=str)
+      json.dump(summary["verdicts"], fh, indent=1, default=str)
   if figures:
     from kd_ntk.reports import (
       report,

@@ -206,10 +206,19 @@ def write_report(summary: Dict, config, layout: Layout) -> str:
     "",
     f"Teacher test accuracy (final epoch, reported once): "
     f"{100 * teacher['test_accuracy']:.2f}%; two-class teacher: "
-    f"{100 * summary['binary_teacher_rows'][-1]['test_accuracy']:.2f}%. Wall time "
-    f"of the last invocation: {summary['seconds'] / 60:.1f} min (finished runs are "
-    "reused, not retrained).",
+    f"{100 * summary['binary_teacher_rows'][-1]['test_accuracy']:.2f}%. "
+    + (
+      f"Wall time of the last invocation: {summary['seconds'] / 60:.1f} min "
+      "(finished runs are reused, not retrained)."
+      if summary.get("seconds") is not None
+      else ""
+    ),
     "",
+    *(
+      [f"Provenance: {summary['provenance']}", ""]
+      if summary.get("provenance")
+      else []
+    ),
   ]
   early = summary.get("early_selection")
   if early:
