@@ -469,6 +469,13 @@ row(r"student cnn-w2, method .+: config: epochs=0 must be")(
     )
   )
 )
+row("two-class teacher: config: train_subset=100000 exceeds the 12000")(
+  lambda c: (
+    lambda: reproduce.run(
+      reproduce_config.get_config("tiny,binary.train_subset=100000"), c.workdir
+    )
+  )
+)
 row("teacher.batch_size=0|batch_size=0 must be")(
   lambda c: (
     lambda: reproduce.run(

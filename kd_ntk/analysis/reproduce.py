@@ -84,17 +84,20 @@ def validate(config) -> Dict:
 
 
 def student_configs(config, recs: Dict) -> List:
-  """(label, distill config) of every student x method the grid will run, for
-  validation before anything is written (the early checkpoint is a placeholder:
-  validation chooses it later)."""
+  """(label, config) of both teachers and of every student x method the grid
+  will run, for validation before anything is written (the early checkpoint is
+  a placeholder: validation chooses it later)."""
   placeholder = max(config.early.candidates) if config.get("early") else 1
   seed = config.seeds[0] if config.seeds else 0
-  return [
+  binary = binary_teacher_config(config)
+  tasks = [("", config.teacher, recs["methods"])]
+  tasks.append(("two-class task, ", binary, recs["binary_methods"]))
+  return [("two-class teacher", binary)] + [
     (
-      f"student {s.name}, method {m.name}",
+      f"{task}student {s.name}, method {m.name}",
       student_runs.student_config(
         config.students_run,
-        config.teacher,
+        teacher,
         "teacher",
         s,
         m,
@@ -102,8 +105,9 @@ def student_configs(config, recs: Dict) -> List:
         early_epoch=placeholder,
       ),
     )
+    for task, teacher, methods in tasks
     for s in recs["students"]
-    for m in recs["methods"] + recs["binary_methods"]
+    for m in methods
   ]
 
 

@@ -77,6 +77,7 @@ def student_config(
   c.seed, c.epochs = int(seed), int(run.epochs)
   c.optimizer.learning_rate = run.learning_rate
   c.optimizer.schedule = run.schedule
+  c.optimizer.warmup_epochs = float(run.get("warmup_epochs", 0.0))
   c.train_eval_size = run.train_eval_size
   d = c.distill
   d.teacher_workdir = os.path.abspath(teacher_dir)

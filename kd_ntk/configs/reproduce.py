@@ -103,6 +103,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     "inverse_tau"  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
   )
   config.students_run.train_eval_size = 2048  # Train fidelity / margin subset.
+  config.students_run.warmup_epochs = (
+    0.0  # Linear lr warm-up (scale.py sets it).
+  )
   config.early = ml_collections.ConfigDict()
   config.early.candidates = (
     5,
@@ -236,8 +239,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.complexity.num_examples = 4096
     config.complexity.teacher_epoch_stride = 16
     config.complexity.student_epoch_stride = 16
-    config.binary.classes = (3, 5)  # CIFAR cat vs dog.
+    config.binary.classes = (3, 5)  # CIFAR-10 cat vs dog.
     config.binary.train_subset = 9000
+    if dataset == "cifar100":  # 500 training images per class.
+      config.binary.classes = (4, 55)  # Beaver vs otter.
+      config.binary.train_subset = 0  # All 1,000.
     if "mobilenet" in variants:
       config.teacher.model = "mobilenetv3_wide"
       config.students = ml_collections.ConfigDict(

@@ -159,5 +159,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.students_run.learning_rate = scaled_learning_rate(
       config.students_run.learning_rate, global_batch, lr_rule
     )
+    if global_batch > BASE_BATCH:  # Students warm up like their teacher.
+      config.students_run.warmup_epochs = warmup_epochs
   config.scale = scale_block(platform, **scaled)
   return common.apply_overrides(config, overrides)

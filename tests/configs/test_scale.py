@@ -2,6 +2,7 @@
 
 import pytest
 
+from kd_ntk.analysis import records, student_runs
 from kd_ntk.configs import reproduce, scale, teacher
 
 
@@ -38,9 +39,21 @@ def test_reproduce_scales_teacher_and_students():
     base.students_run.learning_rate * 2
   )
   assert config.students == base.students and config.teacher.model == "resnet56"
+  assert config.students_run.warmup_epochs == 5.0
+  student = student_runs.student_config(
+    config.students_run,
+    config.teacher,
+    "teacher",
+    records.Student("lenet5", "lenet5", 1),
+    records.TeachingMethod("online", "online", 4.0),
+    0,
+  )
+  assert student.optimizer.warmup_epochs == 5.0
+  assert student.optimizer.learning_rate == config.students_run.learning_rate
 
 
 def test_cpu_platform_keeps_the_paper_learning_rate():
+  assert scale.get_config("cpu,quick").students_run.warmup_epochs == 0.0
   config = scale.get_config("teacher,cpu,quick")
   assert config.batch_size == 128 and config.optimizer.warmup_epochs == 0.0
   assert (
