@@ -13,7 +13,9 @@ from kd_ntk.models.pooling import max_pool
 
 
 class PlainCNN(nn.Module):
-  """Stages of 3x3 convolutions, each stage followed by 2x2 max pooling.
+  """Stages of 3x3 convolutions, each stage followed by 2x2 max pooling
+  (in train mode the form with a fast CPU backward pass wherever the windows
+  tile the input, `kd_ntk.models.pooling`; same values and derivatives).
 
   Attributes:
     num_classes: number of output logits C.
