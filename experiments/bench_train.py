@@ -23,6 +23,19 @@ Prints one JSON line per measurement, each with the XLA flags in force and the
 
 Contenders are timed alternately, --rounds times --steps steps each; the
 medians are reported.
+
+What the package itself does for this step on the CPU (nothing to set here):
+the XLA flag of `kd_ntk.xla_cpu` (JAX 0.5.x), and max pooling whose backward
+pass avoids XLA's scalar `select_and_scatter_add` loop in train mode
+(`kd_ntk.models.pooling`). Levers measured and NOT adopted (no gain beyond
+noise, or a loss, on the 2-core machine): NCHW layouts, convolutions as
+im2col/Toeplitz matrix products or on space-to-depth inputs, lax.scan over
+several steps per call (16x slower in one measurement; cause not
+investigated), 5 steps unrolled per call (+3%), --xla_cpu_use_mkl_dnn,
+--xla_cpu_multi_thread_eigen=false, --xla_cpu_use_xnnpack, and on the newest
+JAX --xla_cpu_use_onednn and the XNN/oneDNN fusion types.
+--xla_cpu_enable_fast_math was faster but drops NaN/Inf semantics (the
+training health checks rely on them).
 """
 
 import functools

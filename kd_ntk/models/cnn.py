@@ -9,9 +9,13 @@ from typing import Sequence
 
 import flax.linen as nn
 
+from kd_ntk.models.pooling import max_pool
+
 
 class PlainCNN(nn.Module):
-  """Stages of 3x3 convolutions, each stage followed by 2x2 max pooling.
+  """Stages of 3x3 convolutions, each stage followed by 2x2 max pooling
+  (in train mode the form with a fast CPU backward pass wherever the windows
+  tile the input, `kd_ntk.models.pooling`; same values and derivatives).
 
   Attributes:
     num_classes: number of output logits C.
@@ -48,7 +52,7 @@ class PlainCNN(nn.Module):
             name=f"bn{stage}_{conv}",
           )(h)
         h = nn.relu(h)
-      h = nn.max_pool(h, (2, 2), strides=(2, 2), padding="SAME")
+      h = max_pool(h, (2, 2), "SAME", for_training=train)
     h = h.reshape((h.shape[0], -1))
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
     if self.hidden:

@@ -2,12 +2,16 @@
 
 import flax.linen as nn
 
+from kd_ntk.models.pooling import max_pool
+
 
 class LeNet5(nn.Module):
   """LeNet-5: two 5x5 convolutions with max pooling, then 120-84-C dense layers.
 
   Unpadded ("VALID") convolutions, so 28x28 inputs give a 4x4x16 feature map
   (about 44k parameters at width 1); ReLU replaces the original sigmoid.
+  In train mode the pools take the form with a fast CPU backward pass
+  (`kd_ntk.models.pooling`; same values and derivatives).
 
   Attributes:
     num_classes: number of output logits C.
@@ -20,12 +24,11 @@ class LeNet5(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    del train
     m = self.width_multiplier
     h = nn.relu(nn.Conv(6 * m, (5, 5), padding="VALID", name="conv1")(x))
-    h = nn.max_pool(h, (2, 2), strides=(2, 2))
+    h = max_pool(h, (2, 2), for_training=train)
     h = nn.relu(nn.Conv(16 * m, (5, 5), padding="VALID", name="conv2")(h))
-    h = nn.max_pool(h, (2, 2), strides=(2, 2))
+    h = max_pool(h, (2, 2), for_training=train)
     h = h.reshape((h.shape[0], -1))
     h = nn.relu(nn.Dense(120, name="fc1")(h))
     h = nn.relu(nn.Dense(84, name="fc2")(h))

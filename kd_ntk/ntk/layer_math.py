@@ -1,6 +1,7 @@
 """Array forms of layers that the tapped re-evaluation of a network uses in
 place of XLA's own (`kd_ntk.ntk.structure.tapped_fn`): same values, same
 derivatives, cheaper backward passes on the CPU. No jaxpr reading here.
+(The tiled max pool lives in `kd_ntk.models.pooling`: the models use it too.)
 """
 
 import itertools
@@ -67,26 +68,3 @@ def conv_as_matmul(lhs, rhs, patch, out_shape) -> Tuple[jax.Array, jax.Array]:
   )
   inverse = sorted(range(len(out)), key=lambda k: out[k])
   return jnp.transpose(canonical, inverse).astype(rhs.dtype), patches_SxD
-
-
-def tiled_max_pool(x, window) -> jax.Array:
-  """Max pool over non-overlapping windows (stride = window), as reshape +
-  one-hot.
-
-  XLA:CPU's backward of a max pool (`select_and_scatter_add`) is a scalar loop
-  (measured: 4x slower than this on LeNet-5x8). Same values, and the same
-  derivative: the first maximum of each window in row-major order gets the
-  whole gradient, as JAX's own rule does.
-  """
-  out = [d // w for d, w in zip(x.shape, window)]
-  x = x[tuple(slice(0, o * w) for o, w in zip(out, window))]
-  split = [s for o, w in zip(out, window) for s in (o, w)]
-  xw = x.reshape(split)
-  rank = len(out)
-  xw = jnp.transpose(
-    xw, [2 * a for a in range(rank)] + [2 * a + 1 for a in range(rank)]
-  )
-  xw = xw.reshape(tuple(out) + (-1,))
-  first = jax.lax.stop_gradient(jnp.argmax(xw, axis=-1))
-  onehot = jax.nn.one_hot(first, xw.shape[-1], dtype=xw.dtype)
-  return jnp.sum(xw * onehot, axis=-1)

@@ -55,6 +55,7 @@ from typing import (
 import jax
 from jax.extend.core import Literal
 
+from kd_ntk.models import pooling
 from kd_ntk.ntk import layer_math
 
 # Call-like primitives whose body is differentiated as written, so a parameter
@@ -322,7 +323,7 @@ def layers_or_none(
 
 
 def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
-  """`reduce_window_max` as `layer_math.tiled_max_pool` when its windows tile
+  """`reduce_window_max` as `pooling.tiled_max_pool` when its windows tile
   the input (no overlap, padding or dilation); None otherwise."""
   p = eqn.params
   window, strides = tuple(p["window_dimensions"]), tuple(p["window_strides"])
@@ -334,7 +335,7 @@ def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
     )
   ):
     return None
-  return layer_math.tiled_max_pool(x, window)
+  return pooling.tiled_max_pool(x, window)
 
 
 # Re-evaluation of the per-example jaxpr with taps: the output of every tapped
