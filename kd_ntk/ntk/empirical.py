@@ -24,7 +24,7 @@ Methods (all exact; they differ in time and memory):
     works. `kd_ntk.ntk.explain` prints the per-layer plan and its cost.
   * "ntvp": NTK-vector products; never stores a Jacobian (slowest).
   * "auto": "structured" unless one example's features exceed the memory
-    budget (`kd_ntk.ntk.planning.CHUNK_BYTES`), then "ntvp".
+    budget (`kd_ntk.ntk.planning.EXAMPLE_FEATURE_BYTES`), then "ntvp".
 
 Blocking: rows and columns in blocks of `block_size` examples, the last block
 zero-padded so the jitted per-block functions compile once; symmetric kernels

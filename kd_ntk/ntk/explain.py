@@ -51,7 +51,6 @@ class Explanation:
 
   method: str
   block_size: int
-  chunk: int
   num_logits: int
   num_params: int
   n: int
@@ -72,7 +71,7 @@ class Explanation:
     lines = [
       f"empirical_ntk plan: method={self.method}, n={self.n}, C={self.num_logits}, "
       f"{self.num_params:,} parameters, block={self.block_size}, "
-      f"chunk={self.chunk}, panel={self.panel_blocks} blocks",
+      f"panel={self.panel_blocks} blocks",
       f"{'parameter':<34} {'shape':<18} {'form':<26} {'floats/ex':>10} "
       f"{'MFLOP/ex':>9} {'kFLOP/pair':>10}",
     ]
@@ -217,7 +216,6 @@ def explain(
   return Explanation(
     method=plan.method,
     block_size=plan.block_size,
-    chunk=plan.chunk,
     num_logits=plan.num_logits,
     num_params=plan.num_params,
     n=n,
