@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.ntk import planning
+from kd_ntk.ntk import planning, streamed
 from kd_ntk.ntk.blocking import blocked_gram
 from kd_ntk.ntk.fn_cache import FunctionCache
 from kd_ntk.ntk.planning import METHODS, OUTPUTS, x64_scope
@@ -146,6 +146,7 @@ def empirical_ntk(
   progress: bool = False,
   devices: Optional[Sequence[jax.Device]] = None,
   cache: Optional[FunctionCache] = None,
+  layout: str = "auto",
 ) -> np.ndarray:
   """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
 
@@ -176,12 +177,22 @@ def empirical_ntk(
     cache: where the jaxpr analysis and compiled block functions are kept
       between calls (None: `kd_ntk.ntk.fn_cache.DEFAULT_CACHE`, weakly keyed
       on `f`, so it never keeps `f` or what it closes over alive).
+    layout: "blocked" (pairs of example blocks, `kd_ntk.ntk.blocking`),
+      "streamed" (every backward pass once, the kernel summed over
+      parameters, `kd_ntk.ntk.streamed`; "structured" trace kernels on one
+      device, within `planning.STREAM_BYTES`) or "auto": streamed when it
+      applies and fits, `block_size` is None and one device is used, else
+      blocked.
 
   Returns:
     A numpy array of the accumulation dtype (float32 by default, float64 with
     `dtype=jnp.float64`), ready for a float64 solve after `.astype`.
   """
   _validate(x1, x2, output, method, block_size)
+  if layout not in planning.LAYOUTS:
+    raise ValueError(
+      f"Unknown layout {layout!r}; choose one of {planning.LAYOUTS}."
+    )
   dtype = planning.normalise_dtype(dtype)
   devices = _devices(devices)
   cache = planning.DEFAULT_CACHE if cache is None else cache
@@ -189,6 +200,7 @@ def empirical_ntk(
   _check_batch_output(f, params, x_example)
   _check_finite(params, x1, x2)
   n_max = max(len(x1), 0 if x2 is None else len(x2))
+  chosen_block = block_size
   if block_size is not None:
     block_size = min(int(block_size), n_max)  # never pad beyond the data
   plan = planning.make_plan(
@@ -208,6 +220,47 @@ def empirical_ntk(
       "forms; use method='jacobian' or 'structured', or pass "
       "float64 params under jax_enable_x64."
     )
+  if layout == "streamed" or (
+    layout == "auto" and chosen_block is None and len(devices) == 1
+  ):
+    stream = planning.stream_layout(
+      f,
+      plan,
+      params,
+      len(x1),
+      None if x2 is None else len(x2),
+      output,
+      dtype,
+      x_example,
+      cache,
+    )
+    if stream is not None:
+      backward, conv_jacobians, group_jacobian = planning.streamed_fns(
+        f, plan, cache
+      )
+      return streamed.streamed_gram(
+        backward,
+        conv_jacobians,
+        group_jacobian,
+        plan.layers,
+        jax.device_put(
+          jax.tree_util.tree_leaves(params), _first_local(devices)
+        ),
+        x1,
+        x2,
+        plan=stream[0],
+        shapes=stream[1],
+        block_size=plan.block_size,
+        dtype=dtype,
+        precision_scope=lambda: _precision_scope(dtype),
+        progress=progress,
+      )
+    if layout == "streamed":
+      raise ValueError(
+        "layout='streamed' needs method 'structured' (or 'auto' choosing "
+        "it) with tapped layers, output='trace', and its kept features "
+        "within planning.STREAM_BYTES; use layout='blocked' or 'auto'."
+      )
   prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype, cache)
   local = [
     k for k, d in enumerate(devices) if d.process_index == jax.process_index()
@@ -291,6 +344,17 @@ def _devices(devices) -> List[jax.Device]:
       f"jax.local_devices(); got {devices!r}."
     )
   return devices
+
+
+def _first_local(devices: Sequence[jax.Device]) -> jax.Device:
+  """This process's first device among `devices` (the streamed layout's)."""
+  for d in devices:
+    if d.process_index == jax.process_index():
+      return d
+  raise ValueError(
+    "devices holds none of this process's devices; pass some of "
+    "jax.local_devices(), or None for every process's devices."
+  )
 
 
 def _zero_block(x, block_size: int) -> np.ndarray:

@@ -89,14 +89,15 @@ def _hashable(value):
 
 
 def conv_jacobians_fn(layers: Layers) -> Callable:
-  """`jacs(inputs, cotangents) -> [(B, D, C, O), ...]` of the tapped convolutions.
+  """`jacs(conv_in, conv_cot, which=None) -> ((B, D, C, O), ...)`: kernel
+  Jacobians of the tapped convolutions (those numbered in `which`, default
+  all) from their inputs and output cotangents (`tap_backward_fn`).
 
   One jitted function per distinct convolution (patch parameters and
   shapes), so the six identical 3x3 layers of a ResNet stage compile once;
   compiling them inside one function with the backward pass cost ~10 s on
   ResNet-20 and ran slower (XLA fused the backward pass into the products).
   """
-  start = len(layers.leaf_taps)
   compiled = {}
 
   def one(patch):
@@ -111,13 +112,73 @@ def conv_jacobians_fn(layers: Layers) -> Callable:
       )
     return compiled[key]
 
-  def jacs(inputs, cotangents):
+  def jacs(conv_in, conv_cot, which=None):
+    which = range(len(layers.conv_taps)) if which is None else which
     return tuple(
-      one(patch)(inputs[start + k], cotangents[start + k])
-      for k, (_, patch) in enumerate(layers.conv_taps)
+      one(layers.conv_taps[k][1])(conv_in[k], conv_cot[k]) for k in which
     )
 
   return jacs
+
+
+def tap_backward_fn(
+  f: Callable[[Any, jax.Array], jax.Array], layers: Layers
+) -> Callable:
+  """Jitted `backward(leaves, x_block)`: what a block's backward passes give.
+
+  Returns `(jac, dense_in, dense_cot, conv_in, conv_cot)`, each a list over
+  examples' batch axis first: per untapped leaf its Jacobian (B, C, P_leaf);
+  per dense layer its input a_i (B, D_in) and output cotangents (B, C·D_out);
+  per convolution its input (B, *lhs with batch 1) and output cotangents
+  (B, C, *out with batch 1). Reverse mode over (untapped leaves, taps): C
+  backward passes per example that form weight gradients only for the
+  untapped leaves.
+  """
+  tapped = tapped_fn(layers)
+  skip = layers.tapped_leaves
+  num_dense = len(layers.leaf_taps)
+
+  def per_example(leaves, x_single):
+    plain = [leaf for k, leaf in enumerate(leaves) if k not in skip]
+    zeros = [jnp.zeros(s.shape, s.dtype) for s in layers.tap_shapes]
+
+    def logits_fn(plain_leaves, taps):
+      it = iter(plain_leaves)
+      merged = [
+        leaf if k in skip else next(it) for k, leaf in enumerate(leaves)
+      ]
+      return tapped(merged, x_single, taps)
+
+    (jac_plain, jac_taps), inputs = jax.jacrev(
+      logits_fn, argnums=(0, 1), has_aux=True
+    )(plain, zeros)
+    logits = jac_taps[0].shape[0]
+    return (
+      [j.reshape(logits, -1) for j in jac_plain],
+      [a.reshape(-1) for a in inputs[:num_dense]],
+      [g.reshape(logits, -1) for g in jac_taps[:num_dense]],
+      list(inputs[num_dense:]),
+      list(jac_taps[num_dense:]),
+    )
+
+  return jax.jit(jax.vmap(per_example, in_axes=(None, 0)))
+
+
+def conv_group_jacobian_fn(patch, channels: int) -> Callable:
+  """Jitted `jac(inputs, cotangents, first) -> (B, channels·K, C, O)`: the
+  kernel Jacobian rows of input channels first..first+channels-1 only,
+
+      J_i[group] = patches_i[:, group]ᵀ g_i,
+
+  from the patches of that channel slice of the input (patch entries are
+  ordered (input channel, offset), so these are whole rows of J_i)."""
+  axis = patch["dimension_numbers"].lhs_spec[1]
+
+  def one(a, g, first):
+    part = jax.lax.dynamic_slice_in_dim(a, first, channels, axis=axis)
+    return _conv_jacobian(layer_math.conv_patches(part, patch), g, patch)
+
+  return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
 def features_fn(
@@ -146,44 +207,13 @@ def features_fn(
 
     return plain_features
 
-  tapped = tapped_fn(layers)
-  skip = layers.tapped_leaves
-  num_dense = len(layers.leaf_taps)
-
-  def per_example(leaves, x_single):
-    plain = [leaf for k, leaf in enumerate(leaves) if k not in skip]
-    zeros = [jnp.zeros(s.shape, s.dtype) for s in layers.tap_shapes]
-
-    def logits_fn(plain_leaves, taps):
-      it = iter(plain_leaves)
-      merged = [
-        leaf if k in skip else next(it) for k, leaf in enumerate(leaves)
-      ]
-      return tapped(merged, x_single, taps)
-
-    # Reverse mode over (plain parameters, taps): C backward passes that form
-    # weight gradients only for the untapped parameters; the tapped layers
-    # get their output cotangents g_c (and their inputs, as aux).
-    (jac_plain, jac_taps), inputs = jax.jacrev(
-      logits_fn, argnums=(0, 1), has_aux=True
-    )(plain, zeros)
-    logits = jac_taps[0].shape[0]
-    return (
-      [j.reshape(logits, -1) for j in jac_plain],
-      [a.reshape(-1) for a in inputs[:num_dense]],
-      [g.reshape(logits, -1) for g in jac_taps[:num_dense]],
-      list(inputs[num_dense:]),
-      list(jac_taps[num_dense:]),
-    )
-
-  backward = jax.jit(jax.vmap(per_example, in_axes=(None, 0)))
+  backward = tap_backward_fn(f, layers)
   conv_jacobians = conv_jacobians_fn(layers)
 
   def tap_features(params, x_block) -> Features:
     leaves = jax.tree_util.tree_leaves(params)
     jac, dense_in, dense_cot, conv_in, conv_cot = backward(leaves, x_block)
-    pad = [None] * num_dense  # conv_jacobians indexes taps from num_dense
-    convs = conv_jacobians(pad + list(conv_in), pad + list(conv_cot))
+    convs = conv_jacobians(conv_in, conv_cot)
     return Features(tuple(jac), convs, tuple(dense_in), tuple(dense_cot))
 
   return tap_features

@@ -10,13 +10,20 @@ objects.
 
 import contextlib
 import math
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kd_ntk.ntk.features import contract_fn, features_fn
+from kd_ntk.ntk import streamed
+from kd_ntk.ntk.features import (
+  conv_group_jacobian_fn,
+  conv_jacobians_fn,
+  contract_fn,
+  features_fn,
+  tap_backward_fn,
+)
 from kd_ntk.ntk.fn_cache import DEFAULT_CACHE, FunctionCache
 from kd_ntk.ntk.ntvp import ntvp_block_fn
 from kd_ntk.ntk.structure import Layers, layers_or_none
@@ -35,6 +42,10 @@ OUT_BLOCK_BYTES = _GIB // 4
 # them when they fit, so each block is prepared once. 2.5 GiB keeps LeNet-5x8
 # at n = 4096 (5.9 MiB of features per example) within 4 GiB in all.
 CACHE_BYTES = 5 * _GIB // 2
+# Everything the streamed layout keeps (`kd_ntk.ntk.streamed`), its largest
+# transient and the kernel; 2.5 GiB keeps LeNet-5x8 at n = 4096 within 4 GiB.
+STREAM_BYTES = 5 * _GIB // 2
+LAYOUTS = ("auto", "blocked", "streamed")
 MAX_BLOCK = 1024
 MIN_BLOCK = 8
 
@@ -281,3 +292,63 @@ def compiled_block_fn(
   return cache.get(
     f, key, lambda fn: _block_fn(fn, plan.method, output, dtype, plan.layers)
   )
+
+
+def _streamed_fns(f, layers: Layers):
+  backward = tap_backward_fn(f, layers)
+  group_fns = {}
+
+  def group_jacobian(patch, channels: int):
+    key = (id(patch), channels)  # patches live as long as `layers`
+    if key not in group_fns:
+      group_fns[key] = conv_group_jacobian_fn(patch, channels)
+    return group_fns[key]
+
+  return backward, conv_jacobians_fn(layers), group_jacobian
+
+
+def streamed_fns(f, plan: Plan, cache: FunctionCache = DEFAULT_CACHE):
+  """`(backward, conv_jacobians, group_jacobian)` of the streamed layout,
+  cached per live network function and tapped layers."""
+  return cache.get(
+    f, ("streamed", plan.layers), lambda fn: _streamed_fns(fn, plan.layers)
+  )
+
+
+def stream_layout(
+  f,
+  plan: Plan,
+  params,
+  n1: int,
+  n2: Optional[int],
+  output: str,
+  dtype: Optional[np.dtype],
+  x_example,
+  cache: FunctionCache = DEFAULT_CACHE,
+) -> Optional[Tuple[streamed.StreamPlan, Any]]:
+  """(stream plan, backward shapes) when the streamed layout applies and
+  fits `STREAM_BYTES`, else None ("structured" trace kernels only)."""
+  if plan.method != "structured" or output != "trace" or plan.layers is None:
+    return None
+  backward = streamed_fns(f, plan, cache)[0]
+  leaves = jax.tree_util.tree_leaves(params)
+  block = jax.ShapeDtypeStruct(
+    (plan.block_size,) + tuple(np.shape(x_example)), np.asarray(x_example).dtype
+  )
+  shapes = jax.eval_shape(backward, leaves, block)
+  itemsize = max(
+    [np.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(shapes)]
+  )
+  out_itemsize = max(itemsize, dtype.itemsize if dtype is not None else 0)
+  rows = streamed.chunk_rows(plan.block_size)
+  padded = lambda n: -(-n // rows) * rows  # chunks are zero-padded
+  chosen = streamed.stream_plan(
+    plan.layers,
+    shapes,
+    plan.num_logits,
+    padded(n1) + (padded(n2) if n2 is not None else 0),
+    n1 * (n2 if n2 is not None else n1) * out_itemsize,
+    itemsize,
+    STREAM_BYTES,
+  )
+  return None if chosen is None else (chosen, shapes)
