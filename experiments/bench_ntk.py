@@ -162,6 +162,8 @@ def worker(args) -> dict:
     record.update(
       block_size=plan.block_size,
       plan_method=plan.method,
+      layout=plan.layout,
+      compact_convs=len(plan.compact_convs),
       panel_blocks=plan.panel_blocks,
       feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
       plan_gflop=_gflop(plan.total_flops),

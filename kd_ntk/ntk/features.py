@@ -79,12 +79,12 @@ def _conv_jacobian(patches_SxD, cot_C, patch) -> jax.Array:
   return jac.reshape(patches_SxD.shape[1], logits, outs)
 
 
-def _hashable(value):
+def hashable(value):
   """A hashable stand-in for patch parameters (dicts, lists, named tuples)."""
   if isinstance(value, dict):
-    return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return tuple(sorted((k, hashable(v)) for k, v in value.items()))
   if isinstance(value, (list, tuple)):
-    return (type(value).__name__,) + tuple(_hashable(v) for v in value)
+    return (type(value).__name__,) + tuple(hashable(v) for v in value)
   return value
 
 
@@ -101,7 +101,7 @@ def conv_jacobians_fn(layers: Layers) -> Callable:
   compiled = {}
 
   def one(patch):
-    key = _hashable(patch)
+    key = hashable(patch)
     if key not in compiled:
       compiled[key] = jax.jit(
         jax.vmap(

@@ -22,6 +22,7 @@ from kd_ntk.ntk.features import (
   conv_jacobians_fn,
   contract_fn,
   features_fn,
+  hashable,
   tap_backward_fn,
 )
 from kd_ntk.ntk.fn_cache import DEFAULT_CACHE, FunctionCache
@@ -299,7 +300,7 @@ def _streamed_fns(f, layers: Layers):
   group_fns = {}
 
   def group_jacobian(patch, channels: int):
-    key = (id(patch), channels)  # patches live as long as `layers`
+    key = (hashable(patch), channels)  # equal convolutions compile once
     if key not in group_fns:
       group_fns[key] = conv_group_jacobian_fn(patch, channels)
     return group_fns[key]
