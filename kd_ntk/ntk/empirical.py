@@ -15,10 +15,11 @@ Methods (all exact; they differ in time and memory):
   * "structured": per-layer. A weight entering through a dense contraction
     (`y = a W`) is kept factorised, `∂f_c/∂W = a ⊗ g_c`, with `a` and `g_c`
     read off the forward and backward passes, so its share costs
-    `d_in + C·d_out` per pair instead of `C·d_in·d_out`; a convolution is
-    evaluated as `patches · W` and its kernel Jacobian formed as
+    `d_in + C·d_out` per pair instead of `C·d_in·d_out`; a convolution's
+    backward pass forms only its output cotangents `g_c` (XLA's own
+    transposed convolution) and its kernel Jacobian is formed afterwards as
     `patchesᵀ g_c` (one GEMM per example) rather than by per-example kernel
-    gradients. Layers are found in the jaxpr of `f` (`kd_ntk.ntk.structure`,
+    gradients (grouped convolutions, slow on the CPU). Layers are found in the jaxpr of `f` (`kd_ntk.ntk.structure`,
     the one module that reads jaxprs); every other parameter (tied, scaled,
     transposed or grouped weights, ...) takes the "jacobian" path, so any `f`
     works. `kd_ntk.ntk.explain` prints the per-layer plan and its cost.
@@ -26,11 +27,16 @@ Methods (all exact; they differ in time and memory):
   * "auto": "structured" unless one example's features exceed the memory
     budget (`kd_ntk.ntk.planning.EXAMPLE_FEATURE_BYTES`), then "ntvp".
 
-Blocking: rows and columns in blocks of `block_size` examples, the last block
-zero-padded so the jitted per-block functions compile once; symmetric kernels
-compute blocks J >= I only; row blocks are kept a panel at a time so each
-column block is prepared once per panel; the work is spread over `devices`.
-See `kd_ntk.ntk.blocking`.
+Layouts ("structured" trace kernels on one device stream by default):
+  * "blocked": rows and columns in blocks of `block_size` examples, the last
+    block zero-padded so the jitted per-block functions compile once;
+    symmetric kernels compute blocks J >= I only; row blocks are kept a
+    panel at a time so each column block is prepared once per panel; the
+    work is spread over `devices`. See `kd_ntk.ntk.blocking`.
+  * "streamed": every example's backward pass runs once, its results are
+    kept (large convolutions compactly, as input and output cotangents) and
+    the kernel is summed over parameters in large row-chunk products. See
+    `kd_ntk.ntk.streamed`.
 """
 
 import contextlib

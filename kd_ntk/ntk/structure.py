@@ -114,12 +114,6 @@ class Layers:
   def tapped_leaves(self) -> FrozenSet[int]:
     return frozenset(k for k, _ in self.leaf_taps + self.conv_taps)
 
-  @property
-  def conv_patch(self) -> Dict[int, Dict[str, Any]]:
-    """{tap index: patch parameters} of the tapped convolutions."""
-    start = len(self.leaf_taps)
-    return {start + k: patch for k, (_, patch) in enumerate(self.conv_taps)}
-
 
 def find_layers(
   f: Callable[[Any, jax.Array], jax.Array],
