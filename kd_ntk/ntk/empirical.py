@@ -43,11 +43,10 @@ import contextlib
 from typing import Any, Callable, List, Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.ntk import planning, streamed
+from kd_ntk.ntk import checks, planning, streamed
 from kd_ntk.ntk.blocking import blocked_gram
 from kd_ntk.ntk.fn_cache import FunctionCache
 from kd_ntk.ntk.planning import METHODS, OUTPUTS, x64_scope
@@ -60,83 +59,6 @@ def _mirror(output: str) -> Callable[[np.ndarray], np.ndarray]:
   if output == "diagonal":
     return lambda block: block.transpose(1, 0, 2)
   return lambda block: block.T
-
-
-def _validate(
-  x1, x2, output: str, method: str, block_size: Optional[int]
-) -> None:
-  if output not in OUTPUTS:
-    raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
-  if method not in METHODS:
-    raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
-  if np.ndim(x1) < 1 or len(x1) == 0:
-    raise ValueError(
-      f"x1 must hold at least one example; got shape {np.shape(x1)}."
-    )
-  if x2 is not None:
-    if np.ndim(x2) < 1 or len(x2) == 0:
-      raise ValueError(
-        f"x2 must hold at least one example; got shape {np.shape(x2)}."
-      )
-    if tuple(np.shape(x1)[1:]) != tuple(np.shape(x2)[1:]):
-      raise ValueError(
-        "x1 and x2 must have the same per-example shape; got "
-        f"{tuple(np.shape(x1)[1:])} and {tuple(np.shape(x2)[1:])}."
-      )
-  if block_size is not None and (
-    isinstance(block_size, bool)
-    or int(block_size) != block_size
-    or block_size < 1
-  ):
-    raise ValueError(
-      f"block_size must be a positive integer; got {block_size!r}."
-    )
-
-
-def _check_finite(params, x1, x2) -> None:
-  """Refuses NaN/Inf inputs or parameters before any work (a NaN Gram helps no one)."""
-  for name, x in (("x1", x1), ("x2", x2)):
-    if x is None:
-      continue
-    arr = np.asarray(x)
-    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
-      bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-      raise ValueError(
-        f"{name} holds {bad} non-finite value(s) (NaN or Inf); "
-        "clean or drop those examples first."
-      )
-  leaves = jax.tree_util.tree_leaves_with_path(params)
-  for path, leaf in leaves:
-    arr = np.asarray(leaf)
-    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
-      raise ValueError(
-        f"parameter {jax.tree_util.keystr(path) or '<root>'} holds "
-        "non-finite values (NaN or Inf); the network diverged or was "
-        "loaded wrongly: use finite parameters."
-      )
-
-
-def _check_batch_output(f, params, x_example) -> None:
-  """f must map a batch of B examples to B rows of logits."""
-  try:
-    out = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
-  except Exception as err:
-    raise ValueError(
-      f"f(params, x) failed on a batch of one example of shape "
-      f"{tuple(np.shape(x_example))}: {err}"
-    ) from err
-  shape = getattr(out, "shape", None)
-  if shape is None or len(shape) < 1 or shape[0] != 1:
-    raise ValueError(
-      "f(params, x) must return one row of logits per example, "
-      f"(B, C); for B = 1 it returned {shape if shape is not None else out}."
-    )
-  if len(shape) == 1:
-    raise ValueError(
-      "f(params, x) must return one row of logits per example, "
-      "(B, C); it returned shape (B,). For one output per example "
-      "return f(params, x)[:, None], i.e. shape (B, 1)."
-    )
 
 
 def empirical_ntk(
@@ -194,7 +116,7 @@ def empirical_ntk(
     A numpy array of the accumulation dtype (float32 by default, float64 with
     `dtype=jnp.float64`), ready for a float64 solve after `.astype`.
   """
-  _validate(x1, x2, output, method, block_size)
+  checks.validate(x1, x2, output, method, block_size)
   if layout not in planning.LAYOUTS:
     raise ValueError(
       f"Unknown layout {layout!r}; choose one of {planning.LAYOUTS}."
@@ -203,8 +125,8 @@ def empirical_ntk(
   devices = _devices(devices)
   cache = planning.DEFAULT_CACHE if cache is None else cache
   x_example = np.asarray(x1[0])
-  _check_batch_output(f, params, x_example)
-  _check_finite(params, x1, x2)
+  checks.check_batch_output(f, params, x_example)
+  checks.check_finite(params, x1, x2)
   n_max = max(len(x1), 0 if x2 is None else len(x2))
   chosen_block = block_size
   if block_size is not None:
