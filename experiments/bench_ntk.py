@@ -16,7 +16,9 @@ images when `--input_shape` is 28,28,1 and the data set is installed, else
 standard-normal random inputs of that shape (as for CIFAR here). BatchNorm
 statistics are closed over (`kd_ntk.models.inference_fn`).
 
-Own methods also report the plan (`kd_ntk.ntk.explain`): plan_gflop (the
+Own methods also report the plan (`kd_ntk.ntk.explain`): layout ("blocked"
+or "streamed"), compact_convs (convolutions the streamed layout keeps as
+input + cotangents, their Jacobians formed per channel group), plan_gflop (the
 floating-point operations of the chosen plan: pair contractions plus feature
 products, multiply-add = 2), achieved_gflops (plan_gflop / seconds),
 matmul_peak_gflops (the best of a few 4096² float32 matmuls in the same
@@ -162,6 +164,8 @@ def worker(args) -> dict:
     record.update(
       block_size=plan.block_size,
       plan_method=plan.method,
+      layout=plan.layout,
+      compact_convs=len(plan.compact_convs),
       panel_blocks=plan.panel_blocks,
       feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
       plan_gflop=_gflop(plan.total_flops),

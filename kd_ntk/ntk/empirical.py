@@ -15,22 +15,28 @@ Methods (all exact; they differ in time and memory):
   * "structured": per-layer. A weight entering through a dense contraction
     (`y = a W`) is kept factorised, `∂f_c/∂W = a ⊗ g_c`, with `a` and `g_c`
     read off the forward and backward passes, so its share costs
-    `d_in + C·d_out` per pair instead of `C·d_in·d_out`; a convolution is
-    evaluated as `patches · W` and its kernel Jacobian formed as
+    `d_in + C·d_out` per pair instead of `C·d_in·d_out`; a convolution's
+    backward pass forms only its output cotangents `g_c` (XLA's own
+    transposed convolution) and its kernel Jacobian is formed afterwards as
     `patchesᵀ g_c` (one GEMM per example) rather than by per-example kernel
-    gradients. Layers are found in the jaxpr of `f` (`kd_ntk.ntk.structure`,
+    gradients (grouped convolutions, slow on the CPU). Layers are found in the jaxpr of `f` (`kd_ntk.ntk.structure`,
     the one module that reads jaxprs); every other parameter (tied, scaled,
     transposed or grouped weights, ...) takes the "jacobian" path, so any `f`
     works. `kd_ntk.ntk.explain` prints the per-layer plan and its cost.
   * "ntvp": NTK-vector products; never stores a Jacobian (slowest).
   * "auto": "structured" unless one example's features exceed the memory
-    budget (`kd_ntk.ntk.planning.CHUNK_BYTES`), then "ntvp".
+    budget (`kd_ntk.ntk.planning.EXAMPLE_FEATURE_BYTES`), then "ntvp".
 
-Blocking: rows and columns in blocks of `block_size` examples, the last block
-zero-padded so the jitted per-block functions compile once; symmetric kernels
-compute blocks J >= I only; row blocks are kept a panel at a time so each
-column block is prepared once per panel; the work is spread over `devices`.
-See `kd_ntk.ntk.blocking`.
+Layouts ("structured" trace kernels on one device stream by default):
+  * "blocked": rows and columns in blocks of `block_size` examples, the last
+    block zero-padded so the jitted per-block functions compile once;
+    symmetric kernels compute blocks J >= I only; row blocks are kept a
+    panel at a time so each column block is prepared once per panel; the
+    work is spread over `devices`. See `kd_ntk.ntk.blocking`.
+  * "streamed": every example's backward pass runs once, its results are
+    kept (large convolutions compactly, as input and output cotangents) and
+    the kernel is summed over parameters in large row-chunk products. See
+    `kd_ntk.ntk.streamed`.
 """
 
 import contextlib
@@ -38,11 +44,10 @@ import functools
 from typing import Any, Callable, List, Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.ntk import planning
+from kd_ntk.ntk import checks, planning, streamed
 from kd_ntk.ntk.blocking import blocked_gram
 from kd_ntk.ntk.fn_cache import FunctionCache
 from kd_ntk.ntk.planning import METHODS, OUTPUTS, x64_scope
@@ -57,83 +62,6 @@ def _mirror(output: str) -> Callable[[np.ndarray], np.ndarray]:
   return lambda block: block.T
 
 
-def _validate(
-  x1, x2, output: str, method: str, block_size: Optional[int]
-) -> None:
-  if output not in OUTPUTS:
-    raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
-  if method not in METHODS:
-    raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
-  if np.ndim(x1) < 1 or len(x1) == 0:
-    raise ValueError(
-      f"x1 must hold at least one example; got shape {np.shape(x1)}."
-    )
-  if x2 is not None:
-    if np.ndim(x2) < 1 or len(x2) == 0:
-      raise ValueError(
-        f"x2 must hold at least one example; got shape {np.shape(x2)}."
-      )
-    if tuple(np.shape(x1)[1:]) != tuple(np.shape(x2)[1:]):
-      raise ValueError(
-        "x1 and x2 must have the same per-example shape; got "
-        f"{tuple(np.shape(x1)[1:])} and {tuple(np.shape(x2)[1:])}."
-      )
-  if block_size is not None and (
-    isinstance(block_size, bool)
-    or int(block_size) != block_size
-    or block_size < 1
-  ):
-    raise ValueError(
-      f"block_size must be a positive integer; got {block_size!r}."
-    )
-
-
-def _check_finite(params, x1, x2) -> None:
-  """Refuses NaN/Inf inputs or parameters before any work (a NaN Gram helps no one)."""
-  for name, x in (("x1", x1), ("x2", x2)):
-    if x is None:
-      continue
-    arr = np.asarray(x)
-    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
-      bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-      raise ValueError(
-        f"{name} holds {bad} non-finite value(s) (NaN or Inf); "
-        "clean or drop those examples first."
-      )
-  leaves = jax.tree_util.tree_leaves_with_path(params)
-  for path, leaf in leaves:
-    arr = np.asarray(leaf)
-    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
-      raise ValueError(
-        f"parameter {jax.tree_util.keystr(path) or '<root>'} holds "
-        "non-finite values (NaN or Inf); the network diverged or was "
-        "loaded wrongly: use finite parameters."
-      )
-
-
-def _check_batch_output(f, params, x_example) -> None:
-  """f must map a batch of B examples to B rows of logits."""
-  try:
-    out = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
-  except Exception as err:
-    raise ValueError(
-      f"f(params, x) failed on a batch of one example of shape "
-      f"{tuple(np.shape(x_example))}: {err}"
-    ) from err
-  shape = getattr(out, "shape", None)
-  if shape is None or len(shape) < 1 or shape[0] != 1:
-    raise ValueError(
-      "f(params, x) must return one row of logits per example, "
-      f"(B, C); for B = 1 it returned {shape if shape is not None else out}."
-    )
-  if len(shape) == 1:
-    raise ValueError(
-      "f(params, x) must return one row of logits per example, "
-      "(B, C); it returned shape (B,). For one output per example "
-      "return f(params, x)[:, None], i.e. shape (B, 1)."
-    )
-
-
 def _full_precision(fn):
   """Runs `fn` with every float32 matmul and convolution at full precision,
   f's own included (the setting is read whenever f is traced: for the layer
@@ -141,8 +69,8 @@ def _full_precision(fn):
 
   Without it GPUs run them in TF32 (10-bit mantissa): Jacobian features then
   carry relative errors near 1e-3, which swamp the Gram matrix's small
-  eigenvalues and so the supervision complexity Yᵀ K⁻¹ Y (seen on an H200:
-  every value ridge-dominated). CPUs compute float32 at full precision anyway.
+  eigenvalues and so the supervision complexity Yᵀ K⁻¹ Y (on an H200 the
+  Gram's largest error was 12.5% of max |K|). CPUs compute float32 at full precision anyway.
   """
 
   @functools.wraps(fn)
@@ -167,6 +95,7 @@ def empirical_ntk(
   progress: bool = False,
   devices: Optional[Sequence[jax.Device]] = None,
   cache: Optional[FunctionCache] = None,
+  layout: str = "auto",
 ) -> np.ndarray:
   """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
 
@@ -197,19 +126,30 @@ def empirical_ntk(
     cache: where the jaxpr analysis and compiled block functions are kept
       between calls (None: `kd_ntk.ntk.fn_cache.DEFAULT_CACHE`, weakly keyed
       on `f`, so it never keeps `f` or what it closes over alive).
+    layout: "blocked" (pairs of example blocks, `kd_ntk.ntk.blocking`),
+      "streamed" (every backward pass once, the kernel summed over
+      parameters, `kd_ntk.ntk.streamed`; "structured" trace kernels on one
+      device, within `planning.STREAM_BYTES`) or "auto": streamed when it
+      applies and fits, `block_size` is None and one device is used, else
+      blocked.
 
   Returns:
     A numpy array of the accumulation dtype (float32 by default, float64 with
     `dtype=jnp.float64`), ready for a float64 solve after `.astype`.
   """
-  _validate(x1, x2, output, method, block_size)
+  checks.validate(x1, x2, output, method, block_size)
+  if layout not in planning.LAYOUTS:
+    raise ValueError(
+      f"Unknown layout {layout!r}; choose one of {planning.LAYOUTS}."
+    )
   dtype = planning.normalise_dtype(dtype)
   devices = _devices(devices)
   cache = planning.DEFAULT_CACHE if cache is None else cache
   x_example = np.asarray(x1[0])
-  _check_batch_output(f, params, x_example)
-  _check_finite(params, x1, x2)
+  checks.check_batch_output(f, params, x_example)
+  checks.check_finite(params, x1, x2)
   n_max = max(len(x1), 0 if x2 is None else len(x2))
+  chosen_block = block_size
   if block_size is not None:
     block_size = min(int(block_size), n_max)  # never pad beyond the data
   plan = planning.make_plan(
@@ -229,6 +169,47 @@ def empirical_ntk(
       "forms; use method='jacobian' or 'structured', or pass "
       "float64 params under jax_enable_x64."
     )
+  if layout == "streamed" or (
+    layout == "auto" and chosen_block is None and len(devices) == 1
+  ):
+    stream = planning.stream_layout(
+      f,
+      plan,
+      params,
+      len(x1),
+      None if x2 is None else len(x2),
+      output,
+      dtype,
+      x_example,
+      cache,
+    )
+    if stream is not None:
+      backward, conv_jacobians, group_jacobian = planning.streamed_fns(
+        f, plan, cache
+      )
+      return streamed.streamed_gram(
+        backward,
+        conv_jacobians,
+        group_jacobian,
+        plan.layers,
+        jax.device_put(
+          jax.tree_util.tree_leaves(params), _first_local(devices)
+        ),
+        x1,
+        x2,
+        plan=stream[0],
+        shapes=stream[1],
+        block_size=plan.block_size,
+        dtype=dtype,
+        precision_scope=lambda: _precision_scope(dtype),
+        progress=progress,
+      )
+    if layout == "streamed":
+      raise ValueError(
+        "layout='streamed' needs method 'structured' (or 'auto' choosing "
+        "it) with tapped layers, output='trace', and its kept features "
+        "within planning.STREAM_BYTES; use layout='blocked' or 'auto'."
+      )
   prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype, cache)
   local = [
     k for k, d in enumerate(devices) if d.process_index == jax.process_index()
@@ -312,6 +293,17 @@ def _devices(devices) -> List[jax.Device]:
       f"jax.local_devices(); got {devices!r}."
     )
   return devices
+
+
+def _first_local(devices: Sequence[jax.Device]) -> jax.Device:
+  """This process's first device among `devices` (the streamed layout's)."""
+  for d in devices:
+    if d.process_index == jax.process_index():
+      return d
+  raise ValueError(
+    "devices holds none of this process's devices; pass some of "
+    "jax.local_devices(), or None for every process's devices."
+  )
 
 
 def _zero_block(x, block_size: int) -> np.ndarray:

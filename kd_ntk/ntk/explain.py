@@ -16,20 +16,21 @@ and per pair of examples:
   * "plain Jacobian" (anything else): `vmap(jacrev)` columns, C·P values;
     per pair `2·C·P`.
 
-`plan_cost` adds these up for a whole kernel (block padding, symmetry and
-the panels of `kd_ntk.ntk.blocking` included); the benchmark divides it by
-the wall time to report an achieved rate.
+`explain` adds these up for a whole kernel (block padding, symmetry and the
+panels of `kd_ntk.ntk.blocking`, or the row chunks of the streamed layout
+`kd_ntk.ntk.streamed`, included); the benchmark divides it by the wall time
+to report an achieved rate.
 """
 
 import dataclasses
 import math
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kd_ntk.ntk import planning
+from kd_ntk.ntk import planning, streamed
 from kd_ntk.ntk.blocking import block_slices, panel_tasks, panels
 
 
@@ -50,8 +51,9 @@ class Explanation:
   """The resolved plan of `empirical_ntk(f, params, x, ...)` and its cost."""
 
   method: str
+  layout: str  # "blocked" or "streamed"
+  compact_convs: Tuple[str, ...]  # streamed: convolutions kept compact
   block_size: int
-  chunk: int
   num_logits: int
   num_params: int
   n: int
@@ -70,9 +72,10 @@ class Explanation:
 
   def __str__(self) -> str:
     lines = [
-      f"empirical_ntk plan: method={self.method}, n={self.n}, C={self.num_logits}, "
+      f"empirical_ntk plan: method={self.method}, layout={self.layout}, "
+      f"n={self.n}, C={self.num_logits}, "
       f"{self.num_params:,} parameters, block={self.block_size}, "
-      f"chunk={self.chunk}, panel={self.panel_blocks} blocks",
+      f"panel={self.panel_blocks} blocks",
       f"{'parameter':<34} {'shape':<18} {'form':<26} {'floats/ex':>10} "
       f"{'MFLOP/ex':>9} {'kFLOP/pair':>10}",
     ]
@@ -81,6 +84,11 @@ class Explanation:
         f"{layer.path[:34]:<34} {str(layer.shape)[:18]:<18} {layer.form:<26} "
         f"{layer.feature_floats:>10,} {layer.flops_per_example / 1e6:>9.2f} "
         f"{layer.flops_per_pair / 1e3:>10.1f}"
+      )
+    if self.compact_convs:
+      lines.append(
+        "kept compact (input + cotangents; Jacobian formed per channel "
+        f"group): {', '.join(self.compact_convs)}"
       )
     lines.append(
       f"features {self.feature_bytes / 2**20:.2f} MiB/example, "
@@ -159,6 +167,7 @@ def explain(
   dtype=None,
   symmetric: bool = True,
   num_devices: int = 1,
+  layout: str = "auto",
 ) -> Explanation:
   """The plan `empirical_ntk(f, params, x, ...)` would follow, without running it.
 
@@ -168,6 +177,8 @@ def explain(
     symmetric: the plan for `x2=None` (True) or for a cross kernel of x with
       an equally large x2.
     num_devices: devices the pairs would be spread over (panels shrink with it).
+    layout: as for `empirical_ntk` ("auto" streams when `block_size` is
+      None, one device is used and the streamed layout fits).
 
   Returns:
     An `Explanation`; `print(explain(...))` shows one line per parameter leaf.
@@ -190,6 +201,20 @@ def explain(
     dtype=dtype,
   )
   layers = _layer_plans(params, plan)
+  stream = None
+  if layout == "streamed" or (
+    layout == "auto" and block_size is None and num_devices == 1
+  ):
+    stream = planning.stream_layout(
+      f,
+      plan,
+      params,
+      n,
+      None if symmetric else n,
+      output,
+      dtype,
+      jnp.zeros(x_example.shape, x_example.dtype),
+    )
   itemsize = max(
     [np.dtype(l.dtype).itemsize for l in jax.tree_util.tree_leaves(params)]
     + [4]
@@ -214,10 +239,21 @@ def explain(
   if plan.method == "ntvp":
     pair_flops = float("nan")
   b2 = plan.block_size**2
+  compact = ()
+  if stream is not None:  # chunks of R rows, each prepared once
+    rows = streamed.chunk_rows(plan.block_size)
+    chunks = -(-n // rows)
+    prepared = chunks * (1 if symmetric else 2) * rows // plan.block_size
+    pairs = chunks * (chunks + 1) // 2 if symmetric else chunks**2
+    pairs *= (rows // plan.block_size) ** 2  # in blocks of block_size²
+    panel_blocks = 0
+    conv_paths = [l.path for l in layers if l.form == "conv patches·cotangents"]
+    compact = tuple(conv_paths[k] for k in stream[0].compact)
   return Explanation(
+    layout="blocked" if stream is None else "streamed",
+    compact_convs=compact,
     method=plan.method,
     block_size=plan.block_size,
-    chunk=plan.chunk,
     num_logits=plan.num_logits,
     num_params=plan.num_params,
     n=n,

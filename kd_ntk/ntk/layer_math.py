@@ -1,12 +1,12 @@
-"""Array forms of layers that the tapped re-evaluation of a network uses in
-place of XLA's own (`kd_ntk.ntk.structure.tapped_fn`): same values, same
-derivatives, cheaper backward passes on the CPU. No jaxpr reading here.
-(The tiled max pool lives in `kd_ntk.models.pooling`: the models use it too.)
+"""Array math of the structured NTK path, no jaxpr reading here: the input
+patches of a convolution, for its kernel Jacobian `patchesᵀ g` (formed after
+XLA's own convolution has run the backward pass). The tiled max pool that the
+tapped re-evaluation (`kd_ntk.ntk.structure.tapped_fn`) uses in place of XLA's
+lives in `kd_ntk.models.pooling`: the models use it too.
 """
 
 import itertools
 import math
-from typing import Tuple
 
 import jax
 import jax.numpy as jnp
@@ -47,24 +47,3 @@ def conv_patches(lhs, patch) -> jax.Array:
     slices.append(jax.lax.slice(x, start, limit, [1] + list(strides)))
   patches = jnp.stack(slices, axis=1)  # (C_in, K, *out)
   return patches.reshape(-1, math.prod(out)).T  # (S, D)
-
-
-def conv_as_matmul(lhs, rhs, patch, out_shape) -> Tuple[jax.Array, jax.Array]:
-  """(output, patches_SxD) of a one-example convolution computed as patches · W.
-
-  The same numbers as `conv_general_dilated`, but as a matrix product, so the
-  backward pass (C cotangents per example) is a large GEMM instead of C
-  transposed convolutions, and the patches are ready for the kernel Jacobian
-  `patchesᵀ · g_c`.
-  """
-  dims = patch["dimension_numbers"]
-  patches_SxD = conv_patches(lhs, patch)
-  order = (dims.rhs_spec[1],) + tuple(dims.rhs_spec[2:]) + (dims.rhs_spec[0],)
-  w_DxO = jnp.transpose(rhs, order).reshape(patches_SxD.shape[1], -1)
-  y_SxO = jnp.dot(patches_SxD, w_DxO, precision=jax.lax.Precision.HIGHEST)
-  out = dims.out_spec
-  canonical = y_SxO.T.reshape(
-    (1, y_SxO.shape[1]) + tuple(out_shape[a] for a in out[2:])
-  )
-  inverse = sorted(range(len(out)), key=lambda k: out[k])
-  return jnp.transpose(canonical, inverse).astype(rhs.dtype), patches_SxD

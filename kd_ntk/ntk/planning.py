@@ -10,13 +10,21 @@ objects.
 
 import contextlib
 import math
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kd_ntk.ntk.features import contract_fn, features_fn
+from kd_ntk.ntk import streamed
+from kd_ntk.ntk.features import (
+  conv_group_jacobian_fn,
+  conv_jacobians_fn,
+  contract_fn,
+  features_fn,
+  hashable,
+  tap_backward_fn,
+)
 from kd_ntk.ntk.fn_cache import DEFAULT_CACHE, FunctionCache
 from kd_ntk.ntk.ntvp import ntvp_block_fn
 from kd_ntk.ntk.structure import Layers, layers_or_none
@@ -25,11 +33,8 @@ OUTPUTS = ("trace", "full", "diagonal")
 METHODS = ("auto", "jacobian", "structured", "ntvp")
 
 _GIB = 2**30
-# Transient per-chunk feature memory: the features (plain Jacobian columns and
-# dense-layer factors) of a chunk are formed inside one jitted call.
-CHUNK_BYTES = _GIB // 4
-# Larger chunks only add cache misses on the CPU (measured on LeNet-5).
-MAX_CHUNK = 16
+# "auto" takes "ntvp" when one example's features exceed this.
+EXAMPLE_FEATURE_BYTES = _GIB // 4
 # Two prepared blocks (row and column) are alive at once.
 BLOCK_PAIR_BYTES = _GIB
 # One kernel block (block_size² · tail) in flight.
@@ -38,6 +43,10 @@ OUT_BLOCK_BYTES = _GIB // 4
 # them when they fit, so each block is prepared once. 2.5 GiB keeps LeNet-5x8
 # at n = 4096 (5.9 MiB of features per example) within 4 GiB in all.
 CACHE_BYTES = 5 * _GIB // 2
+# Everything the streamed layout keeps (`kd_ntk.ntk.streamed`), its largest
+# transient and the kernel; 2.5 GiB keeps LeNet-5x8 at n = 4096 within 4 GiB.
+STREAM_BYTES = 5 * _GIB // 2
+LAYOUTS = ("auto", "blocked", "streamed")
 MAX_BLOCK = 1024
 MIN_BLOCK = 8
 
@@ -86,7 +95,6 @@ class Plan(NamedTuple):
   method: str  # "jacobian", "structured" or "ntvp"
   layers: Optional[Layers]  # tapped layers ("structured" only)
   block_size: int
-  chunk: int  # examples per Jacobian evaluation
   num_logits: int
   num_params: int
 
@@ -128,11 +136,6 @@ def tapped_layers(
   )
 
 
-def _largest_divisor_at_most(n: int, limit: int) -> int:
-  limit = max(1, min(n, limit))
-  return max(d for d in range(1, limit + 1) if n % d == 0)
-
-
 def _feature_bytes(
   leaves, layers: Optional[Layers], num_logits: int, itemsize: int
 ) -> int:
@@ -162,10 +165,10 @@ def make_plan(
   dtype: Optional[np.dtype],
   cache: FunctionCache = DEFAULT_CACHE,
 ) -> Plan:
-  """Resolves "auto", the tapped layers and the block and chunk sizes.
+  """Resolves "auto", the tapped layers and the block size.
 
   "auto" is "structured" (never costlier than "jacobian": tapping only removes
-  work) unless one example's features exceed `CHUNK_BYTES`, where it falls
+  work) unless one example's features exceed `EXAMPLE_FEATURE_BYTES`, where it falls
   back to the memory-light "ntvp" (not with `dtype`, which needs Jacobians).
   """
   logits = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
@@ -185,7 +188,7 @@ def make_plan(
   if method == "auto":
     method = (
       "structured"
-      if feature_bytes <= CHUNK_BYTES or dtype is not None
+      if feature_bytes <= EXAMPLE_FEATURE_BYTES or dtype is not None
       else "ntvp"
     )
   if method != "structured":
@@ -201,10 +204,7 @@ def make_plan(
       block_size //= 2
     while block_size > MIN_BLOCK and block_size // 2 >= n_max:
       block_size //= 2  # no point padding a small input up to a large block
-  chunk = _largest_divisor_at_most(
-    block_size, min(MAX_CHUNK, CHUNK_BYTES // max(1, 2 * feature_bytes))
-  )
-  return Plan(method, layers, block_size, chunk, num_logits, num_params)
+  return Plan(method, layers, block_size, num_logits, num_params)
 
 
 def _compiled_fns(
@@ -213,30 +213,22 @@ def _compiled_fns(
   output: str,
   dtype: Optional[np.dtype],
   layers: Optional[Layers],
-  chunk: int,
 ) -> Tuple[Callable, Callable]:
   if method == "ntvp":
     block = ntvp_block_fn(f, output)
     return jax.jit(lambda params, x_block: x_block), jax.jit(block)
 
-  features = features_fn(f, layers)
+  # The whole block at once, from jitted pieces (`features_fn`): a `lax.map`
+  # over chunks of it ran 3-4x slower on the CPU (XLA runs loop bodies with
+  # less parallelism), and the block size already bounds the memory.
+  prepare = features_fn(f, layers)
   contract = contract_fn(output, dtype)
-
-  def prepare(params, x_block):
-    # Jacobians of `chunk` examples at a time bound the transient memory.
-    chunks = x_block.reshape((-1, chunk) + x_block.shape[1:])
-    feats = jax.lax.map(lambda xc: features(params, xc), chunks)
-    # Explicit leading size: a (B, C, 0) leaf (every parameter tapped) has
-    # no size to infer -1 from.
-    return jax.tree_util.tree_map(
-      lambda a: a.reshape((x_block.shape[0],) + a.shape[2:]), feats
-    )
 
   def pair(params, fa, fb):
     del params  # the features already hold everything
     return contract(fa, fb)
 
-  return jax.jit(prepare), jax.jit(pair)
+  return prepare, jax.jit(pair)
 
 
 def compiled_for(
@@ -246,7 +238,8 @@ def compiled_for(
   dtype: Optional[np.dtype],
   cache: FunctionCache = DEFAULT_CACHE,
 ) -> Tuple[Callable, Callable]:
-  """Jitted `(prepare(params, x_block), pair(params, prepared_a, prepared_b))`.
+  """`(prepare(params, x_block), pair(params, prepared_a, prepared_b))`, both
+  built from jitted functions (`prepare` from several, see `features_fn`).
 
   Cached per live network function and plan, so every block of every call
   with the same shapes reuses one compilation.
@@ -257,14 +250,11 @@ def compiled_for(
     output,
     None if dtype is None else dtype.str,
     plan.layers,
-    plan.chunk,
   )
   return cache.get(
     f,
     key,
-    lambda fn: _compiled_fns(
-      fn, plan.method, output, dtype, plan.layers, plan.chunk
-    ),
+    lambda fn: _compiled_fns(fn, plan.method, output, dtype, plan.layers),
   )
 
 
@@ -278,11 +268,9 @@ def _block_fn(
   if method == "ntvp":
     return jax.jit(ntvp_block_fn(f, output))
   features = features_fn(f, layers)
-  contract = contract_fn(output, dtype)
-  return jax.jit(
-    lambda params, x_a, x_b: contract(
-      features(params, x_a), features(params, x_b)
-    )
+  contract = jax.jit(contract_fn(output, dtype))
+  return lambda params, x_a, x_b: contract(
+    features(params, x_a), features(params, x_b)
   )
 
 
@@ -293,7 +281,8 @@ def compiled_block_fn(
   dtype: Optional[np.dtype],
   cache: FunctionCache = DEFAULT_CACHE,
 ) -> Callable:
-  """One jitted `block(params, x_a, x_b)`: features of both blocks, contracted."""
+  """`block(params, x_a, x_b)` (jitted pieces): features of both blocks,
+  contracted."""
   key = (
     "block",
     plan.method,
@@ -304,3 +293,63 @@ def compiled_block_fn(
   return cache.get(
     f, key, lambda fn: _block_fn(fn, plan.method, output, dtype, plan.layers)
   )
+
+
+def _streamed_fns(f, layers: Layers):
+  backward = tap_backward_fn(f, layers)
+  group_fns = {}
+
+  def group_jacobian(patch, channels: int):
+    key = (hashable(patch), channels)  # equal convolutions compile once
+    if key not in group_fns:
+      group_fns[key] = conv_group_jacobian_fn(patch, channels)
+    return group_fns[key]
+
+  return backward, conv_jacobians_fn(layers), group_jacobian
+
+
+def streamed_fns(f, plan: Plan, cache: FunctionCache = DEFAULT_CACHE):
+  """`(backward, conv_jacobians, group_jacobian)` of the streamed layout,
+  cached per live network function and tapped layers."""
+  return cache.get(
+    f, ("streamed", plan.layers), lambda fn: _streamed_fns(fn, plan.layers)
+  )
+
+
+def stream_layout(
+  f,
+  plan: Plan,
+  params,
+  n1: int,
+  n2: Optional[int],
+  output: str,
+  dtype: Optional[np.dtype],
+  x_example,
+  cache: FunctionCache = DEFAULT_CACHE,
+) -> Optional[Tuple[streamed.StreamPlan, Any]]:
+  """(stream plan, backward shapes) when the streamed layout applies and
+  fits `STREAM_BYTES`, else None ("structured" trace kernels only)."""
+  if plan.method != "structured" or output != "trace" or plan.layers is None:
+    return None
+  backward = streamed_fns(f, plan, cache)[0]
+  leaves = jax.tree_util.tree_leaves(params)
+  block = jax.ShapeDtypeStruct(
+    (plan.block_size,) + tuple(np.shape(x_example)), np.asarray(x_example).dtype
+  )
+  shapes = jax.eval_shape(backward, leaves, block)
+  itemsize = max(
+    [np.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(shapes)]
+  )
+  out_itemsize = max(itemsize, dtype.itemsize if dtype is not None else 0)
+  rows = streamed.chunk_rows(plan.block_size)
+  padded = lambda n: -(-n // rows) * rows  # chunks are zero-padded
+  chosen = streamed.stream_plan(
+    plan.layers,
+    shapes,
+    plan.num_logits,
+    padded(n1) + (padded(n2) if n2 is not None else 0),
+    n1 * (n2 if n2 is not None else n1) * out_itemsize,
+    itemsize,
+    STREAM_BYTES,
+  )
+  return None if chosen is None else (chosen, shapes)

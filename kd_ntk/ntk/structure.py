@@ -115,12 +115,6 @@ class Layers:
   def tapped_leaves(self) -> FrozenSet[int]:
     return frozenset(k for k, _ in self.leaf_taps + self.conv_taps)
 
-  @property
-  def conv_patch(self) -> Dict[int, Dict[str, Any]]:
-    """{tap index: patch parameters} of the tapped convolutions."""
-    start = len(self.leaf_taps)
-    return {start + k: patch for k, (_, patch) in enumerate(self.conv_taps)}
-
 
 def find_layers(
   f: Callable[[Any, jax.Array], jax.Array],
@@ -376,15 +370,11 @@ def _evaluate(
     site = layers.tap_sites.get(id(eqn))
     if site is not None:
       tap_index, weight_pos = site
-      patch = layers.conv_patch.get(tap_index)
-      if patch is None:  # dense: the input row is the factor a_i
-        captured[tap_index] = invals[1 - weight_pos]
-        out = _bind(eqn, invals)[0]
-      else:  # convolution: the patches are (S, D)
-        out, captured[tap_index] = layer_math.conv_as_matmul(
-          invals[0], invals[1], patch, eqn.outvars[0].aval.shape
-        )
-      outvals = [out + taps[tap_index]]
+      # Dense: the input row a_i; convolution: its input, whose patches are
+      # formed after differentiation (`layer_math.conv_patches`), so the
+      # backward pass runs XLA's own transposed convolution.
+      captured[tap_index] = invals[1 - weight_pos]
+      outvals = [_bind(eqn, invals)[0] + taps[tap_index]]
     elif id(eqn) in layers.inline and eqn.primitive.name in CALL_PRIMITIVES:
       body, body_consts = call_body(eqn)
       outvals = _evaluate(body, body_consts, invals, layers, taps, captured)
@@ -405,8 +395,8 @@ def tapped_fn(layers: Layers):
 
   `taps[k]` has the shape of tapped layer k's output (`layers.tap_shapes`);
   with zero taps the logits equal `f1(params, x_single)`. Layer inputs are
-  the input rows of dense layers and the (S, D) patches of convolutions
-  (which are evaluated as `patches · W`, see `conv_as_matmul`).
+  the input rows of dense layers and the inputs (lhs, batch axis of size 1)
+  of convolutions.
   """
   closed = layers.closed_jaxpr
 

@@ -219,6 +219,13 @@ def _check_all_methods(f, params, x):
       assert rel_error(full, ref) < F64_TOL, method
     trace = empirical_ntk(f, p64, x64, x64[:2])  # the default path, x2 given
     assert rel_error(trace, np.einsum("ijcc->ij", ref[:, :2])) < F64_TOL
+    # One device: "auto" streams wherever layers are tapped (symmetric and
+    # cross kernels), else takes the blocked layout.
+    one = jax.local_devices()[:1]
+    trace = empirical_ntk(f, p64, x64, devices=one)
+    assert rel_error(trace, np.einsum("ijcc->ij", ref)) < F64_TOL
+    trace = empirical_ntk(f, p64, x64, x64[:2], devices=one)
+    assert rel_error(trace, np.einsum("ijcc->ij", ref[:, :2])) < F64_TOL
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
