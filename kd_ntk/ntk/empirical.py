@@ -40,7 +40,6 @@ Layouts ("structured" trace kernels on one device stream by default):
 """
 
 import contextlib
-import functools
 from typing import Any, Callable, List, Optional, Sequence
 
 import jax
@@ -62,26 +61,7 @@ def _mirror(output: str) -> Callable[[np.ndarray], np.ndarray]:
   return lambda block: block.T
 
 
-def _full_precision(fn):
-  """Runs `fn` with every float32 matmul and convolution at full precision,
-  f's own included (the setting is read whenever f is traced: for the layer
-  analysis, the features and the contraction).
-
-  Without it GPUs run them in TF32 (10-bit mantissa): Jacobian features then
-  carry relative errors near 1e-3, which swamp the Gram matrix's small
-  eigenvalues and so the supervision complexity Yᵀ K⁻¹ Y (on an H200 the
-  Gram's largest error was 12.5% of max |K|). CPUs compute float32 at full precision anyway.
-  """
-
-  @functools.wraps(fn)
-  def wrapped(*args, **kwargs):
-    with jax.default_matmul_precision("highest"):
-      return fn(*args, **kwargs)
-
-  return wrapped
-
-
-@_full_precision
+@planning.full_precision
 def empirical_ntk(
   f: Callable[[Any, jax.Array], jax.Array],
   params: Any,
@@ -345,7 +325,7 @@ def ntk_block_fn(
   dtype = planning.normalise_dtype(dtype)
   cache = FunctionCache()  # owned by (and dropped with) the returned kernel
 
-  @_full_precision
+  @planning.full_precision
   def kernel(params, x_a, x_b):
     if tuple(np.shape(x_a)[1:]) != tuple(np.shape(x_b)[1:]):
       raise ValueError(
