@@ -157,15 +157,34 @@ def run_slice(
   mine = list(grid)[first::step]
   progress = Progress(len(mine))
   for task, teacher_cfg, student, method, seed in mine:
-    cfg = student_config(
-      run, teacher_cfg, layout.teacher(task), student, method, seed, early_epoch
+    _run_one(
+      layout,
+      run,
+      task,
+      teacher_cfg,
+      student,
+      method,
+      seed,
+      early_epoch,
+      progress,
     )
-    workdir = layout.student_run(task, student, method, seed)
-    progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
-    try:
-      distill_loop.run(cfg, workdir)
-    except FloatingPointError as err:
-      print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
+
+
+def _run_one(
+  layout, run, task, teacher_cfg, student, method, seed, early_epoch, progress
+):
+  """Runs (or resumes) one student run: (its config, final row), or (its
+  config, the FloatingPointError) when it diverged."""
+  cfg = student_config(
+    run, teacher_cfg, layout.teacher(task), student, method, seed, early_epoch
+  )
+  workdir = layout.student_run(task, student, method, seed)
+  progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
+  try:
+    return cfg, distill_loop.run(cfg, workdir)[-1]
+  except FloatingPointError as err:
+    print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
+    return cfg, err
 
 
 def run_grid(
@@ -194,21 +213,29 @@ def run_grid(
   for student in students:
     for method in methods:
       for seed in seeds:
-        cfg = student_config(
-          run, teacher_cfg, teacher_dir, student, method, seed, early_epoch
+        cfg, final = _run_one(
+          layout,
+          run,
+          task,
+          teacher_cfg,
+          student,
+          method,
+          seed,
+          early_epoch,
+          progress,
         )
-        workdir = layout.student_run(task, student, method, seed)
-        progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
-        try:
-          final = distill_loop.run(cfg, workdir)[-1]
-        except FloatingPointError as err:
-          print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
+        if isinstance(final, FloatingPointError):
           rows.append(
             result_row(
-              task, student, method, seed, {"diverged": True, "error": str(err)}
+              task,
+              student,
+              method,
+              seed,
+              {"diverged": True, "error": str(final)},
             )
           )
           continue
+        workdir = layout.student_run(task, student, method, seed)
         kept = {k: final.get(k) for k in KEPT}
         if method.mode != "none":
           kept["train_margin_loss_final"] = margin_loss(
