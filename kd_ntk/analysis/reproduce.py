@@ -65,8 +65,10 @@ def validate(config) -> Dict:
   ):
     raise ValueError(
       "complexity.trajectory needs a labels method (mode 'none'): its "
-      "seed-0 run of the smallest student provides the kernels of C3."
+      "seed-0 run of the kernel student (complexity.student_width) provides "
+      "the kernels of C3."
     )
+  kernel_student(students, config)  # Raises on a width the family lacks.
   if not any(m.mode == "none" for m in binary_methods):
     raise ValueError(
       "binary.methods needs a labels method (mode 'none') for claim C8."
@@ -117,6 +119,23 @@ def analysis_student(students, config) -> records.Student:
     students
   )
   return min(fam, key=lambda s: s.width)
+
+
+def kernel_student(students, config) -> records.Student:
+  """The student whose NTK scores C1–C4: the claims' family at
+  `complexity.student_width` (0: its smallest width)."""
+  width = config.complexity.get("student_width", 0)
+  if not width:
+    return analysis_student(students, config)
+  fam = [s for s in students if s.family == config.claims.family]
+  for s in fam:
+    if s.width == width:
+      return s
+  raise ValueError(
+    f"complexity.student_width={width}: the claims family "
+    f"{config.claims.family!r} has widths {sorted(s.width for s in fam)}; "
+    "pick one of them (or 0 for the smallest)."
+  )
 
 
 def _grid(config, recs: Dict, binary_teacher, smallest) -> List[Tuple]:
@@ -288,7 +307,7 @@ def run(
   summary = summarise(
     config,
     rows,
-    complexity_rows(config, layout, smallest),
+    complexity_rows(config, layout, kernel_student(recs["students"], config)),
     teacher_rows,
     binary_teacher_rows,
     early,

@@ -68,6 +68,11 @@ def verdict_table(verdicts: List[Dict]) -> str:
   )
 
 
+def _kernel_width(config) -> str:
+  width = config.complexity.get("student_width", 0)
+  return f"width {width}" if width else "the smallest width"
+
+
 def regime_text(config) -> List[str]:
   t, s = config.teacher, config.students_run
   students = students_from_config(config.students)
@@ -90,9 +95,10 @@ def regime_text(config) -> List[str]:
     f"{config.early.criterion} on the validation split.",
     f"- Supervision complexity: {config.complexity.num_subsets} NTK subsets of "
     f"n={config.complexity.num_examples}, temperatures "
-    f"{tuple(config.complexity.temperatures)}; student NTK "
+    f"{tuple(config.complexity.temperatures)}; NTK of the "
+    f"{config.claims.family} student of {_kernel_width(config)} "
     + (
-      "along the labels-trained smallest student's epochs."
+      "along its labels-trained seed-0 run's epochs."
       if config.complexity.trajectory
       else "at initialisation only."
     ),

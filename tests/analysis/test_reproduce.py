@@ -74,3 +74,16 @@ def test_bad_records_fail_before_any_work(tmp_path):
   with pytest.raises(ValueError, match="early.candidates"):
     reproduce.run(config, str(tmp_path / "w"))
   assert not os.path.exists(tmp_path / "w")
+
+
+def test_kernel_student_is_the_configured_width_of_the_claims_family():
+  config = reproduce_config.get_config("")
+  recs = reproduce.validate(config)
+  chosen = reproduce.kernel_student(recs["students"], config)
+  assert (chosen.family, chosen.width) == ("cnn", 8)
+  assert reproduce.analysis_student(recs["students"], config).width == 2
+  config.complexity.student_width = 0
+  assert reproduce.kernel_student(recs["students"], config).width == 2
+  config.complexity.student_width = 5
+  with pytest.raises(ValueError, match=r"has widths \[2, 4, 8\]"):
+    reproduce.validate(config)

@@ -73,6 +73,13 @@ row("two-class teacher: config: train_subset=100000 exceeds the 12000")(
     )
   )
 )
+row(r"complexity.student_width=3: the claims family 'cnn' has widths \[2\]")(
+  lambda c: (
+    lambda: reproduce.run(
+      reproduce_config.get_config("tiny,complexity.student_width=3"), c.workdir
+    )
+  )
+)
 row("teacher.batch_size=0|batch_size=0 must be")(
   lambda c: (
     lambda: reproduce.run(
