@@ -4,8 +4,6 @@ Smoke runs only: the numbers are not checked (speed targets are measured by
 running the scripts, never asserted in tests), the records' shape is.
 """
 
-import pytest
-
 from launch_helpers import json_lines, run_script
 
 

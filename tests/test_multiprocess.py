@@ -54,7 +54,7 @@ def test_processes_read_disjoint_shares_placed_where_jax_expects(data_run):
 
 
 def test_global_batches_equal_the_single_process_pipeline(data_run):
-  from multihost.data_worker import BATCH, EPOCH, EVAL_BATCH, SEED, toy_data
+  from multihost.data_worker import BATCH, EPOCH, SEED, toy_data
 
   _, seen = data_run
   images, labels = toy_data()

@@ -12,7 +12,7 @@ command simply runs.
 
 import math
 import os
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import jax
 import ml_collections

@@ -41,22 +41,12 @@ JAX internals relied on (all reached through `jax.make_jaxpr` objects and
 import dataclasses
 import math
 import warnings
-from typing import (
-  Any,
-  Callable,
-  Dict,
-  FrozenSet,
-  List,
-  Optional,
-  Sequence,
-  Tuple,
-)
+from typing import Any, Callable, Optional, Sequence
 
 import jax
 from jax.extend.core import Literal
 
 from kd_ntk.models import pooling
-from kd_ntk.ntk import layer_math
 
 # Call-like primitives whose body is differentiated as written, so a parameter
 # can be followed inside positionally ("pjit" became "jit" in newer JAX).
@@ -68,7 +58,7 @@ CALL_PRIMITIVES = frozenset(
 # Shape-preserving casts of the weight that keep J_W an outer product.
 _CASTS = frozenset({"convert_element_type", "copy", "copy_p"})
 
-LeafAxes = Dict[int, Tuple[int, ...]]
+LeafAxes = dict[int, tuple[int, ...]]
 
 
 def per_example_fn(
@@ -105,14 +95,14 @@ class Layers:
 
   closed_jaxpr: Any
   num_leaves: int
-  leaf_taps: Tuple[Tuple[int, Tuple[int, ...]], ...]
-  conv_taps: Tuple[Tuple[int, Dict[str, Any]], ...]
-  tap_sites: Dict[int, Tuple[int, int]]
-  inline: FrozenSet[int]
-  tap_shapes: Tuple[jax.ShapeDtypeStruct, ...]
+  leaf_taps: tuple[tuple[int, tuple[int, ...]], ...]
+  conv_taps: tuple[tuple[int, dict[str, Any]], ...]
+  tap_sites: dict[int, tuple[int, int]]
+  inline: frozenset[int]
+  tap_shapes: tuple[jax.ShapeDtypeStruct, ...]
 
   @property
-  def tapped_leaves(self) -> FrozenSet[int]:
+  def tapped_leaves(self) -> frozenset[int]:
     return frozenset(k for k, _ in self.leaf_taps + self.conv_taps)
 
 
@@ -179,11 +169,9 @@ def find_layers(
 def factorisable_leaves(
   f: Callable[[Any, jax.Array], jax.Array], params: Any, x_example: Any
 ) -> LeafAxes:
-  """`{leaf_index: in_axes}` of the parameters whose J_W is `a_i ⊗ g_ic`.
-
-  Indices refer to `jax.tree_util.tree_leaves(params)`; `in_axes` are the
-  leaf axes contracted with the layer input `a_i`.
-  """
+  """`{leaf_index: in_axes}` of the parameters whose J_W is `a_i ⊗ g_ic`
+  (indices into `jax.tree_util.tree_leaves(params)`; `in_axes`: the leaf
+  axes contracted with the layer input `a_i`)."""
   return dict(find_layers(f, params, x_example).leaf_taps)
 
 
@@ -239,7 +227,7 @@ def _follow(jaxpr, var, calls):
   return None
 
 
-def _conv_patch_params(eqn) -> Optional[Dict[str, Any]]:
+def _conv_patch_params(eqn) -> Optional[dict[str, Any]]:
   """Arguments of `conv_general_dilated_patches` equivalent to this convolution."""
   p = eqn.params
   if p.get("feature_group_count", 1) != 1 or p.get("batch_group_count", 1) != 1:
@@ -263,7 +251,7 @@ def _conv_patch_params(eqn) -> Optional[Dict[str, Any]]:
   )
 
 
-def _dot_general_axes(eqn, pos: int) -> Optional[Tuple[int, ...]]:
+def _dot_general_axes(eqn, pos: int) -> Optional[tuple[int, ...]]:
   """Contracted weight axes when the other operand has a single free row."""
   if len(eqn.invars) != 2:
     return None
@@ -339,7 +327,7 @@ def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
 # only activation cotangents for those layers.
 
 
-def _bind(eqn, invals: Sequence[Any]) -> List[Any]:
+def _bind(eqn, invals: Sequence[Any]) -> list[Any]:
   """Applies one equation's primitive, as `eval_jaxpr` does on any JAX."""
   bound = eqn.primitive.get_bind_params(eqn.params)
   # JAX < 0.7 returns (subfuns, params); newer JAX returns params only.
@@ -354,9 +342,9 @@ def _evaluate(
   args: Sequence[Any],
   layers: Layers,
   taps: Sequence[Any],
-  captured: Dict[int, Any],
-) -> List[Any]:
-  env: Dict[Any, Any] = {}
+  captured: dict[int, Any],
+) -> list[Any]:
+  env: dict[Any, Any] = {}
 
   def read(v):
     return v.val if isinstance(v, Literal) else env[v]
@@ -400,8 +388,8 @@ def tapped_fn(layers: Layers):
   """
   closed = layers.closed_jaxpr
 
-  def g(leaves, x_single, taps) -> Tuple[jax.Array, Tuple[jax.Array, ...]]:
-    captured: Dict[int, Any] = {}
+  def g(leaves, x_single, taps) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    captured: dict[int, Any] = {}
     args = list(leaves) + [x_single]
     (logits,) = _evaluate(
       closed.jaxpr, closed.consts, args, layers, taps, captured

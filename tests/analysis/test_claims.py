@@ -1,7 +1,5 @@
 """Claim rules C1–C4 on hand-made complexity rows, in every outcome."""
 
-import pytest
-
 from kd_ntk.analysis import claims, stats
 
 S, N, C, T = (

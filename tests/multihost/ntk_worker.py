@@ -7,7 +7,6 @@ KD_NTK_TEST_DELAY=S makes process 1 start its share S seconds late.
 import os
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags

@@ -1,7 +1,6 @@
 """TensorBoard event files: the framing, the protobuf fields, and runs writing them."""
 
 import glob
-import os
 import struct
 
 import numpy as np
