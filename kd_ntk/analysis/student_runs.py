@@ -29,7 +29,7 @@ from kd_ntk.train.evaluation import predict_logits
 from kd_ntk.train.from_config import splits_from_config
 
 # Fields a student copies from its teacher's config, so both see the same data.
-DATA_FIELDS = (
+COPIED_FROM_TEACHER = (
   "dataset",
   "data_dir",
   "data_source",
@@ -69,7 +69,7 @@ def student_config(
     early_epoch: the validation-chosen checkpoint (mode "early" only).
   """
   c = distill_config.get_config(method.mode)
-  for key in DATA_FIELDS:
+  for key in COPIED_FROM_TEACHER:
     c[key] = teacher_cfg[key]
   c.augment = ml_collections.ConfigDict(teacher_cfg.augment.to_dict())
   c.model, kwargs = student.model()

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import ml_collections
 
+from kd_ntk.configs import validation
 from kd_ntk.distill import sources
 from kd_ntk.train import checkpoint, from_config
 from kd_ntk.train import workdir as wd
@@ -20,15 +21,6 @@ from kd_ntk.train import workdir as wd
 MODES = ("none", "offline", "early", "online", "anchors", "lockstep")
 LR_SCALES = ("none", "inverse_tau", "inverse_tau_squared")
 LOCKSTEP_GRANULARITIES = ("epoch", "step")
-# Fields that select the training examples and their normalisation: a teacher
-# trained on other examples would be distilled on inputs it never saw normalised so.
-DATA_FIELDS = (
-  "dataset",
-  "data_source",
-  "train_subset",
-  "subset_seed",
-  "classes",
-)
 LOCKSTEP_TEACHER_DIR = "teacher"
 
 
@@ -105,26 +97,13 @@ def check_fields(config: ml_collections.ConfigDict) -> None:
     )
 
 
-def _field(config: ml_collections.ConfigDict, key: str):
-  """A data field comparable across a live config and one read back from JSON
-  (lists become tuples; a field missing from an older run takes its default)."""
-  value = config.get(key)
-  if key == "classes":
-    return tuple(value or ())
-  return tuple(value) if isinstance(value, list) else value
-
-
 def check_same_data(
   student: ml_collections.ConfigDict,
   teacher: ml_collections.ConfigDict,
   teacher_name: str,
 ) -> None:
   """Raises unless the teacher was trained on the student's training examples."""
-  diffs = [
-    f"{k}: student {_field(student, k)!r} vs teacher {_field(teacher, k)!r}"
-    for k in DATA_FIELDS
-    if _field(student, k) != _field(teacher, k)
-  ]
+  diffs = validation.data_mismatch(student, teacher)
   if diffs:
     raise ValueError(
       f"The teacher {teacher_name} was trained on other data than the "
@@ -191,12 +170,12 @@ def _lockstep_teacher(config: ml_collections.ConfigDict, workdir: str):
       written = json.load(fh)
     # The run adds the data's class count and input shape (checked when claimed).
     written = {
-      k: v for k, v in written.items() if k not in from_config.DATA_FIELDS
+      k: v for k, v in written.items() if k not in from_config.SHAPE_FIELDS
     }
     wanted = {
       k: v
       for k, v in wd.config_to_dict(tconfig).items()
-      if k not in from_config.DATA_FIELDS
+      if k not in from_config.SHAPE_FIELDS
     }
     if written != wanted:
       raise ValueError(

@@ -15,7 +15,7 @@ from kd_ntk.data import load, prepare_splits
 from kd_ntk.models import get_model
 
 # Fields a run adds to its config from the data it loaded (see `with_data_fields`).
-DATA_FIELDS = ("num_classes", "input_shape")
+SHAPE_FIELDS = ("num_classes", "input_shape")
 
 
 @dataclasses.dataclass(frozen=True)
