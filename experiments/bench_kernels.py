@@ -27,14 +27,11 @@ import time
 
 import numpy as np
 
+import bench_machine  # experiments/, the script's own folder
+
 MODELS = ("mlp", "lenet5")
 KERNELS = ("empirical", "empirical_nt", "monte_carlo", "infinite", "nngp")
 WHAT = "complexity_kernel_trace_gram"
-
-
-def _rss_gb() -> float:
-  with open("/proc/self/statm") as f:
-    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
 def worker(args) -> dict:
@@ -78,7 +75,7 @@ def worker(args) -> dict:
   )
   if args.kernel == "monte_carlo":
     record["mc_samples"] = args.mc_samples
-  rss_before = _rss_gb()
+  rss_before = bench_machine.rss_gb()
   cpu_before = time.process_time()
   start = time.perf_counter()
   gram = gram_matrix(args.kernel, student, x, options)

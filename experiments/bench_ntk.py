@@ -1,7 +1,9 @@
 r"""Benchmark: a student's trace-NTK Gram matrix (LeNet-5 on Fashion-MNIST by default).
 
-Times kd_ntk's own methods against neural-tangents' implementations on the
-same inputs and parameters, each measurement in its own subprocess so that its
+Times kd_ntk's own methods against neural-tangents' implementations (nt:jc
+Jacobian contraction, nt:sd structured derivatives, nt:ntvp NTK-vector
+products; "nt best" is the fastest that finished) on the same inputs and
+parameters, each measurement in its own subprocess so that its
 peak memory (ru_maxrss, which sees XLA's buffers) is its own. Prints one JSON
 line per measurement and one "summary" line per n with own-best / nt-best.
 
@@ -44,66 +46,16 @@ import time
 
 import numpy as np
 
+import bench_machine  # experiments/, the script's own folder
+
 OWN = ("own:structured", "own:jacobian", "own:ntvp")
-NT = ("nt:jc", "nt:ntvp")
+NT = ("nt:jc", "nt:sd", "nt:ntvp")
 WHAT = "trace_gram"
-
-
-def _rss_gb() -> float:
-  with open("/proc/self/statm") as f:
-    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
-
-
-def _inputs(n: int, seed: int, shape) -> tuple:
-  """(inputs, source): Fashion-MNIST images for 28x28x1 when installed, else random."""
-  if tuple(shape) == (28, 28, 1):
-    try:
-      return _images(n, seed), "fashion_mnist"
-    except Exception:  # pylint: disable=broad-except
-      pass
-  rng = np.random.default_rng(seed)
-  return rng.standard_normal((n,) + tuple(shape)).astype(
-    np.float32
-  ), "random_normal"
 
 
 def _gflop(flops: float):
   """GFLOP rounded, or None when the plan has no FLOP count (ntvp)."""
   return round(flops / 1e9, 1) if np.isfinite(flops) else None
-
-
-def _matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
-  """Best float32 matmul rate of this process (GFLOP/s), a 2·size³ product."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-
-  a = jnp.asarray(
-    np.random.default_rng(0).standard_normal((size, size), np.float32)
-  )
-  mm = jax.jit(lambda u, v: u @ v)
-  mm(a, a).block_until_ready()
-  best = float("inf")
-  for _ in range(repeats):
-    start = time.perf_counter()
-    mm(a, a).block_until_ready()
-    best = min(best, time.perf_counter() - start)
-  return 2.0 * size**3 / best / 1e9
-
-
-def _images(n: int, seed: int) -> np.ndarray:
-  """n training images scaled to [0, 1], standardised, (n, 28, 28, 1) float32."""
-  from kd_ntk.data import load  # pylint: disable=g-import-not-at-top
-
-  images, _, _ = load("fashion_mnist", "train")
-  # Statistics from 10k images: a float64 copy of all 60k would be a setup peak.
-  ref = images[:10000].astype(np.float32) / 255.0
-  mean, std = ref.mean(), ref.std()
-  pick = np.random.default_rng(seed).choice(
-    len(images), size=n, replace=n > len(images)
-  )
-  return ((images[pick].astype(np.float32) / 255.0 - mean) / std).reshape(
-    n, 28, 28, 1
-  )
 
 
 def worker(args) -> dict:
@@ -117,7 +69,7 @@ def worker(args) -> dict:
   )
 
   shape = tuple(int(v) for v in args.input_shape.split(","))
-  x, source = _inputs(args.n, args.seed, shape)
+  x, source = bench_machine.ntk_inputs(args.n, args.seed, shape)
   model = get_model(args.model, args.num_classes)
   f, params = inference_fn(
     model, init_variables(model, jax.random.PRNGKey(args.seed), shape)
@@ -136,12 +88,25 @@ def worker(args) -> dict:
   if args.method.startswith("nt:"):
     import neural_tangents as nt  # pylint: disable=g-import-not-at-top
 
+    from jax.interpreters import ad  # pylint: disable=g-import-not-at-top
+
+    if not hasattr(ad, "source_info_util"):
+      # neural-tangents 0.6.5's structured derivatives read two aliases that
+      # JAX 0.5 no longer exports from `ad`; the modules themselves exist.
+      from jax._src import source_info_util  # pylint: disable=g-import-not-at-top
+
+      ad.source_info_util, ad.config = source_info_util, jax.config
+      record["nt_shim"] = "ad.source_info_util, ad.config aliased"
+
     impl = {
       "nt:jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
+      "nt:sd": nt.NtkImplementation.STRUCTURED_DERIVATIVES,
       "nt:ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
     }[args.method]
     batch = min(
-      args.nt_batch_size if args.method == "nt:jc" else args.nt_ntvp_batch_size,
+      args.nt_ntvp_batch_size
+      if args.method == "nt:ntvp"
+      else args.nt_batch_size,
       args.n,
     )
     kernel_fn = nt.batch(
@@ -172,7 +137,7 @@ def worker(args) -> dict:
       plan_gram_gflop=_gflop(plan.gram_flops),
       plan_feature_gflop=_gflop(plan.feature_flops),
     )
-    record["matmul_peak_gflops"] = round(_matmul_peak_gflops(), 1)
+    record["matmul_peak_gflops"] = round(bench_machine.matmul_peak_gflops(), 1)
     run = lambda: empirical_ntk(
       f,
       params,
@@ -181,7 +146,7 @@ def worker(args) -> dict:
       block_size=args.block_size,
       progress=args.progress,
     )
-  rss_before = _rss_gb()
+  rss_before = bench_machine.rss_gb()
   cpu_before = time.process_time()
   start = time.perf_counter()
   gram = run()

@@ -1,0 +1,64 @@
+"""What the benchmarks measure the machine and their inputs with.
+
+`rss_gb` (resident memory now), `matmul_peak_gflops` (the machine's float32
+matmul rate in this process: the denominator of a benchmark's fraction of
+peak) and `ntk_inputs` (Fashion-MNIST images, or random inputs of any shape).
+Imported by the `experiments/bench_*.py` scripts from their own folder.
+"""
+
+import os
+import time
+
+import numpy as np
+
+
+def rss_gb() -> float:
+  with open("/proc/self/statm") as f:
+    return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def ntk_inputs(n: int, seed: int, shape) -> tuple:
+  """(inputs, source): Fashion-MNIST images for 28x28x1 when installed, else random."""
+  if tuple(shape) == (28, 28, 1):
+    try:
+      return _fashion_mnist(n, seed), "fashion_mnist"
+    except Exception:  # pylint: disable=broad-except
+      pass
+  rng = np.random.default_rng(seed)
+  return rng.standard_normal((n,) + tuple(shape)).astype(
+    np.float32
+  ), "random_normal"
+
+
+def matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
+  """Best float32 matmul rate of this process (GFLOP/s), a 2·size³ product."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  a = jnp.asarray(
+    np.random.default_rng(0).standard_normal((size, size), np.float32)
+  )
+  mm = jax.jit(lambda u, v: u @ v)
+  mm(a, a).block_until_ready()
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    mm(a, a).block_until_ready()
+    best = min(best, time.perf_counter() - start)
+  return 2.0 * size**3 / best / 1e9
+
+
+def _fashion_mnist(n: int, seed: int) -> np.ndarray:
+  """n training images scaled to [0, 1], standardised, (n, 28, 28, 1) float32."""
+  from kd_ntk.data import load  # pylint: disable=g-import-not-at-top
+
+  images, _, _ = load("fashion_mnist", "train")
+  # Statistics from 10k images: a float64 copy of all 60k would be a setup peak.
+  ref = images[:10000].astype(np.float32) / 255.0
+  mean, std = ref.mean(), ref.std()
+  pick = np.random.default_rng(seed).choice(
+    len(images), size=n, replace=n > len(images)
+  )
+  return ((images[pick].astype(np.float32) / 255.0 - mean) / std).reshape(
+    n, 28, 28, 1
+  )
