@@ -14,6 +14,12 @@ The flag is appended to $XLA_FLAGS, which XLA reads when JAX starts its CPU
 backend, so it takes effect when kd_ntk is imported before the first JAX
 computation (every launcher and test does). It is left out when $XLA_FLAGS
 already sets it (either way), or when KD_NTK_XLA_DEFAULTS=0.
+
+Known failure: with the legacy runtime, XLA's oneDNN code aborts ("could not
+append a binary post-op") on neural-tangents' Jacobians of ResNet-20 at 32 or
+more examples per call (JAX 0.5.3, this CPU); XLA's default runtime runs them.
+kd_ntk's own NTK paths run on it. Set KD_NTK_XLA_DEFAULTS=0 before importing
+kd_ntk if another library's computation aborts so.
 """
 
 import importlib.metadata
@@ -42,3 +48,12 @@ def apply_defaults(environ=os.environ) -> None:
       current = f"{current} {flag}".strip()
   if current:
     environ["XLA_FLAGS"] = current
+
+
+def without_defaults(environ=os.environ) -> dict:
+  """A copy of `environ` for a subprocess on XLA's own CPU defaults: the
+  opt-out set and kd_ntk's flags taken out of XLA_FLAGS."""
+  ours = {flag.split("=")[0] for flag in flags_for("0.5.")}
+  flags = environ.get("XLA_FLAGS", "").split()
+  kept = " ".join(f for f in flags if f.split("=")[0] not in ours)
+  return dict(environ, **{OPT_OUT_ENV: "0", "XLA_FLAGS": kept})

@@ -30,3 +30,20 @@ def test_apply_defaults_appends_once_and_respects_the_user(monkeypatch):
   newest = {}
   xla_cpu.apply_defaults(newest)
   assert newest == {}
+
+
+def test_without_defaults_keeps_other_flags_and_opts_out():
+  env = {
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=4 "
+    "--xla_cpu_use_thunk_runtime=false",
+    "HOME": "/h",
+  }
+  clean = xla_cpu.without_defaults(env)
+  assert clean == {
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    "HOME": "/h",
+    "KD_NTK_XLA_DEFAULTS": "0",
+  }
+  xla_cpu.apply_defaults(clean)  # The opt-out holds in the child.
+  assert "thunk" not in clean["XLA_FLAGS"]
+  assert "thunk" in env["XLA_FLAGS"]  # The caller's environ is untouched.
