@@ -1,10 +1,10 @@
 """Checks on a student's epoch row: stop a diverged run, warn on a collapsed one."""
 
-import sys
 from typing import Dict
 
 import numpy as np
 
+from kd_ntk.train import health as train_health
 from kd_ntk.train.runner import Diverged
 
 
@@ -38,20 +38,19 @@ def check_finite(row: Dict[str, float], epoch: int, config) -> None:
 
 def warn_if_chance_level(
   row: Dict[str, float], num_classes: int, epoch: int, config
-) -> None:
-  """Prints a warning when test accuracy sits at chance after the first epochs.
+) -> bool:
+  """`train.health.warn_if_chance_level` for a student, with the KD hint.
 
   A run can collapse without a non-finite loss (e.g. τ=4 with the τ² factor and
   a learning rate made for τ=1: every prediction falls on one class). That is
   not proof of divergence, so it warns instead of stopping.
   """
-  accuracy = row.get("test_accuracy")
-  if epoch >= 2 and accuracy is not None and accuracy <= 1.2 / num_classes:
-    print(
-      f"WARNING: epoch {epoch} test accuracy {accuracy:.3f} is at chance level "
-      f"(C={num_classes}); the run may have collapsed. Lower "
-      "optimizer.learning_rate or set distill.lr_scale=inverse_tau_squared "
-      f"(τ={config.distill.temperature}).",
-      file=sys.stderr,
-      flush=True,
-    )
+  return train_health.warn_if_chance_level(
+    row,
+    num_classes,
+    epoch,
+    "student",
+    "Lower optimizer.learning_rate or set "
+    "distill.lr_scale=inverse_tau_squared "
+    f"(τ={config.distill.temperature}).",
+  )

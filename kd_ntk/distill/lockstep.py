@@ -41,6 +41,7 @@ from kd_ntk.distill import health, student_rows
 from kd_ntk.distill.optimizer import student_optimizer
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import epoch as epoch_lib
+from kd_ntk.train import health as train_health
 from kd_ntk.train.evaluation import Evaluator
 from kd_ntk.train.from_config import (
   check_batch_size,
@@ -238,6 +239,16 @@ class LockstepTraining:
         f"The lock-step teacher diverged at epoch {epoch}; lower "
         "distill.teacher.optimizer.learning_rate."
       )
+    health.warn_if_chance_level(
+      row, self.config.num_classes, epoch, self.config
+    )
+    train_health.warn_if_chance_level(
+      t_row,
+      self.config.num_classes,
+      epoch,
+      "lock-step teacher",
+      "Lower distill.teacher.optimizer.learning_rate.",
+    )
     return [s_state, t_state], [row, t_row]
 
 

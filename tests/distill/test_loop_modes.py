@@ -231,3 +231,25 @@ def test_workdir_of_another_config_is_refused(runs, teacher_dir):
   workdir, _ = runs("online")
   with pytest.raises(ValueError, match="different config"):
     loop.run(_config(teacher_dir, "online,distill.alpha=0.5"), workdir)
+
+
+def test_lockstep_checks_both_halves_for_a_collapse(runs, root, monkeypatch):
+  """Student and lock-step teacher rows both reach the chance-level check."""
+  from kd_ntk.train import health as train_health
+
+  workdir, _ = runs("lockstep")
+  again = os.path.join(root, "lockstep_chance_check")
+  shutil.copytree(workdir, again)
+  shutil.rmtree(os.path.join(again, "checkpoints", "2"))
+  seen = []
+  monkeypatch.setattr(
+    train_health,
+    "warn_if_chance_level",
+    lambda row, c, epoch, label, hint: seen.append(
+      (label, epoch, "test_accuracy" in row, hint)
+    ),
+  )
+  loop.run(wd.load_config(again), again)
+  labels = {(label, epoch, has) for label, epoch, has, _ in seen}
+  assert labels == {("student", 2, True), ("lock-step teacher", 2, True)}
+  assert any("distill.teacher.optimizer" in h for *_, h in seen)
