@@ -101,7 +101,13 @@ def test_supervision_complexity_writes_csv_plot_and_verdicts(
 
 def test_reproduce_in_parts_then_the_report(tmp_path):
   """Teachers, then two slices of the student grid, then the report: the last
-  call trains nothing (every run is found finished)."""
+  call trains nothing (every run is found finished), and results.json holds
+  every per-seed row, the subsets' complexity rows and a verdict per claim.
+  (The only end-to-end run of the tiny reproduction in the suite.)"""
+  from kd_ntk.analysis import stats
+  from kd_ntk.analysis.layout import Layout
+  from kd_ntk.configs import reproduce as reproduce_config
+
   args = ("--config=kd_ntk/configs/reproduce.py:tiny", f"--workdir={tmp_path}")
   early = run_script("reproduce.py", *args, "--part=students:0/2")
   assert early.returncode != 0
@@ -114,13 +120,36 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
       run_script("reproduce.py", *args, f"--part={part}")
     )
   out = _ok(run_script("reproduce.py", *args))
-  from kd_ntk.configs import reproduce as reproduce_config
-
   config = reproduce_config.get_config("tiny")
-  runs = len(config.students) * len(config.methods) * len(config.seeds) + len(
-    config.binary.methods
-  ) * len(config.binary.seeds)
+  main_runs = len(config.students) * len(config.methods) * len(config.seeds)
+  runs = main_runs + len(config.binary.methods) * len(config.binary.seeds)
   assert out.count("already finished") == runs + 2  # + both teachers.
   assert f"report: {tmp_path}" in out
-  text = open(next(iter(glob.glob(str(tmp_path / "*.md"))))).read()
-  assert "C8" in text
+  layout = Layout(str(tmp_path))
+  saved = json.load(open(layout.results))
+  assert [v["claim"] for v in saved["verdicts"]] == (
+    "C1 C2 C2n C3 C4 C4n C5a C5b C6 C7 C8".split()
+  )
+  assert all(v["outcome"] in stats.OUTCOMES for v in saved["verdicts"])
+  main = [r for r in saved["rows"] if r["task"] == "main"]
+  assert len(main) == main_runs and len(saved["rows"]) == runs
+  assert all(
+    0.0 <= r["test_accuracy"] <= 1.0 for r in main if not r["diverged"]
+  )
+  kd = [r for r in main if r["mode"] != "none" and not r["diverged"]]
+  assert all(0.0 <= r["train_margin_loss_final"] <= 1.0 for r in kd)
+  assert {r["subset"] for r in saved["complexity_rows"]} == {0, 1}
+  assert all(r["target_norm"] > 0 for r in saved["complexity_rows"])
+  assert saved["early_selection"]["epoch"] in config.early.candidates
+  # One subset-paired C1 comparison has two pairs: an interval, not "not testable".
+  assert saved["verdicts"][0]["comparisons"][0]["n"] == 2
+  text = open(layout.report).read()
+  assert "C8" in text and text.index("## Verdicts") < text.index("## Regime")
+  assert (
+    "| claim | what was compared | estimate [95% interval] | outcome | verdict |"
+    in text
+  )
+  assert "Rule:" in text and "not testable in this regime" in text
+  assert os.path.exists(
+    os.path.join(layout.figures, "asc_vs_teacher_epoch.png")
+  )
