@@ -10,8 +10,10 @@ returns the mean, i.e. C times less. The kernel `K` of Harutyunyan et al.
 is the "trace" Gram matrix of the student at its current parameters.
 
 Methods (all exact; they differ in time and memory):
-  * "jacobian": per-example Jacobian blocks (`vmap(jacrev)`), one matrix
-    product per block pair.
+  * "jacobian": per-example Jacobian blocks, one matrix product per block
+    pair, K_ij = Σ_c ⟨J_ic, J_jc⟩. The Jacobians of the dense and convolution
+    kernels that the jaxpr reader finds are formed from the layer taps below
+    (a ⊗ g_c, patchesᵀ g_c); every other parameter's by `vmap(jacrev)`.
   * "structured": per-layer. A weight entering through a dense contraction
     (`y = a W`) is kept factorised, `∂f_c/∂W = a ⊗ g_c`, with `a` and `g_c`
     read off the forward and backward passes, so its share costs

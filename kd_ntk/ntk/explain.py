@@ -14,7 +14,10 @@ and per pair of examples:
     (C·D·O values, D = patch size, O = output channels), formed by one
     GEMM of `2·S·D·C·O` per example (S output positions); per pair `2·C·D·O`;
   * "plain Jacobian" (anything else): `vmap(jacrev)` columns, C·P values;
-    per pair `2·C·P`.
+    per pair `2·C·P`. With method="jacobian" the tapped layers read "plain
+    Jacobian (a⊗g)" and "plain Jacobian (patches·cot.)": their Jacobians
+    are formed from the taps (the conv GEMM counted per example), then
+    contracted in full like every other.
 
 `explain` adds these up for a whole kernel (block padding, symmetry and the
 panels of `kd_ntk.ntk.blocking`, or the row chunks of the streamed layout
@@ -40,7 +43,7 @@ class LayerPlan:
 
   path: str
   shape: tuple
-  form: str  # "dense factors", "conv patches·cotangents", "plain Jacobian"
+  form: str  # "dense factors", "conv patches·cotangents", "plain Jacobian ..."
   feature_floats: int  # per example
   flops_per_example: float  # forming its features (beyond the backward pass)
   flops_per_pair: float
@@ -102,6 +105,7 @@ class Explanation:
 def _layer_plans(params, plan: planning.Plan) -> List[LayerPlan]:
   c = plan.num_logits
   dense = dict(plan.layers.leaf_taps) if plan.layers is not None else {}
+  expand = plan.method == "jacobian"  # taps form J; nothing stays factorised
   convs = {}
   if plan.layers is not None:
     start = len(plan.layers.leaf_taps)
@@ -117,7 +121,18 @@ def _layer_plans(params, plan: planning.Plan) -> List[LayerPlan]:
       "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
       or "<root>"
     )
-    if index in dense:
+    if index in dense and expand:
+      out.append(
+        LayerPlan(
+          name,
+          tuple(leaf.shape),
+          "plain Jacobian (a⊗g)",
+          c * size,
+          0.0,
+          2.0 * c * size,
+        )
+      )
+    elif index in dense:
       d_in = math.prod(leaf.shape[a] for a in dense[index])
       d_out = size // d_in
       out.append(
@@ -136,7 +151,9 @@ def _layer_plans(params, plan: planning.Plan) -> List[LayerPlan]:
         LayerPlan(
           name,
           tuple(leaf.shape),
-          "conv patches·cotangents",
+          "plain Jacobian (patches·cot.)"
+          if expand
+          else "conv patches·cotangents",
           c * size,
           2.0 * positions * size * c,
           2.0 * c * size,

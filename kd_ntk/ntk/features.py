@@ -181,8 +181,21 @@ def conv_group_jacobian_fn(patch, channels: int) -> Callable:
   return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
+def _dense_jacobians(inputs, cotangents) -> Tuple[jax.Array, ...]:
+  """(B, C, D_in·D_out) per dense layer: J_ic = a_i ⊗ g_ic, formed by a
+  broadcast product (one write of the Jacobian, no matrix product)."""
+  out = []
+  for a, g in zip(inputs, cotangents):
+    b, logits = g.shape[0], g.shape[1]
+    jac = a[:, None, :, None] * g.reshape(b, logits, 1, -1)
+    out.append(jac.reshape(b, logits, -1))
+  return tuple(out)
+
+
 def features_fn(
-  f: Callable[[Any, jax.Array], jax.Array], layers: Optional[Layers] = None
+  f: Callable[[Any, jax.Array], jax.Array],
+  layers: Optional[Layers] = None,
+  expand: bool = False,
 ) -> Callable:
   """`features(params, x_block) -> Features` for a block of examples.
 
@@ -194,7 +207,14 @@ def features_fn(
   Args:
     f: batched network function `f(params, x) -> logits (B, C)`.
     layers: layers to tap, from `kd_ntk.ntk.structure.find_layers`; None (or
-      no layers) gives plain Jacobian features ("jacobian" method).
+      no layers) gives plain Jacobian features from `vmap(jacrev)`.
+    expand: the "jacobian" method with taps: every Jacobian is materialised
+      (dense layers' a_i ⊗ g_ic too), so the contraction is the plain
+      Σ_c ⟨J_ic, J_jc⟩, but the taps form the per-example Jacobians of dense
+      and convolution kernels by broadcast and matrix products, which on
+      LeNet-5 took 0.17 s per 256 examples against 1.85 s for `vmap(jacrev)`
+      (whose per-example kernel gradients XLA:CPU runs as batched
+      outer products and grouped convolutions).
   """
   if layers is None or not (layers.leaf_taps or layers.conv_taps):
     jac = jax.jit(jacobian_fn(f))
@@ -214,6 +234,9 @@ def features_fn(
     leaves = jax.tree_util.tree_leaves(params)
     jac, dense_in, dense_cot, conv_in, conv_cot = backward(leaves, x_block)
     convs = conv_jacobians(conv_in, conv_cot)
+    if expand:
+      dense = _dense_jacobians(dense_in, dense_cot)
+      return Features(tuple(jac) + dense, convs, (), ())
     return Features(tuple(jac), convs, tuple(dense_in), tuple(dense_cot))
 
   return tap_features

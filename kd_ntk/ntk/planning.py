@@ -113,7 +113,9 @@ class Plan(NamedTuple):
   """A resolved computation: what to run and in which pieces."""
 
   method: str  # "jacobian", "structured" or "ntvp"
-  layers: Optional[Layers]  # tapped layers ("structured" only)
+  # Tapped layers: "structured" contracts their factors; "jacobian" only forms
+  # their per-example Jacobians from them (`features_fn(expand=True)`).
+  layers: Optional[Layers]
   block_size: int
   num_logits: int
   num_params: int
@@ -201,17 +203,18 @@ def make_plan(
 
   layers = (
     tapped_layers(f, params, x_example, num_logits, cache)
-    if method in ("auto", "structured")
+    if method != "ntvp"
     else None
   )
-  feature_bytes = _feature_bytes(leaves, layers, num_logits, itemsize)
+  factors = layers if method != "jacobian" else None  # "jacobian": J in full
+  feature_bytes = _feature_bytes(leaves, factors, num_logits, itemsize)
   if method == "auto":
     method = (
       "structured"
       if feature_bytes <= EXAMPLE_FEATURE_BYTES or dtype is not None
       else "ntvp"
     )
-  if method != "structured":
+  if method == "ntvp":
     layers = None
 
   if block_size is None:
@@ -241,7 +244,7 @@ def _compiled_fns(
   # The whole block at once, from jitted pieces (`features_fn`): a `lax.map`
   # over chunks of it ran 3-4x slower on the CPU (XLA runs loop bodies with
   # less parallelism), and the block size already bounds the memory.
-  prepare = features_fn(f, layers)
+  prepare = features_fn(f, layers, expand=method == "jacobian")
   contract = contract_fn(output, dtype)
 
   def pair(params, fa, fb):
@@ -287,7 +290,7 @@ def _block_fn(
 ) -> Callable:
   if method == "ntvp":
     return jax.jit(ntvp_block_fn(f, output))
-  features = features_fn(f, layers)
+  features = features_fn(f, layers, expand=method == "jacobian")
   contract = jax.jit(contract_fn(output, dtype))
   return lambda params, x_a, x_b: contract(
     features(params, x_a), features(params, x_b)

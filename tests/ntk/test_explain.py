@@ -44,4 +44,9 @@ def test_explain_lists_each_layer_with_its_form_and_cost():
   text = str(plan)
   assert "conv patches·cotangents" in text and "dense factors" in text
   jac = explain(_net, params, x, method="jacobian")
-  assert {l.form for l in jac.layers} == {"plain Jacobian"}
+  assert {l.path: l.form for l in jac.layers} == {
+    "conv": "plain Jacobian (patches·cot.)",
+    "dense": "plain Jacobian (a⊗g)",
+    "scale": "plain Jacobian",
+  }
+  assert sum(l.flops_per_pair for l in jac.layers) == 2 * 5 * (72 + 1 + 320)
