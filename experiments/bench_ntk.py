@@ -38,6 +38,7 @@ max_rel_diff_vs_nt compares the Gram matrix with the first neural-tangents one
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -182,7 +183,7 @@ def _measure(method: str, n: int, args, save: str) -> dict:
     first = record["note"]
     record = _measure_once(method, n, args, save, xla_cpu.without_defaults())
     record["xla_runtime"] = "XLA default (kd_ntk's CPU flags off)"
-    record["error_with_kd_ntk_flags"] = first[-200:]
+    record["error_with_kd_ntk_flags"] = first[-120:]
   return record
 
 
@@ -226,7 +227,12 @@ def _measure_once(method: str, n: int, args, save: str, env) -> dict:
     )
   lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
   if proc.returncode != 0 or not lines:
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    lines = (proc.stderr or proc.stdout).strip().splitlines()
+    # Runtime log lines (absl "I0000 ...", TensorFlow's banners) are not the error.
+    tail = [
+      l for l in lines if not re.match(r"[IWE]\d{4} |WARNING: All log", l)
+    ]
+    tail = tail[-3:]
     return dict(
       what=WHAT,
       method=method,
