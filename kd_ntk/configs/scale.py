@@ -149,6 +149,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       config.early.candidates = (1,)
       config.students_run.train_eval_size = global_batch
       config.complexity.num_examples = 64
+      config.complexity.student_width = 0  # The only student, width 2.
       config.complexity.teacher_epoch_stride = (
         config.complexity.student_epoch_stride
       ) = 1
