@@ -211,10 +211,10 @@ def features_fn(
     expand: the "jacobian" method with taps: every Jacobian is materialised
       (dense layers' a_i ⊗ g_ic too), so the contraction is the plain
       Σ_c ⟨J_ic, J_jc⟩, but the taps form the per-example Jacobians of dense
-      and convolution kernels by broadcast and matrix products, which on
-      LeNet-5 took 0.17 s per 256 examples against 1.85 s for `vmap(jacrev)`
-      (whose per-example kernel gradients XLA:CPU runs as batched
-      outer products and grouped convolutions).
+      and convolution kernels by broadcast and matrix products rather than
+      `vmap(jacrev)`, whose per-example kernel gradients XLA:CPU runs as
+      batched outer products and grouped convolutions (LeNet-5, n = 4096:
+      96.3 s -> 50.0 s for the whole Gram on 2 cores).
   """
   if layers is None or not (layers.leaf_taps or layers.conv_taps):
     jac = jax.jit(jacobian_fn(f))
