@@ -227,11 +227,9 @@ def _measure_once(method: str, n: int, args, save: str, env) -> dict:
     )
   lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
   if proc.returncode != 0 or not lines:
-    lines = (proc.stderr or proc.stdout).strip().splitlines()
+    log = (proc.stderr or proc.stdout).strip().splitlines()
     # Runtime log lines (absl "I0000 ...", TensorFlow's banners) are not the error.
-    tail = [
-      l for l in lines if not re.match(r"[IWE]\d{4} |WARNING: All log", l)
-    ]
+    tail = [l for l in log if not re.match(r"[IWE]\d{4} |WARNING: All log", l)]
     tail = tail[-3:]
     return dict(
       what=WHAT,

@@ -22,6 +22,13 @@ def _complexity(ctx, **fields):
   return lambda: supervision_run.run(config, ctx.workdir)
 
 
+def _reproduce(arg):
+  """A row's call: `reproduce.run` on the reproduce config `arg`."""
+  return lambda ctx: (
+    lambda: reproduce.run(reproduce_config.get_config(arg), ctx.workdir)
+  )
+
+
 @row(
   r"student run .* was trained on other data or classes than the teacher run .*classes: "
   r"student \(\) vs teacher \(0, 6\)"
@@ -53,39 +60,19 @@ def complexity_read_only_workdir(ctx):
 
 
 row(r"seeds=\(-1,\) must be one or more integers >= 0")(
-  lambda c: (
-    lambda: reproduce.run(
-      reproduce_config.get_config("tiny,seeds=(-1,)"), c.workdir
-    )
-  )
+  _reproduce("tiny,seeds=(-1,)")
 )
 row(r"student cnn-w2, method .+: config: epochs=0 must be")(
-  lambda c: (
-    lambda: reproduce.run(
-      reproduce_config.get_config("tiny,students_run.epochs=0"), c.workdir
-    )
-  )
+  _reproduce("tiny,students_run.epochs=0")
 )
 row("two-class teacher: config: train_subset=100000 exceeds the 12000")(
-  lambda c: (
-    lambda: reproduce.run(
-      reproduce_config.get_config("tiny,binary.train_subset=100000"), c.workdir
-    )
-  )
+  _reproduce("tiny,binary.train_subset=100000")
 )
 row(r"complexity.student_width=3: the claims family 'cnn' has widths \[2\]")(
-  lambda c: (
-    lambda: reproduce.run(
-      reproduce_config.get_config("tiny,complexity.student_width=3"), c.workdir
-    )
-  )
+  _reproduce("tiny,complexity.student_width=3")
 )
 row("teacher.batch_size=0|batch_size=0 must be")(
-  lambda c: (
-    lambda: reproduce.run(
-      reproduce_config.get_config("tiny,teacher.batch_size=0"), c.workdir
-    )
-  )
+  _reproduce("tiny,teacher.batch_size=0")
 )
 
 
