@@ -189,3 +189,16 @@ def read_event_scalars(logdir: str):
 @pytest.fixture
 def read_events():
   return read_event_scalars
+
+
+@pytest.fixture(scope="session")
+def teacher_dir(tmp_path_factory):
+  """A tiny teacher run (MLP width 8, 128 examples, 2 epochs), trained once per
+  session and shared by the student-loop and bad-input tests (read, never
+  changed: the bad-input tests assert that)."""
+  from kd_ntk.configs import teacher as teacher_config
+  from kd_ntk.train import loop as train_loop
+
+  workdir = str(tmp_path_factory.mktemp("tiny_teacher") / "teacher")
+  train_loop.run(teacher_config.get_config("tiny,epochs=2"), workdir)
+  return workdir

@@ -7,18 +7,9 @@ import numpy as np
 import pytest
 
 from kd_ntk.analysis import complexity_inputs, supervision_run
-from kd_ntk.configs import complexity, teacher
+from kd_ntk.configs import complexity
 from kd_ntk.data import class_balanced_subset
 from kd_ntk.reports import plots, tables
-from kd_ntk.train import loop
-
-
-@pytest.fixture(scope="module")
-def teacher_dir(tmp_path_factory):
-  workdir = str(tmp_path_factory.mktemp("teacher"))
-  config = teacher.get_config("tiny,epochs=2")
-  loop.run(config, workdir)
-  return workdir
 
 
 def test_rows_cover_every_target_and_are_finite(teacher_dir, tmp_path):
