@@ -11,7 +11,10 @@ Preparing is the expensive part for convolutional networks, so row blocks are
 taken a *panel* at a time: as many prepared row blocks as fit in
 `cache_bytes` stay alive while every column block is prepared once and paired
 with all of them. When everything fits (one panel), every block is prepared
-exactly once.
+exactly once. A symmetric kernel's later columns are taken from the last back
+to the next panel's first row, and each device keeps the column block it
+prepared last when the next panel needs it as a row (`schedule`), so one
+block per device and panel transition is not prepared twice.
 
 Devices: the work of a panel is a list of tasks `(panel rows, column block)`;
 `assign_tasks` (a pure function of task costs and the number of devices) puts
@@ -28,7 +31,16 @@ import collections
 import math
 import sys
 import time
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import (
+  Any,
+  Callable,
+  Dict,
+  List,
+  NamedTuple,
+  Optional,
+  Sequence,
+  Tuple,
+)
 
 import jax
 import numpy as np
@@ -108,10 +120,17 @@ def panel_tasks(
 ) -> List[Tuple[int, Tuple[int, ...]]]:
   """[(column block j, row blocks paired with it), ...] for rows first..stop-1.
 
-  Symmetric kernels pair column j only with rows i <= j (the rest is mirrored).
+  Symmetric kernels pair column j only with rows i <= j (the rest is mirrored),
+  the panel's own columns first, then the later ones from the last back to
+  `stop`, so that the last column prepared is the next panel's first row.
   """
+  order = (
+    list(range(first, stop)) + list(range(num_col_blocks - 1, stop - 1, -1))
+    if symmetric
+    else range(num_col_blocks)
+  )
   tasks = []
-  for j in range(first if symmetric else 0, num_col_blocks):
+  for j in order:
     rows = tuple(i for i in range(first, stop) if not symmetric or i <= j)
     if rows:
       tasks.append((j, rows))
@@ -133,6 +152,56 @@ def assign_tasks(costs: Sequence[float], num_devices: int) -> List[int]:
     load[d] += cost
     out.append(d)
   return out
+
+
+class PanelWork(NamedTuple):
+  """One panel of `blocked_gram`: its row blocks, tasks and their devices."""
+
+  first: int  # row blocks first..stop-1
+  stop: int
+  tasks: List[Tuple[int, Tuple[int, ...]]]  # from `panel_tasks`
+  devices: List[int]  # device index per task, from `assign_tasks`
+  carried: Dict[int, int]  # device -> column block kept as a next-panel row
+
+
+def schedule(
+  num_row_blocks: int,
+  num_col_blocks: int,
+  panel_blocks: int,
+  symmetric: bool,
+  num_devices: int,
+) -> List[PanelWork]:
+  """The panels, tasks and device assignment of `blocked_gram` (pure).
+
+  `carried`: for a symmetric kernel, the last column block each device
+  prepares in a panel, when it is a row of the next panel; it is kept (at most
+  one extra block per device, while the finished panel is dropped) instead of
+  prepared again.
+  """
+  spans = panels(num_row_blocks, panel_blocks)
+  work = []
+  for k, (first, stop) in enumerate(spans):
+    tasks = panel_tasks(first, stop, num_col_blocks, symmetric)
+    devices = assign_tasks([len(r) for _, r in tasks], num_devices)
+    next_stop = spans[k + 1][1] if k + 1 < len(spans) else stop
+    last = {d: j for (j, _), d in zip(tasks, devices)}  # the later task wins
+    carried = {
+      d: j for d, j in last.items() if symmetric and stop <= j < next_stop
+    }
+    work.append(PanelWork(first, stop, tasks, devices, carried))
+  return work
+
+
+def prepared_blocks(work: Sequence[PanelWork], symmetric: bool) -> int:
+  """Blocks `blocked_gram` prepares for `work` (rows once per panel, less the
+  carried ones; a column each task outside its panel)."""
+  count, carried = 0, 0
+  for p in work:
+    count += (p.stop - p.first) - carried + sum(
+      1 for j, _ in p.tasks if not (symmetric and p.first <= j < p.stop)
+    )
+    carried = len(p.carried)
+  return count
 
 
 def blocked_gram(
@@ -196,16 +265,10 @@ def blocked_gram(
     1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, min(local)), example))
   )
   panel_blocks = max(1, cache_bytes // per_block - 1)
-  total = 0  # Pairs this process computes.
-  for p in panels(len(rows), panel_blocks):
-    tasks = panel_tasks(*p, len(cols), symmetric)
-    total += sum(
-      len(r)
-      for (_, r), d in zip(
-        tasks, assign_tasks([len(r) for _, r in tasks], num_devices)
-      )
-      if d in local
-    )
+  work = schedule(len(rows), len(cols), panel_blocks, symmetric, num_devices)
+  total = sum(  # Pairs this process computes.
+    len(r) for p in work for (_, r), d in zip(p.tasks, p.devices) if d in local
+  )
   meter = Progress(total, progress, label)
   pending = collections.deque()
 
@@ -219,10 +282,10 @@ def blocked_gram(
         out[c0:c1, r0:r1] = mirror(block)[: c1 - c0, : r1 - r0]
       meter.step()
 
-  for first, stop in panels(len(rows), panel_blocks):
-    tasks = panel_tasks(first, stop, len(cols), symmetric)
-    devices = assign_tasks([len(r) for _, r in tasks], num_devices)
-    row_cache = {}  # (row block, device) -> prepared, for this panel only
+  carry = {}  # (row block, device) -> prepared, kept from the last panel
+  for first, stop, tasks, devices, carried in work:
+    row_cache = carry  # (row block, device) -> prepared, for this panel only
+    carry = {}
 
     def row(i: int, device: int):
       if (i, device) not in row_cache:
@@ -244,6 +307,8 @@ def blocked_gram(
         drain(
           num_devices
         )  # keep blocks in flight so devices overlap the copy-out
+      if carried.get(device) == j:
+        carry[(j, device)] = b
       del b
     drain(0)
     row_cache.clear()

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kd_ntk.ntk import planning, streamed
-from kd_ntk.ntk.blocking import block_slices, panel_tasks, panels
+from kd_ntk.ntk.blocking import block_slices, prepared_blocks, schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,13 +240,9 @@ def explain(
   per_block = max(1, plan.block_size * feature_bytes)
   panel_blocks = max(1, planning.CACHE_BYTES // (per_block * num_devices) - 1)
   blocks = len(block_slices(n, plan.block_size))
-  prepared, pairs = 0, 0
-  for first, stop in panels(blocks, panel_blocks):
-    tasks = panel_tasks(first, stop, blocks, symmetric)
-    prepared += (stop - first) + sum(
-      1 for j, _ in tasks if not (symmetric and first <= j < stop)
-    )
-    pairs += sum(len(rows) for _, rows in tasks)
+  work = schedule(blocks, blocks, panel_blocks, symmetric, num_devices)
+  prepared = prepared_blocks(work, symmetric)
+  pairs = sum(len(rows) for p in work for _, rows in p.tasks)
   tail = {"trace": 1, "full": plan.num_logits**2, "diagonal": plan.num_logits}[
     output
   ]

@@ -171,3 +171,44 @@ def test_a_process_runs_only_its_devices_tasks_and_the_parts_sum_to_the_whole():
   assert not np.any((parts[0] != 0) & (parts[1] != 0))  # Disjoint blocks.
   np.testing.assert_array_equal(parts[0] + parts[1], whole)
   np.testing.assert_allclose(whole, x @ x.T, rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_devices", [1, 3])
+def test_panels_prepare_the_counted_blocks_and_carry_one_to_the_next(
+  num_devices,
+):
+  """Each block prepared as often as `prepared_blocks` says (fewer than one per
+  row plus one per outside column: the carried ones), and the matrix exact."""
+  import numpy as np
+  from kd_ntk.ntk.blocking import blocked_gram, prepared_blocks, schedule
+
+  x = np.random.default_rng(1).normal(size=(20, 3)).astype(np.float32)
+  calls = []
+
+  def prepare(block, device):
+    if isinstance(block, np.ndarray):  # not the shape probe's tracer
+      calls.append(device)
+    return block
+
+  kernel = blocked_gram(
+    prepare=prepare,
+    pair=lambda a, b, d: a @ b.T,
+    mirror=lambda k: k.T,
+    x1=x,
+    x2=None,
+    block_size=3,
+    tail_shape=(),
+    out_dtype=np.float32,
+    cache_bytes=3 * 3 * 3 * 4,  # three blocks: panels of two rows
+    num_devices=num_devices,
+    to_device=lambda t, d: t,
+  )
+  np.testing.assert_allclose(kernel, x @ x.T, rtol=1e-6)
+  work = schedule(7, 7, 2, True, num_devices)
+  uncarried = sum(
+    (p.stop - p.first)
+    + sum(1 for j, _ in p.tasks if not p.first <= j < p.stop)
+    for p in work
+  )
+  assert len(calls) == prepared_blocks(work, True) < uncarried
+  assert all(p.carried for p in work[:-1]) and not work[-1].carried
