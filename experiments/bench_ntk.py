@@ -128,13 +128,23 @@ def worker(args) -> dict:
     from kd_ntk.ntk import empirical_ntk, explain  # pylint: disable=g-import-not-at-top
 
     method = args.method.split(":")[1]
-    plan = explain(f, params, x, method=method, block_size=args.block_size)
+    cache_bytes = int(args.cache_gib * 2**30) if args.cache_gib else None
+    plan = explain(
+      f,
+      params,
+      x,
+      method=method,
+      block_size=args.block_size,
+      cache_bytes=cache_bytes,
+    )
     record.update(
       block_size=plan.block_size,
+      cache_gib=args.cache_gib or None,
       plan_method=plan.method,
       layout=plan.layout,
       compact_convs=len(plan.compact_convs),
       panel_blocks=plan.panel_blocks,
+      prepared_blocks=plan.prepared_examples // plan.block_size,
       feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
       plan_gflop=_gflop(plan.total_flops),
       plan_gram_gflop=_gflop(plan.gram_flops),
@@ -149,6 +159,7 @@ def worker(args) -> dict:
       x,
       method=method,
       block_size=args.block_size,
+      cache_bytes=cache_bytes,
       progress=args.progress,
     )
   rss_before = bench_machine.rss_gb()
@@ -215,6 +226,8 @@ def _measure_once(method: str, n: int, args, save: str, env) -> dict:
   ]
   if args.block_size:
     cmd.append(f"--block_size={args.block_size}")
+  if args.cache_gib:
+    cmd.append(f"--cache_gib={args.cache_gib}")
   if save:
     cmd.append(f"--save={save}")
   if args.progress:
@@ -311,6 +324,13 @@ def main(argv=None) -> None:
     "memory: 33 GB)",
   )
   parser.add_argument("--block_size", type=int, default=0, help="own; 0 = auto")
+  parser.add_argument(
+    "--cache_gib",
+    type=float,
+    default=0.0,
+    help="own, blocked layout: GiB of prepared row blocks kept at once "
+    "(empirical_ntk's cache_bytes); 0 = the library default",
+  )
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--progress", action="store_true")
   parser.add_argument(

@@ -115,6 +115,12 @@ def panels(num_row_blocks: int, panel_blocks: int) -> List[Tuple[int, int]]:
   ]
 
 
+def panel_blocks_for(cache_bytes: int, block_bytes: int) -> int:
+  """Row blocks per panel: as many as fit in `cache_bytes` beside the one
+  column block being paired with them, and at least one."""
+  return max(1, cache_bytes // max(1, block_bytes) - 1)
+
+
 def panel_tasks(
   first: int, stop: int, num_col_blocks: int, symmetric: bool
 ) -> List[Tuple[int, Tuple[int, ...]]]:
@@ -261,10 +267,10 @@ def blocked_gram(
 
   # Probe the size of one prepared block without computing it.
   example = padded_block(x1, *rows[0], block_size)
-  per_block = max(
-    1, tree_nbytes(jax.eval_shape(lambda b: prepare(b, min(local)), example))
+  per_block = tree_nbytes(
+    jax.eval_shape(lambda b: prepare(b, min(local)), example)
   )
-  panel_blocks = max(1, cache_bytes // per_block - 1)
+  panel_blocks = panel_blocks_for(cache_bytes, per_block)
   work = schedule(len(rows), len(cols), panel_blocks, symmetric, num_devices)
   total = sum(  # Pairs this process computes.
     len(r) for p in work for (_, r), d in zip(p.tasks, p.devices) if d in local

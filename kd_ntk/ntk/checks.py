@@ -41,6 +41,21 @@ def validate(
     )
 
 
+def check_cache_bytes(cache_bytes) -> None:
+  """None (the default budget) or a positive whole number of bytes."""
+  if cache_bytes is None:
+    return
+  if (
+    isinstance(cache_bytes, bool)
+    or not isinstance(cache_bytes, (int, np.integer))
+    or cache_bytes < 1
+  ):
+    raise ValueError(
+      "cache_bytes must be a positive number of bytes (e.g. 6 * 2**30), or "
+      f"None for the default; got {cache_bytes!r}."
+    )
+
+
 def check_finite(params, x1, x2) -> None:
   """Refuses NaN/Inf inputs or parameters before any work (a NaN Gram helps no one)."""
   for name, x in (("x1", x1), ("x2", x2)):

@@ -34,7 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from kd_ntk.ntk import planning, streamed
-from kd_ntk.ntk.blocking import block_slices, prepared_blocks, schedule
+from kd_ntk.ntk.blocking import (
+  block_slices,
+  panel_blocks_for,
+  prepared_blocks,
+  schedule,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +190,7 @@ def explain(
   symmetric: bool = True,
   num_devices: int = 1,
   layout: str = "auto",
+  cache_bytes: Optional[int] = None,
 ) -> Explanation:
   """The plan `empirical_ntk(f, params, x, ...)` would follow, without running it.
 
@@ -193,9 +199,10 @@ def explain(
       (only `x`'s shape and dtype are used).
     symmetric: the plan for `x2=None` (True) or for a cross kernel of x with
       an equally large x2.
-    num_devices: devices the pairs would be spread over (panels shrink with it).
+    num_devices: devices the pairs would be spread over.
     layout: as for `empirical_ntk` ("auto" streams when `block_size` is
       None, one device is used and the streamed layout fits).
+    cache_bytes: as for `empirical_ntk` (the blocked layout's panel size).
 
   Returns:
     An `Explanation`; `print(explain(...))` shows one line per parameter leaf.
@@ -237,8 +244,10 @@ def explain(
     + [4]
   )
   feature_bytes = sum(l.feature_floats for l in layers) * itemsize
-  per_block = max(1, plan.block_size * feature_bytes)
-  panel_blocks = max(1, planning.CACHE_BYTES // (per_block * num_devices) - 1)
+  panel_blocks = panel_blocks_for(
+    planning.CACHE_BYTES if cache_bytes is None else cache_bytes,
+    plan.block_size * feature_bytes,
+  )
   blocks = len(block_slices(n, plan.block_size))
   work = schedule(blocks, blocks, panel_blocks, symmetric, num_devices)
   prepared = prepared_blocks(work, symmetric)

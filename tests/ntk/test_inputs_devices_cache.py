@@ -37,6 +37,22 @@ def test_huge_block_size_is_capped_at_n(mlp):
   assert rel_error(cross, ref[:4, 4:]) < F32_TOL
 
 
+def test_a_smaller_cache_gives_the_same_matrix_and_bad_budgets_are_refused(
+  mlp,
+):
+  f, params, x, ref = mlp
+  whole = empirical_ntk(f, params, x, method="jacobian", block_size=2)
+  # One block's features only: panels of one row block, columns re-prepared.
+  tight = empirical_ntk(
+    f, params, x, method="jacobian", block_size=2, cache_bytes=1
+  )
+  np.testing.assert_array_equal(tight, whole)
+  assert rel_error(tight, ref) < F32_TOL
+  for bad in (0, -5, 2.5, True, "1GB"):
+    with pytest.raises(ValueError, match="cache_bytes must be a positive"):
+      empirical_ntk(f, params, x, cache_bytes=bad)
+
+
 @pytest.mark.parametrize("where", ["x1", "x2", "param"])
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_non_finite_inputs_and_parameters_are_refused(mlp, where, value):
