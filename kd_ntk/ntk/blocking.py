@@ -203,8 +203,10 @@ def prepared_blocks(work: Sequence[PanelWork], symmetric: bool) -> int:
   carried ones; a column each task outside its panel)."""
   count, carried = 0, 0
   for p in work:
-    count += (p.stop - p.first) - carried + sum(
-      1 for j, _ in p.tasks if not (symmetric and p.first <= j < p.stop)
+    count += (
+      (p.stop - p.first)
+      - carried
+      + sum(1 for j, _ in p.tasks if not (symmetric and p.first <= j < p.stop))
     )
     carried = len(p.carried)
   return count
