@@ -14,15 +14,25 @@ Prints one JSON line per measurement, each with the XLA flags in force and the
   PyTorch on the CPU (NCHW, its default threads or --torch_threads; on a busy
   machine its default two threads spin and slow down several-fold, so read
   it beside load_1min), timed alternately with the
-  JAX step in the same process, round by round; target ratio ≥ 0.9. Skipped
+  JAX step in the same process, round by round; the ratio is the geometric
+  mean of the per-round paired ratios with a 95% t-interval (`low`, `high`,
+  `round_ratios`); target ratio ≥ 0.9. Skipped
   with a message when torch is not installed (it is not a requirement).
 * kd_step_images_per_second: the distillation step (student update plus the
   teacher's forward pass, `kd_ntk.distill.steps`), student LeNet-5, teacher
   --kd_teacher; `ratio_vs_label_step` divides by the student's label step.
 * fashion_mnist_epoch_seconds: one epoch of the data set (--epoch_models).
 
-Contenders are timed alternately, --rounds times --steps steps each; the
-medians are reported.
+Contenders are timed alternately, --rounds times --steps steps each; rates
+are the medians over rounds, ratios to PyTorch are paired by round.
+
+Where the LeNet-5 step's time goes (JAX 0.5.3, legacy runtime, per-HLO
+timings from `jax.profiler` with --xla_cpu_enable_xprof_traceme, 2026-11-30):
+XLA rewrites the five convolutions into oneDNN *forward* convolutions, 7.1 of
+about 11 ms: conv1's filter gradient (a forward convolution with a 24x24
+kernel over the batch as channels) 2.45 ms, conv2's input gradient 1.96 ms,
+conv1 1.19 ms, conv2 0.80 ms, conv2's filter gradient 0.66 ms; pooling's
+argmax 0.38 ms; the dense layers about 0.7 ms.
 
 What the package itself does for this step on the CPU (nothing to set here):
 the XLA flag of `kd_ntk.xla_cpu` (JAX 0.5.x), and max pooling whose backward
@@ -35,11 +45,16 @@ investigated), 5 steps unrolled per call (+3%), --xla_cpu_use_mkl_dnn,
 --xla_cpu_multi_thread_eigen=false, --xla_cpu_use_xnnpack, and on the newest
 JAX --xla_cpu_use_onednn and the XNN/oneDNN fusion types.
 --xla_cpu_enable_fast_math was faster but drops NaN/Inf semantics (the
-training health checks rely on them).
+training health checks rely on them). conv1's filter gradient as patchesᵀ ·
+cotangents (a custom VJP, `conv_general_dilated_patches` + one GEMM): 2.6 ->
+1.9 ms for that operation alone, but the whole step paired over 21 rounds ran
+at 0.96 [0.90, 1.02] of XLA's own; max pooling as a chain of selects over
+strided slices: 2.0 ms against 0.8 ms for pool 1's forward and backward.
 """
 
 import functools
 import json
+import math
 import os
 import statistics
 import time
@@ -50,6 +65,7 @@ import numpy as np
 from absl import app, flags
 
 from kd_ntk import data, models
+from kd_ntk.analysis import stats
 from kd_ntk.configs import teacher
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import state as state_lib, steps
@@ -85,7 +101,13 @@ _STEPS = flags.DEFINE_integer(
   "steps", 30, "Timed steps per contender and round."
 )
 _ROUNDS = flags.DEFINE_integer(
-  "rounds", 5, "Alternating rounds (medians are reported)."
+  "rounds", 5, "Alternating rounds (medians and paired ratios are reported)."
+)
+_SETTLE = flags.DEFINE_float(
+  "settle_s",
+  0.2,
+  "Idle seconds before each timed segment, so that the previous "
+  "contender's spinning worker threads (OpenMP, Eigen) have gone to sleep.",
 )
 _TORCH = flags.DEFINE_bool(
   "torch", True, "Time the plain PyTorch LeNet-5 reference."
@@ -220,18 +242,34 @@ def torch_lenet5_stepper(batch_size, threads=0):
   return run
 
 
-def alternate(runners, batch_size, num_steps, rounds):
-  """Median images/second of each runner, timed alternately (order flips each round)."""
+def alternate(runners, batch_size, num_steps, rounds, settle_s=0.0):
+  """Images/second of each runner per round, timed alternately (the order
+  flips each round, so round r's rates are neighbours in time), each segment
+  after `settle_s` idle seconds."""
   for run in runners.values():
     run(3)  # Compile and warm up.
   rates = {k: [] for k in runners}
   names = list(runners)
   for r in range(rounds):
     for name in names if r % 2 == 0 else names[::-1]:
+      time.sleep(settle_s)
       start = time.perf_counter()
       runners[name](num_steps)
       rates[name].append(batch_size * num_steps / (time.perf_counter() - start))
-  return {k: statistics.median(v) for k, v in rates.items()}
+  return rates
+
+
+def paired_ratio(a, b):
+  """Round-paired ratio a/b: the geometric mean of a_r / b_r and its 95%
+  t-interval (of the mean log ratio, `kd_ntk.analysis.stats.t_interval`),
+  exponentiated. Pairing by round cancels the machine's drift between rounds;
+  needs at least 2 rounds (else the interval is nan)."""
+  logs = [math.log(x / y) for x, y in zip(a, b)]
+  if len(logs) < 2:
+    value = math.exp(logs[0])
+    return value, math.nan, math.nan
+  mean, low, high = stats.t_interval(logs)
+  return math.exp(mean), math.exp(low), math.exp(high)
 
 
 def seconds_per_epoch(name, splits, batch_size):
@@ -303,7 +341,8 @@ def main(argv):
     runners = {name: label_stepper(name, batch)}
     if name == "lenet5" and torch_run is not None:
       runners["torch"] = torch_run
-    rate = alternate(runners, batch, num_steps, rounds)
+    per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
+    rate = {k: statistics.median(v) for k, v in per_round.items()}
     if name == reference:
       reference_rate = rate[name]
     line(
@@ -326,26 +365,37 @@ def main(argv):
           "images_per_second": round(rate["torch"], 1),
         }
       )
-      ratio = rate[name] / rate["torch"]
+      ratio, low, high = paired_ratio(per_round[name], per_round["torch"])
       line(
         {
           "what": "ratio_vs_torch",
           "model": "lenet5",
           "ratio": round(ratio, 3),
+          "low": round(low, 3) if math.isfinite(low) else None,
+          "high": round(high, 3) if math.isfinite(high) else None,
+          "rounds": rounds,
+          "round_ratios": [
+            round(x / y, 3) for x, y in zip(per_round[name], per_round["torch"])
+          ],
           "target": 0.9,
           "ok": ratio >= 0.9,
+          "interval_above_target": low >= 0.9,
         }
       )
   if kd_teacher:
-    rate = alternate(
-      {
-        "kd": kd_stepper("lenet5", kd_teacher, batch),
-        "labels": label_stepper("lenet5", batch),
-      },
-      batch,
-      num_steps,
-      rounds,
-    )
+    rate = {
+      k: statistics.median(v)
+      for k, v in alternate(
+        {
+          "kd": kd_stepper("lenet5", kd_teacher, batch),
+          "labels": label_stepper("lenet5", batch),
+        },
+        batch,
+        num_steps,
+        rounds,
+        _SETTLE.value,
+      ).items()
+    }
     line(
       {
         "what": "kd_step_images_per_second",
