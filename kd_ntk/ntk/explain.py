@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kd_ntk.ntk import planning, streamed
+from kd_ntk.ntk import checks, planning, streamed
 from kd_ntk.ntk.blocking import (
   block_slices,
   panel_blocks_for,
@@ -207,6 +207,7 @@ def explain(
   Returns:
     An `Explanation`; `print(explain(...))` shows one line per parameter leaf.
   """
+  checks.check_cache_bytes(cache_bytes)
   dtype = planning.normalise_dtype(dtype)
   n = len(x)
   x_example = jax.ShapeDtypeStruct(

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from kd_ntk.ntk import empirical_ntk
+from kd_ntk.ntk import empirical_ntk, explain
 from kd_ntk.ntk.blocking import assign_tasks, panel_tasks, panels
 from kd_ntk.ntk.fn_cache import DEFAULT_CACHE, FunctionCache
 
@@ -51,6 +51,8 @@ def test_a_smaller_cache_gives_the_same_matrix_and_bad_budgets_are_refused(
   for bad in (0, -5, 2.5, True, "1GB"):
     with pytest.raises(ValueError, match="cache_bytes must be a positive"):
       empirical_ntk(f, params, x, cache_bytes=bad)
+    with pytest.raises(ValueError, match="cache_bytes must be a positive"):
+      explain(f, params, x, cache_bytes=bad)
 
 
 @pytest.mark.parametrize("where", ["x1", "x2", "param"])
