@@ -259,6 +259,11 @@ def alternate(runners, batch_size, num_steps, rounds, settle_s=0.0):
   return rates
 
 
+def medians(per_round):
+  """{runner: median images/second} of `alternate`'s per-round rates."""
+  return {k: statistics.median(v) for k, v in per_round.items()}
+
+
 def paired_ratio(a, b):
   """Round-paired ratio a/b: the geometric mean of a_r / b_r and its 95%
   t-interval (of the mean log ratio, `kd_ntk.analysis.stats.t_interval`),
@@ -342,7 +347,7 @@ def main(argv):
     if name == "lenet5" and torch_run is not None:
       runners["torch"] = torch_run
     per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
-    rate = {k: statistics.median(v) for k, v in per_round.items()}
+    rate = medians(per_round)
     if name == reference:
       reference_rate = rate[name]
     line(
@@ -383,19 +388,13 @@ def main(argv):
         }
       )
   if kd_teacher:
-    rate = {
-      k: statistics.median(v)
-      for k, v in alternate(
-        {
-          "kd": kd_stepper("lenet5", kd_teacher, batch),
-          "labels": label_stepper("lenet5", batch),
-        },
-        batch,
-        num_steps,
-        rounds,
-        _SETTLE.value,
-      ).items()
+    kd_runners = {
+      "kd": kd_stepper("lenet5", kd_teacher, batch),
+      "labels": label_stepper("lenet5", batch),
     }
+    rate = medians(
+      alternate(kd_runners, batch, num_steps, rounds, _SETTLE.value)
+    )
     line(
       {
         "what": "kd_step_images_per_second",

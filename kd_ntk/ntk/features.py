@@ -229,7 +229,7 @@ def features_fn(
 
   backward = tap_backward_fn(f, layers)
   conv_jacobians = conv_jacobians_fn(layers)
-  dense_jacobians = jax.jit(_dense_jacobians)  # eager, it ran 3x slower
+  dense_jacobians = jax.jit(_dense_jacobians)  # 3x faster than eagerly
 
   def tap_features(params, x_block) -> Features:
     leaves = jax.tree_util.tree_leaves(params)

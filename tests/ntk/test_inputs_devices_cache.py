@@ -161,14 +161,11 @@ def test_cache_is_bounded_per_function(mlp):
   assert len(cache) <= 2
 
 
-def test_a_process_runs_only_its_devices_tasks_and_the_parts_sum_to_the_whole():
-  """Simulated processes: each runs the tasks of its devices (`local`), leaves the
-  rest zero, and the parts add up to the one-process matrix exactly."""
-  import numpy as np
+def _host_gram(x, **overrides):
+  """`blocked_gram` of x xᵀ on the host, blocks of 3 rows: the driver alone."""
   from kd_ntk.ntk.blocking import blocked_gram
 
-  x = np.random.default_rng(0).normal(size=(11, 3)).astype(np.float32)
-  common = dict(
+  args = dict(
     prepare=lambda b, d: b,
     pair=lambda a, b, d: a @ b.T,
     mirror=lambda k: k.T,
@@ -181,10 +178,15 @@ def test_a_process_runs_only_its_devices_tasks_and_the_parts_sum_to_the_whole():
     num_devices=4,
     to_device=lambda t, d: t,
   )
-  whole = blocked_gram(**common)
-  parts = [
-    blocked_gram(**common, local=devices) for devices in ([0, 1], [2, 3])
-  ]
+  return blocked_gram(**{**args, **overrides})
+
+
+def test_a_process_runs_only_its_devices_tasks_and_the_parts_sum_to_the_whole():
+  """Simulated processes: each runs the tasks of its devices (`local`), leaves the
+  rest zero, and the parts add up to the one-process matrix exactly."""
+  x = np.random.default_rng(0).normal(size=(11, 3)).astype(np.float32)
+  whole = _host_gram(x)
+  parts = [_host_gram(x, local=devices) for devices in ([0, 1], [2, 3])]
   assert all(np.count_nonzero(p) for p in parts)
   assert not np.any((parts[0] != 0) & (parts[1] != 0))  # Disjoint blocks.
   np.testing.assert_array_equal(parts[0] + parts[1], whole)
@@ -197,8 +199,7 @@ def test_panels_prepare_the_counted_blocks_and_carry_one_to_the_next(
 ):
   """Each block prepared as often as `prepared_blocks` says (fewer than one per
   row plus one per outside column: the carried ones), and the matrix exact."""
-  import numpy as np
-  from kd_ntk.ntk.blocking import blocked_gram, prepared_blocks, schedule
+  from kd_ntk.ntk.blocking import prepared_blocks, schedule
 
   x = np.random.default_rng(1).normal(size=(20, 3)).astype(np.float32)
   calls = []
@@ -208,18 +209,11 @@ def test_panels_prepare_the_counted_blocks_and_carry_one_to_the_next(
       calls.append(device)
     return block
 
-  kernel = blocked_gram(
+  kernel = _host_gram(
+    x,
     prepare=prepare,
-    pair=lambda a, b, d: a @ b.T,
-    mirror=lambda k: k.T,
-    x1=x,
-    x2=None,
-    block_size=3,
-    tail_shape=(),
-    out_dtype=np.float32,
     cache_bytes=3 * 3 * 3 * 4,  # three blocks: panels of two rows
     num_devices=num_devices,
-    to_device=lambda t, d: t,
   )
   np.testing.assert_allclose(kernel, x @ x.T, rtol=1e-6)
   work = schedule(7, 7, 2, True, num_devices)
