@@ -35,9 +35,12 @@ conv1 1.19 ms, conv2 0.80 ms, conv2's filter gradient 0.66 ms; pooling's
 argmax 0.38 ms; the dense layers about 0.7 ms.
 
 What the package itself does for this step on the CPU (nothing to set here):
-the XLA flag of `kd_ntk.xla_cpu` (JAX 0.5.x), and max pooling whose backward
+the XLA flag of `kd_ntk.xla_cpu` (JAX 0.5.x); max pooling whose backward
 pass avoids XLA's scalar `select_and_scatter_add` loop in train mode
-(`kd_ntk.models.pooling`). Levers measured and NOT adopted (no gain beyond
+(`kd_ntk.models.pooling`); and conv1's filter gradient as one matrix product
+of whole-row patches in train mode (`kd_ntk.models.conv_grad`: 2.3 -> 1.3 ms
+for that operation; the step 1.09x [1.01, 1.18] as fast, paired over 15
+rounds; the same for conv2, with 6 input channels, made the step slower). Levers measured and NOT adopted (no gain beyond
 noise, or a loss, on the 2-core machine): NCHW layouts, convolutions as
 im2col/Toeplitz matrix products or on space-to-depth inputs, lax.scan over
 several steps per call (16x slower in one measurement; cause not
@@ -48,7 +51,8 @@ JAX --xla_cpu_use_onednn and the XNN/oneDNN fusion types.
 training health checks rely on them). conv1's filter gradient as patchesᵀ ·
 cotangents (a custom VJP, `conv_general_dilated_patches` + one GEMM): 2.6 ->
 1.9 ms for that operation alone, but the whole step paired over 21 rounds ran
-at 0.96 [0.90, 1.02] of XLA's own; max pooling as a chain of selects over
+at 0.96 [0.90, 1.02] of XLA's own (the row-patch form above replaced it);
+the pools' first-maximum one-hot from comparisons instead of argmax (0.85x); max pooling as a chain of selects over
 strided slices: 2.0 ms against 0.8 ms for pool 1's forward and backward.
 """
 
