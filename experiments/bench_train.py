@@ -18,6 +18,9 @@ Prints one JSON line per measurement, each with the XLA flags in force and the
   mean of the per-round paired ratios with a 95% t-interval (`low`, `high`,
   `round_ratios`); target ratio ≥ 0.9. Skipped
   with a message when torch is not installed (it is not a requirement).
+* conv_grad_speedup (--conv_grad_ab): the LeNet-5 step against the same
+  step with XLA's own filter gradients (`kd_ntk.models.conv_grad` off),
+  timed in the same alternation, paired by round.
 * kd_step_images_per_second: the distillation step (student update plus the
   teacher's forward pass, `kd_ntk.distill.steps`), student LeNet-5, teacher
   --kd_teacher; `ratio_vs_label_step` divides by the student's label step.
@@ -122,6 +125,13 @@ _TORCH_THREADS = flags.DEFINE_integer(
   "torch.set_num_threads (0 = torch's "
   "default; 1 resists a busy machine better).",
 )
+_CONV_GRAD_AB = flags.DEFINE_bool(
+  "conv_grad_ab",
+  False,
+  "Also time LeNet-5 with XLA's own filter gradients "
+  "(kd_ntk.models.conv_grad off) in the same alternation, and report the "
+  "package's step against it, paired by round.",
+)
 _QUICK = flags.DEFINE_bool(
   "quick",
   False,
@@ -167,6 +177,20 @@ def label_stepper(name, batch_size):
     jax.block_until_ready(metrics)
     holder[0] = state
 
+  return run
+
+
+def xla_filter_grad_stepper(batch_size):
+  """LeNet-5's `label_stepper`, traced with `kd_ntk.models.conv_grad` off
+  (XLA's own filter gradients): the in-process reference of that lever."""
+  from kd_ntk.models import conv_grad  # pylint: disable=g-import-not-at-top
+
+  saved, conv_grad.MAX_CHANNELS = conv_grad.MAX_CHANNELS, 0
+  try:
+    run = label_stepper("lenet5", batch_size)
+    run(1)  # Traced and compiled now, while the lever is off.
+  finally:
+    conv_grad.MAX_CHANNELS = saved
   return run
 
 
@@ -350,6 +374,8 @@ def main(argv):
     runners = {name: label_stepper(name, batch)}
     if name == "lenet5" and torch_run is not None:
       runners["torch"] = torch_run
+    if name == "lenet5" and _CONV_GRAD_AB.value:
+      runners["xla_filter_grad"] = xla_filter_grad_stepper(batch)
     per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
     rate = medians(per_round)
     if name == reference:
@@ -389,6 +415,23 @@ def main(argv):
           "target": 0.9,
           "ok": ratio >= 0.9,
           "interval_above_target": low >= 0.9,
+        }
+      )
+    if "xla_filter_grad" in per_round:
+      ratio, low, high = paired_ratio(
+        per_round[name], per_round["xla_filter_grad"]
+      )
+      line(
+        {
+          "what": "conv_grad_speedup",
+          "model": "lenet5",
+          "xla_filter_grad_images_per_second": round(
+            rate["xla_filter_grad"], 1
+          ),
+          "ratio": round(ratio, 3),
+          "low": round(low, 3) if math.isfinite(low) else None,
+          "high": round(high, 3) if math.isfinite(high) else None,
+          "rounds": rounds,
         }
       )
   if kd_teacher:

@@ -16,9 +16,13 @@ def _records(*args):
 
 
 def test_bench_train():
-  records = _records("bench_train.py", "--quick")
+  records = _records("bench_train.py", "--quick", "--conv_grad_ab")
   steps = [r for r in records if r["what"] == "train_step_images_per_second"]
   assert steps and all(r["images_per_second"] > 0 for r in steps)
+  (speedup,) = [r for r in records if r["what"] == "conv_grad_speedup"]
+  assert (
+    speedup["ratio"] > 0 and speedup["xla_filter_grad_images_per_second"] > 0
+  )
 
 
 def test_bench_distill(tmp_path):
