@@ -37,9 +37,10 @@ from jax import lax
 
 _SPEC = ("NHWC", "HWIO", "NHWC")
 # Input channels up to which the row-patch filter gradient is used. Measured
-# (LeNet-5 train step, batch 128, paired rounds): conv1 (1 channel) with it
-# 1.09x [1.01, 1.18] the step's speed; conv2 (6 channels) as well, 1.05x
-# [0.97, 1.13], i.e. conv2 alone made it slower.
+# on the LeNet-5 train step (batch 128, paired rounds, one process): with it
+# on conv1 (1 channel) the step ran 1.09x [1.01, 1.18] as fast (1.08-1.11x in
+# `experiments/bench_train.py --conv_grad_ab`); on conv2 (6 channels) too,
+# only 1.05x [0.97, 1.13], so conv2 alone made it slower.
 MAX_CHANNELS = 1
 
 
