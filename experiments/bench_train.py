@@ -55,8 +55,10 @@ training health checks rely on them). conv1's filter gradient as patchesᵀ ·
 cotangents (a custom VJP, `conv_general_dilated_patches` + one GEMM): 2.6 ->
 1.9 ms for that operation alone, but the whole step paired over 21 rounds ran
 at 0.96 [0.90, 1.02] of XLA's own (the row-patch form above replaced it);
-the pools' first-maximum one-hot from comparisons instead of argmax (0.85x); max pooling as a chain of selects over
-strided slices: 2.0 ms against 0.8 ms for pool 1's forward and backward.
+the pools' first-maximum one-hot from comparisons instead of argmax (0.85x);
+JAX_CPU_ENABLE_ASYNC_DISPATCH=0 (no change beyond the run-to-run spread);
+max pooling as a chain of selects over strided slices: 2.0 ms against 0.8 ms
+for pool 1's forward and backward.
 """
 
 import functools
