@@ -180,15 +180,11 @@ def worker(args) -> dict:
     finite=bool(np.all(np.isfinite(gram))),
     load_avg_1min=round(os.getloadavg()[0], 2),
   )
-  if "matmul_peak_before_gflops" in record:
-    # The machine's rate drifts (a shared VM: 200-263 GFLOP/s within minutes),
-    # so the peak is measured on both sides and the higher one is the divisor.
-    record["matmul_peak_after_gflops"] = round(
-      bench_machine.matmul_peak_gflops(), 1
-    )
-    record["matmul_peak_gflops"] = max(
-      record["matmul_peak_before_gflops"], record["matmul_peak_after_gflops"]
-    )
+  # The machine's rate drifts (a shared VM: 200-263 GFLOP/s within minutes),
+  # so the peak is also measured after each call and the highest reading is
+  # the divisor.
+  measure_peak = "matmul_peak_before_gflops" in record
+  after = [bench_machine.matmul_peak_gflops()] if measure_peak else []
   if record.get("plan_gflop") is not None:
     # The peak is a warm matmul, so the rate that is set against it comes
     # from a second, warm call (no tracing or compilation); the first call's
@@ -197,15 +193,14 @@ def worker(args) -> dict:
     del gram
     gram = run()
     record["warm_seconds"] = round(time.perf_counter() - start, 3)
-    if "matmul_peak_before_gflops" in record:
-      record["matmul_peak_after_gflops"] = max(
-        record["matmul_peak_after_gflops"],
-        round(bench_machine.matmul_peak_gflops(), 1),
-      )
-      record["matmul_peak_gflops"] = max(
-        record["matmul_peak_before_gflops"],
-        record["matmul_peak_after_gflops"],
-      )
+    if measure_peak:
+      after.append(bench_machine.matmul_peak_gflops())
+  if after:
+    record["matmul_peak_after_gflops"] = round(max(after), 1)
+    record["matmul_peak_gflops"] = max(
+      record["matmul_peak_before_gflops"], record["matmul_peak_after_gflops"]
+    )
+  if "warm_seconds" in record:
     peak = record["matmul_peak_gflops"]
     cold, warm = (
       record["plan_gflop"] / record[k] for k in ("seconds", "warm_seconds")

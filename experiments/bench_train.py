@@ -78,6 +78,9 @@ from kd_ntk.analysis import stats
 from kd_ntk.configs import teacher
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import state as state_lib, steps
+from torch_reference import (
+  torch_lenet5_stepper,
+)  # experiments/, the script's own folder
 
 _MODELS = flags.DEFINE_list(
   "models",
@@ -234,44 +237,6 @@ def kd_stepper(student, teacher_name, batch_size):
   return run
 
 
-def torch_lenet5_stepper(batch_size, threads=0):
-  """run(n): n steps of the same LeNet-5 recipe in plain PyTorch (None without torch)."""
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    return None
-  if threads:
-    torch.set_num_threads(threads)
-  nn = torch.nn
-  net = nn.Sequential(
-    nn.Conv2d(1, 6, 5),
-    nn.ReLU(),
-    nn.MaxPool2d(2),
-    nn.Conv2d(6, 16, 5),
-    nn.ReLU(),
-    nn.MaxPool2d(2),
-    nn.Flatten(),
-    nn.Linear(256, 120),
-    nn.ReLU(),
-    nn.Linear(120, 84),
-    nn.ReLU(),
-    nn.Linear(84, 10),
-  )
-  opt = torch.optim.SGD(
-    net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4
-  )
-  images = torch.randn(batch_size, 1, 28, 28)
-  labels = torch.randint(0, 10, (batch_size,))
-
-  def run(n):
-    for _ in range(n):
-      opt.zero_grad(set_to_none=True)
-      torch.nn.functional.cross_entropy(net(images), labels).backward()
-      opt.step()
-
-  return run
-
-
 def alternate(runners, batch_size, num_steps, rounds, settle_s=0.0):
   """Images/second of each runner per round, timed alternately (the order
   flips each round, so round r's rates are neighbours in time), each segment
@@ -305,6 +270,16 @@ def paired_ratio(a, b):
     return value, math.nan, math.nan
   mean, low, high = stats.t_interval(logs)
   return math.exp(mean), math.exp(low), math.exp(high)
+
+
+def paired_record(a, b) -> dict:
+  """`paired_ratio(a, b)` as JSON fields: ratio, low, high (None without an
+  interval) and the number of rounds."""
+  ratio, low, high = paired_ratio(a, b)
+  rounded = lambda v: round(v, 3) if math.isfinite(v) else None
+  return dict(
+    ratio=round(ratio, 3), low=rounded(low), high=rounded(high), rounds=len(a)
+  )
 
 
 def seconds_per_epoch(name, splits, batch_size):
@@ -402,27 +377,21 @@ def main(argv):
           "images_per_second": round(rate["torch"], 1),
         }
       )
-      ratio, low, high = paired_ratio(per_round[name], per_round["torch"])
+      paired = paired_record(per_round[name], per_round["torch"])
       line(
         {
           "what": "ratio_vs_torch",
           "model": "lenet5",
-          "ratio": round(ratio, 3),
-          "low": round(low, 3) if math.isfinite(low) else None,
-          "high": round(high, 3) if math.isfinite(high) else None,
-          "rounds": rounds,
+          **paired,
           "round_ratios": [
             round(x / y, 3) for x, y in zip(per_round[name], per_round["torch"])
           ],
           "target": 0.9,
-          "ok": ratio >= 0.9,
-          "interval_above_target": low >= 0.9,
+          "ok": paired["ratio"] >= 0.9,
+          "interval_above_target": (paired["low"] or 0.0) >= 0.9,
         }
       )
     if "xla_filter_grad" in per_round:
-      ratio, low, high = paired_ratio(
-        per_round[name], per_round["xla_filter_grad"]
-      )
       line(
         {
           "what": "conv_grad_speedup",
@@ -430,10 +399,7 @@ def main(argv):
           "xla_filter_grad_images_per_second": round(
             rate["xla_filter_grad"], 1
           ),
-          "ratio": round(ratio, 3),
-          "low": round(low, 3) if math.isfinite(low) else None,
-          "high": round(high, 3) if math.isfinite(high) else None,
-          "rounds": rounds,
+          **paired_record(per_round[name], per_round["xla_filter_grad"]),
         }
       )
   if kd_teacher:
