@@ -19,7 +19,7 @@ Prints one JSON line per measurement, each with the XLA flags in force and the
   `round_ratios`); target ratio ≥ 0.9. Skipped
   with a message when torch is not installed (it is not a requirement).
 * conv_grad_speedup (--conv_grad_ab): the LeNet-5 step against the same
-  step with XLA's own filter gradients (`kd_ntk.models.conv_grad` off),
+  step with XLA's own convolution gradients (`kd_ntk.models.conv_grad` off),
   timed in the same alternation, paired by round.
 * kd_step_images_per_second: the distillation step (student update plus the
   teacher's forward pass, `kd_ntk.distill.steps`), student LeNet-5, teacher
@@ -133,7 +133,7 @@ _TORCH_THREADS = flags.DEFINE_integer(
 _CONV_GRAD_AB = flags.DEFINE_bool(
   "conv_grad_ab",
   False,
-  "Also time LeNet-5 with XLA's own filter gradients "
+  "Also time LeNet-5 with XLA's own convolution gradients "
   "(kd_ntk.models.conv_grad off) in the same alternation, and report the "
   "package's step against it, paired by round.",
 )
@@ -185,17 +185,14 @@ def label_stepper(name, batch_size):
   return run
 
 
-def xla_filter_grad_stepper(batch_size):
+def xla_conv_grad_stepper(batch_size):
   """LeNet-5's `label_stepper`, traced with `kd_ntk.models.conv_grad` off
-  (XLA's own filter gradients): the in-process reference of that lever."""
+  (XLA's own convolution gradients): the in-process reference of that lever."""
   from kd_ntk.models import conv_grad  # pylint: disable=g-import-not-at-top
 
-  saved, conv_grad.MAX_CHANNELS = conv_grad.MAX_CHANNELS, 0
-  try:
+  with conv_grad.disabled():
     run = label_stepper("lenet5", batch_size)
     run(1)  # Traced and compiled now, while the lever is off.
-  finally:
-    conv_grad.MAX_CHANNELS = saved
   return run
 
 
@@ -352,7 +349,7 @@ def main(argv):
     if name == "lenet5" and torch_run is not None:
       runners["torch"] = torch_run
     if name == "lenet5" and _CONV_GRAD_AB.value:
-      runners["xla_filter_grad"] = xla_filter_grad_stepper(batch)
+      runners["xla_conv_grad"] = xla_conv_grad_stepper(batch)
     per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
     rate = medians(per_round)
     if name == reference:
@@ -391,15 +388,13 @@ def main(argv):
           "interval_above_target": (paired["low"] or 0.0) >= 0.9,
         }
       )
-    if "xla_filter_grad" in per_round:
+    if "xla_conv_grad" in per_round:
       line(
         {
           "what": "conv_grad_speedup",
           "model": "lenet5",
-          "xla_filter_grad_images_per_second": round(
-            rate["xla_filter_grad"], 1
-          ),
-          **paired_record(per_round[name], per_round["xla_filter_grad"]),
+          "xla_conv_grad_images_per_second": round(rate["xla_conv_grad"], 1),
+          **paired_record(per_round[name], per_round["xla_conv_grad"]),
         }
       )
   if kd_teacher:

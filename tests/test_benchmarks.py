@@ -21,7 +21,7 @@ def test_bench_train():
   assert steps and all(r["images_per_second"] > 0 for r in steps)
   (speedup,) = [r for r in records if r["what"] == "conv_grad_speedup"]
   assert (
-    speedup["ratio"] > 0 and speedup["xla_filter_grad_images_per_second"] > 0
+    speedup["ratio"] > 0 and speedup["xla_conv_grad_images_per_second"] > 0
   )
 
 

@@ -1,5 +1,6 @@
-"""The row-patch filter gradient against a float64 loop oracle and XLA's own
-convolution gradients; the drop-in takes it only for thin VALID convolutions."""
+"""The row-patch filter gradient and the band input gradient against float64
+loop oracles and XLA's own convolution gradients; the drop-in takes them only
+for thin VALID convolutions."""
 
 import flax.linen as nn
 import jax
@@ -53,10 +54,59 @@ def test_row_patch_filter_grad_matches_a_float64_loop(
   )
 
 
-def test_valid_conv_values_and_gradients_match_xla():
+def _loop_input_grad(g, kernel, in_hw):
+  """dx[n, i+a, j+b, c] += g[n, i, j, o] W[a, b, c, o] in float64."""
+  g, kernel = np.asarray(g, np.float64), np.asarray(kernel, np.float64)
+  n, out_h, out_w, _ = g.shape
+  kh, kw, channels, _ = kernel.shape
+  dx = np.zeros((n, *in_hw, channels))
+  for a in range(kh):
+    for b in range(kw):
+      dx[:, a : a + out_h, b : b + out_w] += np.einsum(
+        "nijo,co->nijc", g, kernel[a, b]
+      )
+  return dx
+
+
+@pytest.mark.parametrize(
+  "x_shape, kernel_shape",
+  [
+    ((4, 12, 12, 6), (5, 5, 6, 16)),  # LeNet-5's conv2
+    ((3, 7, 9, 2), (2, 3, 2, 5)),  # odd, non-square
+    ((1, 4, 4, 3), (4, 4, 3, 1)),  # the kernel covers the input, one output
+    ((2, 5, 8, 1), (1, 3, 1, 4)),  # a 1-row kernel
+  ],
+)
+def test_band_input_grad_matches_a_float64_loop(x_shape, kernel_shape):
+  kk, kg = jax.random.split(jax.random.PRNGKey(3))
+  kernel = jax.random.normal(kk, kernel_shape)
+  out_shape = (
+    x_shape[0],
+    x_shape[1] - kernel_shape[0] + 1,
+    x_shape[2] - kernel_shape[1] + 1,
+    kernel_shape[3],
+  )
+  g = jax.random.normal(kg, out_shape)
+  ours = np.asarray(conv_grad.band_input_grad(g, kernel))
+  oracle = _loop_input_grad(g, kernel, x_shape[1:3])
+  assert ours.shape == oracle.shape == x_shape
+  np.testing.assert_allclose(
+    ours, oracle, rtol=0, atol=2e-6 * np.abs(oracle).max()
+  )
+
+
+@pytest.mark.parametrize(
+  "x_shape, kernel_shape",
+  [
+    ((8, 12, 10, 1), (3, 4, 1, 5)),  # row-patch dW, band dx
+    ((4, 12, 12, 6), (5, 5, 6, 16)),  # XLA's dW, band dx (LeNet-5's conv2)
+    ((2, 28, 28, 1), (5, 5, 1, 6)),  # row-patch dW, XLA's dx (conv1)
+  ],
+)
+def test_valid_conv_values_and_gradients_match_xla(x_shape, kernel_shape):
   kx, kw, kg = jax.random.split(jax.random.PRNGKey(1), 3)
-  x = jax.random.normal(kx, (8, 12, 10, 1))
-  kernel = jax.random.normal(kw, (3, 4, 1, 5))
+  x = jax.random.normal(kx, x_shape)
+  kernel = jax.random.normal(kw, kernel_shape)
   plain = lambda v, w: lax.conv_general_dilated(
     v, w, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
   )
@@ -65,10 +115,11 @@ def test_valid_conv_values_and_gradients_match_xla():
   np.testing.assert_array_equal(y, y_ref)
   ct = jax.random.normal(kg, y.shape)
   for ours, theirs in zip(vjp(ct), vjp_ref(ct)):
-    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    scale = float(jnp.abs(theirs).max())
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6 * scale)
 
 
-def _takes_row_patches(x_shape, kernel_shape, **conv):
+def _takes_custom_rule(x_shape, kernel_shape, **conv):
   """Whether the drop-in routes this call through the custom rule."""
   x, w = jnp.zeros(x_shape), jnp.zeros(kernel_shape)
   call = lambda v, k: conv_grad.conv_general_dilated(v, k, **conv)
@@ -83,7 +134,9 @@ NHWC = ("NHWC", "HWIO", "NHWC")
   [
     ((2, 8, 8, 1), (3, 3, 1, 4), dict(padding="VALID"), True),
     ((2, 8, 8, 1), (3, 3, 1, 4), dict(padding=((0, 0), (0, 0))), True),
-    ((2, 8, 8, 6), (3, 3, 6, 4), dict(padding="VALID"), False),  # 6 channels
+    ((2, 8, 8, 6), (3, 3, 6, 16), dict(padding="VALID"), True),  # C·O = 96
+    ((2, 8, 8, 6), (3, 3, 6, 17), dict(padding="VALID"), False),  # C·O > 96
+    ((2, 28, 28, 6), (5, 5, 6, 16), dict(padding="VALID"), False),  # W > 4kw
     ((2, 8, 8, 1), (3, 3, 1, 4), dict(padding="SAME"), False),
     ((2, 8, 8, 1), (3, 3, 1, 4), dict(padding=((1, 1), (1, 1))), False),
     ((2, 9, 9, 1), (3, 3, 1, 4), dict(padding="VALID", strides=(2, 2)), False),
@@ -101,7 +154,7 @@ def test_drop_in_routes_only_thin_valid_convolutions(
   conv = dict(
     window_strides=conv.pop("strides", (1, 1)), dimension_numbers=NHWC, **conv
   )
-  assert _takes_row_patches(x_shape, kernel_shape, **conv) is expected
+  assert _takes_custom_rule(x_shape, kernel_shape, **conv) is expected
 
 
 def test_drop_in_leaves_nchw_alone():
@@ -122,8 +175,26 @@ def test_drop_in_leaves_nchw_alone():
   )
 
 
+def test_disabled_routes_nothing():
+  with conv_grad.disabled():
+    assert not _takes_custom_rule(
+      (2, 8, 8, 1),
+      (3, 3, 1, 4),
+      window_strides=(1, 1),
+      padding="VALID",
+      dimension_numbers=NHWC,
+    )
+  assert _takes_custom_rule(
+    (2, 8, 8, 1),
+    (3, 3, 1, 4),
+    window_strides=(1, 1),
+    padding="VALID",
+    dimension_numbers=NHWC,
+  )
+
+
 def test_lenet_train_mode_gradients_match_inference_mode(name="lenet5"):
-  """Train mode (row-patch conv1, one-hot pools) and inference mode (XLA's
+  """Train mode (custom convolution gradients, one-hot pools) and inference mode (XLA's
   convolutions, reduce_window pools) are the same function: same loss, and
   gradients equal to float32 tolerance."""
   model = models.get_model(name, 10)
