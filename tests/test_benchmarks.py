@@ -20,9 +20,7 @@ def test_bench_train():
   steps = [r for r in records if r["what"] == "train_step_images_per_second"]
   assert steps and all(r["images_per_second"] > 0 for r in steps)
   (speedup,) = [r for r in records if r["what"] == "conv_grad_speedup"]
-  assert (
-    speedup["ratio"] > 0 and speedup["xla_conv_grad_images_per_second"] > 0
-  )
+  assert speedup["ratio"] > 0 and speedup["xla_conv_grad_images_per_second"] > 0
 
 
 def test_bench_distill(tmp_path):
