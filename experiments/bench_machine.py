@@ -2,7 +2,9 @@
 
 `rss_gb` (resident memory now), `matmul_peak_gflops` (the machine's float32
 matmul rate in this process: the denominator of a benchmark's fraction of
-peak) and `ntk_inputs` (Fashion-MNIST images, or random inputs of any shape).
+peak), `StealMeter` (the share of CPU time the hypervisor gave to other
+guests while a measurement ran) and `ntk_inputs` (Fashion-MNIST images, or
+random inputs of any shape).
 Imported by the `experiments/bench_*.py` scripts from their own folder.
 """
 
@@ -15,6 +17,40 @@ import numpy as np
 def rss_gb() -> float:
   with open("/proc/self/statm") as f:
     return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def _cpu_times():
+  """The machine's aggregate CPU times (/proc/stat's first line), or None."""
+  try:
+    with open("/proc/stat") as f:
+      return [int(v) for v in f.readline().split()[1:]]
+  except (OSError, ValueError):
+    return None
+
+
+class StealMeter:
+  """Steal time between `start()` and `fraction()`: the share of all CPU
+  time in which the hypervisor ran other guests on this VM's vCPUs
+  (/proc/stat's 8th field over the sum of all fields; None off Linux).
+
+  On a shared VM this is what moves a benchmark from run to run: a step
+  that hands work between threads stalls whenever a vCPU is taken away.
+  """
+
+  def __init__(self):
+    self._start = None
+
+  def start(self) -> "StealMeter":
+    self._start = _cpu_times()
+    return self
+
+  def fraction(self):
+    end = _cpu_times()
+    if self._start is None or end is None or len(end) < 8:
+      return None
+    delta = [b - a for a, b in zip(self._start, end)]
+    total = sum(delta)
+    return round(delta[7] / total, 4) if total > 0 else None
 
 
 def ntk_inputs(n: int, seed: int, shape) -> tuple:

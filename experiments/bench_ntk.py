@@ -23,13 +23,17 @@ or "streamed"), compact_convs (convolutions the streamed layout keeps as
 input + cotangents, their Jacobians formed per channel group), plan_gflop (the
 floating-point operations of the chosen plan: pair contractions plus feature
 products, multiply-add = 2), achieved_gflops (plan_gflop / seconds),
-matmul_peak_gflops (the best of a few 4096² float32 matmuls in the same
+matmul_peak_gflops (the best of a few --peak_size² float32 matmuls in the same
 process, measured just before the Gram and after each of its two calls; the
 highest reading, so a drifting machine does not flatter the fraction) and
 fraction_of_peak. Since the peak is a warm matmul, achieved_gflops and
 fraction_of_peak time a second, warm call of the Gram (warm_seconds: tracing
 and compilation excluded); cold_achieved_gflops and cold_fraction_of_peak use
-the first call's seconds.
+the first call's seconds. warm_steal_fraction is the share of the machine's
+CPU time the hypervisor gave to other guests during the warm call
+(`bench_machine.StealMeter`); malloc_defaults says whether kd_ntk's glibc
+malloc settings were on (`kd_ntk.host_malloc`; KD_NTK_MALLOC_DEFAULTS=0
+turns them off).
 
 Fields: seconds is the wall time of the first call, compilation included;
 load_avg_1min is the machine's load when the measurement ended (on a shared
@@ -53,7 +57,7 @@ import time
 import numpy as np
 
 import bench_machine  # experiments/, the script's own folder
-from kd_ntk import xla_cpu
+from kd_ntk import host_malloc, xla_cpu
 
 OWN = ("own:structured", "own:jacobian", "own:ntvp")
 NT = ("nt:jc", "nt:sd", "nt:ntvp")
@@ -155,7 +159,7 @@ def worker(args) -> dict:
       plan_feature_gflop=_gflop(plan.feature_flops),
     )
     record["matmul_peak_before_gflops"] = round(
-      bench_machine.matmul_peak_gflops(), 1
+      bench_machine.matmul_peak_gflops(args.peak_size), 1
     )
     run = lambda: empirical_ntk(
       f,
@@ -166,6 +170,7 @@ def worker(args) -> dict:
       cache_bytes=cache_bytes,
       progress=args.progress,
     )
+  record["malloc_defaults"] = os.environ.get(host_malloc.OPT_OUT_ENV) != "0"
   rss_before = bench_machine.rss_gb()
   cpu_before = time.process_time()
   start = time.perf_counter()
@@ -184,17 +189,21 @@ def worker(args) -> dict:
   # so the peak is also measured after each call and the highest reading is
   # the divisor.
   measure_peak = "matmul_peak_before_gflops" in record
-  after = [bench_machine.matmul_peak_gflops()] if measure_peak else []
+  after = (
+    [bench_machine.matmul_peak_gflops(args.peak_size)] if measure_peak else []
+  )
   if record.get("plan_gflop") is not None:
     # The peak is a warm matmul, so the rate that is set against it comes
     # from a second, warm call (no tracing or compilation); the first call's
     # rate is kept beside it.
+    meter = bench_machine.StealMeter().start()
     start = time.perf_counter()
     del gram
     gram = run()
     record["warm_seconds"] = round(time.perf_counter() - start, 3)
+    record["warm_steal_fraction"] = meter.fraction()
     if measure_peak:
-      after.append(bench_machine.matmul_peak_gflops())
+      after.append(bench_machine.matmul_peak_gflops(args.peak_size))
   if after:
     record["matmul_peak_after_gflops"] = round(max(after), 1)
     record["matmul_peak_gflops"] = max(
@@ -243,6 +252,7 @@ def _measure_once(method: str, n: int, args, save: str, env) -> dict:
     f"--model={args.model}",
     f"--input_shape={args.input_shape}",
     f"--num_classes={args.num_classes}",
+    f"--peak_size={args.peak_size}",
   ]
   if args.block_size:
     cmd.append(f"--block_size={args.block_size}")
@@ -350,6 +360,12 @@ def main(argv=None) -> None:
     default=0.0,
     help="own, blocked layout: GiB of prepared row blocks kept at once "
     "(empirical_ntk's cache_bytes); 0 = the library default",
+  )
+  parser.add_argument(
+    "--peak_size",
+    type=int,
+    default=4096,
+    help="side of the square float32 matmuls that measure the peak",
   )
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--progress", action="store_true")

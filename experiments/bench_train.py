@@ -5,7 +5,10 @@
   python experiments/bench_train.py --quick              # seconds: a smoke run
 
 Prints one JSON line per measurement, each with the XLA flags in force and the
-1-minute load average (the machine may be shared: read numbers beside it).
+1-minute load average (the machine may be shared: read numbers beside it);
+the timed lines also carry steal_fraction, the share of the machine's CPU
+time the hypervisor gave to other guests while they ran
+(`bench_machine.StealMeter`).
 
 * train_step_images_per_second: the jitted label step of each preset at
   --batch_size; `ratio_vs_reference` divides by the reference preset (LeNet-5).
@@ -40,12 +43,17 @@ argmax 0.38 ms; the dense layers about 0.7 ms.
 What the package itself does for this step on the CPU (nothing to set here):
 the XLA flag of `kd_ntk.xla_cpu` (JAX 0.5.x); max pooling whose backward
 pass avoids XLA's scalar `select_and_scatter_add` loop in train mode
-(`kd_ntk.models.pooling`); and conv1's filter gradient as one matrix product
-of whole-row patches in train mode (`kd_ntk.models.conv_grad`: 2.3 -> 1.3 ms
-for that operation; the step 1.09x [1.01, 1.18] as fast, paired over 15
-rounds; the same for conv2, with 6 input channels, made the step slower). Levers measured and NOT adopted (no gain beyond
+(`kd_ntk.models.pooling`); and, in train mode, conv1's filter gradient as
+one matrix product of whole-row patches (`kd_ntk.models.conv_grad`: 2.3 ->
+1.3 ms for that operation; the step 1.09x [1.01, 1.18] as fast, paired over
+15 rounds; the same for conv2, with 6 input channels, made the step slower)
+and conv2's input gradient as one matrix product against a banded kernel
+matrix (1.3 -> 0.8 ms; the step 1.09x [1.015, 1.175] and 1.06x [0.97, 1.15]
+as fast as with conv1's lever alone, 15 paired rounds each). Levers measured and NOT adopted (no gain beyond
 noise, or a loss, on the 2-core machine): NCHW layouts, convolutions as
-im2col/Toeplitz matrix products or on space-to-depth inputs, lax.scan over
+im2col/Toeplitz matrix products or on space-to-depth inputs (the forward
+convolutions as the banded product: conv1 1.3 against 0.9 ms, conv2 1.1
+against 0.55 ms), lax.scan over
 several steps per call (16x slower in one measurement; cause not
 investigated), 5 steps unrolled per call (+3%), --xla_cpu_use_mkl_dnn,
 --xla_cpu_multi_thread_eigen=false, --xla_cpu_use_xnnpack, and on the newest
@@ -78,6 +86,7 @@ from kd_ntk.analysis import stats
 from kd_ntk.configs import teacher
 from kd_ntk.distill.steps import jit_distill_step, scalar
 from kd_ntk.train import state as state_lib, steps
+from bench_machine import StealMeter
 from torch_reference import (
   torch_lenet5_stepper,
 )  # experiments/, the script's own folder
@@ -350,7 +359,9 @@ def main(argv):
       runners["torch"] = torch_run
     if name == "lenet5" and _CONV_GRAD_AB.value:
       runners["xla_conv_grad"] = xla_conv_grad_stepper(batch)
+    meter = StealMeter().start()
     per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
+    steal = {"steal_fraction": meter.fraction()}
     rate = medians(per_round)
     if name == reference:
       reference_rate = rate[name]
@@ -361,6 +372,7 @@ def main(argv):
         "images_per_second": round(rate[name], 1),
         "ratio_vs_reference": round(rate[name] / reference_rate, 3),
         "reference": reference,
+        **steal,
       }
     )
     if "torch" in rate:
@@ -386,6 +398,7 @@ def main(argv):
           "target": 0.9,
           "ok": paired["ratio"] >= 0.9,
           "interval_above_target": (paired["low"] or 0.0) >= 0.9,
+          **steal,
         }
       )
     if "xla_conv_grad" in per_round:
@@ -395,6 +408,7 @@ def main(argv):
           "model": "lenet5",
           "xla_conv_grad_images_per_second": round(rate["xla_conv_grad"], 1),
           **paired_record(per_round[name], per_round["xla_conv_grad"]),
+          **steal,
         }
       )
   if kd_teacher:
@@ -402,9 +416,11 @@ def main(argv):
       "kd": kd_stepper("lenet5", kd_teacher, batch),
       "labels": label_stepper("lenet5", batch),
     }
+    meter = StealMeter().start()
     rate = medians(
       alternate(kd_runners, batch, num_steps, rounds, _SETTLE.value)
     )
+    steal = {"steal_fraction": meter.fraction()}
     line(
       {
         "what": "kd_step_images_per_second",
@@ -412,6 +428,7 @@ def main(argv):
         "teacher": kd_teacher,
         "images_per_second": round(rate["kd"], 1),
         "ratio_vs_label_step": round(rate["kd"] / rate["labels"], 3),
+        **steal,
       }
     )
   if epoch_models:

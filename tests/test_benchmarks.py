@@ -50,6 +50,7 @@ def test_bench_ntk():
     "--n=32",
     "--methods=own:structured,own:jacobian",
     "--no_check",
+    "--peak_size=1024",
   )
   grams = [r for r in records if r.get("method", "").startswith("own:")]
   assert len(grams) == 2 and all(r["seconds"] > 0 for r in grams)

@@ -12,9 +12,10 @@ class LeNet5(nn.Module):
   Unpadded ("VALID") convolutions, so 28x28 inputs give a 4x4x16 feature map
   (about 44k parameters at width 1); ReLU replaces the original sigmoid.
   In train mode the pools take the form with a fast CPU backward pass
-  (`kd_ntk.models.pooling`; same values and derivatives), and conv1 (one
-  input channel) takes a faster filter gradient on the CPU
-  (`kd_ntk.models.conv_grad`; the same sum in another order).
+  (`kd_ntk.models.pooling`; same values and derivatives), and on the CPU
+  conv1 (one input channel) takes a faster filter gradient and conv2 (6 → 16
+  channels) a faster input gradient (`kd_ntk.models.conv_grad`; the same
+  sums in another order).
 
   Attributes:
     num_classes: number of output logits C.
