@@ -49,11 +49,12 @@ one matrix product of whole-row patches (`kd_ntk.models.conv_grad`: 2.3 ->
 15 rounds; the same for conv2, with 6 input channels, made the step slower)
 and conv2's input gradient as one matrix product against a banded kernel
 matrix (1.3 -> 0.8 ms; the step 1.09x [1.015, 1.175] and 1.06x [0.97, 1.15]
-as fast as with conv1's lever alone, 15 paired rounds each). Levers measured and NOT adopted (no gain beyond
-noise, or a loss, on the 2-core machine): NCHW layouts, convolutions as
-im2col/Toeplitz matrix products or on space-to-depth inputs (the forward
-convolutions as the banded product: conv1 1.3 against 0.9 ms, conv2 1.1
-against 0.55 ms), lax.scan over
+as fast as with conv1's lever alone, 15 paired rounds each).
+
+Levers measured and NOT adopted (no gain beyond noise, or a loss, on the
+2-core machine): NCHW layouts, convolutions as im2col/Toeplitz matrix
+products or on space-to-depth inputs (the forward convolutions as the banded
+product: conv1 1.3 against 0.9 ms, conv2 1.1 against 0.55 ms), lax.scan over
 several steps per call (16x slower in one measurement; cause not
 investigated), 5 steps unrolled per call (+3%), --xla_cpu_use_mkl_dnn,
 --xla_cpu_multi_thread_eigen=false, --xla_cpu_use_xnnpack, and on the newest

@@ -50,7 +50,7 @@ def test_freed_blocks_are_reused_without_page_faults():
   assert len(ours) == len(glibc) == 4
   # glibc's defaults map a fresh block each round: faults every time.
   assert min(glibc[1:]) > 0, glibc
-  # Kept and reused: the first round maps the heap, the others touch no new page.
+  # Kept and reused: round 1 maps the heap, the others touch no new page.
   assert sum(ours[1:]) <= 8, ours
 
 

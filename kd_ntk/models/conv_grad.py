@@ -24,7 +24,7 @@ float64 oracle (6e-7 against XLA's 4e-6 relative).
 channels on both sides (LeNet-5's conv2, 6 → 16), which XLA:CPU runs as a
 transposed convolution at about 15 GFLOP/s:
 
-    T = G · B,  B[(j, o), (a, w, c)] = W[a, w-j, c, o] (0 ≤ w-j < kw, else 0),
+    T = G · B,  B[(j, o), (a, w, c)] = W[a, w-j, c, o] (0 if w-j ∉ [0, kw)),
     dx[n, i+a, w, c] = Σ_a T[(n, i), (a, w, c)],
 
 one GEMM against a banded (Wo·O) × (kh·W·C) matrix built from the kernel,

@@ -194,9 +194,9 @@ def test_disabled_routes_nothing():
 
 
 def test_lenet_train_mode_gradients_match_inference_mode(name="lenet5"):
-  """Train mode (custom convolution gradients, one-hot pools) and inference mode (XLA's
-  convolutions, reduce_window pools) are the same function: same loss, and
-  gradients equal to float32 tolerance."""
+  """Train mode (custom convolution gradients, one-hot pools) and inference
+  mode (XLA's convolutions, reduce_window pools) are the same function: same
+  loss, and gradients equal to float32 tolerance."""
   model = models.get_model(name, 10)
   variables = models.init_variables(model, jax.random.PRNGKey(0), (28, 28, 1))
   x = jax.random.normal(jax.random.PRNGKey(1), (8, 28, 28, 1))
