@@ -100,7 +100,7 @@ def test_band_input_grad_matches_a_float64_loop(x_shape, kernel_shape):
   [
     ((8, 12, 10, 1), (3, 4, 1, 5)),  # row-patch dW, band dx
     ((4, 12, 12, 6), (5, 5, 6, 16)),  # XLA's dW, band dx (LeNet-5's conv2)
-    ((2, 28, 28, 1), (5, 5, 1, 6)),  # row-patch dW, XLA's dx (conv1)
+    # Row-patch dW with XLA's dx (conv1): the LeNet-5 test below.
   ],
 )
 def test_valid_conv_values_and_gradients_match_xla(x_shape, kernel_shape):
