@@ -1,11 +1,12 @@
 """glibc malloc settings that kd_ntk applies when it is imported.
 
 XLA:CPU allocates its buffers with the C library's malloc. Under glibc's
-defaults every allocation above 32 MiB is a fresh `mmap` and every free of
-one an `munmap`, so a program that builds a 300 MiB block of features, uses
-it and frees it, again and again (the Jacobian path of `kd_ntk.ntk`, one
-block of examples at a time), touches fresh pages each time: about 100,000
-page faults per block of 256 LeNet-5 examples, 1.4 million per Gram of 2048.
+defaults every allocation above the mmap threshold (at most 32 MiB) is a
+fresh `mmap` and every free of one an `munmap`, so a program that builds a
+300 MiB block of features, uses it and frees it, again and again (the
+Jacobian path of `kd_ntk.ntk`, one block of examples at a time), touches
+fresh pages each time: about 100,000 page faults per block of 256 LeNet-5
+examples, 1.4 million per Gram of 2048.
 XLA's worker threads also take glibc's per-thread arenas, whose large
 requests go to `mmap` whatever the settings.
 
@@ -15,7 +16,7 @@ to the system (M_TRIM_THRESHOLD = SIZE_MAX): freed blocks stay mapped and are
 reused. Measured on this project's 2-core machine, LeNet-5, n = 2048, the
 warm Jacobian-path Gram went from 1.44 million page faults and 16.0-17.4 s
 to 23,000-43,000 faults and 11.7-11.8 s, at the same peak resident memory
-(2.6-2.8 GB); `experiments/bench_ntk.py` has the n = 4096 figures.
+(2.6-2.8 GB); the README's benchmark table has the n = 4096 figures.
 
 The cost: memory freed after a peak is kept by the process for reuse
 instead of going back to the system (`release()` hands it back), and all
