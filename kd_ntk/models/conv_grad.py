@@ -77,13 +77,12 @@ def disabled():
     MAX_CHANNELS, BAND_MAX_CHANNEL_PRODUCT = saved
 
 
-def _row_patch_pays(x_shape, kernel_shape) -> bool:
+def _row_patch_pays(x_shape) -> bool:
   return x_shape[3] <= MAX_CHANNELS
 
 
 def _band_pays(x_shape, kernel_shape) -> bool:
-  kh, kw, channels, out_c = kernel_shape
-  del kh
+  _, kw, channels, out_c = kernel_shape
   return (
     channels * out_c <= BAND_MAX_CHANNEL_PRODUCT
     and x_shape[2] <= BAND_MAX_WIDTH_PER_TAP * kw
@@ -162,7 +161,7 @@ def _valid_conv_bwd(residuals, g):
     dx = band_input_grad(g, kernel).astype(x.dtype)
   else:
     (dx,) = jax.vjp(lambda v: _valid_conv(v, kernel), x)[1](g)
-  if _row_patch_pays(x.shape, kernel.shape):
+  if _row_patch_pays(x.shape):
     dw = row_patch_filter_grad(x, g, kernel.shape[:2]).astype(kernel.dtype)
   else:
     (dw,) = jax.vjp(lambda k: _valid_conv(x, k), kernel)[1](g)
@@ -189,9 +188,7 @@ def _is_thin_valid(lhs, rhs, strides, padding, lhs_d, rhs_d, dims, groups):
   return (
     unpadded
     and given == nhwc
-    and (
-      _row_patch_pays(lhs.shape, rhs.shape) or _band_pays(lhs.shape, rhs.shape)
-    )
+    and (_row_patch_pays(lhs.shape) or _band_pays(lhs.shape, rhs.shape))
   )
 
 

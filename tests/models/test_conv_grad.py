@@ -25,6 +25,12 @@ def _loop_filter_grad(x, g, kh, kw):
   return dw
 
 
+def _valid_out_shape(x_shape, kernel_hw, out_channels):
+  """Output shape (N, Ho, Wo, O) of a stride-1 VALID NHWC convolution."""
+  n, h, w, _ = x_shape
+  return (n, h - kernel_hw[0] + 1, w - kernel_hw[1] + 1, out_channels)
+
+
 @pytest.mark.parametrize(
   "x_shape, kernel_hw, out_channels",
   [
@@ -39,13 +45,7 @@ def test_row_patch_filter_grad_matches_a_float64_loop(
 ):
   kx, kg = jax.random.split(jax.random.PRNGKey(0))
   x = jax.random.normal(kx, x_shape)
-  out_shape = (
-    x_shape[0],
-    x_shape[1] - kernel_hw[0] + 1,
-    x_shape[2] - kernel_hw[1] + 1,
-    out_channels,
-  )
-  g = jax.random.normal(kg, out_shape)
+  g = jax.random.normal(kg, _valid_out_shape(x_shape, kernel_hw, out_channels))
   ours = np.asarray(conv_grad.row_patch_filter_grad(x, g, kernel_hw))
   oracle = _loop_filter_grad(x, g, *kernel_hw)
   assert ours.shape == oracle.shape
@@ -80,12 +80,7 @@ def _loop_input_grad(g, kernel, in_hw):
 def test_band_input_grad_matches_a_float64_loop(x_shape, kernel_shape):
   kk, kg = jax.random.split(jax.random.PRNGKey(3))
   kernel = jax.random.normal(kk, kernel_shape)
-  out_shape = (
-    x_shape[0],
-    x_shape[1] - kernel_shape[0] + 1,
-    x_shape[2] - kernel_shape[1] + 1,
-    kernel_shape[3],
-  )
+  out_shape = _valid_out_shape(x_shape, kernel_shape[:2], kernel_shape[3])
   g = jax.random.normal(kg, out_shape)
   ours = np.asarray(conv_grad.band_input_grad(g, kernel))
   oracle = _loop_input_grad(g, kernel, x_shape[1:3])
