@@ -3,9 +3,10 @@ r"""Benchmark: a student's trace-NTK Gram matrix (LeNet-5 on Fashion-MNIST by de
 Times kd_ntk's own methods against neural-tangents' implementations (nt:jc
 Jacobian contraction, nt:sd structured derivatives, nt:ntvp NTK-vector
 products; "nt best" is the fastest that finished) on the same inputs and
-parameters, each measurement in its own subprocess so that its
-peak memory (ru_maxrss, which sees XLA's buffers) is its own. Prints one JSON
-line per measurement and one "summary" line per n with own-best / nt-best.
+parameters, each measurement in its own subprocess (`bench_ntk_worker.py`)
+so that its peak memory (ru_maxrss, which sees XLA's buffers) is its own.
+Prints one JSON line per measurement and one "summary" line per n with
+own-best / nt-best.
 
     .venv/bin/python experiments/bench_ntk.py                       # full run
     .venv/bin/python experiments/bench_ntk.py --n=256 --methods=own:structured,nt:jc
@@ -48,181 +49,14 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-import bench_machine  # experiments/, the script's own folder
-from kd_ntk import host_malloc, xla_cpu
-
-OWN = ("own:structured", "own:jacobian", "own:ntvp")
-NT = ("nt:jc", "nt:sd", "nt:ntvp")
-WHAT = "trace_gram"
-
-
-def _gflop(flops: float):
-  """GFLOP rounded, or None when the plan has no FLOP count (ntvp)."""
-  return round(flops / 1e9, 1) if np.isfinite(flops) else None
-
-
-def worker(args) -> dict:
-  """Runs one measurement in this process and returns its JSON record."""
-  import jax  # pylint: disable=g-import-not-at-top
-  from kd_ntk.models import (
-    get_model,
-    inference_fn,
-    init_variables,
-    parameter_count,
-  )
-
-  shape = tuple(int(v) for v in args.input_shape.split(","))
-  x, source = bench_machine.ntk_inputs(args.n, args.seed, shape)
-  model = get_model(args.model, args.num_classes)
-  f, params = inference_fn(
-    model, init_variables(model, jax.random.PRNGKey(args.seed), shape)
-  )
-  record = dict(
-    what=f"{args.model}_{source}_{WHAT}",
-    model=args.model,
-    method=args.method,
-    n=args.n,
-    input_shape=list(shape),
-    params=parameter_count(params),
-    backend=jax.default_backend(),
-    devices=jax.device_count(),
-    jax=jax.__version__,
-  )
-  if args.method.startswith("nt:"):
-    import neural_tangents as nt  # pylint: disable=g-import-not-at-top
-
-    from jax.interpreters import ad  # pylint: disable=g-import-not-at-top
-
-    if not hasattr(ad, "source_info_util"):
-      # neural-tangents 0.6.5's structured derivatives read two aliases that
-      # JAX 0.5 no longer exports from `ad`; the modules themselves exist.
-      from jax._src import source_info_util  # pylint: disable=g-import-not-at-top
-
-      ad.source_info_util, ad.config = source_info_util, jax.config
-      record["nt_shim"] = "ad.source_info_util, ad.config aliased"
-
-    impl = {
-      "nt:jc": nt.NtkImplementation.JACOBIAN_CONTRACTION,
-      "nt:sd": nt.NtkImplementation.STRUCTURED_DERIVATIVES,
-      "nt:ntvp": nt.NtkImplementation.NTK_VECTOR_PRODUCTS,
-    }[args.method]
-    batch = min(
-      args.nt_ntvp_batch_size
-      if args.method == "nt:ntvp"
-      else args.nt_batch_size,
-      args.n,
-    )
-    kernel_fn = nt.batch(
-      nt.empirical_ntk_fn(
-        f, trace_axes=(-1,), vmap_axes=0, implementation=impl
-      ),
-      batch_size=batch,
-      store_on_device=False,
-    )
-    record["nt_batch_size"] = batch
-    c = float(args.num_classes)
-    run = lambda: (
-      c * np.asarray(kernel_fn(x, None, params))
-    )  # mean -> sum over C
-  else:
-    from kd_ntk.ntk import empirical_ntk, explain  # pylint: disable=g-import-not-at-top
-
-    method = args.method.split(":")[1]
-    cache_bytes = int(args.cache_gib * 2**30) if args.cache_gib else None
-    plan = explain(
-      f,
-      params,
-      x,
-      method=method,
-      block_size=args.block_size,
-      cache_bytes=cache_bytes,
-    )
-    record.update(
-      block_size=plan.block_size,
-      cache_gib=args.cache_gib or None,
-      plan_method=plan.method,
-      layout=plan.layout,
-      compact_convs=len(plan.compact_convs),
-      panel_blocks=plan.panel_blocks,
-      prepared_blocks=plan.prepared_examples // plan.block_size,
-      feature_mib_per_example=round(plan.feature_bytes / 2**20, 3),
-      plan_gflop=_gflop(plan.total_flops),
-      plan_gram_gflop=_gflop(plan.gram_flops),
-      plan_feature_gflop=_gflop(plan.feature_flops),
-    )
-    record["matmul_peak_before_gflops"] = round(
-      bench_machine.matmul_peak_gflops(args.peak_size), 1
-    )
-    run = lambda: empirical_ntk(
-      f,
-      params,
-      x,
-      method=method,
-      block_size=args.block_size,
-      cache_bytes=cache_bytes,
-      progress=args.progress,
-    )
-  record["malloc_defaults"] = os.environ.get(host_malloc.OPT_OUT_ENV) != "0"
-  rss_before = bench_machine.rss_gb()
-  cpu_before = time.process_time()
-  start = time.perf_counter()
-  gram = run()
-  record["seconds"] = round(time.perf_counter() - start, 3)
-  # CPU time (all threads) is steadier than wall time on a shared machine.
-  record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
-  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  record.update(
-    peak_rss_gb=round(peak, 3),
-    peak_delta_gb=round(peak - rss_before, 3),
-    finite=bool(np.all(np.isfinite(gram))),
-    load_avg_1min=round(os.getloadavg()[0], 2),
-  )
-  # The machine's rate drifts (a shared VM: 200-263 GFLOP/s within minutes),
-  # so the peak is also measured after each call and the highest reading is
-  # the divisor.
-  measure_peak = "matmul_peak_before_gflops" in record
-  after = (
-    [bench_machine.matmul_peak_gflops(args.peak_size)] if measure_peak else []
-  )
-  if record.get("plan_gflop") is not None:
-    # The peak is a warm matmul, so the rate that is set against it comes
-    # from a second, warm call (no tracing or compilation); the first call's
-    # rate is kept beside it.
-    meter = bench_machine.StealMeter().start()
-    start = time.perf_counter()
-    del gram
-    gram = run()
-    record["warm_seconds"] = round(time.perf_counter() - start, 3)
-    record["warm_steal_fraction"] = meter.fraction()
-    if measure_peak:
-      after.append(bench_machine.matmul_peak_gflops(args.peak_size))
-  if after:
-    record["matmul_peak_after_gflops"] = round(max(after), 1)
-    record["matmul_peak_gflops"] = max(
-      record["matmul_peak_before_gflops"], record["matmul_peak_after_gflops"]
-    )
-  if "warm_seconds" in record:
-    peak = record["matmul_peak_gflops"]
-    cold, warm = (
-      record["plan_gflop"] / record[k] for k in ("seconds", "warm_seconds")
-    )
-    record.update(
-      achieved_gflops=round(warm, 1),
-      fraction_of_peak=round(warm / peak, 3),
-      cold_achieved_gflops=round(cold, 1),
-      cold_fraction_of_peak=round(cold / peak, 3),
-    )
-  if args.save:
-    np.save(args.save, np.asarray(gram, np.float32))
-  return record
+from bench_ntk_worker import NT, OWN, WHAT, worker  # experiments/
+from kd_ntk import xla_cpu
 
 
 def _measure(method: str, n: int, args, save: str) -> dict:
@@ -395,80 +229,66 @@ def main(argv=None) -> None:
   methods = [m for m in NT if m in methods] + [m for m in OWN if m in methods]
   with tempfile.TemporaryDirectory() as tmp:
     for n in [int(v) for v in args.n.split(",")]:
-      nt_seconds, nt_cpu, own, own_cpu, reference = {}, {}, {}, {}, None
-      for method in methods:
-        if method.startswith("nt:") and n > args.max_nt_n:
-          continue
-        if method.endswith("ntvp") and n > args.max_ntvp_n:
-          print(
-            json.dumps(
-              dict(
-                what=WHAT,
-                method=method,
-                n=n,
-                status="skipped",
-                note=f"n > --max_ntvp_n={args.max_ntvp_n}",
-              )
-            ),
-            flush=True,
-          )
-          continue
-        save = (
-          ""
-          if args.no_check or n > 4096
-          else os.path.join(tmp, f"{method[3:]}{n}.npy")
+      _run_size(n, methods, args, tmp)
+
+
+def _print(record: dict) -> None:
+  print(json.dumps(record), flush=True)
+
+
+def _run_size(n: int, methods, args, tmp: str) -> None:
+  """Every method at one n: a line each (own ones with their ratio to the
+  fastest neural-tangents method so far), then the summary line."""
+  seconds, cpu, reference = {}, {}, None
+  for method in methods:
+    if method.startswith("nt:") and n > args.max_nt_n:
+      continue
+    if method.endswith("ntvp") and n > args.max_ntvp_n:
+      note = f"n > --max_ntvp_n={args.max_ntvp_n}"
+      _print(dict(what=WHAT, method=method, n=n, status="skipped", note=note))
+      continue
+    check = not args.no_check and n <= 4096
+    save = os.path.join(tmp, f"{method[3:]}{n}.npy") if check else ""
+    record = _measure(method, n, args, save)
+    if record["status"] == "ok" and save:
+      gram = np.load(save)
+      if reference is None and method.startswith("nt:"):
+        reference = gram
+      elif reference is not None:
+        record["max_rel_diff_vs_nt"] = float(
+          np.abs(gram - reference).max() / np.abs(reference).max()
         )
-        record = _measure(method, n, args, save)
-        if record["status"] == "ok" and save:
-          gram = np.load(save)
-          if reference is None and method.startswith("nt:"):
-            reference = gram
-          elif reference is not None:
-            record["max_rel_diff_vs_nt"] = float(
-              np.abs(gram - reference).max() / np.abs(reference).max()
-            )
-          os.remove(save)
-        if record["status"] == "ok":
-          (nt_seconds if method.startswith("nt:") else own)[method] = record[
-            "seconds"
-          ]
-          (nt_cpu if method.startswith("nt:") else own_cpu)[method] = record[
-            "cpu_seconds"
-          ]
-        best_nt = min(nt_seconds.values()) if nt_seconds else None
-        if record["status"] == "ok" and best_nt:
-          record["ratio_vs_nt_best"] = round(record["seconds"] / best_nt, 4)
-          best_nt_cpu = min(nt_cpu.values())
-          record["cpu_ratio_vs_nt_best"] = round(
-            record["cpu_seconds"] / best_nt_cpu, 4
-          )
-        print(json.dumps(record), flush=True)
-      if own:
-        best = min(own, key=own.get)
-        best_nt = min(nt_seconds.values()) if nt_seconds else None
-        print(
-          json.dumps(
-            dict(
-              what="summary",
-              method=f"own_best={best}",
-              n=n,
-              seconds=own[best],
-              nt_best=(
-                min(nt_seconds, key=nt_seconds.get) if nt_seconds else None
-              ),
-              nt_best_seconds=best_nt,
-              ratio_vs_nt_best=round(own[best] / best_nt, 4)
-              if best_nt
-              else None,
-              cpu_ratio_vs_nt_best=(
-                round(own_cpu[best] / min(nt_cpu.values()), 4)
-                if nt_cpu
-                else None
-              ),
-            )
-          ),
-          flush=True,
-        )
+      os.remove(save)
+    if record["status"] == "ok":
+      seconds[method], cpu[method] = record["seconds"], record["cpu_seconds"]
+    nt = _best([m for m in seconds if m.startswith("nt:")], seconds)
+    if record["status"] == "ok" and nt:
+      record["ratio_vs_nt_best"] = round(record["seconds"] / seconds[nt], 4)
+      nt_cpu = min(cpu[m] for m in seconds if m.startswith("nt:"))
+      record["cpu_ratio_vs_nt_best"] = round(record["cpu_seconds"] / nt_cpu, 4)
+    _print(record)
+  own = _best([m for m in seconds if not m.startswith("nt:")], seconds)
+  if own:
+    nt_methods = [m for m in seconds if m.startswith("nt:")]
+    nt = _best(nt_methods, seconds)
+    nt_cpu = min((cpu[m] for m in nt_methods), default=None)
+    _print(
+      dict(
+        what="summary",
+        method=f"own_best={own}",
+        n=n,
+        seconds=seconds[own],
+        nt_best=nt,
+        nt_best_seconds=seconds[nt] if nt else None,
+        ratio_vs_nt_best=round(seconds[own] / seconds[nt], 4) if nt else None,
+        cpu_ratio_vs_nt_best=round(cpu[own] / nt_cpu, 4) if nt_cpu else None,
+      )
+    )
+
+
+def _best(methods, seconds):
+  """The fastest of `methods` by wall time, or None."""
+  return min(methods, key=seconds.get, default=None)
 
 
 if __name__ == "__main__":

@@ -70,27 +70,22 @@ max pooling as a chain of selects over strided slices: 2.0 ms against 0.8 ms
 for pool 1's forward and backward.
 """
 
-import functools
 import json
-import math
 import os
-import statistics
-import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 from absl import app, flags
 
-from kd_ntk import data, models
-from kd_ntk.analysis import stats
-from kd_ntk.configs import teacher
-from kd_ntk.distill.steps import jit_distill_step, scalar
-from kd_ntk.train import state as state_lib, steps
-from bench_machine import StealMeter
-from torch_reference import (
-  torch_lenet5_stepper,
-)  # experiments/, the script's own folder
+from kd_ntk import data
+from bench_machine import StealMeter  # experiments/, the script's own folder
+from paired_timing import alternate, medians, paired_record
+from torch_reference import torch_lenet5_stepper
+from train_steppers import (
+  kd_stepper,
+  label_stepper,
+  seconds_per_epoch,
+  xla_conv_grad_stepper,
+)
 
 _MODELS = flags.DEFINE_list(
   "models",
@@ -153,164 +148,6 @@ _QUICK = flags.DEFINE_bool(
   "Smoke run: LeNet-5 and the KD step against "
   "an MLP teacher, 2 steps, 1 round, no epoch timing.",
 )
-
-
-def input_shape(name):
-  return (
-    (32, 32, 3) if name.startswith(("resnet", "mobilenet")) else (28, 28, 1)
-  )
-
-
-def _batch(name, batch_size):
-  rng = np.random.default_rng(0)
-  images = jnp.asarray(
-    rng.normal(size=(batch_size, *input_shape(name))), jnp.float32
-  )
-  return images, jnp.asarray(rng.integers(0, 10, batch_size), jnp.int32)
-
-
-def _optimizer():
-  return state_lib.make_optimizer(teacher.get_config("").optimizer, 100, 1)
-
-
-def label_stepper(name, batch_size):
-  """run(n): n label steps of preset `name` on a fixed batch, waiting for the last."""
-  model, tx = models.get_model(name, 10), _optimizer()
-  holder = [
-    state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(name))
-  ]
-  step = jax.jit(
-    functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0
-  )
-  images, labels = _batch(name, batch_size)
-  key = jax.random.PRNGKey(0)
-
-  def run(n):
-    state = holder[0]
-    for _ in range(n):
-      state, metrics = step(state, images, labels, key)
-    jax.block_until_ready(metrics)
-    holder[0] = state
-
-  return run
-
-
-def xla_conv_grad_stepper(batch_size):
-  """LeNet-5's `label_stepper`, traced with `kd_ntk.models.conv_grad` off
-  (XLA's own convolution gradients): the in-process reference of that lever."""
-  from kd_ntk.models import conv_grad  # pylint: disable=g-import-not-at-top
-
-  with conv_grad.disabled():
-    run = label_stepper("lenet5", batch_size)
-    run(1)  # Traced and compiled now, while the lever is off.
-  return run
-
-
-def kd_stepper(student, teacher_name, batch_size):
-  """run(n): n KD steps (student update + teacher forward) on a fixed batch."""
-  model, teacher_model, tx = (
-    models.get_model(student, 10),
-    models.get_model(teacher_name, 10),
-    _optimizer(),
-  )
-  holder = [
-    state_lib.create_state(
-      model, tx, jax.random.PRNGKey(0), input_shape(student)
-    )
-  ]
-  teacher_vars = state_lib.create_state(
-    teacher_model, tx, jax.random.PRNGKey(1), input_shape(student)
-  ).variables()
-  step = jit_distill_step(model=model, teacher_model=teacher_model, tx=tx)
-  images, labels = _batch(student, batch_size)
-  key, weights = jax.random.PRNGKey(0), np.ones(1, np.float32)
-
-  def run(n):
-    state = holder[0]
-    for _ in range(n):
-      state, metrics = step(
-        state,
-        images,
-        labels,
-        key,
-        (teacher_vars,),
-        weights,
-        scalar(4.0),
-        scalar(0.0),
-      )
-    jax.block_until_ready(metrics)
-    holder[0] = state
-
-  return run
-
-
-def alternate(runners, batch_size, num_steps, rounds, settle_s=0.0):
-  """Images/second of each runner per round, timed alternately (the order
-  flips each round, so round r's rates are neighbours in time), each segment
-  after `settle_s` idle seconds."""
-  for run in runners.values():
-    run(3)  # Compile and warm up.
-  rates = {k: [] for k in runners}
-  names = list(runners)
-  for r in range(rounds):
-    for name in names if r % 2 == 0 else names[::-1]:
-      time.sleep(settle_s)
-      start = time.perf_counter()
-      runners[name](num_steps)
-      rates[name].append(batch_size * num_steps / (time.perf_counter() - start))
-  return rates
-
-
-def medians(per_round):
-  """{runner: median images/second} of `alternate`'s per-round rates."""
-  return {k: statistics.median(v) for k, v in per_round.items()}
-
-
-def paired_ratio(a, b):
-  """Round-paired ratio a/b: the geometric mean of a_r / b_r and its 95%
-  t-interval (of the mean log ratio, `kd_ntk.analysis.stats.t_interval`),
-  exponentiated. Pairing by round cancels the machine's drift between rounds;
-  needs at least 2 rounds (else the interval is nan)."""
-  logs = [math.log(x / y) for x, y in zip(a, b)]
-  if len(logs) < 2:
-    value = math.exp(logs[0])
-    return value, math.nan, math.nan
-  mean, low, high = stats.t_interval(logs)
-  return math.exp(mean), math.exp(low), math.exp(high)
-
-
-def paired_record(a, b) -> dict:
-  """`paired_ratio(a, b)` as JSON fields: ratio, low, high (None without an
-  interval) and the number of rounds."""
-  ratio, low, high = paired_ratio(a, b)
-  rounded = lambda v: round(v, 3) if math.isfinite(v) else None
-  return dict(
-    ratio=round(ratio, 3), low=rounded(low), high=rounded(high), rounds=len(a)
-  )
-
-
-def seconds_per_epoch(name, splits, batch_size):
-  model, tx = models.get_model(name, 10), _optimizer()
-  state = state_lib.create_state(
-    model, tx, jax.random.PRNGKey(0), input_shape(name)
-  )
-  step = jax.jit(
-    functools.partial(steps.train_step, model=model, tx=tx), donate_argnums=0
-  )
-  key = jax.random.PRNGKey(0)
-  batches = data.train_batches(
-    splits.train_images, splits.train_labels, batch_size, 0, 1
-  )
-  first_images, first_labels = next(batches)
-  state, metrics = step(
-    state, first_images, first_labels, key
-  )  # Compile outside the timing.
-  jax.block_until_ready(metrics)
-  start = time.perf_counter()
-  for images, labels in batches:
-    state, metrics = step(state, images, labels, key)
-  jax.block_until_ready(metrics)
-  return time.perf_counter() - start
 
 
 def main(argv):
