@@ -35,8 +35,8 @@ def _shape(name):
   )
 
 
-# Presets whose eager initialisation compiles one program per layer shape (about
-# 30 s for MobileNet's ~100 layers; jitted, longer): their forward pass is
+# Presets whose initialisation compiles for half a minute (eagerly, one program
+# per layer shape: ~100 for MobileNet; jitted, 18-42 s): their forward pass is
 # tested on variables of `init_variables`' shapes filled with scaled normals.
 ABSTRACT_INIT = {"mobilenetv3_narrow"}
 
