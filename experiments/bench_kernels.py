@@ -13,17 +13,15 @@ wall time over that of "empirical" for the same model and n in this run.
 
 Fields: seconds (wall, first call, compilation included), cpu_seconds (all
 threads), peak_rss_gb (the process's peak resident memory, JAX runtime
-included), peak_delta_gb (minus the resident memory before the measurement).
+included), peak_delta_gb (minus the resident memory before the measurement),
+load_avg_1min (the machine's load when the measurement ended).
 A measurement past --timeout is reported with status "timeout".
 """
 
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -75,17 +73,8 @@ def worker(args) -> dict:
   )
   if args.kernel == "monte_carlo":
     record["mc_samples"] = args.mc_samples
-  rss_before = bench_machine.rss_gb()
-  cpu_before = time.process_time()
-  start = time.perf_counter()
-  gram = gram_matrix(args.kernel, student, x, options)
-  record["seconds"] = round(time.perf_counter() - start, 3)
-  record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
-  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  record.update(
-    peak_rss_gb=round(peak, 3),
-    peak_delta_gb=round(peak - rss_before, 3),
-    finite=bool(np.all(np.isfinite(gram))),
+  bench_machine.timed_first_call(
+    lambda: gram_matrix(args.kernel, student, x, options), record
   )
   return record
 
@@ -101,35 +90,8 @@ def _measure(model: str, kernel: str, args) -> dict:
     f"--seed={args.seed}",
     f"--mc_samples={args.mc_samples}",
   ]
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = {
-    **os.environ,
-    "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
-  }
   base = dict(what=WHAT, model=model, kernel=kernel, n=args.n)
-  try:
-    proc = subprocess.run(
-      cmd,
-      capture_output=True,
-      text=True,
-      timeout=args.timeout,
-      cwd=root,
-      env=env,
-    )
-  except subprocess.TimeoutExpired:
-    return dict(
-      base,
-      status="timeout",
-      seconds=None,
-      note=f"killed after {args.timeout} s",
-    )
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
-  if proc.returncode != 0 or not lines:
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-    return dict(
-      base, status="error", seconds=None, note=" | ".join(tail)[-400:]
-    )
-  return dict(json.loads(lines[-1]), status="ok")
+  return bench_machine.run_worker(cmd, base, args.timeout)
 
 
 def _names(text: str, known, what: str, parser):

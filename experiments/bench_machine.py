@@ -1,22 +1,78 @@
 """What the benchmarks measure the machine and their inputs with.
 
-`rss_gb` (resident memory now), `matmul_peak_gflops` (the machine's float32
-matmul rate in this process: the denominator of a benchmark's fraction of
-peak), `StealMeter` (the share of CPU time the hypervisor gave to other
-guests while a measurement ran) and `ntk_inputs` (Fashion-MNIST images, or
-random inputs of any shape).
+`rss_gb` (resident memory now), `timed_first_call` (time, CPU time and peak
+memory of one call), `run_worker` (one measurement in a subprocess, its JSON
+record back), `matmul_peak_gflops` (the machine's float32 matmul rate in this
+process: the denominator of a benchmark's fraction of peak), `StealMeter` (the
+share of CPU time the hypervisor gave to other guests while a measurement ran)
+and `ntk_inputs` (Fashion-MNIST images, or random inputs of any shape).
 Imported by the `experiments/bench_*.py` scripts from their own folder.
 """
 
+import json
 import os
+import re
+import resource
+import subprocess
 import time
 
 import numpy as np
+
+# Runtime log lines (absl "I0000 ...", TensorFlow's banners): not an error.
+_LOG_LINE = re.compile(r"[IWE]\d{4} |WARNING: All log")
 
 
 def rss_gb() -> float:
   with open("/proc/self/statm") as f:
     return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def timed_first_call(run, record: dict):
+  """Calls `run()` once (compilation included) and returns its result, adding
+  to `record`: seconds (wall), cpu_seconds (all threads: steadier than wall
+  time on a shared machine), peak_rss_gb (the process's peak resident memory,
+  which sees XLA's buffers), peak_delta_gb (minus the resident memory before),
+  finite (every value of the result) and load_avg_1min."""
+  rss_before = rss_gb()
+  cpu_before = time.process_time()
+  start = time.perf_counter()
+  result = run()
+  record["seconds"] = round(time.perf_counter() - start, 3)
+  record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+  record.update(
+    peak_rss_gb=round(peak, 3),
+    peak_delta_gb=round(peak - rss_before, 3),
+    finite=bool(np.all(np.isfinite(result))),
+    load_avg_1min=round(os.getloadavg()[0], 2),
+  )
+  return result
+
+
+def run_worker(cmd, base: dict, timeout: float, env=None) -> dict:
+  """Runs one measurement's subprocess (`cmd`, from the repository root) and
+  returns the last JSON line it printed with status "ok"; else `base` with
+  status "timeout" or "error" and a note (the last lines of its output that
+  are not runtime logs)."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ if env is None else env)
+  env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+  try:
+    proc = subprocess.run(
+      cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=root
+    )
+  except subprocess.TimeoutExpired:
+    return dict(
+      base, status="timeout", seconds=None, note=f"killed after {timeout} s"
+    )
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+  if proc.returncode != 0 or not lines:
+    log = (proc.stderr or proc.stdout).strip().splitlines()
+    tail = [l for l in log if not _LOG_LINE.match(l)][-3:]
+    return dict(
+      base, status="error", seconds=None, note=" | ".join(tail)[-400:]
+    )
+  return dict(json.loads(lines[-1]), status="ok")
 
 
 def _cpu_times():

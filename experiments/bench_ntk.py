@@ -49,13 +49,13 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-from bench_ntk_worker import NT, OWN, WHAT, worker  # experiments/
+import bench_machine  # experiments/, the script's own folder
+from bench_ntk_worker import NT, OWN, WHAT, worker
 from kd_ntk import xla_cpu
 
 
@@ -96,41 +96,8 @@ def _measure_once(method: str, n: int, args, save: str, env) -> dict:
     cmd.append(f"--save={save}")
   if args.progress:
     cmd.append("--progress")
-  try:
-    proc = subprocess.run(
-      cmd,
-      capture_output=True,
-      text=True,
-      timeout=args.timeout,
-      env=env,
-      cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-  except subprocess.TimeoutExpired:
-    return dict(
-      what=WHAT,
-      method=method,
-      n=n,
-      status="timeout",
-      seconds=None,
-      note=f"killed after {args.timeout} s",
-    )
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
-  if proc.returncode != 0 or not lines:
-    log = (proc.stderr or proc.stdout).strip().splitlines()
-    # Runtime log lines (absl "I0000 ...", TensorFlow's banners) are not the error.
-    tail = [l for l in log if not re.match(r"[IWE]\d{4} |WARNING: All log", l)]
-    tail = tail[-3:]
-    return dict(
-      what=WHAT,
-      method=method,
-      n=n,
-      status="error",
-      seconds=None,
-      note=" | ".join(tail)[-400:],
-    )
-  record = json.loads(lines[-1])
-  record["status"] = "ok"
-  return record
+  base = dict(what=WHAT, method=method, n=n)
+  return bench_machine.run_worker(cmd, base, args.timeout, env)
 
 
 def main(argv=None) -> None:
@@ -225,6 +192,16 @@ def main(argv=None) -> None:
   unknown = set(methods) - set(NT + OWN)
   if unknown:
     parser.error(f"unknown methods {sorted(unknown)}; choose from {NT + OWN}")
+  from kd_ntk.models import MODELS  # pylint: disable=g-import-not-at-top
+
+  if args.model not in MODELS:
+    parser.error(
+      f"unknown --model {args.model!r}; choose from {sorted(MODELS)}"
+    )
+  if not re.fullmatch(r"\d+(,\d+)*", args.input_shape):
+    parser.error(
+      f"--input_shape must be integers H,W,C; got {args.input_shape!r}"
+    )
   # neural-tangents first, so each own line can carry its ratio.
   methods = [m for m in NT if m in methods] + [m for m in OWN if m in methods]
   with tempfile.TemporaryDirectory() as tmp:

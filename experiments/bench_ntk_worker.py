@@ -10,7 +10,6 @@ its two calls).
 """
 
 import os
-import resource
 import time
 
 import numpy as np
@@ -89,25 +88,6 @@ def _own_runner(args, f, params, x, record):
   return lambda: empirical_ntk(f, params, x, progress=args.progress, **options)
 
 
-def _time_first_call(run, record):
-  """Runs `run` once (compilation included); time, CPU time and memory."""
-  rss_before = bench_machine.rss_gb()
-  cpu_before = time.process_time()
-  start = time.perf_counter()
-  gram = run()
-  record["seconds"] = round(time.perf_counter() - start, 3)
-  # CPU time (all threads) is steadier than wall time on a shared machine.
-  record["cpu_seconds"] = round(time.process_time() - cpu_before, 3)
-  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-  record.update(
-    peak_rss_gb=round(peak, 3),
-    peak_delta_gb=round(peak - rss_before, 3),
-    finite=bool(np.all(np.isfinite(gram))),
-    load_avg_1min=round(os.getloadavg()[0], 2),
-  )
-  return gram
-
-
 def _time_warm_call_against_peak(run, gram, args, record):
   """The warm call's rate against the highest matmul peak reading.
 
@@ -173,7 +153,7 @@ def worker(args) -> dict:
   make_runner = _own_runner if own else _nt_runner
   run = make_runner(args, f, params, x, record)
   record["malloc_defaults"] = os.environ.get(host_malloc.OPT_OUT_ENV) != "0"
-  gram = _time_first_call(run, record)
+  gram = bench_machine.timed_first_call(run, record)
   if own:
     gram = _time_warm_call_against_peak(run, gram, args, record)
   if args.save:
