@@ -77,3 +77,26 @@ def test_bench_scale():
   )
   summary = records[-1]
   assert summary["what"] == "multiprocess_overhead" and summary["ratio"] > 0
+
+
+def test_bench_kernels():
+  records = _records(
+    "bench_kernels.py",
+    "--models=mlp",
+    "--kernels=empirical,monte_carlo",
+    "--n=32",
+  )
+  grams = {r["kernel"]: r for r in records if r.get("status") == "ok"}
+  assert set(grams) == {"empirical", "monte_carlo"}
+  assert all(r["finite"] and r["seconds"] > 0 for r in grams.values())
+  assert grams["empirical"]["ratio_vs_empirical"] == 1.0
+
+
+def test_bench_reproduce():
+  records = _records(
+    "bench_reproduce.py", "--config=kd_ntk/configs/reproduce.py:tiny"
+  )
+  kinds = [r["what"] for r in records]
+  assert kinds[:2] == ["teacher", "student cnn-w2"]
+  assert all(r["fixed_cpu_seconds_per_run"] > 0 for r in records[:2])
+  assert records[-1]["runs"] == 8 and records[-1]["estimated_seconds"] > 0

@@ -154,3 +154,19 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
   assert os.path.exists(
     os.path.join(layout.figures, "asc_vs_teacher_epoch.png")
   )
+
+
+def test_mc_convergence_writes_its_table(tmp_path):
+  out = _ok(
+    run_script(
+      "mc_convergence.py",
+      f"--workdir={tmp_path}",
+      "--widths=8,16",
+      "--samples=1",
+      "--n=16",
+      "--repeats=1",
+    )
+  )
+  assert "| width | m=1 |" in out
+  for name in ("mc_convergence.csv", "mc_convergence.md", "mc_convergence.png"):
+    assert os.path.getsize(tmp_path / name) > 0, name
