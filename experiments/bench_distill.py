@@ -53,11 +53,20 @@ _BATCH = flags.DEFINE_integer("batch_size", 128, "Global batch size.")
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  teacher_dir = _TEACHER.value or tempfile.mkdtemp(prefix="bench_teacher_")
-  if not _TEACHER.value:
+  if _TEACHER.value:
+    _bench(_TEACHER.value)
+    return
+  # A teacher trained for this run only, removed at the end.
+  with tempfile.TemporaryDirectory(prefix="bench_teacher_") as teacher_dir:
     train_loop.run(
       teacher_config.get_config(_TEACHER_CONFIG.value), teacher_dir
     )
+    _bench(teacher_dir)
+
+
+def _bench(teacher_dir: str) -> None:
+  """Times label, offline and online epochs of the student against the
+  teacher run in `teacher_dir` and prints the JSON lines."""
   tconfig, teacher_model = runs.load_run(teacher_dir)
   splits = splits_from_config(
     tconfig
