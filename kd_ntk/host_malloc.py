@@ -40,9 +40,14 @@ M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, -1))
 
 
+def on_glibc() -> bool:
+  """Whether this process runs on Linux with glibc (the only C library set)."""
+  return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
 def _glibc():
   """The process's glibc (ctypes.CDLL), or None on another C library."""
-  if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+  if not on_glibc():
     return None
   try:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

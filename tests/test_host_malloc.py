@@ -2,7 +2,6 @@
 thread is reused without fresh page faults; the opt-out leaves glibc alone."""
 
 import os
-import platform
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 
 from kd_ntk import host_malloc
 
-ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+ON_GLIBC = host_malloc.on_glibc()
 
 # A worker thread allocates, fills and frees 64 MiB four times; prints the
 # minor page faults of each round.
