@@ -71,7 +71,9 @@ for pool 1's forward and backward.
 The step data-parallel over two host devices, one per core
 (--xla_force_host_platform_device_count=2, batch sharded over a data mesh; with
 and without --xla_cpu_multi_thread_eigen=false): 9,900-13,600 img/s against
-14,700-16,400 on one device, three alternating triples of processes.
+14,700-16,400 on one device, three alternating triples of processes; paired
+by triple 0.78 [0.58, 1.05] and 0.78 [0.48, 1.29] of the one-device rate
+(slower in all three pairs; three pairs cannot exclude 1).
 """
 
 import json
