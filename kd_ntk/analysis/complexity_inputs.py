@@ -119,30 +119,60 @@ def student_model(config: ml_collections.ConfigDict, num_classes: int):
   )
 
 
-def students(
-  config, num_classes: int, input_shape, epochs: List[int]
-) -> Iterator[Tuple[int, Student]]:
-  """Yields (student epoch, Student) for each student kernel to compute: the
-  checkpoints of `student_workdir`, or one initialisation (epoch 0) of
-  `student_model` with `student_seed`."""
-  name, kwargs, model = student_model(config, num_classes)
+class StudentCheckpoints:
+  """The student network whose kernels the complexity run computes, built once.
 
-  def init_fn(key):
-    return init_variables(model, key, input_shape)["params"]
+  `at(epochs)` yields (student epoch, Student) for each kernel to compute: the
+  checkpoints of `config.student_workdir`, or one initialisation (epoch 0) of
+  `config.student_model` with `config.student_seed`.
 
-  if config.student_workdir:
+  The network function `f` is built once and shared by every checkpoint of a
+  model without state beyond its parameters, so the kernel engine, whose
+  compiled blocks are keyed on `f`, compiles once per run rather than once per
+  (subset, checkpoint): 1.6-2.5 s per kernel on n = 32 fell to under 0.1 s for
+  `cnn_tiny` and LeNet-5. A model with BatchNorm statistics closes over each
+  checkpoint's statistics, so its `f` (and its compilation) is per checkpoint.
+  """
+
+  def __init__(self, config, num_classes: int, input_shape):
+    self.config = config
+    self.num_classes = num_classes
+    self.input_shape = tuple(input_shape)
+    self.name, self.kwargs, self.model = student_model(config, num_classes)
+    self._stateless_f = None  # f of a model whose only collection is params
+    self._initial = None  # the (f, params) of the initialisation
+
+  def _init_fn(self, key):
+    return init_variables(self.model, key, self.input_shape)["params"]
+
+  def _network(self, variables):
+    if set(variables) != {"params"}:
+      return inference_fn(self.model, variables)
+    if self._stateless_f is None:
+      self._stateless_f, _ = inference_fn(self.model, variables)
+    return self._stateless_f, variables["params"]
+
+  def _student(self, f, params) -> Student:
+    return Student(
+      self.name, self.kwargs, self.num_classes, f, params, self._init_fn
+    )
+
+  def at(self, epochs: List[int]) -> Iterator[Tuple[int, Student]]:
+    if not self.config.student_workdir:
+      if self._initial is None:
+        key = jax.random.PRNGKey(self.config.student_seed)
+        variables = init_variables(self.model, key, self.input_shape)
+        self._initial = self._network(variables)
+      yield 0, self._student(*self._initial)
+      return
     for epoch in epochs:
       variables = runs.restore_variables(
-        config.student_workdir, epoch, input_shape, num_classes=num_classes
+        self.config.student_workdir,
+        epoch,
+        self.input_shape,
+        num_classes=self.num_classes,
       )
-      f, params = inference_fn(model, variables)
-      yield epoch, Student(name, kwargs, num_classes, f, params, init_fn)
-  else:
-    variables = init_variables(
-      model, jax.random.PRNGKey(config.student_seed), input_shape
-    )
-    f, params = inference_fn(model, variables)
-    yield 0, Student(name, kwargs, num_classes, f, params, init_fn)
+      yield epoch, self._student(*self._network(variables))
 
 
 def logits_in_chunks(f, params, x, batch_size: int) -> np.ndarray:

@@ -147,6 +147,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
     for idx in subsets
   ]
 
+  checkpoints = inputs.StudentCheckpoints(
+    config, info.num_classes, info.image_shape
+  )
   rows, bound_rows = [], []
   for kernel in kernels:
     epochs = (
@@ -156,9 +159,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
     )
     for s, idx in enumerate(subsets):
       x_sub, y_sub = splits.train_images[idx], splits.train_labels[idx]
-      for student_epoch, student in inputs.students(
-        config, info.num_classes, info.image_shape, epochs
-      ):
+      for student_epoch, student in checkpoints.at(epochs):
         if kernel in kernel_choice.INIT_KERNELS:
           student_epoch = 0
         start = time.time()

@@ -10,6 +10,7 @@ from kd_ntk.analysis import complexity_inputs, supervision_run
 from kd_ntk.configs import complexity
 from kd_ntk.data import class_balanced_subset
 from kd_ntk.reports import plots, tables
+from model_helpers import filled_variables
 
 
 def test_rows_cover_every_target_and_are_finite(teacher_dir, tmp_path):
@@ -151,3 +152,43 @@ def test_missing_teacher_epoch_fails_before_work(teacher_dir, tmp_path):
 def test_teacher_workdir_required(tmp_path):
   with pytest.raises(ValueError, match="teacher_workdir is required"):
     supervision_run.run(complexity.get_config("tiny"), str(tmp_path))
+
+
+def test_a_stateless_student_builds_its_network_function_once(monkeypatch):
+  """LeNet-5 (parameters only) shares one `f` over checkpoints and subsets, so
+  the kernel engine compiles once; a BatchNorm student closes over each
+  checkpoint's statistics and gets its own `f`."""
+  from kd_ntk.models import get_model
+
+  shape = (28, 28, 1)
+  monkeypatch.setattr(
+    complexity_inputs,
+    "init_variables",
+    lambda model, key, _: filled_variables(model, shape, int(key[-1])),
+  )
+  config = complexity.get_config("tiny,student_model='lenet5'")
+  source = complexity_inputs.StudentCheckpoints(config, 10, shape)
+  (e0, a), (e1, b) = [*source.at([0]), *source.at([0])]
+  assert e0 == e1 == 0 and a.f is b.f and a.params is b.params
+
+  config.student_workdir = "run"
+  x = np.ones((2, *shape), np.float32)
+  for name, shared in (("lenet5", True), ("cnn_tiny", False)):
+    model = get_model(name, 10)
+    saved = [filled_variables(model, shape, seed) for seed in (0, 1)]
+    monkeypatch.setattr(
+      complexity_inputs, "student_model", lambda *_, m=model: (name, {}, m)
+    )
+    monkeypatch.setattr(
+      complexity_inputs.runs,
+      "restore_variables",
+      lambda workdir, epoch, *_, s=saved, **__: s[epoch],
+    )
+    source = complexity_inputs.StudentCheckpoints(config, 10, shape)
+    students = [s for _, s in source.at([0, 1])]
+    assert (students[0].f is students[1].f) == shared, name
+    for student, variables in zip(students, saved):
+      expected = model.apply(variables, x, train=False)
+      np.testing.assert_allclose(
+        student.f(student.params, x), expected, rtol=1e-6
+      )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kd_ntk import models
+from model_helpers import filled_variables
 
 SMALL_INPUT = {
   "mlp": (28, 28, 1),
@@ -42,22 +43,9 @@ ABSTRACT_INIT = {"mobilenetv3_narrow"}
 
 
 def _variables(model, shape, abstract: bool):
-  if not abstract:
-    return models.init_variables(model, jax.random.PRNGKey(0), shape)
-  structure = jax.eval_shape(
-    lambda key: models.init_variables(model, key, shape), jax.random.PRNGKey(0)
-  )
-  rng = np.random.default_rng(0)
-
-  def fill(path, leaf):
-    name = jax.tree_util.keystr(path)
-    if "'var'" in name:  # BatchNorm running variances stay positive.
-      return jnp.ones(leaf.shape, leaf.dtype)
-    fan_in = max(1, int(np.prod(leaf.shape[:-1])))
-    values = rng.normal(size=leaf.shape) / np.sqrt(fan_in)
-    return jnp.asarray(values, leaf.dtype)
-
-  return jax.tree_util.tree_map_with_path(fill, structure)
+  if abstract:
+    return filled_variables(model, shape)
+  return models.init_variables(model, jax.random.PRNGKey(0), shape)
 
 
 @pytest.mark.parametrize("name", PRESETS)
