@@ -3,7 +3,7 @@
 # environment it needs and installs the Fashion-MNIST data when it is missing.
 #
 #   ./run.sh main         quick end-to-end experiment on Fashion-MNIST (about 10 min, 2 CPU cores)
-#   ./run.sh test         the test suite on the pinned stack (.venv)
+#   ./run.sh test         the test suite on the pinned stack (.venv), 2 worker processes
 #   ./run.sh test-latest  core tests on the newest JAX/flax/optax/orbax, without
 #                         TensorFlow or neural-tangents (.venv-latest)
 #   ./run.sh env          only create/refresh .venv and the data
@@ -37,12 +37,19 @@ pinned_env() {
     .venv/bin/pip install -q -r requirements.txt -c requirements-lock.txt
 }
 
+LATEST_PACKAGES="jax flax optax orbax-checkpoint absl-py ml-collections numpy scipy
+  matplotlib pytest pytest-xdist"
+
 latest_env() {
   # No stamp refresh by date: delete .venv-latest to pick up newer releases.
-  ensure_venv .venv-latest "$(cat setup.py | sha1sum)" \
-    .venv-latest/bin/pip install -q --upgrade jax flax optax orbax-checkpoint absl-py \
-      ml-collections numpy scipy matplotlib pytest
+  ensure_venv .venv-latest "$(echo $LATEST_PACKAGES | cat - setup.py | sha1sum)" \
+    .venv-latest/bin/pip install -q --upgrade $LATEST_PACKAGES
 }
+
+# The test files are spread over KD_NTK_TEST_WORKERS processes (pytest-xdist,
+# whole files per worker so module fixtures are built once); 0 runs them in
+# this process, one after another.
+TEST_WORKERS=(-n "${KD_NTK_TEST_WORKERS:-2}" --dist loadfile)
 
 ensure_data() {
   local dir=${KD_NTK_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
@@ -67,10 +74,10 @@ case "${1:-}" in
       --workdir="${KD_NTK_WORKDIR:-runs/quick}" "$@" ;;
   test)
     shift; pinned_env; ensure_data
-    .venv/bin/python -m pytest tests -q "$@" ;;
+    .venv/bin/python -m pytest tests -q "${TEST_WORKERS[@]}" "$@" ;;
   test-latest)
     shift; latest_env; ensure_data
-    KD_NTK_CORE_ONLY=1 .venv-latest/bin/python -m pytest tests -q -rs "$@" ;;
+    KD_NTK_CORE_ONLY=1 .venv-latest/bin/python -m pytest tests -q -rs "${TEST_WORKERS[@]}" "$@" ;;
   env)
     pinned_env; ensure_data ;;
   lint)

@@ -7,9 +7,10 @@ Sharded code is exercised with several devices on one CPU through
 Every test reads a tiny synthetic data set in the Fashion-MNIST IDX layout
 (`synthetic_fashion_mnist`, written with kd_ntk's own IDX writer at session
 start; $KD_NTK_FASHION_MNIST_DIR points at it, so launchers run in subprocesses
-see it too). Only tests named `test_real_data_*` read the real files, through
-the `real_fashion_mnist_dir` fixture, and skip with the install command when
-they are missing.
+see it too; under pytest-xdist each worker process writes its own). Only tests
+named `test_real_data_*` read the real files, through the
+`real_fashion_mnist_dir` fixture, and skip with the install command when they
+are missing.
 
 Tests that need TensorFlow or neural-tangents call
 `pytest.importorskip(name, reason="... core-only leg ...")`. Those skips are
