@@ -17,12 +17,12 @@ import numpy as np
 
 from kd_ntk import distributed
 from kd_ntk import complexity
-from kd_ntk.analysis import supervision_run
+from kd_ntk.analysis import complexity_inputs, supervision_run
 from kd_ntk.configs import complexity as complexity_config
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.train import runs, workdir as wd
 from kd_ntk.train.evaluation import predict_logits
-from kd_ntk.train.from_config import splits_from_config
+from kd_ntk.train.from_config import data_shape_of, splits_from_config
 
 
 def strided(last: int, stride: int) -> tuple:
@@ -109,8 +109,12 @@ def run_subsets(
   teacher_epochs: Sequence[int],
   out_dir: str,
 ) -> List[Dict]:
-  """Rows of every subset (computed, or reused when finished with this config)."""
-  rows = []
+  """Rows of every subset (computed, or reused when finished with this config).
+
+  The subsets share one `StudentCheckpoints` (their student is the same), so
+  the student's kernels compile once for all of them.
+  """
+  rows, checkpoints = [], None
   for s in range(int(block.num_subsets)):
     c = subset_config(
       block,
@@ -127,7 +131,12 @@ def run_subsets(
       wd.claim(sub_dir, c, write=distributed.is_writer())
       and os.path.exists(csv_path)
     ):
-      supervision_run.run(c, sub_dir)
+      if checkpoints is None:
+        shape = data_shape_of(runs.load_run(teacher_dir)[0])
+        checkpoints = complexity_inputs.StudentCheckpoints(
+          c, shape.num_classes, shape.input_shape
+        )
+      supervision_run.run(c, sub_dir, checkpoints)
     norms = target_norms(c)
     for r in supervision_run.read_csv(
       csv_path

@@ -20,7 +20,7 @@ import csv
 import json
 import os
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import ml_collections
 import numpy as np
@@ -106,8 +106,16 @@ def result_row(result) -> Dict:
   return row
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
+def run(
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  checkpoints: Optional[inputs.StudentCheckpoints] = None,
+) -> List[Dict]:
   """Computes complexity.csv (and bound.csv for student runs) in `workdir`.
+
+  Args:
+    checkpoints: the student's network, shared by several runs of the same
+      student (e.g. subsets), so its kernels compile once; None builds it.
 
   Returns:
     The rows of complexity.csv.
@@ -147,9 +155,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> List[Dict]:
     for idx in subsets
   ]
 
-  checkpoints = inputs.StudentCheckpoints(
-    config, info.num_classes, info.image_shape
-  )
+  if checkpoints is None:
+    checkpoints = inputs.StudentCheckpoints(
+      config, info.num_classes, info.image_shape
+    )
   rows, bound_rows = [], []
   for kernel in kernels:
     epochs = (

@@ -7,6 +7,8 @@ from kd_ntk.models.registry import (
   inference_fn,
   init_variables,
   parameter_count,
+  stateful_inference_fn,
+  with_state,
 )
 
 __all__ = [
@@ -16,4 +18,6 @@ __all__ = [
   "inference_fn",
   "init_variables",
   "parameter_count",
+  "stateful_inference_fn",
+  "with_state",
 ]

@@ -96,6 +96,32 @@ def inference_fn(
   return f, variables["params"]
 
 
+def stateful_inference_fn(
+  model: nn.Module,
+) -> Callable[[Mapping[str, Any], jax.Array], jax.Array]:
+  """`f(θ, x) -> logits` for every checkpoint of `model`, with
+  θ = `with_state(variables)` = {"params": ..., "state": {collection: ...}}.
+
+  `inference_fn`'s network, but the collections other than "params"
+  (BatchNorm running statistics) are part of the argument rather than closed
+  over, under `stop_gradient`: they add only zero columns to any Jacobian, so
+  every NTK of `f` at θ equals that of `inference_fn(model, variables)`, and
+  one `f` serves every checkpoint (kernels compiled for `f` are reused).
+  """
+
+  def f(theta, x):
+    state = jax.lax.stop_gradient(theta["state"])
+    return model.apply({"params": theta["params"], **state}, x, train=False)
+
+  return f
+
+
+def with_state(variables: Mapping[str, Any]) -> Dict[str, Any]:
+  """θ of `stateful_inference_fn`: the parameters and the other collections."""
+  state = {k: v for k, v in variables.items() if k != "params"}
+  return {"params": variables["params"], "state": state}
+
+
 def parameter_count(params) -> int:
   """Total number of scalar parameters in a pytree."""
   return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

@@ -116,7 +116,9 @@ class Student:
     name, kwargs: its preset and overrides (for the stax twin).
     num_classes: C.
     f: `f(params, x) -> logits`.
-    params: the parameters at which the empirical kernels are taken.
+    params: the parameters at which the empirical kernels are taken (any
+      pytree `f` takes; leaves under `stop_gradient` in `f`, such as
+      `kd_ntk.models.with_state`'s BatchNorm statistics, add nothing).
     init_fn: `init_fn(rng) -> params`, an independent initialisation.
   """
 

@@ -154,41 +154,48 @@ def test_teacher_workdir_required(tmp_path):
     supervision_run.run(complexity.get_config("tiny"), str(tmp_path))
 
 
-def test_a_stateless_student_builds_its_network_function_once(monkeypatch):
-  """LeNet-5 (parameters only) shares one `f` over checkpoints and subsets, so
-  the kernel engine compiles once; a BatchNorm student closes over each
-  checkpoint's statistics and gets its own `f`."""
-  from kd_ntk.models import get_model
+def test_every_checkpoint_shares_one_network_function(monkeypatch):
+  """One `f` for the initialisation and every checkpoint, BatchNorm statistics
+  included (in θ, with zero gradient): the kernel engine compiles once, and
+  each checkpoint's logits and float64 kernel are those of `inference_fn`."""
+  import jax.numpy as jnp
+  from kd_ntk.models import get_model, inference_fn
+  from kd_ntk.ntk import empirical_ntk
 
   shape = (28, 28, 1)
+  model = get_model("cnn_tiny", 10)  # BatchNorm: state beyond parameters
   monkeypatch.setattr(
     complexity_inputs,
     "init_variables",
     lambda model, key, _: filled_variables(model, shape, int(key[-1])),
   )
-  config = complexity.get_config("tiny,student_model='lenet5'")
+  monkeypatch.setattr(
+    complexity_inputs, "student_model", lambda *_: ("cnn_tiny", {}, model)
+  )
+  config = complexity.get_config("tiny")
   source = complexity_inputs.StudentCheckpoints(config, 10, shape)
   (e0, a), (e1, b) = [*source.at([0]), *source.at([0])]
   assert e0 == e1 == 0 and a.f is b.f and a.params is b.params
+  assert set(a.init_fn(np.array([0, 3], np.uint32))) == {"params", "state"}
 
+  saved = [filled_variables(model, shape, seed) for seed in (1, 2)]
+  monkeypatch.setattr(
+    complexity_inputs.runs,
+    "restore_variables",
+    lambda workdir, epoch, *_, **__: saved[epoch],
+  )
   config.student_workdir = "run"
-  x = np.ones((2, *shape), np.float32)
-  for name, shared in (("lenet5", True), ("cnn_tiny", False)):
-    model = get_model(name, 10)
-    saved = [filled_variables(model, shape, seed) for seed in (0, 1)]
-    monkeypatch.setattr(
-      complexity_inputs, "student_model", lambda *_, m=model: (name, {}, m)
+  students = [s for _, s in source.at([0, 1])]
+  assert students[0].f is students[1].f is a.f
+  x = np.random.default_rng(0).random((4, *shape), np.float32)
+  for student, variables in zip(students, saved):
+    expected = model.apply(variables, x, train=False)
+    np.testing.assert_allclose(
+      student.f(student.params, x), expected, rtol=1e-6
     )
-    monkeypatch.setattr(
-      complexity_inputs.runs,
-      "restore_variables",
-      lambda workdir, epoch, *_, s=saved, **__: s[epoch],
-    )
-    source = complexity_inputs.StudentCheckpoints(config, 10, shape)
-    students = [s for _, s in source.at([0, 1])]
-    assert (students[0].f is students[1].f) == shared, name
-    for student, variables in zip(students, saved):
-      expected = model.apply(variables, x, train=False)
-      np.testing.assert_allclose(
-        student.f(student.params, x), expected, rtol=1e-6
-      )
+  f, params = inference_fn(model, saved[1])
+  np.testing.assert_allclose(
+    empirical_ntk(students[1].f, students[1].params, x, dtype=jnp.float64),
+    empirical_ntk(f, params, x, dtype=jnp.float64),
+    rtol=1e-12,
+  )
