@@ -16,9 +16,16 @@ import pytest
 
 from kd_ntk import complexity
 from kd_ntk.configs import complexity as complexity_config
-from kd_ntk.models import get_model, inference_fn, init_variables
+from kd_ntk.models import (
+  get_model,
+  inference_fn,
+  init_variables,
+  stateful_inference_fn,
+  with_state,
+)
 from kd_ntk.ntk import kernel_choice, mlp_kernels_closed_form, twins
 from kd_ntk.ntk.kernel_choice import GramOptions, Student, gram_matrix
+from model_helpers import filled_variables
 
 NT_REASON = "neural-tangents is absent only on the core-only leg (newest JAX)"
 MC_ASC_TOL = 0.02
@@ -165,6 +172,26 @@ def test_empirical_nt_equals_empirical_in_float32(data):
   ours = gram_matrix("empirical", student, x, options)
   theirs = gram_matrix("empirical_nt", student, x, options)
   assert np.max(np.abs(ours - theirs)) / np.max(np.abs(ours)) < 1e-6
+
+
+def test_batchnorm_statistics_in_theta_add_nothing_to_either_kernel(data):
+  """`stateful_inference_fn` (statistics in θ under stop_gradient, as the
+  complexity run takes every student): ours and neural-tangents' kernels equal
+  those of the closure `inference_fn` builds."""
+  pytest.importorskip("neural_tangents", reason=NT_REASON)
+  x, _ = data
+  model = get_model("cnn_tiny", 4)
+  variables = filled_variables(model, (6, 6, 1))
+  closed = Student("cnn_tiny", {}, 4, *inference_fn(model, variables), None)
+  stateful = Student(
+    "cnn_tiny", {}, 4, stateful_inference_fn(model), with_state(variables), None
+  )
+  assert stateful.params["state"]  # BatchNorm statistics are there
+  options = GramOptions(ntk_float64=False)
+  want = gram_matrix("empirical", closed, x, options)
+  for kernel in ("empirical", "empirical_nt"):
+    got = gram_matrix(kernel, stateful, x, options)
+    assert np.max(np.abs(got - want)) / np.max(np.abs(want)) < 1e-6, kernel
 
 
 def _avgpool_lenet(params, x):
