@@ -105,8 +105,10 @@ def stateful_inference_fn(
   `inference_fn`'s network, but the collections other than "params"
   (BatchNorm running statistics) are part of the argument rather than closed
   over, under `stop_gradient`: they add only zero columns to any Jacobian, so
-  every NTK of `f` at θ equals that of `inference_fn(model, variables)`, and
-  one `f` serves every checkpoint (kernels compiled for `f` are reused).
+  every NTK of `f` at θ equals that of `inference_fn(model, variables)` (up
+  to float32 rounding, where XLA folds the closure's statistics into
+  constants), and one `f` serves every checkpoint (kernels compiled for `f`
+  are reused).
   """
 
   def f(theta, x):

@@ -193,9 +193,12 @@ def test_every_checkpoint_shares_one_network_function(monkeypatch):
     np.testing.assert_allclose(
       student.f(student.params, x), expected, rtol=1e-6
     )
+  # Equal up to the float32 rounding of the Jacobians: XLA may fold the
+  # closed-over statistics into constants (2e-16 apart on JAX 0.5.3, 7e-8 on
+  # 0.10.2); counting the statistics as parameters would be 4e-3 off.
   f, params = inference_fn(model, saved[1])
   np.testing.assert_allclose(
     empirical_ntk(students[1].f, students[1].params, x, dtype=jnp.float64),
     empirical_ntk(f, params, x, dtype=jnp.float64),
-    rtol=1e-12,
+    rtol=1e-6,
   )
