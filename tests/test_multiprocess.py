@@ -168,7 +168,11 @@ def test_two_processes_train_like_one_and_only_process_0_writes(
 def test_resume_after_killing_both_processes_after_epoch_1(tmp_path, reference):
   workdir = tmp_path / "run"
   killed = launch_teacher(workdir, tmp_path / "killed", kill_after_epoch=1)
-  assert [r.returncode for r in killed] == [-9, -9], [
+  # Each process SIGKILLs itself after a barrier (-9). A process that sees a
+  # peer die first is aborted by JAX's distributed client (SIGABRT, -6): on
+  # CI under load this happened once in five runs. Either way nothing ran on.
+  codes = [r.returncode for r in killed]
+  assert -9 in codes and set(codes) <= {-9, -6}, [
     r.stderr[-2000:] for r in killed
   ]
   assert [r["epoch"] for r in wd.read_metrics(str(workdir))] == [0, 1]
