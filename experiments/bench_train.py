@@ -24,6 +24,9 @@ time the hypervisor gave to other guests while they ran
 * conv_grad_speedup (--conv_grad_ab): the LeNet-5 step against the same
   step with XLA's own convolution gradients (`kd_ntk.models.conv_grad` off),
   timed in the same alternation, paired by round.
+* first_max_pool_speedup (--pool_ab): the LeNet-5 step against the same
+  step with the one-hot training pools (`kd_ntk.models.pooling`), timed in
+  the same alternation, paired by round.
 * kd_step_images_per_second: the distillation step (student update plus the
   teacher's forward pass, `kd_ntk.distill.steps`), student LeNet-5, teacher
   --kd_teacher; `ratio_vs_label_step` divides by the student's label step.
@@ -89,6 +92,7 @@ from torch_reference import torch_lenet5_stepper
 from train_steppers import (
   kd_stepper,
   label_stepper,
+  one_hot_pool_stepper,
   seconds_per_epoch,
   xla_conv_grad_stepper,
 )
@@ -148,6 +152,14 @@ _CONV_GRAD_AB = flags.DEFINE_bool(
   "(kd_ntk.models.conv_grad off) in the same alternation, and report the "
   "package's step against it, paired by round.",
 )
+_POOL_AB = flags.DEFINE_bool(
+  "pool_ab",
+  False,
+  "Also time LeNet-5 with the one-hot training pools "
+  "(kd_ntk.models.pooling.tiled_max_pool instead of first_max_pool) in the "
+  "same alternation, and report the package's step against it, paired by "
+  "round.",
+)
 _QUICK = flags.DEFINE_bool(
   "quick",
   False,
@@ -203,6 +215,8 @@ def main(argv):
       runners["torch"] = torch_run
     if name == "lenet5" and _CONV_GRAD_AB.value:
       runners["xla_conv_grad"] = xla_conv_grad_stepper(batch)
+    if name == "lenet5" and _POOL_AB.value:
+      runners["one_hot_pool"] = one_hot_pool_stepper(batch)
     meter = StealMeter().start()
     per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
     steal = {"steal_fraction": meter.fraction()}
@@ -252,6 +266,16 @@ def main(argv):
           "model": "lenet5",
           "xla_conv_grad_images_per_second": round(rate["xla_conv_grad"], 1),
           **paired_record(per_round[name], per_round["xla_conv_grad"]),
+          **steal,
+        }
+      )
+    if "one_hot_pool" in per_round:
+      line(
+        {
+          "what": "first_max_pool_speedup",
+          "model": "lenet5",
+          "one_hot_pool_images_per_second": round(rate["one_hot_pool"], 1),
+          **paired_record(per_round[name], per_round["one_hot_pool"]),
           **steal,
         }
       )

@@ -70,6 +70,20 @@ def xla_conv_grad_stepper(batch_size):
   return run
 
 
+def one_hot_pool_stepper(batch_size):
+  """LeNet-5's `label_stepper`, traced with the models' training pools in
+  the one-hot form (`pooling.tiled_max_pool`) instead of
+  `pooling.first_max_pool`: the in-process reference of that lever."""
+  from unittest import mock  # pylint: disable=g-import-not-at-top
+  from kd_ntk.models import pooling  # pylint: disable=g-import-not-at-top
+
+  one_hot = lambda x, window: pooling.tiled_max_pool(x, (1, *window, 1))
+  with mock.patch.object(pooling, "first_max_pool", one_hot):
+    run = label_stepper("lenet5", batch_size)
+    run(1)  # Traced and compiled now, while the one-hot form is in place.
+  return run
+
+
 def kd_stepper(student, teacher_name, batch_size):
   """run(n): n KD steps (student update + teacher forward) on a fixed batch."""
   model, teacher_model, tx = (

@@ -16,11 +16,13 @@ def _records(*args):
 
 
 def test_bench_train():
-  records = _records("bench_train.py", "--quick", "--conv_grad_ab")
+  records = _records("bench_train.py", "--quick", "--conv_grad_ab", "--pool_ab")
   steps = [r for r in records if r["what"] == "train_step_images_per_second"]
   assert steps and all(r["images_per_second"] > 0 for r in steps)
   (speedup,) = [r for r in records if r["what"] == "conv_grad_speedup"]
   assert speedup["ratio"] > 0 and speedup["xla_conv_grad_images_per_second"] > 0
+  (pools,) = [r for r in records if r["what"] == "first_max_pool_speedup"]
+  assert pools["ratio"] > 0 and pools["one_hot_pool_images_per_second"] > 0
 
 
 def test_bench_distill(tmp_path):

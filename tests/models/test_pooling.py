@@ -38,7 +38,14 @@ def test_values_and_vjp_match_flax(shape, padding):
   )
 
 
-def test_ties_send_the_cotangent_to_the_first_maximum_like_jax():
+_TRAINING_FORMS = {
+  "first_max_pool": lambda v: pooling.first_max_pool(v, (2, 2)),
+  "tiled_max_pool": lambda v: pooling.tiled_max_pool(v, (1, 2, 2, 1)),
+}
+
+
+@pytest.mark.parametrize("form", sorted(_TRAINING_FORMS))
+def test_ties_send_the_cotangent_to_the_first_maximum_like_jax(form):
   # Windows with 4, 2 and 3 tied maxima, and a zero window as after a ReLU.
   x = jnp.array(
     [
@@ -49,12 +56,42 @@ def test_ties_send_the_cotangent_to_the_first_maximum_like_jax():
     ]
   )[None, :, :, None]
   ct = jnp.arange(1.0, 5.0).reshape(1, 2, 2, 1)
-  ours = jax.vjp(lambda v: pooling.max_pool(v, (2, 2), for_training=True), x)
+  ours = jax.vjp(_TRAINING_FORMS[form], x)
   theirs = jax.vjp(lambda v: _flax_pool(v, (2, 2), "VALID"), x)
   np.testing.assert_array_equal(ours[1](ct)[0], theirs[1](ct)[0])
   expected = np.zeros((4, 4))
   expected[0, 0], expected[0, 2], expected[2, 1], expected[2, 2] = 1, 2, 3, 4
   np.testing.assert_array_equal(ours[1](ct)[0][0, ..., 0], expected)
+
+
+def test_first_max_pool_forward_mode_and_second_order_match_flax():
+  x = jax.random.normal(jax.random.PRNGKey(5), (2, 6, 9, 3))  # a column dropped
+  v = jax.random.normal(jax.random.PRNGKey(6), x.shape)
+  ours = lambda z: pooling.first_max_pool(z, (2, 3))
+  theirs = lambda z: _flax_pool(z, (2, 3), "VALID")
+  np.testing.assert_array_equal(
+    jax.jvp(ours, (x,), (v,))[1], jax.jvp(theirs, (x,), (v,))[1]
+  )
+  grad = lambda pool: jax.grad(lambda z: jnp.sum(jnp.sin(pool(z)) ** 2))
+  np.testing.assert_allclose(
+    jax.jvp(grad(ours), (x,), (v,))[1],
+    jax.jvp(grad(theirs), (x,), (v,))[1],
+    rtol=1e-6,
+  )
+  np.testing.assert_array_equal(
+    jax.vmap(ours)(x[:, None]), jax.vmap(theirs)(x[:, None])
+  )
+
+
+def test_first_max_pool_with_infinities_and_nan_matches_flax():
+  x = jnp.array([[-jnp.inf, 1.0, jnp.inf, 0.0], [2.0, 3.0, 5.0, jnp.nan]])[
+    None, :, :, None
+  ]
+  ours = jax.vjp(lambda z: pooling.first_max_pool(z, (2, 2)), x)
+  theirs = jax.vjp(lambda z: _flax_pool(z, (2, 2), "VALID"), x)
+  np.testing.assert_array_equal(ours[0], theirs[0])  # [3, nan]
+  ct = jnp.ones_like(ours[0])
+  np.testing.assert_array_equal(ours[1](ct)[0], theirs[1](ct)[0])
 
 
 def test_tiled_max_pool_any_rank_and_window():
