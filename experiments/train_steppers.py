@@ -70,18 +70,22 @@ def xla_conv_grad_stepper(batch_size):
   return run
 
 
-def one_hot_pool_stepper(batch_size):
-  """LeNet-5's `label_stepper`, traced with the models' training pools in
-  the one-hot form (`pooling.tiled_max_pool`) instead of
-  `pooling.first_max_pool`: the in-process reference of that lever."""
+def other_pool_stepper(batch_size):
+  """(name, run): LeNet-5's `label_stepper`, traced with the training pool
+  that `kd_ntk.models.pooling.training_form` does *not* pick on this runtime
+  (`first_max_pool` or `one_hot_pool`): the in-process reference of that
+  choice."""
   from unittest import mock  # pylint: disable=g-import-not-at-top
   from kd_ntk.models import pooling  # pylint: disable=g-import-not-at-top
 
-  one_hot = lambda x, window: pooling.tiled_max_pool(x, (1, *window, 1))
-  with mock.patch.object(pooling, "first_max_pool", one_hot):
+  forms = {"first_max_pool": pooling.first_max_pool}
+  forms["one_hot_pool"] = pooling.one_hot_pool
+  default = pooling.training_form()
+  ((name, other),) = [(n, f) for n, f in forms.items() if f is not default]
+  with mock.patch.object(pooling, "training_form", lambda: other):
     run = label_stepper("lenet5", batch_size)
-    run(1)  # Traced and compiled now, while the one-hot form is in place.
-  return run
+    run(1)  # Traced and compiled now, while the other form is in place.
+  return name, run
 
 
 def kd_stepper(student, teacher_name, batch_size):

@@ -50,6 +50,12 @@ def apply_defaults(environ=os.environ) -> None:
     environ["XLA_FLAGS"] = current
 
 
+def legacy_runtime_in_force(environ=os.environ) -> bool:
+  """Whether XLA_FLAGS selects the legacy CPU runtime (by kd_ntk or the user);
+  levers measured only there (`kd_ntk.models.pooling`) ask this."""
+  return LEGACY_RUNTIME_FLAG in environ.get("XLA_FLAGS", "").split()
+
+
 def without_defaults(environ=os.environ) -> dict:
   """A copy of `environ` for a subprocess on XLA's own CPU defaults: the
   opt-out set and kd_ntk's flags taken out of XLA_FLAGS."""

@@ -13,15 +13,20 @@ whole cotangent of a window to its *first* maximum in row-major order, the
 same rule as JAX's own `reduce_window_max` derivative, ties included
 (tests/models/test_pooling.py compares both with flax):
 
-* `first_max_pool` (2-D, NHWC; what the models train with): the input is
+* `first_max_pool` (2-D, NHWC; what the models train with on XLA:CPU's
+  legacy runtime, `kd_ntk.xla_cpu`, i.e. on JAX 0.5.x): the input is
   reshaped, for free, to (B, H/h, h, W/w, w, C); the forward pass is a chain
   of elementwise maxima over the h·w strided slices, and a `custom_jvp` gives
   the tangent Σ_k t_k · [k = first argmax], so the backward pass is one select
   in the input's own layout. LeNet-5's train step ran 1.17x [1.12, 1.22] and
   1.18x [1.10, 1.26] as fast as with the one-hot form (25 paired rounds each);
-  the `cnn` preset's step 0.99x [0.93, 1.06].
-* `tiled_max_pool` (any rank; the NTK engine's stand-in for
-  `reduce_window_max`, `kd_ntk.ntk.structure`): windows laid out on a
+  the `cnn` preset's step 0.99x [0.93, 1.06]. On XLA's thunk runtime (JAX
+  0.10.2) the same step ran at 0.90x [0.85, 0.94] and 0.82x: there XLA fuses
+  the whole chain (ReLU, window maxima, first index) into the backward select
+  and evaluates it once per input element instead of once per window.
+* `tiled_max_pool` (any rank; the training form everywhere else, and the NTK
+  engine's stand-in for `reduce_window_max`, `kd_ntk.ntk.structure`):
+  windows laid out on a
   trailing axis, the first maximum found with `argmax` and picked with a
   one-hot mask, y = Σ_k x_k · [k = argmax_j x_j]. Plain JAX, no custom rule;
   a window holding ±inf beside its maximum gives NaN (0 · inf).
@@ -33,11 +38,13 @@ differentiated for training (`max_pool(..., for_training=True)`) and keep
 """
 
 import functools
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from kd_ntk import xla_cpu
 
 
 def tiles(shape: Sequence[int], window: Sequence[int], padding: str) -> bool:
@@ -126,10 +133,27 @@ def max_pool(
 ) -> jax.Array:
   """2-D max pooling of NHWC `x` with stride = window, as `nn.max_pool`.
 
-  With `for_training=True` and windows that tile the input, `first_max_pool`
-  (same values, same derivative, fast backward pass on the CPU); otherwise
-  `nn.max_pool` (`reduce_window_max`, faster when only evaluated).
+  With `for_training=True` and windows that tile the input, the form of
+  `training_form()` (same values, same derivative, fast backward pass on the
+  CPU); otherwise `nn.max_pool` (`reduce_window_max`, faster when only
+  evaluated).
   """
   if for_training and tiles(x.shape[1:3], window, padding):
-    return first_max_pool(x, tuple(window))
+    return training_form()(x, tuple(window))
   return nn.max_pool(x, window, strides=window, padding=padding)
+
+
+def one_hot_pool(x: jax.Array, window: Tuple[int, int]) -> jax.Array:
+  """`tiled_max_pool` of NHWC x over 2-D `window`s (`first_max_pool`'s
+  signature)."""
+  return tiled_max_pool(x, (1, *window, 1))
+
+
+def training_form() -> Callable[[jax.Array, Tuple[int, int]], jax.Array]:
+  """The training pool for the runtime in force when a model is traced:
+  `first_max_pool` on XLA:CPU's legacy runtime, where it was measured faster,
+  `one_hot_pool` elsewhere (module docstring). Both give the same values and
+  derivatives, so results do not depend on the choice."""
+  if jax.default_backend() == "cpu" and xla_cpu.legacy_runtime_in_force():
+    return first_max_pool
+  return one_hot_pool

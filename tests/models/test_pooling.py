@@ -24,7 +24,9 @@ def _flax_pool(x, window, padding):
     ((2, 7, 7, 3), "SAME"),  # padded: falls back to reduce_window
   ],
 )
-def test_values_and_vjp_match_flax(shape, padding):
+@pytest.mark.parametrize("form", ["first_max_pool", "one_hot_pool"])
+def test_values_and_vjp_match_flax(shape, padding, form, monkeypatch):
+  monkeypatch.setattr(pooling, "training_form", lambda: getattr(pooling, form))
   x = jax.random.normal(jax.random.PRNGKey(0), shape)
   ours = lambda v: pooling.max_pool(v, (2, 2), padding, for_training=True)
   theirs = lambda v: _flax_pool(v, (2, 2), padding)
@@ -38,13 +40,16 @@ def test_values_and_vjp_match_flax(shape, padding):
   )
 
 
-_TRAINING_FORMS = {
-  "first_max_pool": lambda v: pooling.first_max_pool(v, (2, 2)),
-  "tiled_max_pool": lambda v: pooling.tiled_max_pool(v, (1, 2, 2, 1)),
-}
+def test_training_form_follows_the_cpu_runtime(monkeypatch):
+  if jax.default_backend() != "cpu":
+    pytest.skip("the choice is made for XLA:CPU only")
+  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_thunk_runtime=false")
+  assert pooling.training_form() is pooling.first_max_pool
+  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+  assert pooling.training_form() is pooling.one_hot_pool
 
 
-@pytest.mark.parametrize("form", sorted(_TRAINING_FORMS))
+@pytest.mark.parametrize("form", ["first_max_pool", "one_hot_pool"])
 def test_ties_send_the_cotangent_to_the_first_maximum_like_jax(form):
   # Windows with 4, 2 and 3 tied maxima, and a zero window as after a ReLU.
   x = jnp.array(
@@ -56,7 +61,7 @@ def test_ties_send_the_cotangent_to_the_first_maximum_like_jax(form):
     ]
   )[None, :, :, None]
   ct = jnp.arange(1.0, 5.0).reshape(1, 2, 2, 1)
-  ours = jax.vjp(_TRAINING_FORMS[form], x)
+  ours = jax.vjp(lambda v: getattr(pooling, form)(v, (2, 2)), x)
   theirs = jax.vjp(lambda v: _flax_pool(v, (2, 2), "VALID"), x)
   np.testing.assert_array_equal(ours[1](ct)[0], theirs[1](ct)[0])
   expected = np.zeros((4, 4))
