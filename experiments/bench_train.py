@@ -44,10 +44,22 @@ kernel over the batch as channels) 2.45 ms, conv2's input gradient 1.96 ms,
 conv1 1.19 ms, conv2 0.80 ms, conv2's filter gradient 0.66 ms; pooling's
 argmax 0.38 ms; the dense layers about 0.7 ms.
 
+Profiled again on 2026-11-30 after the two gradient levers below (same
+method, both of XLA's threads summed, about 8 ms): conv1 1.6 ms, conv1's
+filter-gradient product 1.4, conv2's band input-gradient product 1.0, conv2
+1.0, conv2's filter gradient 0.9, and pool 1's one-hot backward (fused with
+the ReLU mask and the band gradient's reassembly) 1.4 ms, its argmax 0.4.
+PyTorch's own profile of its step (`torch.profiler`): convolution backward
+3.5, max pooling 2.2 + 0.3, convolutions 1.5 ms.
+
 What the package itself does for this step on the CPU (nothing to set here):
 the XLA flag of `kd_ntk.xla_cpu` (JAX 0.5.x); max pooling whose backward
 pass avoids XLA's scalar `select_and_scatter_add` loop in train mode
-(`kd_ntk.models.pooling`); and, in train mode, conv1's filter gradient as
+(`kd_ntk.models.pooling`; on the legacy runtime of JAX 0.5.x the window
+maxima over strided taps with a custom JVP, `first_max_pool`, whose backward
+is one select in the input's layout: the step 1.03-1.08x as fast as with
+the one-hot form in the three-way alternation, 1.17x in a two-way one; on
+JAX 0.10.2 the one-hot form, 1.18-1.20x as fast there); and, in train mode, conv1's filter gradient as
 one matrix product of whole-row patches (`kd_ntk.models.conv_grad`: 2.3 ->
 1.3 ms for that operation; the step 1.09x [1.01, 1.18] as fast, paired over
 15 rounds; the same for conv2, with 6 input channels, made the step slower)
