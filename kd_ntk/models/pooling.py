@@ -8,7 +8,8 @@ form below, and 50 ms against 2 ms for the 28x28x32 pool of the `cnn` preset.
 In the LeNet-5 train step that pool backward was a quarter of the step's time.
 
 Both forms here compute the same function when the windows tile the input
-(stride = window, no padding), y = max_k x_k over each window, and send the
+(stride = window, no padding; one exception for infinities, below),
+y = max_k x_k over each window, and send the
 whole cotangent of a window to its *first* maximum in row-major order, the
 same rule as JAX's own `reduce_window_max` derivative, ties included
 (tests/models/test_pooling.py compares both with flax):
@@ -19,17 +20,18 @@ same rule as JAX's own `reduce_window_max` derivative, ties included
   of elementwise maxima over the h·w strided slices, and a `custom_jvp` gives
   the tangent Σ_k t_k · [k = first argmax], so the backward pass is one select
   in the input's own layout. LeNet-5's train step ran 1.17x [1.12, 1.22] and
-  1.18x [1.10, 1.26] as fast as with the one-hot form (25 paired rounds each);
-  the `cnn` preset's step 0.99x [0.93, 1.06]. On XLA's thunk runtime (JAX
-  0.10.2) the same step ran at 0.90x [0.85, 0.94] and 0.82x: there XLA fuses
+  1.18x [1.10, 1.26] as fast as with the one-hot form (25 paired rounds each),
+  1.08x [1.02, 1.13] twice in `experiments/bench_train.py --pool_ab`; the
+  `cnn` preset's step 0.99x [0.93, 1.06]. On XLA's thunk runtime (JAX
+  0.10.2) the LeNet-5 step ran at 0.82-0.90x of the one-hot form: XLA fuses
   the whole chain (ReLU, window maxima, first index) into the backward select
   and evaluates it once per input element instead of once per window.
 * `tiled_max_pool` (any rank; the training form everywhere else, and the NTK
   engine's stand-in for `reduce_window_max`, `kd_ntk.ntk.structure`):
-  windows laid out on a
-  trailing axis, the first maximum found with `argmax` and picked with a
-  one-hot mask, y = Σ_k x_k · [k = argmax_j x_j]. Plain JAX, no custom rule;
-  a window holding ±inf beside its maximum gives NaN (0 · inf).
+  windows laid out on a trailing axis, the first maximum found with `argmax`
+  and picked with a one-hot mask, y = Σ_k x_k · [k = argmax_j x_j]. Plain
+  JAX, no custom rule; a window holding an infinity that is not its first
+  maximum gives NaN (0 · inf), where `first_max_pool` and flax give the max.
 
 Both cost more than `reduce_window_max` in a forward pass alone (3x for the
 one-hot form on LeNet-5's first pool), so models use them only where they are
