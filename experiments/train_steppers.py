@@ -78,10 +78,12 @@ def other_pool_stepper(batch_size):
   from unittest import mock  # pylint: disable=g-import-not-at-top
   from kd_ntk.models import pooling  # pylint: disable=g-import-not-at-top
 
-  forms = {"first_max_pool": pooling.first_max_pool}
-  forms["one_hot_pool"] = pooling.one_hot_pool
   default = pooling.training_form()
-  ((name, other),) = [(n, f) for n, f in forms.items() if f is not default]
+  ((name, other),) = [
+    (n, getattr(pooling, n))
+    for n in ("first_max_pool", "one_hot_pool")
+    if getattr(pooling, n) is not default
+  ]
   with mock.patch.object(pooling, "training_form", lambda: other):
     run = label_stepper("lenet5", batch_size)
     run(1)  # Traced and compiled now, while the other form is in place.
