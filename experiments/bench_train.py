@@ -61,11 +61,11 @@ is one select in the input's layout: the step 1.03-1.08x as fast as with
 the one-hot form in the three-way alternation, 1.17x in a two-way one; on
 JAX 0.10.2 the one-hot form, 1.18-1.20x as fast there); and, in train mode,
 conv1's filter gradient as one matrix product of whole-row patches
-(`kd_ntk.models.conv_grad`: 2.3 -> 1.3 ms for that operation; the step 1.09x [1.01, 1.18] as fast, paired over
-15 rounds; the same for conv2, with 6 input channels, made the step slower)
-and conv2's input gradient as one matrix product against a banded kernel
-matrix (1.3 -> 0.8 ms; the step 1.09x [1.015, 1.175] and 1.06x [0.97, 1.15]
-as fast as with conv1's lever alone, 15 paired rounds each).
+(`kd_ntk.models.conv_grad`: 2.3 -> 1.3 ms for that operation; the step
+1.09x [1.01, 1.18] as fast, paired over 15 rounds; the same for conv2, with
+6 input channels, made the step slower) and conv2's input gradient as one
+matrix product against a banded kernel matrix (1.3 -> 0.8 ms; the step
+1.09x [1.015, 1.175] and 1.06x [0.97, 1.15] as fast as with conv1's lever alone, 15 paired rounds each).
 
 Levers measured and NOT adopted (no gain beyond noise, or a loss, on the
 2-core machine): NCHW layouts, convolutions as im2col/Toeplitz matrix
