@@ -65,7 +65,8 @@ conv1's filter gradient as one matrix product of whole-row patches
 1.09x [1.01, 1.18] as fast, paired over 15 rounds; the same for conv2, with
 6 input channels, made the step slower) and conv2's input gradient as one
 matrix product against a banded kernel matrix (1.3 -> 0.8 ms; the step
-1.09x [1.015, 1.175] and 1.06x [0.97, 1.15] as fast as with conv1's lever alone, 15 paired rounds each).
+1.09x [1.015, 1.175] and 1.06x [0.97, 1.15] as fast as with conv1's lever
+alone, 15 paired rounds each).
 
 Levers measured and NOT adopted (no gain beyond noise, or a loss, on the
 2-core machine): NCHW layouts, convolutions as im2col/Toeplitz matrix
