@@ -4,8 +4,8 @@
 memory of one call), `run_worker` (one measurement in a subprocess, its JSON
 record back), `matmul_peak_gflops` (the machine's float32 matmul rate in this
 process: the denominator of a benchmark's fraction of peak), `StealMeter` (the
-share of CPU time the hypervisor gave to other guests while a measurement ran)
-and `ntk_inputs` (Fashion-MNIST images, or random inputs of any shape).
+share of CPU time the hypervisor gave to other guests while a measurement ran),
+`machine_fields` (which CPU ran it) and `ntk_inputs` (Fashion-MNIST images, or random inputs of any shape).
 Imported by the `experiments/bench_*.py` scripts from their own folder.
 """
 
@@ -107,6 +107,22 @@ class StealMeter:
     delta = [b - a for a, b in zip(self._start, end)]
     total = sum(delta)
     return round(delta[7] / total, 4) if total > 0 else None
+
+
+def machine_fields() -> dict:
+  """cpu_model (/proc/cpuinfo's first "model name", None off Linux) and cpus
+  (os.cpu_count()): ratios against an in-process peak differ between VMs whose
+  short matmul bursts and sustained rates differ, so each line says which ran."""
+  model = None
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          model = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  return dict(cpu_model=model, cpus=os.cpu_count())
 
 
 def ntk_inputs(n: int, seed: int, shape) -> tuple:

@@ -36,7 +36,8 @@ CPU time the hypervisor gave to other guests during the warm call
 malloc settings were on (`kd_ntk.host_malloc`; KD_NTK_MALLOC_DEFAULTS=0
 turns them off).
 
-Fields: seconds is the wall time of the first call, compilation included;
+Fields: cpu_model and cpus name the machine (`bench_machine.machine_fields`);
+seconds is the wall time of the first call, compilation included;
 load_avg_1min is the machine's load when the measurement ended (on a shared
 machine, compare ratios, not seconds);
 peak_rss_gb is the process's peak resident memory (JAX runtime included);

@@ -148,6 +148,7 @@ def worker(args) -> dict:
     backend=jax.default_backend(),
     devices=jax.device_count(),
     jax=jax.__version__,
+    **bench_machine.machine_fields(),
   )
   own = not args.method.startswith("nt:")
   make_runner = _own_runner if own else _nt_runner

@@ -62,6 +62,7 @@ def test_bench_ntk():
     warm_rate = r["plan_gflop"] / r["warm_seconds"]
     assert abs(r["achieved_gflops"] - warm_rate) <= 0.02 * warm_rate + 0.1
     assert r["fraction_of_peak"] > 0 and r["cold_fraction_of_peak"] > 0
+    assert r["cpus"] >= 1 and "cpu_model" in r  # which machine ran it
 
 
 def test_bench_scale():
