@@ -5,7 +5,8 @@ memory of one call), `run_worker` (one measurement in a subprocess, its JSON
 record back), `matmul_peak_gflops` (the machine's float32 matmul rate in this
 process: the denominator of a benchmark's fraction of peak), `StealMeter` (the
 share of CPU time the hypervisor gave to other guests while a measurement ran),
-`machine_fields` (which CPU ran it) and `ntk_inputs` (Fashion-MNIST images, or random inputs of any shape).
+`machine_fields` (which CPU ran it) and `ntk_inputs` (Fashion-MNIST images,
+or random inputs of any shape).
 Imported by the `experiments/bench_*.py` scripts from their own folder.
 """
 
@@ -110,7 +111,7 @@ class StealMeter:
 
 
 def machine_fields() -> dict:
-  """cpu_model (/proc/cpuinfo's first "model name", None off Linux) and cpus
+  """cpu_model (/proc/cpuinfo's first "model name"; None where there is none) and cpus
   (os.cpu_count()): ratios against an in-process peak differ between VMs whose
   short matmul bursts and sustained rates differ, so each line says which ran."""
   model = None
