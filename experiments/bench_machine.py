@@ -111,9 +111,10 @@ class StealMeter:
 
 
 def machine_fields() -> dict:
-  """cpu_model (/proc/cpuinfo's first "model name"; None where there is none) and cpus
-  (os.cpu_count()): ratios against an in-process peak differ between VMs whose
-  short matmul bursts and sustained rates differ, so each line says which ran."""
+  """cpu_model (/proc/cpuinfo's first "model name"; None where there is none)
+  and cpus (os.cpu_count()): ratios against an in-process peak differ between
+  VMs whose short matmul bursts and sustained rates differ, so each line says
+  which machine ran it."""
   model = None
   try:
     with open("/proc/cpuinfo") as f:
