@@ -29,6 +29,7 @@ import time
 import numpy as np
 from absl import app, flags
 
+import bench_machine  # experiments/, the script's own folder
 from kd_ntk import (
   distributed,
 )  # Defines --coordinator_address etc.; starts nothing.
@@ -187,7 +188,7 @@ def main(argv):
         "candidate_cpu_seconds_per_1000_images": cost["candidate"],
         "cpu_cost_ratio": round(cost["candidate"] / cost["reference"], 3),
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "cpus": os.cpu_count(),
+        **bench_machine.machine_fields(),
       }
     ),
     flush=True,
