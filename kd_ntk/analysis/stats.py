@@ -21,6 +21,13 @@ a check). The outcome of the comparison is
 
 Raw means of the two arms are never compared; they are reported beside the
 interval only for the reader.
+
+Power (`kd_ntk.analysis.power`): every testable comparison also carries the
+paired SD s and the minimum detectable effect MDE, the true difference the
+two-sided paired t-test at α = 1 − c detects with 80% power at SD s (exact
+noncentral t). NO_DIFFERENCE is stated as what it rules out: the interval
+excludes every difference outside [low, high], so no difference larger than
+max(|low|, |high|); and the run could detect (80% power) only |δ| >= MDE.
 """
 
 import dataclasses
@@ -29,6 +36,8 @@ from typing import Dict, Hashable, Mapping, Optional, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
+
+from kd_ntk.analysis import power
 
 SUPPORTED = "supported"
 NO_DIFFERENCE = "no detectable difference"
@@ -52,6 +61,9 @@ class Comparison:
     outcome: one of OUTCOMES.
     differences: the per-replicate differences, keyed by replicate.
     reason: why NOT_TESTABLE (empty otherwise).
+    sd: sample SD (ddof = 1) of the differences (nan when not testable).
+    mde: minimum detectable effect at 80% power, two-sided α = 1 − confidence,
+      from sd and n (`power.minimum_detectable_effect`; nan when not testable).
   """
 
   what: str
@@ -63,6 +75,8 @@ class Comparison:
   outcome: str
   differences: Dict[str, float]
   reason: str = ""
+  sd: float = math.nan
+  mde: float = math.nan
 
   def as_dict(self) -> Dict:
     return dataclasses.asdict(self)
@@ -75,6 +89,33 @@ class Comparison:
     if not math.isfinite(self.low):
       return f"{f(self.estimate)} (n={self.n})"
     return f"{f(self.estimate)} [{f(self.low)}, {f(self.high)}]"
+
+  def mde_text(self, scale: float = 1.0, digits: int = 3) -> str:
+    """The minimum detectable effect, "±0.412" (scaled), or "n/a"."""
+    if not math.isfinite(self.mde):
+      return "n/a"
+    return f"±{self.mde * scale:.{digits}f}"
+
+  def rules_out_text(
+    self, scale: float = 1.0, digits: int = 2, unit: str = ""
+  ) -> str:
+    """What a NO_DIFFERENCE outcome rules out, in words ("" otherwise).
+
+    E.g. "no difference larger than 2.35 points (the interval excludes
+    below −2.35 and above +0.39); 80% power only for |δ| ≥ 2.67".
+    """
+    if self.outcome != NO_DIFFERENCE or not math.isfinite(self.low):
+      return ""
+    bound = max(abs(self.low), abs(self.high)) * scale
+    unit = f" {unit}" if unit else ""
+    text = (
+      f"no difference larger than {bound:.{digits}f}{unit} (the interval "
+      f"excludes below {self.low * scale:+.{digits}f} and above "
+      f"{self.high * scale:+.{digits}f})"
+    )
+    if math.isfinite(self.mde):
+      text += f"; 80% power only for |δ| ≥ {self.mde * scale:.{digits}f}{unit}"
+    return text
 
 
 def t_interval(differences: Sequence[float], confidence: float = CONFIDENCE):
@@ -166,9 +207,21 @@ def paired(
       "needed" + (f" (unpaired or unusable: {dropped})" if dropped else "")
     )
     return not_testable(what, reason, diffs)
-  mean, low, high = t_interval(list(diffs.values()), confidence)
+  values = list(diffs.values())
+  mean, low, high = t_interval(values, confidence)
+  sd = float(np.std(values, ddof=1))
+  mde = power.minimum_detectable_effect(sd, len(values), alpha=1 - confidence)
   return Comparison(
-    what, mean, low, high, len(diffs), confidence, outcome_of(low, high), diffs
+    what,
+    mean,
+    low,
+    high,
+    len(diffs),
+    confidence,
+    outcome_of(low, high),
+    diffs,
+    sd=sd,
+    mde=mde,
   )
 
 
