@@ -19,6 +19,19 @@ FIDELITY = "train_fidelity_final"
 MARGIN_LOSS = "train_margin_loss_final"
 
 
+def untestable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
+  """The verdict of a claim its rows cannot test: one NOT_TESTABLE comparison
+  named by the prediction, the reason as its note (shared by C5–C8)."""
+  return verdict(
+    claim,
+    prediction,
+    rule,
+    stats.NOT_TESTABLE,
+    [stats.not_testable(prediction, reason)],
+    reason,
+  )
+
+
 def by_seed(
   rows: List[Dict], metric: str, **fields
 ) -> Dict[int, Optional[float]]:
@@ -107,20 +120,11 @@ def claim_c5(
   if family is None or not taus:
     reason = "no online/offline pair at a common τ"
     return [
-      verdict(
-        "C5a",
-        pred_a,
-        C5A_RULE,
-        stats.NOT_TESTABLE,
-        [stats.not_testable(pred_a, reason)],
-        reason,
-      ),
-      verdict(
+      untestable("C5a", pred_a, C5A_RULE, reason),
+      untestable(
         "C5b",
         "the online − offline gap grows as the student shrinks",
         C5B_RULE,
-        stats.NOT_TESTABLE,
-        [stats.not_testable("gap", reason)],
         reason,
       ),
     ]
@@ -150,17 +154,7 @@ def claim_c5(
     reason = (
       f"one width of {family}: the trend needs 2 or more (3 in the full run)"
     )
-    return [
-      c5a,
-      verdict(
-        "C5b",
-        pred_b,
-        C5B_RULE,
-        stats.NOT_TESTABLE,
-        [stats.not_testable("gap(smallest) − gap(largest)", reason)],
-        reason,
-      ),
-    ]
+    return [c5a, untestable("C5b", pred_b, C5B_RULE, reason)]
   comps_b = []
   for tau in taus:
     gaps = {}
@@ -209,24 +203,10 @@ def claim_c6(
     reason = (
       "no early-stopped runs (mode early) beside offline runs at a common τ"
     )
-    return verdict(
-      "C6",
-      prediction,
-      C6_RULE,
-      stats.NOT_TESTABLE,
-      [stats.not_testable(prediction, reason)],
-      reason,
-    )
+    return untestable("C6", prediction, C6_RULE, reason)
   if selected_epoch is not None and selected_epoch == final_epoch:
     reason = f"validation chose the final checkpoint ({final_epoch}): the arms are equal"
-    return verdict(
-      "C6",
-      prediction,
-      C6_RULE,
-      stats.NOT_TESTABLE,
-      [stats.not_testable(prediction, reason)],
-      reason,
-    )
+    return untestable("C6", prediction, C6_RULE, reason)
   comps = []
   for tau in taus:
     common = dict(
@@ -281,14 +261,7 @@ def claim_c7(
   taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
   if family is None or not taus:
     reason = "no online/offline pair at a common τ"
-    return verdict(
-      "C7",
-      prediction,
-      C7_RULE,
-      stats.NOT_TESTABLE,
-      [stats.not_testable(prediction, reason)],
-      reason,
-    )
+    return untestable("C7", prediction, C7_RULE, reason)
   comps = []
   for tau in taus:
     comps.append(
@@ -327,14 +300,52 @@ def claim_c7(
 C8_RULE = (
   "Paired by seed on the two-class task: test accuracy of the pre-specified "
   "distillation method − training on labels alone. Outcome of that interval; "
-  "other methods are reported, not used."
+  "other methods are reported, not used. The arms' learning rates are stated "
+  "in the note (lr_scale divides the distillation arm's by τ or τ²)."
 )
+
+LR_DIVISOR = {"none": 0, "inverse_tau": 1, "inverse_tau_squared": 2}
+
+
+def step_size_note(lr_scale: str, temperature) -> str:
+  """How the two arms of C8 differ in learning rate, in words.
+
+  The labels arm (mode none) trains at the peak rate η; a distillation arm
+  with `lr_scale` "inverse_tau" at η/τ and "inverse_tau_squared" at η/τ²
+  (`kd_ntk.distill.optimizer`). Its loss τ²·KL(p_T^τ ‖ p_S^τ) has logit
+  gradient τ·(p_S^τ − p_T^τ), not cross-entropy's p_S − y, so equal η is not
+  an equal effective step either; the note states the nominal factor.
+  """
+  if lr_scale not in LR_DIVISOR:
+    return (
+      "learning rates of the arms not recorded: a distillation arm may train "
+      "at η/τ or η/τ² (students_run.lr_scale) against the labels arm's η"
+    )
+  tau = float(temperature or 1.0)
+  power = LR_DIVISOR[lr_scale]
+  if power == 0 or tau == 1.0:
+    return "both arms at the same peak learning rate η (lr_scale has no effect)"
+  factor = tau**power
+  return (
+    f"the arms differ in step size: labels at peak learning rate η, "
+    f"distillation (τ={tau:g}, lr_scale={lr_scale}) at η/{factor:g}; the "
+    "difference confounds method with step size"
+  )
 
 
 def claim_c8(
-  rows: List[Dict], primary: Dict, others: Sequence[Dict] = ()
+  rows: List[Dict],
+  primary: Dict,
+  others: Sequence[Dict] = (),
+  *,
+  lr_scale: str = "",
 ) -> Dict:
-  """On a binary task, distillation (the pre-specified method) beats labels alone."""
+  """On a binary task, distillation (the pre-specified method) beats labels alone.
+
+  Args:
+    lr_scale: the students' `lr_scale` ("" = unknown); the note states how
+      the arms' learning rates differ (`step_size_note`).
+  """
   prediction = "on a two-class task distillation still helps"
   binary = [r for r in rows if r.get("task") == "binary"]
   base = by_seed(binary, ACCURACY, mode="none")
@@ -351,6 +362,7 @@ def claim_c8(
     C8_RULE,
     main.outcome,
     [main],
+    note=step_size_note(lr_scale, primary.get("temperature")),
     numbers={"other_methods": [compare(f).as_dict() for f in others]},
   )
 
@@ -364,12 +376,23 @@ def kd_verdicts(
   early_selected=None,
   teacher_final_epoch=None,
   gamma=None,
+  *,
+  lr_scale: str = "",
 ) -> List[Dict]:
-  """C5a, C5b, C6, C7, C8 from result rows (see the module docstring)."""
+  """C5a, C5b, C6, C7, C8 from result rows (see the module docstring).
+
+  Args:
+    lr_scale: `students_run.lr_scale`, stated in C8's note ("" = unknown).
+  """
   out = claim_c5(rows, family, alpha)
   out.append(claim_c6(rows, family, alpha, early_selected, teacher_final_epoch))
   out.append(claim_c7(rows, family, alpha, gamma))
   out.append(
-    claim_c8(rows, binary_primary or {"mode": "online"}, binary_others)
+    claim_c8(
+      rows,
+      binary_primary or {"mode": "online"},
+      binary_others,
+      lr_scale=lr_scale,
+    )
   )
   return out

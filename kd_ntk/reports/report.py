@@ -26,7 +26,12 @@ STATS_TEXT = (
   "**supported** when the interval lies above 0 in the direction the paper predicts, "
   "**contradicted** when it lies below 0, **no detectable difference** when it "
   "contains 0, **not testable in this regime** when there are fewer than 2 pairs or "
-  "the regime cannot show the effect. Raw means are never compared."
+  "the regime cannot show the effect. Raw means are never compared. The "
+  "detectable effect is the true difference the two-sided paired t-test at "
+  "α = 0.05 detects with 80% power at the observed paired SD s and n pairs "
+  "(exact noncentral t; ≈ (t₀.₉₇₅,ₙ₋₁ + t₀.₈,ₙ₋₁)·s/√n): a **no detectable "
+  "difference** rules out only the differences outside its interval, and the "
+  "run could only be expected to find effects at least that large."
 )
 
 
@@ -41,18 +46,27 @@ def _scale(claim: str) -> float:
 
 
 def verdict_table(verdicts: List[Dict]) -> str:
-  """One row per comparison; the claim's verdict on its first row."""
+  """One row per comparison; the claim's verdict on its first row.
+
+  Beside each interval: the minimum detectable effect (80% power, two-sided
+  α = 0.05, paired t at the observed paired SD; `kd_ntk.analysis.power`), and
+  for "no detectable difference" what the interval rules out.
+  """
   body = []
   for v in verdicts:
     for i, c in enumerate(v["comparisons"]):
-      unit = " (points)" if _scale(v["claim"]) > 1 else " (ASC)"
+      scale = _scale(v["claim"])
+      unit = "points" if scale > 1 else "ASC"
+      comp = stats.Comparison(**c)
       outcome = c["outcome"] + (f": {c['reason']}" if c.get("reason") else "")
+      ruled = comp.rules_out_text(scale, 2 if scale > 1 else 3, unit)
       body.append(
         [
           v["claim"] if i == 0 else "",
-          c["what"] + unit,
-          _cell(c, _scale(v["claim"])) + f" (n={c['n']})",
-          outcome,
+          c["what"] + f" ({unit})",
+          _cell(c, scale) + f" (n={c['n']})",
+          comp.mde_text(scale, 2 if scale > 1 else 3),
+          outcome + (f" ({ruled})" if ruled else ""),
           f"**{v['outcome']}**" if i == 0 else "",
         ]
       )
@@ -61,6 +75,7 @@ def verdict_table(verdicts: List[Dict]) -> str:
       "claim",
       "what was compared",
       "estimate [95% interval]",
+      "detectable effect (80% power)",
       "outcome",
       "verdict",
     ],

@@ -176,3 +176,45 @@ def test_records_validate_and_name_directories_by_fields():
     "lenet5",
     {"width_multiplier": 2},
   )
+
+
+def test_untestable_claims_share_one_block_with_the_reason_as_note():
+  no_pairs = [r for r in make_rows() if r["mode"] in ("none", "offline")]
+  verdicts = {
+    v["claim"]: v
+    for v in kd_claims.kd_verdicts(
+      no_pairs, binary_primary={"mode": "online", "temperature": 4.0}
+    )
+  }
+  for claim in ("C5a", "C5b", "C6", "C7"):
+    v = verdicts[claim]
+    assert v["outcome"] == T
+    assert v["note"] == v["comparisons"][0]["reason"] != ""
+    assert v == kd_claims.untestable(
+      claim, v["prediction"], v["rule"], v["note"]
+    )
+
+
+def test_c8_states_the_arms_step_sizes():
+  rows = make_rows()
+  primary = {"mode": "online", "temperature": 4.0}
+  note = kd_claims.claim_c8(rows, primary, lr_scale="inverse_tau")["note"]
+  assert "η/4" in note and "differ" in note
+  note2 = kd_claims.claim_c8(rows, primary, lr_scale="inverse_tau_squared")
+  assert "η/16" in note2["note"]
+  same = kd_claims.claim_c8(rows, primary, lr_scale="none")["note"]
+  assert "same peak learning rate" in same
+  assert "not recorded" in kd_claims.claim_c8(rows, primary)["note"]
+
+
+def test_accuracy_comparisons_carry_their_detectable_effect():
+  from kd_ntk.analysis import power
+
+  c5a = kd_claims.claim_c5(make_rows())[0]["comparisons"][0]
+  assert c5a["mde"] == pytest.approx(
+    power.minimum_detectable_effect(c5a["sd"], c5a["n"])
+  )
+  # The online arm alone wobbles: the paired SD is WOBBLE's.
+  mean = sum(WOBBLE) / 5
+  sd = (sum((w - mean) ** 2 for w in WOBBLE) / 4) ** 0.5
+  assert c5a["sd"] == pytest.approx(sd, rel=1e-6)
