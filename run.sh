@@ -8,6 +8,7 @@
 #                         TensorFlow or neural-tangents (.venv-latest)
 #   ./run.sh env          only create/refresh .venv and the data
 #   ./run.sh lint         check the formatting (ruff format --check; ruff.toml)
+#   ./run.sh docs         build the HTML API reference into docs/api (pdoc; fails on any warning)
 #
 # Without root, the data cannot be installed with apt: point
 # KD_NTK_FASHION_MNIST_DIR at a folder holding the four Fashion-MNIST IDX files
@@ -82,6 +83,8 @@ case "${1:-}" in
     pinned_env; ensure_data ;;
   lint)
     pinned_env; .venv/bin/ruff format --check . ;;
+  docs)
+    shift; pinned_env; .venv/bin/python docs/build_api.py "$@" ;;
   *)
-    sed -n '2,14p' "$0"; exit 2 ;;
+    sed -n '2,15p' "$0"; exit 2 ;;
 esac

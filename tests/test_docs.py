@@ -1,0 +1,131 @@
+"""The API reference builder (docs/build_api.py): every module gets a page,
+any warning fails the build, and building imports no TensorFlow.
+
+The full kd_ntk reference is built by `./run.sh docs` in CI (leg 1); here the
+builder runs, each time in a fresh process, on tiny packages made per test.
+"""
+
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BUILDER = REPO / "docs" / "build_api.py"
+
+pytest.importorskip(
+  "pdoc", reason="pdoc (requirements.txt) is absent on the core-only leg"
+)
+
+
+def _package(tmp_path, files: dict[str, str]) -> pathlib.Path:
+  root = tmp_path / "src" / "demo_pkg"
+  for name, text in files.items():
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+  return root
+
+
+def _build(root: pathlib.Path, output: pathlib.Path):
+  code = (
+    "import pathlib, sys\n"
+    f"sys.path.insert(0, {str(BUILDER.parent)!r})\n"
+    "import build_api\n"
+    f"messages = build_api.build(pathlib.Path({str(output)!r}),"
+    f" pathlib.Path({str(root)!r}))\n"
+    "print('\\n'.join(messages))\n"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code],
+    capture_output=True,
+    text=True,
+    check=False,
+    timeout=120,
+  )
+  assert out.returncode == 0, out.stderr
+  return [line for line in out.stdout.splitlines() if line]
+
+
+CLEAN = {
+  "__init__.py": '''
+    """Demo package."""
+    __all__ = ["double"]
+    from demo_pkg.core import double
+  ''',
+  "core.py": '''
+    """Core module.
+
+        y = 2 x
+    """
+
+    def double(x: float) -> float:
+      """Doubles `x`.
+
+      Args:
+        x: a number.
+
+      Returns:
+        2 x.
+      """
+      return 2 * x
+  ''',
+  "sub/__init__.py": '"""A subpackage left out of `__all__`."""\n',
+  "sub/hidden.py": '"""A module no `__all__` names."""\n',
+}
+
+
+def test_every_module_gets_a_page_including_those_all_leaves_out(tmp_path):
+  root = _package(tmp_path, CLEAN)
+  assert _build(root, tmp_path / "html") == []
+  pages = sorted(
+    str(p.relative_to(tmp_path / "html"))
+    for p in (tmp_path / "html").rglob("*.html")
+  )
+  assert pages == [
+    "demo_pkg.html",
+    "demo_pkg/core.html",
+    "demo_pkg/sub.html",
+    "demo_pkg/sub/hidden.html",
+    "index.html",
+  ]
+  core = (tmp_path / "html" / "demo_pkg" / "core.html").read_text()
+  assert "Doubles" in core and "Returns:" in core  # Google sections rendered
+
+
+def test_a_warning_while_importing_fails_the_build(tmp_path):
+  files = dict(CLEAN)
+  files["noisy.py"] = '''
+    """Warns at import."""
+    import warnings
+    warnings.warn("demo_pkg.noisy is deprecated", DeprecationWarning)
+  '''
+  messages = _build(_package(tmp_path, files), tmp_path / "html")
+  assert len(messages) == 1
+  assert "DeprecationWarning: demo_pkg.noisy is deprecated" in messages[0]
+
+
+def test_importing_tensorflow_fails_the_build(tmp_path):
+  pytest.importorskip(
+    "tensorflow", reason="TensorFlow is absent on the core-only leg"
+  )
+  files = dict(CLEAN)
+  files["eager.py"] = '"""Imports TensorFlow eagerly."""\nimport tensorflow\n'
+  messages = _build(_package(tmp_path, files), tmp_path / "html")
+  assert messages[-1] == "building the docs imported tensorflow"
+
+
+def test_module_names_cover_every_kd_ntk_file():
+  sys.path.insert(0, str(BUILDER.parent))
+  try:
+    import build_api  # pylint: disable=g-import-not-at-top
+  finally:
+    sys.path.remove(str(BUILDER.parent))
+  names = build_api.module_names()
+  files = [
+    p for p in (REPO / "kd_ntk").rglob("*.py") if "__pycache__" not in p.parts
+  ]
+  assert len(names) == len(files)
+  assert "kd_ntk" in names and "kd_ntk.ntk.empirical" in names
