@@ -93,6 +93,7 @@ def _validate(
   kernel_choice.check_kernels(
     kernels, name, kwargs, config.twin_parameterization
   )
+  kernel_choice.GramOptions.from_config(config)  # Refuses e.g. ntvp + float64.
   return teacher_epochs, student_epochs, kernels
 
 

@@ -32,6 +32,7 @@ from typing import Optional
 import numpy as np
 
 from kd_ntk.complexity import solvers
+from kd_ntk.symmetry import symmetry_tolerance_for
 
 DEFAULT_RIDGE_PATH = (1e-8, 1e-6, 1e-4, 1e-2)
 # ASC may move by at most this relative amount between the chosen ridge and its
@@ -40,8 +41,6 @@ RIDGE_SENSITIVITY_TOLERANCE = 0.05
 # Share of ‖Y‖_F² outside the numerical range of K above which the value counts
 # as set by the ridge (a secondary check; the ridge path is the primary one).
 OUTSIDE_RANGE_TOLERANCE = 1e-4
-# max |K − Kᵀ| allowed, relative to max |K|.
-SYMMETRY_TOLERANCE = 1e-8
 METHODS = ("cholesky", "eigh")
 
 
@@ -156,8 +155,14 @@ def _validate_ridges(ridge, ridge_path, eig_floor):
     )
 
 
-def _validate_gram(gram_NxN, n: int, symmetry_tolerance: float) -> np.ndarray:
-  """Checks shape, finiteness and symmetry block by block (no n×n temporaries)."""
+def _validate_gram(
+  gram_NxN, n: int, symmetry_tolerance: Optional[float]
+) -> np.ndarray:
+  """Checks shape, finiteness and symmetry block by block (no n×n temporaries).
+
+  The symmetry tolerance, unless given, follows from K's dtype (see
+  `supervision_complexity`).
+  """
   gram = np.asarray(gram_NxN)
   if gram.ndim != 2 or gram.shape[0] != gram.shape[1]:
     raise ValueError(f"gram_NxN must be square (N, N); got shape {gram.shape}.")
@@ -168,6 +173,8 @@ def _validate_gram(gram_NxN, n: int, symmetry_tolerance: float) -> np.ndarray:
     )
   if not np.issubdtype(gram.dtype, np.number) or np.iscomplexobj(gram):
     raise ValueError(f"gram_NxN must be real numbers; got dtype {gram.dtype}.")
+  if symmetry_tolerance is None:
+    symmetry_tolerance = symmetry_tolerance_for(gram.dtype)
   gram = np.ascontiguousarray(gram, dtype=np.float64)
   block, asymmetry, scale = 1024, 0.0, 0.0
   for start in range(0, n, block):
@@ -218,7 +225,7 @@ def supervision_complexity(
   eig_floor: Optional[float] = None,
   ridge_tolerance: float = RIDGE_SENSITIVITY_TOLERANCE,
   outside_share_tolerance: float = OUTSIDE_RANGE_TOLERANCE,
-  symmetry_tolerance: float = SYMMETRY_TOLERANCE,
+  symmetry_tolerance: Optional[float] = None,
 ) -> ComplexityResult:
   """Supervision complexity `SC = tr(Yᵀ (K + λI)⁻¹ Y)` and its adjusted form.
 
@@ -248,7 +255,11 @@ def supervision_complexity(
       rank tolerance `N · eps · max_eig`.
     ridge_tolerance: relative ASC change along the path that flags the value.
     outside_share_tolerance: outside-range share that flags the value.
-    symmetry_tolerance: allowed `max |K − Kᵀ| / max |K|`.
+    symmetry_tolerance: allowed `max |K − Kᵀ| / max |K|`; None derives it from
+      the dtype K arrives in, `256 · eps(dtype)` (3.1e-5 for float32, 5.7e-14
+      for float64: `kd_ntk.symmetry.symmetry_tolerance_for`). kd_ntk's own
+      kernels are exactly symmetric; a float32 kernel cast to float64 before
+      it is passed here should pass its float32 tolerance explicitly.
 
   Returns:
     A `ComplexityResult`.

@@ -49,6 +49,7 @@ import numpy as np
 
 from kd_ntk import distributed
 from kd_ntk.ntk import checks, planning, streamed
+from kd_ntk import symmetry
 from kd_ntk.ntk.blocking import blocked_gram
 from kd_ntk.ntk.fn_cache import FunctionCache
 from kd_ntk.ntk.planning import METHODS, OUTPUTS, x64_scope
@@ -176,22 +177,25 @@ def empirical_ntk(
       backward, conv_jacobians, group_jacobian = planning.streamed_fns(
         f, plan, cache
       )
-      return streamed.streamed_gram(
-        backward,
-        conv_jacobians,
-        group_jacobian,
-        plan.layers,
-        jax.device_put(
-          jax.tree_util.tree_leaves(params), _first_local(devices)
-        ),
-        x1,
+      return _symmetric_if_self(
         x2,
-        plan=stream[0],
-        shapes=stream[1],
-        block_size=plan.block_size,
-        dtype=dtype,
-        precision_scope=lambda: _precision_scope(dtype),
-        progress=progress,
+        streamed.streamed_gram(
+          backward,
+          conv_jacobians,
+          group_jacobian,
+          plan.layers,
+          jax.device_put(
+            jax.tree_util.tree_leaves(params), _first_local(devices)
+          ),
+          x1,
+          x2,
+          plan=stream[0],
+          shapes=stream[1],
+          block_size=plan.block_size,
+          dtype=dtype,
+          precision_scope=lambda: _precision_scope(dtype),
+          progress=progress,
+        ),
       )
     if layout == "streamed":
       raise ValueError(
@@ -254,7 +258,12 @@ def empirical_ntk(
     )
     with scope:  # Keeps float64 float64 on the way through the devices.
       gram = distributed.sum_over_processes(gram)
-  return gram
+  return _symmetric_if_self(x2, gram)
+
+
+def _symmetric_if_self(x2, gram: np.ndarray) -> np.ndarray:
+  """x against itself: exactly symmetric (`kd_ntk.symmetry`)."""
+  return gram if x2 is not None else symmetry.symmetrize_(gram)
 
 
 def _host_if_global(params):

@@ -26,8 +26,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kd_ntk import symmetry
 from kd_ntk.ntk import twins
 from kd_ntk.ntk.empirical import empirical_ntk, monte_carlo_ntk
+from kd_ntk.ntk.planning import METHODS
 
 KERNELS = ("empirical", "empirical_nt", "monte_carlo", "infinite", "nngp")
 NEEDS_NEURAL_TANGENTS = ("empirical_nt", "infinite", "nngp")
@@ -144,8 +146,22 @@ class GramOptions:
     0  # 0 = whole matrix for MLPs, blocks of <= 8 otherwise
   )
 
+  def __post_init__(self):
+    if self.ntk_method not in METHODS:
+      raise ValueError(
+        f"ntk_method must be one of {METHODS}; got {self.ntk_method!r}."
+      )
+    if self.ntk_method == "ntvp" and self.ntk_float64:
+      # ntvp never forms the Jacobian blocks a float64 cast would apply to.
+      raise ValueError(
+        "ntk_method='ntvp' computes in the model's own float32; set "
+        "ntk_float64=False with it, or use ntk_method='auto' for float64."
+      )
+
   @classmethod
   def from_config(cls, config) -> "GramOptions":
+    """The options from a complexity config; a one-line ValueError if they
+    cannot work together (call it before anything is written)."""
     return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
@@ -185,7 +201,8 @@ def nt_empirical_gram(
       )
       gram[i : i + block_size, j : j + block_size] = block
       gram[j : j + block_size, i : i + block_size] = block.T
-  return gram
+  # Diagonal blocks are one float32 product each, symmetric only up to rounding.
+  return symmetry.symmetrize_(gram)
 
 
 def gram_matrix(
@@ -220,7 +237,7 @@ def gram_matrix(
     n if student.name in twins.MLP_FAMILY else 8
   )
   batch = _divisor_at_most(n, cap)
-  return infinite_kernels(
+  kernels = infinite_kernels(
     student.name,
     x,
     num_classes=student.num_classes,
@@ -228,4 +245,5 @@ def gram_matrix(
     parameterization=options.twin_parameterization,
     batch_size=0 if batch == n else batch,
     **student.kwargs,
-  )[get]
+  )
+  return symmetry.symmetrize_(kernels[get])
