@@ -4,6 +4,8 @@
 #
 #   ./run.sh main         quick end-to-end experiment on Fashion-MNIST (about 10 min, 2 CPU cores)
 #   ./run.sh test         the test suite on the pinned stack (.venv), 2 worker processes
+#   ./run.sh test-isa     the same suite with XLA:CPU limited to an older
+#                         instruction set (AVX2, or SSE4_2 on an AVX2 machine)
 #   ./run.sh test-latest  core tests on the newest JAX/flax/optax/orbax, without
 #                         TensorFlow or neural-tangents (.venv-latest)
 #   ./run.sh env          only create/refresh .venv and the data
@@ -76,6 +78,15 @@ case "${1:-}" in
   test)
     shift; pinned_env; ensure_data
     .venv/bin/python -m pytest tests -q "${TEST_WORKERS[@]}" "$@" ;;
+  test-isa)
+    # XLA:CPU limited to an older instruction set than this CPU's (AVX2 on an
+    # AVX-512 machine, else SSE4_2) computes other float32 bits: the pinned
+    # suite must pass there too (KD_NTK_TEST_ISA overrides the choice).
+    shift; pinned_env; ensure_data
+    isa=${KD_NTK_TEST_ISA:-$(grep -q avx512f /proc/cpuinfo 2>/dev/null && echo AVX2 || echo SSE4_2)}
+    echo "== pinned suite with XLA_FLAGS=--xla_cpu_max_isa=$isa" >&2
+    XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_max_isa=$isa" \
+      .venv/bin/python -m pytest tests -q "${TEST_WORKERS[@]}" "$@" ;;
   test-latest)
     shift; latest_env; ensure_data
     KD_NTK_CORE_ONLY=1 .venv-latest/bin/python -m pytest tests -q -rs "${TEST_WORKERS[@]}" "$@" ;;
@@ -86,5 +97,5 @@ case "${1:-}" in
   docs)
     shift; pinned_env; .venv/bin/python docs/build_api.py "$@" ;;
   *)
-    sed -n '2,15p' "$0"; exit 2 ;;
+    sed -n '2,17p' "$0"; exit 2 ;;
 esac
