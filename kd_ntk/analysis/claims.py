@@ -12,53 +12,41 @@ Norm-matched variants (C2n, C4n) rescale every target matrix to the Frobenius
 norm of one-hot labels, ASC_nm = ASC · sqrt(n) / ‖Y‖_F (ASC is homogeneous of
 degree 1 in Y), so that a fall in ASC is not only the targets shrinking towards
 the uniform distribution. They need the column `target_norm` (‖Y‖_F).
+
+Ridge-dominated values (rows with `ridge_dominated` true: the number is set by
+the ridge, not by the kernel) are not measurements. A comparison that would use
+one is "not testable in this regime" (its reason names the values), and so is
+every claim with such a comparison, whatever its other comparisons say.
+
+C3 is two claims, tested separately: C3a the drop ASC(e_0) − ASC(e_ref) and
+C3b the rise ASC(e_last) − ASC(e_ref). The reference epoch e_ref is either
+fixed in the config before the run (`c3_window` = (e_ref, e_end)) or chosen
+per subset s on the *other* subsets (the inner epoch of lowest mean ASC over
+subsets ≠ s; leave-one-out), so that the subset tested never chose its own
+minimum (choosing it on the same data biases both differences upwards).
 """
 
-import math
-from typing import Dict, List, Optional
+from typing import Dict, List, Sequence
 
 import numpy as np
 
 from kd_ntk.analysis import stats
 from kd_ntk.analysis.verdicts import format_verdict, verdict  # noqa: F401 (re-export)
 
-ASC_COLUMN = "asc"
-NORM_MATCHED = "asc_norm_matched"
-
-
-def with_norm_matched(rows: List[Dict]) -> List[Dict]:
-  """Rows with `asc_norm_matched` = asc·sqrt(n)/target_norm where target_norm is known."""
-  out = []
-  for r in rows:
-    norm, n = r.get("target_norm"), r.get("n")
-    value = None
-    if norm not in (None, "") and n not in (None, "") and float(norm) > 0:
-      value = float(r["asc"]) * math.sqrt(float(n)) / float(norm)
-    out.append({**r, NORM_MATCHED: value})
-  return out
-
-
-def _subset(row) -> int:
-  value = row.get("subset")
-  return 0 if value in (None, "") else int(value)
-
-
-def per_subset(
-  rows: List[Dict], column: str = ASC_COLUMN, **match
-) -> Dict[int, float]:
-  """subset -> mean of `column` over the rows matching every field (draws averaged)."""
-  groups: Dict[int, List[float]] = {}
-  for r in rows:
-    if (
-      all(r.get(k) == v for k, v in match.items()) and r.get(column) is not None
-    ):
-      groups.setdefault(_subset(r), []).append(float(r[column]))
-  return {s: float(np.mean(v)) for s, v in sorted(groups.items())}
-
-
-def _final_teacher_epoch(rows) -> Optional[float]:
-  epochs = [r["teacher_epoch"] for r in rows if r.get("target") == "teacher"]
-  return max(epochs) if epochs else None
+from kd_ntk.analysis.asc_rows import (  # noqa: F401 (re-exported)
+  ASC_COLUMN,
+  NORM_MATCHED,
+  RIDGE_REASON,
+  compare,
+  decide,
+  per_subset,
+  ridge_blocked,
+  with_norm_matched,
+)
+from kd_ntk.analysis.asc_rows import final_teacher_epoch as _final_teacher_epoch
+from kd_ntk.analysis.asc_rows import means as _means
+from kd_ntk.analysis.asc_rows import ridge_note as _ridge_note
+from kd_ntk.analysis.c3_trajectory import claim_c3  # noqa: F401 (re-exported)
 
 
 def _kernel(rows, kernel_epoch):
@@ -69,34 +57,11 @@ def _kernel(rows, kernel_epoch):
   )
 
 
-def _ridge_note(rows) -> str:
-  flagged = sorted(
-    {
-      f"{r['target']}@student{r['student_epoch']:g}"
-      + (
-        f"/teacher{r['teacher_epoch']:g}/tau{r['temperature']:g}"
-        if r["target"] == "teacher"
-        else ""
-      )
-      for r in rows
-      if r.get("ridge_dominated")
-    }
-  )
-  return f"ridge-dominated values: {flagged}" if flagged else ""
-
-
-def _means(series: Dict[str, Dict[int, float]]) -> Dict[str, float]:
-  return {
-    k: round(float(np.mean(list(v.values()))), 4)
-    for k, v in series.items()
-    if v
-  }
-
-
 C1_RULE = (
   "Two comparisons paired by NTK subset: ASC(random labels) − ASC(labels) and "
   "ASC(labels) − ASC(final teacher, τ=1). Supported if both intervals lie above "
-  "0; contradicted if either lies below 0; otherwise no detectable difference."
+  "0; contradicted if either lies below 0; not testable if a value is "
+  "ridge-dominated; otherwise no detectable difference."
 )
 
 
@@ -110,15 +75,30 @@ def claim_c1(rows: List[Dict], kernel_epoch=None) -> Dict:
   teacher = per_subset(
     rows, target="teacher", teacher_epoch=final, temperature=1.0, **at
   )
+  teacher_match = dict(
+    target="teacher", teacher_epoch=final, temperature=1.0, **at
+  )
   comps = [
-    stats.paired("ASC(random labels) − ASC(labels)", rand, labels),
-    stats.paired("ASC(labels) − ASC(final teacher, τ=1)", labels, teacher),
+    compare(
+      "ASC(random labels) − ASC(labels)",
+      rows,
+      ASC_COLUMN,
+      dict(target="random_labels", **at),
+      dict(target="labels", **at),
+    ),
+    compare(
+      "ASC(labels) − ASC(final teacher, τ=1)",
+      rows,
+      ASC_COLUMN,
+      dict(target="labels", **at),
+      teacher_match,
+    ),
   ]
   return verdict(
     "C1",
     prediction + f" (student NTK at epoch {kernel:g})",
     C1_RULE,
-    stats.combine_all(comps),
+    decide(comps),
     comps,
     _ridge_note(rows),
     _means({"random_labels": rand, "labels": labels, "teacher": teacher}),
@@ -130,8 +110,8 @@ C2_RULE = (
   "checkpoint T) − ASC(checkpoint 0); near-minimum = ASC(t*) − ASC(0), t* the "
   "checkpoint t > 0 with the lowest mean ASC. Supported if growth is supported "
   "and near-minimum is not contradicted; contradicted if either is contradicted; "
-  "not testable with fewer than 3 checkpoints or 2 subsets; otherwise no "
-  "detectable difference."
+  "not testable with fewer than 3 checkpoints or 2 subsets, or if a value is "
+  "ridge-dominated; otherwise no detectable difference."
 )
 
 
@@ -185,17 +165,24 @@ def claim_c2(
   first, last = epochs[0], epochs[-1]
   later = {t: np.mean(list(series[t].values())) for t in epochs[1:]}
   t_star = min(later, key=later.get)
-  growth = stats.paired(
+  at = dict(target="teacher", temperature=1.0, student_epoch=kernel)
+  growth = compare(
     f"ASC(checkpoint {last:g}) − ASC(checkpoint {first:g})",
-    series[last],
-    series[first],
+    rows,
+    column,
+    dict(teacher_epoch=last, **at),
+    dict(teacher_epoch=first, **at),
   )
-  near = stats.paired(
+  near = compare(
     f"ASC(checkpoint {t_star:g}, lowest t>0) − ASC(checkpoint {first:g})",
-    series[t_star],
-    series[first],
+    rows,
+    column,
+    dict(teacher_epoch=t_star, **at),
+    dict(teacher_epoch=first, **at),
   )
-  if stats.CONTRADICTED in (growth.outcome, near.outcome):
+  if ridge_blocked([growth, near]):
+    outcome = stats.NOT_TESTABLE
+  elif stats.CONTRADICTED in (growth.outcome, near.outcome):
     outcome = stats.CONTRADICTED
   elif growth.outcome == stats.NOT_TESTABLE:
     outcome = stats.NOT_TESTABLE
@@ -217,87 +204,11 @@ def claim_c2(
   )
 
 
-C3_RULE = (
-  "For random labels, labels and the final teacher (τ=1), paired by NTK subset "
-  "over the student's epochs e_0 < … < e_last, with e* the epoch strictly between "
-  "them of lowest mean ASC: drop = ASC(e_0) − ASC(e*), rise = ASC(e_last) − "
-  "ASC(e*). Supported if all six are supported; contradicted if any is "
-  "contradicted; not testable with fewer than 3 student kernels, 2 subsets, or "
-  "a schedule that freezes the kernel; otherwise no detectable difference."
-)
-
-
-def claim_c3(rows: List[Dict], regime_reason: str = "") -> Dict:
-  """Fixed targets under successive student kernels: high at init, sharp drop, slow rise."""
-  prediction = (
-    "fixed targets under the student's NTK at successive epochs: high at "
-    "init, sharp drop, slow rise"
-  )
-  epochs = sorted({r["student_epoch"] for r in rows})
-  if regime_reason or len(epochs) < 3:
-    reason = (
-      regime_reason or f"{len(epochs)} student kernel(s), 3 or more needed"
-    )
-    return verdict(
-      "C3",
-      prediction,
-      C3_RULE,
-      stats.NOT_TESTABLE,
-      [stats.not_testable("drop and rise of ASC", reason)],
-      reason,
-    )
-  final = _final_teacher_epoch(rows)
-  comps, numbers = [], {}
-  for name, match in (
-    ("random labels", {"target": "random_labels"}),
-    ("labels", {"target": "labels"}),
-    (
-      "final teacher",
-      {"target": "teacher", "teacher_epoch": final, "temperature": 1.0},
-    ),
-  ):
-    series = {e: per_subset(rows, student_epoch=e, **match) for e in epochs}
-    means = {
-      e: float(np.mean(list(s.values()))) for e, s in series.items() if s
-    }
-    numbers[name] = {f"{e:g}": round(v, 4) for e, v in means.items()}
-    inner = [e for e in epochs[1:-1] if e in means]
-    if not inner:
-      comps.append(
-        stats.not_testable(f"{name}: drop and rise", "no inner epoch scored")
-      )
-      continue
-    low = min(inner, key=means.get)
-    comps.append(
-      stats.paired(
-        f"{name}: ASC(epoch {epochs[0]:g}) − ASC(epoch {low:g})",
-        series[epochs[0]],
-        series[low],
-      )
-    )
-    comps.append(
-      stats.paired(
-        f"{name}: ASC(epoch {epochs[-1]:g}) − ASC(epoch {low:g})",
-        series[epochs[-1]],
-        series[low],
-      )
-    )
-  return verdict(
-    "C3",
-    prediction,
-    C3_RULE,
-    stats.combine_all(comps),
-    comps,
-    _ridge_note(rows),
-    numbers,
-  )
-
-
 C4_RULE = (
   "Paired by NTK subset, final teacher: ASC(τ_i) − ASC(τ_{i+1}) for each pair "
   "of consecutive temperatures. Supported if all are supported; contradicted if "
   "any is contradicted; otherwise no detectable difference (not testable with "
-  "fewer than 2 temperatures or 2 subsets)."
+  "fewer than 2 temperatures or 2 subsets, or if a value is ridge-dominated)."
 )
 
 
@@ -346,15 +257,22 @@ def claim_c4(
       [stats.not_testable("ASC(τ_i) − ASC(τ_i+1)", reason)],
       reason,
     )
+  at = dict(target="teacher", teacher_epoch=final, student_epoch=kernel)
   comps = [
-    stats.paired(f"ASC(τ={a:g}) − ASC(τ={b:g})", series[a], series[b])
+    compare(
+      f"ASC(τ={a:g}) − ASC(τ={b:g})",
+      rows,
+      column,
+      dict(temperature=a, **at),
+      dict(temperature=b, **at),
+    )
     for a, b in zip(taus, taus[1:])
   ]
   return verdict(
     claim,
     prediction + f" (student NTK at epoch {kernel:g})",
     C4_RULE,
-    stats.combine_all(comps),
+    decide(comps),
     comps,
     _ridge_note(rows),
     {f"tau_{t:g}": v for t, v in _means(series).items()},
@@ -362,15 +280,21 @@ def claim_c4(
 
 
 def complexity_verdicts(
-  rows: List[Dict], kernel_epoch=None, c3_regime_reason: str = ""
+  rows: List[Dict],
+  kernel_epoch=None,
+  c3_regime_reason: str = "",
+  *,
+  c3_window: Sequence[float] = (),
 ) -> List[Dict]:
-  """Verdicts C1, C2, C2n (norm-matched), C3, C4, C4n from complexity.csv rows.
+  """Verdicts C1, C2, C2n (norm-matched), C3a, C3b, C4, C4n from complexity rows.
 
   Args:
     rows: complexity.csv rows (see the module docstring for optional columns).
     kernel_epoch: student epoch whose NTK C1, C2 and C4 use (default: the first).
     c3_regime_reason: non-empty when the regime cannot show C3 (e.g. a schedule
       decaying to zero freezes the kernel); C3 is then not testable, with it.
+    c3_window: (e_ref, e_end) of C3 fixed before the run (config
+      complexity.c3_window); () chooses C3's reference on other subsets.
   """
   if not rows:
     return []
@@ -379,7 +303,7 @@ def complexity_verdicts(
     claim_c1(rows, kernel_epoch),
     claim_c2(rows, kernel_epoch),
     claim_c2(rows, kernel_epoch, NORM_MATCHED, "C2n"),
-    claim_c3(rows, c3_regime_reason),
+    *claim_c3(rows, c3_regime_reason, c3_window),
     claim_c4(rows, kernel_epoch),
     claim_c4(rows, kernel_epoch, NORM_MATCHED, "C4n"),
   ]

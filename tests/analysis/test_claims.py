@@ -1,6 +1,9 @@
 """Claim rules C1–C4 on hand-made complexity rows, in every outcome."""
 
-from kd_ntk.analysis import claims, stats
+import numpy as np
+import pytest
+
+from kd_ntk.analysis import c3_trajectory, claims, stats
 
 S, N, C, T = (
   stats.SUPPORTED,
@@ -160,26 +163,118 @@ def test_norm_matched_variants_need_and_use_target_norm():
   assert v["C4n"]["outcome"] == S and v["C2n"]["outcome"] == S
 
 
-def test_c3_all_outcomes():
+def _c3(rows_, **kwargs):
+  a, b = claims.claim_c3(rows_, **kwargs)
+  assert (a["claim"], b["claim"]) == ("C3a", "C3b")
+  return a["outcome"], b["outcome"]
+
+
+def test_c3_drop_and_rise_are_decided_separately():
   paper = lambda e: [4.0, 1.0, 1.5, 2.0][e]
   epochs = (0, 1, 2, 3)
-  assert claims.claim_c3(rows(epochs=epochs, epoch_scale=paper))["outcome"] == S
+  assert _c3(rows(epochs=epochs, epoch_scale=paper)) == (S, S)
   no_rise = lambda e: [4.0, 1.0, 1.0, 1.0][e]
-  assert (
-    claims.claim_c3(rows(epochs=epochs, epoch_scale=no_rise))["outcome"] == N
-  )
-  rising = lambda e: [1.0, 1.5, 2.0, 2.5][
-    e
-  ]  # No drop: init below the inner epochs.
-  assert (
-    claims.claim_c3(rows(epochs=epochs, epoch_scale=rising))["outcome"] == C
-  )
-  assert claims.claim_c3(rows(epochs=(0, 1)))["outcome"] == T
+  # The drop stands on its own when the rise is flat.
+  assert _c3(rows(epochs=epochs, epoch_scale=no_rise)) == (S, N)
+  rising = lambda e: [1.0, 1.5, 2.0, 2.5][e]  # No drop: init below the rest.
+  assert _c3(rows(epochs=epochs, epoch_scale=rising))[0] == C
+  assert _c3(rows(epochs=(0, 1))) == (T, T)
   frozen = claims.claim_c3(
     rows(epochs=epochs, epoch_scale=paper),
     regime_reason="cosine schedule freezes the kernel",
   )
-  assert frozen["outcome"] == T and "freezes" in frozen["note"]
+  assert [v["outcome"] for v in frozen] == [T, T]
+  assert "freezes" in frozen[0]["note"]
+
+
+def test_c3_reference_is_chosen_on_the_other_subsets():
+  # Subset s dips at inner epoch 1 + s only: each subset's own minimum is its
+  # dip, but the other subsets choose a different epoch as its reference.
+  data = []
+  for s in range(3):
+    for e in range(5):
+      value = 2.0 - (1.0 + 0.1 * s if e == 1 + s else 0.0)
+      data.append(_row(s, e, "labels", value))
+  series = {
+    e: claims.per_subset(data, target="labels", student_epoch=e)
+    for e in range(5)
+  }
+  refs = c3_trajectory.reference_epochs(series, [1, 2, 3])
+  assert all(refs[s] != 1 + s for s in range(3))
+  # Subset 0: others' means 1.5, 1.45, 1.4 at epochs 1, 2, 3 -> epoch 3.
+  assert refs == {0: 3, 1: 3, 2: 2}
+  drop, rise, used, why = c3_trajectory.differences(series, list(range(5)))
+  assert not why and used == refs
+  # Flat except each subset's own dip: no rise from a reference it did not choose.
+  assert rise == pytest.approx({0: 0.0, 1: 0.0, 2: 0.0})
+  # One subset: nothing else to choose on.
+  one = {e: {0: v[0]} for e, v in series.items()}
+  assert "fewer than 2 subsets" in c3_trajectory.differences(one, range(5))[3]
+
+
+def test_c3_in_pure_noise_finds_no_rise_where_the_same_data_choice_would():
+  rng = np.random.default_rng(0)
+  epochs = list(range(8))
+  biased, honest = [], []
+  for trial in range(200):
+    series = {e: {s: float(rng.normal()) for s in range(4)} for e in epochs}
+    drop, rise, _, _ = c3_trajectory.differences(series, epochs)
+    honest.append(float(np.mean(list(rise.values()))))
+    # The old rule: the minimum chosen on the tested subsets' own mean.
+    mins = {e: np.mean(list(series[e].values())) for e in epochs[1:-1]}
+    low = min(mins, key=mins.get)
+    biased.append(
+      float(np.mean([series[7][s] - series[low][s] for s in range(4)]))
+    )
+  assert abs(np.mean(honest)) < 0.15  # Unbiased: mean rise ≈ 0 in noise.
+  assert np.mean(biased) > 0.5  # Selection on the same data: a spurious rise.
+
+
+def test_c3_window_fixed_in_the_config():
+  paper = lambda e: [4.0, 1.0, 1.5, 2.0][e]
+  data = rows(epochs=(0, 1, 2, 3), epoch_scale=paper)
+  a, b = claims.claim_c3(data, window=(1, 3))
+  assert (a["outcome"], b["outcome"]) == (S, S)
+  assert "epoch 1" in a["comparisons"][0]["what"]
+  assert "fixed before the run" in a["note"]
+  # Rise from epoch 2 to 3 only.
+  _, b = claims.claim_c3(data, window=(2, 3))
+  assert b["outcome"] == S
+  bad = claims.claim_c3(data, window=(3, 2))
+  assert (
+    bad[0]["outcome"] == T and "c3_window" in bad[0]["comparisons"][0]["reason"]
+  )
+
+
+def test_ridge_dominated_values_make_claims_not_testable():
+  data = rows(epochs=(0, 1, 2), epoch_scale=lambda e: [4.0, 1.0, 2.0][e])
+  assert claims.claim_c1(data)["outcome"] == S
+  for r in data:
+    if r["target"] == "labels" and r["subset"] == 1:
+      r["ridge_dominated"] = True
+  c1 = claims.claim_c1(data)
+  assert c1["outcome"] == T
+  assert all(c["outcome"] == T for c in c1["comparisons"])
+  assert "ridge-dominated ASC" in c1["comparisons"][0]["reason"]
+  # Even a comparison that goes against the paper does not give a verdict.
+  flipped = rows(labels=0.1)
+  assert claims.claim_c1(flipped)["outcome"] == C
+  for r in flipped:
+    if r["target"] == "random_labels":
+      r["ridge_dominated"] = True
+  assert claims.claim_c1(flipped)["outcome"] == T
+  c3a, c3b = claims.claim_c3(data)
+  labels_rows = [
+    c for c in c3a["comparisons"] if c["what"].startswith("labels")
+  ]
+  assert c3a["outcome"] == T and labels_rows[0]["outcome"] == T
+  # C2 and C4 read only teacher rows: unaffected by the labels' flag.
+  assert claims.claim_c2(data)["outcome"] == S
+  for r in data:
+    if r["target"] == "teacher" and r["temperature"] == 4.0:
+      r["ridge_dominated"] = True
+  assert claims.claim_c4(data)["outcome"] == T
+  assert claims.claim_c2(data)["outcome"] == S  # τ = 1 only.
 
 
 def test_c4_all_outcomes():
