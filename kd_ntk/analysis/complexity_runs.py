@@ -19,7 +19,7 @@ from kd_ntk import distributed
 from kd_ntk import complexity
 from kd_ntk.analysis import complexity_inputs, supervision_run
 from kd_ntk.configs import complexity as complexity_config
-from kd_ntk.data import class_balanced_subset, data_mesh
+from kd_ntk.data import data_mesh
 from kd_ntk.train import runs, workdir as wd
 from kd_ntk.train.evaluation import predict_logits
 from kd_ntk.train.from_config import data_shape_of, splits_from_config
@@ -71,12 +71,13 @@ def target_norms(config) -> Dict[tuple, float]:
   teacher_cfg, model = runs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_cfg)
   info = splits.info
-  subset = class_balanced_subset(
+  subset = complexity_inputs.ntk_subsets(  # The subset supervision_run used.
     splits.train_labels,
     config.num_examples,
+    1,
     config.subset_seed,
     info.num_classes,
-  )
+  )[0]
   n = len(subset)
   norms = {
     ("labels", None, None): float(np.sqrt(n)),

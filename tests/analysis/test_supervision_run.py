@@ -65,7 +65,7 @@ def test_subsets_and_draws_give_a_spread(teacher_dir, tmp_path):
   )
 
 
-def test_ntk_subsets_are_disjoint_class_balanced_and_overlap_only_when_data_runs_out():
+def test_ntk_subsets_are_disjoint_class_balanced_and_refused_when_data_runs_out():
   labels = np.repeat(np.arange(4), 30)
   subsets = complexity_inputs.ntk_subsets(labels, 20, 3, seed=0, num_classes=4)
   assert [len(s) for s in subsets] == [20, 20, 20]
@@ -76,11 +76,8 @@ def test_ntk_subsets_are_disjoint_class_balanced_and_overlap_only_when_data_runs
   np.testing.assert_array_equal(
     subsets[0], class_balanced_subset(labels, 20, 0, 4)
   )
-  crowded = complexity_inputs.ntk_subsets(labels, 50, 3, seed=0, num_classes=4)
-  assert len(set(crowded[0]) & set(crowded[1])) == 0
-  assert not np.array_equal(
-    crowded[1], crowded[2]
-  )  # overlapping, still different
+  with pytest.raises(ValueError, match="disjoint NTK subsets"):
+    complexity_inputs.ntk_subsets(labels, 50, 3, seed=0, num_classes=4)
 
 
 def test_a_tuple_of_kernels_gives_one_block_of_rows_per_kernel(
