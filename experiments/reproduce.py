@@ -11,7 +11,7 @@ student grid over K processes sharing the workdir (one GPU, several machines):
   python experiments/reproduce.py ...                       # analysis and report
 """
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from kd_ntk import cli, distributed
@@ -47,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.launch(main)

@@ -4,17 +4,26 @@
   def main(argv): rows = cli.run_or_exit(loop.run, config, workdir)
   if __name__ == "__main__": cli.launch(main)
 
-Bad input (a config file, key or value, a workdir, a damaged run) ends with one
-line `error: <what is wrong and what to do>` on stderr and exit status 2; a
-diverged run with `diverged: <message>` and status 1. `--debug` shows the
-traceback instead. Every checkpoint manager is closed before exiting, so orbax's
-background save thread cannot hold the process open.
+Every launcher ends in one of these ways, each with one line on stderr:
+
+  exit 0    done
+  exit 1    `diverged: <message>`: no result (non-finite loss or weights)
+  exit 2    `error: <what is wrong and what to do>`: bad input (a config file,
+            key or value, a workdir, a damaged or busy run, damaged data) or a
+            full disk ("no space left on device ... free space and rerun")
+  exit 130  `interrupted: ...` (Ctrl-C): rerunning the command resumes
+
+`--debug` also prints the traceback, with the same exit status. Every
+checkpoint manager is closed before exiting, so orbax's background save thread
+cannot hold the process open.
 """
 
 import contextlib
+import errno
 import os
 import sys
-from typing import Callable, Optional, Sequence, TypeVar
+import traceback
+from typing import Callable, Optional, Sequence, Tuple, TypeVar
 
 from absl import app, flags, logging
 
@@ -23,6 +32,7 @@ from kd_ntk.train import checkpoint
 T = TypeVar("T")
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C.
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 # Errors that mean "the input was wrong": shown as one line, without a traceback.
@@ -68,24 +78,60 @@ def quiet_absl_logs():
     logging.set_verbosity(previous)
 
 
+def _no_space(err: BaseException) -> Optional[str]:
+  """The one-line message of a full disk anywhere in `err`'s chain, else None."""
+  seen = err
+  while seen is not None:
+    if getattr(seen, "errno", None) == errno.ENOSPC or "No space left" in str(
+      seen
+    ):
+      where = getattr(seen, "filename", None)
+      return (
+        "no space left on device"
+        + (f" (writing {where})" if where else "")
+        + ": free space and rerun the same command; it resumes from the last "
+        "complete checkpoint."
+      )
+    seen = seen.__cause__ or seen.__context__
+  return None
+
+
+def _exit_for(err: BaseException) -> Tuple[str, int]:
+  """(stderr line, exit status) of an exception that ends a launcher."""
+  if isinstance(err, KeyboardInterrupt):
+    return (
+      "interrupted: stopped by Ctrl-C; rerun the same command to resume from "
+      "the last complete checkpoint.",
+      EXIT_INTERRUPTED,
+    )
+  full = _no_space(err)
+  if full:
+    return f"error: {full}", EXIT_BAD_INPUT
+  if isinstance(err, FloatingPointError):  # Divergence: no result to report.
+    return f"diverged: {one_line(err)}", EXIT_DIVERGED
+  return f"error: {one_line(err)}", EXIT_BAD_INPUT
+
+
+def _handled(err: BaseException) -> bool:
+  return isinstance(
+    err, (*BAD_INPUT_ERRORS, FloatingPointError, KeyboardInterrupt)
+  ) or bool(_no_space(err))
+
+
 def run_or_exit(fn: Callable[..., T], *args, **kwargs) -> T:
   """Calls `fn`; bad input exits 2 with `error: <message>`, divergence exits 1
-  with `diverged: <message>` (tracebacks only with --debug)."""
+  with `diverged: <message>`, Ctrl-C exits 130 (see the module docstring).
+  With --debug the traceback is printed first; the exit status is the same."""
   with quiet_absl_logs():
     try:
       return fn(*args, **kwargs)
-    except BAD_INPUT_ERRORS as err:
-      if debugging():
-        checkpoint.close_all()
+    except BaseException as err:  # pylint: disable=broad-except
+      if not _handled(err):
         raise
-      fail(f"error: {one_line(err)}", EXIT_BAD_INPUT)
-    except (
-      FloatingPointError
-    ) as err:  # Divergence: there is no result to report.
       if debugging():
-        checkpoint.close_all()
-        raise
-      fail(f"diverged: {one_line(err)}", EXIT_DIVERGED)
+        traceback.print_exc()
+      line, code = _exit_for(err)
+      fail(line, code)
 
 
 def _config_file_problem(argv: Sequence[str]) -> Optional[str]:
@@ -123,13 +169,13 @@ def _defines_get_config(path: str) -> bool:
 def parse_flags(argv: Sequence[str]):
   """absl flag parsing whose errors (config files, overrides) are one line, exit 2."""
   missing = _config_file_problem(argv)
-  if missing and not debugging(argv):
+  if missing:
     fail(f"error: {missing}", EXIT_BAD_INPUT)
   try:
     return flags.FLAGS(argv)
   except Exception as err:  # pylint: disable=broad-except  # Any config-file error.
     if debugging(argv):
-      raise
+      traceback.print_exc()
     cause = _root_cause(err)
     message = one_line(cause)
     if cause is not err:  # Raised by the config file's get_config.
@@ -150,5 +196,15 @@ def _root_cause(err: BaseException) -> BaseException:
 
 
 def launch(main: Callable) -> None:
-  """`app.run(main)` with one-line errors for bad flags and config arguments."""
-  app.run(main, flags_parser=parse_flags)
+  """`app.run(main)` with one-line errors for bad flags and config arguments,
+  and Ctrl-C anywhere in `main` (not only inside `run_or_exit`) as one line."""
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except KeyboardInterrupt:
+      if debugging():
+        traceback.print_exc()
+      fail(*_exit_for(KeyboardInterrupt()))
+
+  app.run(guarded, flags_parser=parse_flags)

@@ -94,6 +94,36 @@ class _Problems:
       raise ConfigError(f"{what}: " + "; ".join(self.items) + ".")
 
 
+def non_finite_fields(value, prefix: str = "") -> List[str]:
+  """ "name=value must be a finite number" for every NaN or ±Inf anywhere in a
+  config (1e999 parses as inf: it would be stored as Infinity and diverge)."""
+  if isinstance(value, ml_collections.ConfigDict):
+    value = value.to_dict()
+  found = []
+  if isinstance(value, dict):
+    for key, item in value.items():
+      found += non_finite_fields(item, f"{prefix}{key}.")
+  elif isinstance(value, (list, tuple)):
+    if any(_is_number(v) and not math.isfinite(v) for v in value):
+      found.append(f"{prefix[:-1]}={tuple(value)!r} must hold finite numbers")
+    for item in value:
+      if isinstance(item, (dict, ml_collections.ConfigDict)):
+        found += non_finite_fields(item, prefix)
+  elif _is_number(value) and not math.isfinite(value):
+    found.append(f"{prefix[:-1]}={value!r} must be a finite number")
+  return found
+
+
+def _merge_non_finite(items: List[str], config, prefix: str = "") -> List[str]:
+  """`items` plus the non-finite fields no item already names."""
+  named = {i.split("=", 1)[0] for i in items}
+  return items + [
+    f
+    for f in non_finite_fields(config, prefix)
+    if f.split("=", 1)[0] not in named
+  ]
+
+
 def _is_int(value) -> bool:
   return isinstance(value, int) and not isinstance(value, bool)
 
@@ -229,10 +259,46 @@ def check_training_config(
   )
   if teacher is not None:  # Lock-step: the teacher trained beside the student.
     items += training_problems(teacher, prefix="distill.teacher.")
+  items = _merge_non_finite(items, config)
   if items:
     raise ConfigError("config: " + "; ".join(items) + ".")
   if workdir is not None:
     wd.check_writable(workdir)
+    check_data_location(config, workdir)
+
+
+def _where(record) -> str:
+  return f"{record.get('location')} ({record.get('source')})"
+
+
+def check_data_location(
+  config: ml_collections.ConfigDict, workdir: str
+) -> None:
+  """Raises unless the data this config reads is the copy its workdir (on a
+  resume) and its stored teacher were trained on (their data.json)."""
+  mine = wd.data_location(config)
+  if mine is None:
+    return
+  earlier = wd.recorded_data(workdir) if os.path.isdir(workdir) else None
+  if earlier and earlier.get("location") != mine["location"]:
+    raise ConfigError(
+      f"{workdir} was trained on the data in {_where(earlier)}; this command "
+      f"reads {_where(mine)}. Pass --data_dir={earlier.get('location')} to "
+      "resume it, or use a new --workdir."
+    )
+  distill = config.get("distill")
+  teacher_dir = distill.get("teacher_workdir") if distill else ""
+  if not teacher_dir or distill.get("mode") in ("none", "lockstep"):
+    return
+  if not os.path.isdir(teacher_dir):
+    return  # The plan names a missing teacher.
+  theirs = wd.recorded_data(teacher_dir)
+  if theirs and theirs.get("location") != mine["location"]:
+    raise ConfigError(
+      f"The teacher {teacher_dir} was trained on the data in {_where(theirs)}; "
+      f"this student would read {_where(mine)}. Pass "
+      f"--data_dir={theirs.get('location')} (the teacher's copy)."
+    )
 
 
 def data_mismatch(
@@ -279,7 +345,17 @@ def check_complexity_config(
     problems.items.append(
       "teacher_workdir is required (a run of train_teacher.py)"
     )
+  problems.items = _merge_non_finite(problems.items, config)
   problems.raise_if_any()
+  teacher_dir = config.teacher_workdir
+  if not os.path.isdir(teacher_dir):
+    raise FileNotFoundError(
+      f"Run directory {teacher_dir} does not exist (teacher_workdir); pass a "
+      "run of train_teacher.py."
+    )
+  check_examples_fit(
+    config.num_examples, wd.load_config(teacher_dir), "num_examples"
+  )
   if config.student_workdir:
     teacher, student = config.teacher_workdir, config.student_workdir
     for path in (teacher, student):
@@ -296,6 +372,59 @@ def check_complexity_config(
   wd.check_writable(workdir)
 
 
+def _pool(teacher) -> Tuple[Optional[int], Optional[int]]:
+  """(classes, training examples) a teacher config trains on (None: unknown)."""
+  sizes = KNOWN_SIZES.get(teacher.get("dataset"))
+  classes = tuple(teacher.get("classes") or ())
+  num_classes = (
+    teacher.get("num_classes")
+    or (len(classes) if classes else None)
+    or (sizes[2] if sizes else None)
+  )
+  pool = teacher.get("train_subset") or (
+    sizes[0] * (len(classes) if classes else sizes[2]) // sizes[2]
+    if sizes
+    else None
+  )
+  return num_classes, pool
+
+
+def check_examples_fit(n, teacher, name: str) -> None:
+  """Raises unless an NTK subset of `n` examples can be drawn class-balanced from
+  the teacher's training examples: C <= n <= the examples it trained on."""
+  num_classes, pool = _pool(teacher)
+  if num_classes and n < num_classes:
+    raise ConfigError(
+      f"config: {name}={n} is below the teacher's {num_classes} classes; a "
+      f"class-balanced subset needs at least one example per class."
+    )
+  if pool and n > pool:
+    raise ConfigError(
+      f"config: {name}={n} exceeds the {pool} training examples the teacher "
+      "was trained on; lower it."
+    )
+
+
+def reproduce_complexity_problems(block) -> List[str]:
+  """Every problem of a reproduction's `complexity` block (no files read)."""
+  problems = _Problems("complexity.")
+  problems.integer(block, "num_examples", 2)
+  problems.integer(block, "num_subsets", 1)
+  problems.integer(block, "eval_batch_size", 1)
+  problems.integer(block, "teacher_epoch_stride", 1)
+  problems.integer(block, "student_epoch_stride", 1)
+  problems.integer(block, "student_width", 0)
+  problems.number(block, "gamma", 0.0, low_open=True)
+  values = block.get("temperatures")
+  if (
+    not isinstance(values, (tuple, list))
+    or not values
+    or not all(_is_number(v) and math.isfinite(v) and v > 0 for v in values)
+  ):
+    problems.add("temperatures", values, "must be positive numbers")
+  return problems.items
+
+
 def check_reproduce_config(
   config: ml_collections.ConfigDict,
   workdir: str,
@@ -304,15 +433,26 @@ def check_reproduce_config(
   """Checks the seeds, the teacher config and every (label, student config) the
   grid will run (built by kd_ntk.analysis.reproduce.student_configs), then the
   workdir."""
+  from kd_ntk.distill import plan  # Lazy: plan imports this module.
+
   problems = _Problems()
   seeds = config.get("seeds")
   if not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
     problems.add("seeds", seeds, "must be one or more integers >= 0")
+  if "complexity" in config:
+    problems.items += reproduce_complexity_problems(config.complexity)
+  problems.items = _merge_non_finite(problems.items, config)
   problems.raise_if_any()
   check_training_config(config.teacher)
+  if "complexity" in config:
+    check_examples_fit(
+      config.complexity.num_examples, config.teacher, "complexity.num_examples"
+    )
   for label, student in student_configs:
     try:
       check_training_config(student)
-    except ConfigError as err:
+      if "distill" in student:
+        plan.check_fields(student)
+    except ValueError as err:
       raise ConfigError(f"{label}: {err}") from None
   wd.check_writable(workdir)

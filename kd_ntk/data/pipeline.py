@@ -19,11 +19,31 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
 def channel_stats(images_uint8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-  """Per-channel mean and std of images scaled to [0, 1] (computed on train)."""
+  """Per-channel mean and std of images scaled to [0, 1] (computed on train).
+
+  Raises:
+    ValueError naming the cause when a channel is not finite or constant
+    (normalising would divide by a zero std and train into NaN).
+  """
   scaled = (
     images_uint8.reshape(-1, images_uint8.shape[-1]).astype(np.float64) / 255.0
   )
-  return scaled.mean(0).astype(np.float32), scaled.std(0).astype(np.float32)
+  mean, std = scaled.mean(0), scaled.std(0)
+  for c in range(len(std)):
+    if not (np.isfinite(mean[c]) and np.isfinite(std[c])):
+      raise ValueError(
+        f"The {len(images_uint8)} training images hold NaN or infinite pixel "
+        f"values (channel {c}); the data is damaged: reinstall it or point "
+        "--data_dir at a good copy."
+      )
+    if std[c] == 0 and len(images_uint8) > 1:
+      raise ValueError(
+        f"Channel {c} of all {len(images_uint8)} training images is constant "
+        f"({255.0 * mean[c]:g}): nothing to learn, and normalising it divides "
+        "by zero; the data is blank or damaged: reinstall it or point "
+        "--data_dir at a good copy."
+      )
+  return mean.astype(np.float32), std.astype(np.float32)
 
 
 def normalize(

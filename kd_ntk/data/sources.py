@@ -3,7 +3,7 @@
 import dataclasses
 import functools
 import os
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -55,6 +55,47 @@ def fashion_mnist_dir(data_dir: Optional[str] = None) -> str:
   )
 
 
+def data_location(
+  name: str, data_dir: Optional[str] = None, source: Optional[str] = None
+) -> Dict[str, str]:
+  """{"dataset", "source", "location"}: the real path of the folder `load` would
+  read (IDX folder or TFDS data_dir), without reading it. Runs record it
+  (data.json) so that a student or a resume on another copy is caught."""
+  source = source or ("idx" if name in IDX_DATASETS else "tfds")
+  if source == "idx":
+    folder = fashion_mnist_dir(data_dir)
+  else:
+    folder = (
+      data_dir
+      or os.environ.get("TFDS_DATA_DIR")
+      or os.path.join("~", "tensorflow_datasets")
+    )
+  folder = os.path.realpath(os.path.abspath(os.path.expanduser(folder)))
+  return {"dataset": name, "source": source, "location": folder}
+
+
+def check_images(images: np.ndarray, where: str) -> None:
+  """Raises (one line) when images are not finite or all equal: such input would
+  train into a NaN loss that reads like a divergence."""
+  if images.size == 0:
+    return
+  if np.issubdtype(images.dtype, np.floating):
+    bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
+    if bad:
+      raise ValueError(
+        f"{where}: {bad} pixel value(s) are NaN or infinite; the images are "
+        "damaged: reinstall the data or point --data_dir at a good copy."
+      )
+  low, high = images.min(), images.max()
+  if low == high:
+    raise ValueError(
+      f"{where}: every pixel of all {len(images)} images equals {low!r} "
+      "(constant input: nothing to learn, and normalising it divides by "
+      "zero); the files are blank or damaged: reinstall the data or point "
+      "--data_dir at a good copy."
+    )
+
+
 def _load_idx(name: str, split: str, data_dir: Optional[str]):
   directory = fashion_mnist_dir(data_dir)
   images_path, labels_path = idx.find_split_files(directory, split)
@@ -83,6 +124,7 @@ def _read_idx_split(name, images_path, labels_path, directory, stamp):
       f"{labels_path}: labels must lie in [0, {len(class_names)}); found range "
       f"[{labels.min()}, {labels.max()}]. The file is corrupt or not {name}."
     )
+  check_images(images, images_path)
   info = DatasetInfo(
     name,
     len(class_names),

@@ -1,12 +1,14 @@
 """Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept.
 
 Every manager made here is a `VerifiedManager`: once a save is complete it
-records the checksums of the step's files (`kd_ntk.train.integrity`), and every
-restore verifies them first, so a corrupt step fails in one line naming the run,
-the step and the file instead of restoring wrong weights. Opening a run for
-writing (`manager(workdir)`) first drops, with a warning, the first step that
-fails verification or has no metrics row and every step after it, so a resume
-falls back to the last intact epoch and recomputes the rest.
+records the checksums of the step's files and the content digest of its weights
+(`kd_ntk.train.integrity`), and every restore verifies them first, so a corrupt
+or unverifiable step fails in one line naming the run, the step and the file
+instead of restoring wrong weights. Opening a run for writing
+(`manager(workdir)`) first drops, with a warning, the first step that is
+missing, fails verification or has no metrics row, and every step after it, so
+a resume falls back to the last intact epoch and recomputes the rest (a teacher
+whose early checkpoints were deleted is rebuilt whole).
 
 Multi-process runs: every process makes the same managers and calls the same
 save / restore / delete (orbax's multi-host path writes each array once, from
@@ -17,7 +19,7 @@ checksum records and dropped steps are written by process 0 alone.
 import atexit
 import os
 import weakref
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import jax
 import orbax.checkpoint as ocp
@@ -40,23 +42,24 @@ class VerifiedManager(ocp.CheckpointManager):
   def __init__(self, workdir: str, options: ocp.CheckpointManagerOptions):
     super().__init__(checkpoint_dir(workdir), options=options)
     self.workdir = os.path.abspath(workdir)
-    self._unrecorded: List[int] = []
+    self._unrecorded: List[Tuple[int, Optional[str]]] = []
     self._closed = False
     _OPEN.add(self)
 
   def save(self, step, *args, **kwargs):
     self.wait_until_finished()  # Records the previous step once it is complete.
+    content = _content_of(args[0] if args else kwargs.get("args"))
     saved = super().save(step, *args, **kwargs)
     if saved:
-      self._unrecorded.append(int(step))
+      self._unrecorded.append((int(step), content))
     return saved
 
   def wait_until_finished(self):
     super().wait_until_finished()
     while self._unrecorded:
-      step = self._unrecorded.pop(0)
+      step, content = self._unrecorded.pop(0)
       if distributed.is_writer():  # orbax finalised the step for every process.
-        integrity.record(self.workdir, step)
+        integrity.record(self.workdir, step, content)
 
   def restore(self, step, *args, **kwargs):
     step = self.latest_step() if step is None else step
@@ -74,6 +77,15 @@ class VerifiedManager(ocp.CheckpointManager):
     self._closed = True
     _OPEN.discard(self)
     super().close()
+
+
+def _content_of(save_args) -> Optional[str]:
+  """The weights' content digest of a save's state (its inference variables)."""
+  state = getattr(save_args, "item", None)
+  if state is None:
+    return None
+  variables = state.variables() if hasattr(state, "variables") else state
+  return integrity.content_digest(variables)
 
 
 def manager(workdir: str, create: bool = True) -> VerifiedManager:
@@ -116,44 +128,45 @@ def multiprocessing_options() -> ocp.options.MultiprocessingOptions:
 
 
 def drop_unusable_steps(workdir: str) -> List[int]:
-  """Finds the first step that fails its checksums or has no row in
-  metrics.jsonl, and deletes it and every later step, warning for each.
+  """Finds the first step that is missing (steps run 0, 1, ..., last), fails
+  its checksums (no record counts: integrity fails closed) or has no row in
+  metrics.jsonl, and deletes every step from there on, with a warning.
 
   Training is deterministic, so resuming from the last intact step recomputes
   the dropped epochs (checkpoints and rows) exactly; later steps are dropped too
-  because a trajectory must stay contiguous. A run written before checksums
-  existed gets its steps recorded, unverified, with a warning.
+  because a trajectory must stay contiguous.
 
   Returns:
     The dropped steps.
   """
   steps = integrity.saved_steps_on_disk(workdir)
-  if steps and not integrity.is_checksummed(workdir):
-    integrity.warn(
-      f"{workdir}: checkpoints {steps} predate checksums; recording "
-      "their checksums now, unverified."
-    )
-    for step in steps:
-      integrity.record(workdir, step)
-  integrity.start(workdir)
+  if not steps:
+    integrity.start(workdir)
+    return []
   row_epochs = {
     row.get("epoch") for row in wd.read_metrics(workdir, repair=True)
   }
-  for index, step in enumerate(steps):
-    issue = integrity.problem(workdir, step)
+  present = set(steps)
+  for step in range(steps[-1] + 1):
+    if step not in present:
+      issue = "it is missing"
+    else:
+      issue = integrity.problem(workdir, step)
     if issue is None and step not in row_epochs:
       issue = f"{wd.METRICS_FILE} has no row for it"
     if issue is not None:
-      dropped = steps[index:]
+      dropped = [s for s in steps if s >= step]
       integrity.warn(
         f"{workdir}: checkpoint step {step} is unusable ({issue}); deleting "
         f"steps {dropped} and resuming from "
-        + (f"step {steps[index - 1]}" if index else "scratch")
+        + (f"step {step - 1}" if step else "scratch")
         + " (deterministic training recomputes them)."
       )
       for later in dropped:
         integrity.delete_step(workdir, later)
+      integrity.start(workdir)
       return dropped
+  integrity.start(workdir)
   return []
 
 

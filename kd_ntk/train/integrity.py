@@ -7,8 +7,16 @@ fingerprint of the run's config.json. `problem(workdir, s)` recomputes them and
 names the first file that differs; `verify` turns a problem into
 `CorruptCheckpointError` (one line: run, step, file).
 
-A run whose workdir has no integrity/ folder predates checksums ("legacy"): its
-steps are accepted unverified, and the first resume records them.
+Integrity fails closed: a step without a readable record (the integrity/
+folder deleted, a record damaged or edited, a file added or removed) is never
+trusted. Readers refuse it; the run's own rerun deletes it and every later step
+and recomputes them (training is deterministic, so the rebuild is exact).
+
+Each record also holds `content`, the SHA-256 of the step's weights (the
+inference variables: names, dtypes, shapes and bytes of every array, see
+`content_digest`), computed from the saved state itself. A student is bound to
+its teacher by these (`kd_ntk.train.binding`), so an identical rebuild of a
+teacher is the same teacher and a changed one is not.
 """
 
 import hashlib
@@ -43,8 +51,29 @@ def _record_path(workdir: str, step: int) -> str:
 
 
 def is_checksummed(workdir: str) -> bool:
-  """Whether the run records checksums (False for runs written before them)."""
+  """Whether the run's integrity/ folder exists (steps without it are refused)."""
   return os.path.isdir(os.path.join(workdir, INTEGRITY_DIR))
+
+
+def content_digest(tree) -> str:
+  """SHA-256 over the arrays of a pytree: each leaf's path, dtype, shape, bytes.
+
+  Replicated multi-process arrays are read from their first local shard (a
+  full copy). Equal weights give equal digests however they were saved.
+  """
+  import jax  # Lazy: integrity is imported by light modules.
+  import numpy as np
+
+  digest = hashlib.sha256()
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+      leaf = leaf.addressable_data(0)
+    array = np.ascontiguousarray(np.asarray(leaf))
+    digest.update(
+      f"{jax.tree_util.keystr(path)}|{array.dtype.str}|{array.shape}|".encode()
+    )
+    digest.update(array.tobytes())
+  return digest.hexdigest()
 
 
 def start(workdir: str) -> None:
@@ -104,20 +133,22 @@ def digest(files: Dict[str, List]) -> str:
   return hashlib.sha256(text.encode()).hexdigest()
 
 
-def record(workdir: str, step: int) -> None:
-  """Writes integrity/<step>.json for a finished save (atomically: tmp + rename)."""
+def record(workdir: str, step: int, content: Optional[str] = None) -> None:
+  """Writes integrity/<step>.json for a finished save (atomically: tmp + rename).
+
+  Args:
+    content: `content_digest` of the step's inference variables (None: unknown).
+  """
+  from kd_ntk.train import workdir as wd  # Lazy: workdir imports lock only.
+
   start(workdir)
   entry = {
     "step": int(step),
     "config_fingerprint": config_fingerprint(workdir),
     "files": step_files(workdir, step),
+    "content": content,
   }
-  path = _record_path(workdir, step)
-  with open(path + ".tmp", "w") as fh:
-    json.dump(entry, fh, indent=1, sort_keys=True)
-    fh.flush()
-    os.fsync(fh.fileno())
-  os.replace(path + ".tmp", path)
+  wd.write_json_atomic(_record_path(workdir, step), entry)
 
 
 def read_record(workdir: str, step: int) -> Optional[Dict]:
@@ -138,15 +169,36 @@ def forget(workdir: str, step: int) -> None:
     os.remove(path)
 
 
+def _well_formed(entry) -> bool:
+  files = entry.get("files") if isinstance(entry, dict) else None
+  return (
+    isinstance(files, dict)
+    and bool(files)
+    and all(
+      isinstance(v, list)
+      and len(v) == 2
+      and isinstance(v[0], int)
+      and isinstance(v[1], str)
+      for v in files.values()
+    )
+  )
+
+
 def problem(workdir: str, step: int) -> Optional[str]:
-  """None when step `step` matches its record, else what is wrong (a few words)."""
+  """None when step `step` matches its record, else what is wrong (a few words).
+
+  Fails closed: no integrity/ folder, no record, a damaged record or a file
+  the record does not list are problems, like a changed file.
+  """
   if not os.path.isdir(step_dir(workdir, step)):
     return "its folder is missing"
+  if not is_checksummed(workdir):
+    return f"its checksum records ({INTEGRITY_DIR}/) are missing"
   entry = read_record(workdir, step)
   if entry is None:
-    return "it has no checksum record (its save was interrupted)"
-  if entry.get("unreadable"):
-    return f"its checksum record {_record_path(workdir, step)} is unreadable"
+    return "it has no checksum record (its save was interrupted, or the record was deleted)"
+  if entry.get("unreadable") or not _well_formed(entry):
+    return f"its checksum record {_record_path(workdir, step)} is damaged"
   if entry.get("config_fingerprint") != config_fingerprint(workdir):
     return f"it was written under another {CONFIG_FILE}"
   root = step_dir(workdir, step)
@@ -158,19 +210,29 @@ def problem(workdir: str, step: int) -> Optional[str]:
       return f"file {rel} has {os.path.getsize(path)} bytes, {size} when saved"
     if file_sha256(path) != sha:
       return f"file {rel} differs from its checksum"
+  extra = sorted(set(_relative_files(root)) - set(entry["files"]))
+  if extra:
+    return f"file {extra[0]} was not there when it was saved"
   return None
 
 
+def _relative_files(root: str) -> List[str]:
+  return [
+    os.path.relpath(os.path.join(folder, name), root)
+    for folder, _, names in os.walk(root)
+    for name in names
+  ]
+
+
 def verify(workdir: str, step: int) -> None:
-  """Raises CorruptCheckpointError unless step `step` is intact (legacy runs pass)."""
-  if not is_checksummed(workdir):
-    return
+  """Raises CorruptCheckpointError unless step `step` is intact (fails closed)."""
   issue = problem(workdir, step)
   if issue:
     raise CorruptCheckpointError(
       f"{os.path.abspath(workdir)}: checkpoint step {step} is corrupt ({issue}). "
-      "Rerun this run's own command to resume from its last intact step, or train "
-      "it again in a new --workdir."
+      "Rerun this run's own command to rebuild it from its last intact step "
+      "(deterministic: students bound to it accept an identical rebuild), or "
+      "train it again in a new --workdir."
     )
 
 

@@ -8,20 +8,21 @@ order: the metrics row (and its scalars), then the checkpoint. A crash in
 between leaves a row without a checkpoint, which the resume drops (`start`);
 the event file keeps its copy, so TensorBoard may show that epoch twice.
 
+The run holds its workdir's lock (`kd_ntk.train.lock`) from `claim` to `close`:
+a second process started on the same workdir is refused in one line.
 Writing is confined to the methods below, and in a multi-process run the host
 files (config.json, metrics rows, events, diverged.json) are written by process
 0 alone (`self.writes`); checkpoint saves, restores and deletes stay collective
 (orbax coordinates the processes itself). Every process makes the same calls.
 """
 
-import json
 import os
 from typing import Any, Callable, Dict, List, Optional
 
 import jax
 
 from kd_ntk import distributed
-from kd_ntk.train import checkpoint, workdir as wd
+from kd_ntk.train import checkpoint, lock, workdir as wd
 from kd_ntk.train.event_file import EventFileWriter, scalar_values
 from kd_ntk.train.state import replicate
 
@@ -49,6 +50,10 @@ class Recorder:
       True when the workdir already held this config (a resume).
     """
     # Process 0 writes; the others only check, then follow its answer.
+    if self.writes:  # Locked before anything is written (one run per workdir).
+      wd.check_writable(self.workdir)
+      os.makedirs(self.workdir, exist_ok=True)
+      lock.acquire(self.workdir)
     resumed = wd.claim(self.workdir, self.config, write=self.writes)
     resumed = bool(distributed.broadcast_from_writer(resumed))
     self._mngr = checkpoint.manager(self.workdir)
@@ -85,8 +90,7 @@ class Recorder:
   def mark_diverged(self, record: Dict[str, Any]) -> None:
     """Writes diverged.json (for report tooling) describing a diverged epoch."""
     if self.writes:
-      with open(os.path.join(self.workdir, DIVERGED_FILE), "w") as fh:
-        json.dump(record, fh)
+      wd.write_json_atomic(os.path.join(self.workdir, DIVERGED_FILE), record)
 
   def rows(self) -> List[Dict[str, Any]]:
     """Every metrics row written so far (by process 0, once all processes are here)."""
@@ -97,7 +101,11 @@ class Recorder:
     """Waits for pending checkpoint saves and releases the manager and events."""
     if self._events is not None:
       self._events.close()
-    if self._mngr is not None:
-      self._mngr.wait_until_finished()
-      self._mngr.close()
-      self._mngr = None
+    try:
+      if self._mngr is not None:
+        self._mngr.wait_until_finished()
+        self._mngr.close()
+        self._mngr = None
+    finally:
+      if self.writes:
+        lock.release(self.workdir)

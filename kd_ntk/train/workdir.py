@@ -1,19 +1,29 @@
-"""Workdir files shared by every run: config.json, metrics.jsonl, progress output.
+"""Workdir files shared by every run: config.json, data.json, metrics.jsonl,
+progress output.
 
 A workdir belongs to one config: rerunning the same config resumes it, a
 different config is refused (nothing already written is overwritten silently).
+Path fields (`*workdir`, `data_dir`) are compared after normalisation, so a
+trailing '/' or a symlink spelled as its real path is the same run. A workdir
+held by another live process (`kd_ntk.train.lock`) is refused before anything
+is written. Records are written atomically (`write_json_atomic`): a full disk
+leaves the previous file or none, never an empty one.
 """
 
 import json
 import os
 import sys
 import time
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 import ml_collections
 
+from kd_ntk.train import lock
+
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+DATA_FILE = "data.json"
+PATH_FIELDS = ("data_dir",)  # Besides every field whose name ends in "workdir".
 
 
 def config_to_dict(config: ml_collections.ConfigDict) -> Dict[str, Any]:
@@ -36,29 +46,133 @@ def claim(
     ValueError if the workdir holds a run of a different config, naming the
     differing fields.
   """
-  check_writable(workdir)
-  os.makedirs(workdir, exist_ok=True)
+  check_writable(workdir)  # Also refuses a workdir another process holds.
   path = os.path.join(workdir, CONFIG_FILE)
   wanted = config_to_dict(config)
+  if _left_empty(workdir):
+    print(
+      f"WARNING: {path} is empty (a write that failed, e.g. on a full disk, "
+      "before any training); writing it again.",
+      file=sys.stderr,
+      flush=True,
+    )
+    if write:
+      os.remove(path)
   if os.path.exists(path):
     existing = _read_json(path)
-    if existing != wanted:
-      diffs = sorted(
-        k
-        for k in set(existing) | set(wanted)
-        if existing.get(k) != wanted.get(k)
-      )
+    diffs = config_differences(existing, wanted)
+    if diffs:
       raise ValueError(
         f"{workdir} already holds a run with a different config (fields differ: "
         f"{diffs}). Use a new --workdir (students distilled from the run in {workdir} "
         "are bound to it: retraining it in place would strand them)."
       )
+    if write:
+      _record_data(workdir, config)
     return True
   if not write:
     return False
-  with open(path, "w") as fh:
-    json.dump(wanted, fh, indent=2, sort_keys=True)
+  os.makedirs(workdir, exist_ok=True)
+  write_json_atomic(path, wanted, indent=2)
+  _record_data(workdir, config)
   return False
+
+
+def _left_empty(workdir: str) -> bool:
+  """A 0-byte config.json and nothing trained: an earlier claim that failed."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  checkpoints = os.path.join(workdir, "checkpoints")
+  return (
+    os.path.isfile(path)
+    and os.path.getsize(path) == 0
+    and not os.path.exists(os.path.join(workdir, METRICS_FILE))
+    and not (os.path.isdir(checkpoints) and os.listdir(checkpoints))
+  )
+
+
+def is_path_field(name: str) -> bool:
+  return name.endswith("workdir") or name in PATH_FIELDS
+
+
+def normalise_path(path: str) -> str:
+  """The real absolute path (symlinks resolved, trailing '/' dropped; '' stays '')."""
+  if not isinstance(path, str) or not path:
+    return path
+  return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
+
+
+def _normalised(value: Any, name: str = "") -> Any:
+  if isinstance(value, dict):
+    return {k: _normalised(v, k) for k, v in value.items()}
+  if is_path_field(name) and isinstance(value, str):
+    return normalise_path(value)
+  return value
+
+
+def config_differences(existing: Dict, wanted: Dict) -> List[str]:
+  """Top-level fields in which two config dicts differ; path fields are equal
+  when equal as written or as real paths."""
+  return sorted(
+    k
+    for k in set(existing) | set(wanted)
+    if existing.get(k) != wanted.get(k)
+    and _normalised(existing.get(k), k) != _normalised(wanted.get(k), k)
+  )
+
+
+def write_json_atomic(path: str, value: Any, indent: Optional[int] = 1) -> None:
+  """Writes `value` as JSON to `path` through a temporary file, fsync and rename.
+
+  On any error (a full disk: ENOSPC) the temporary file is removed and `path`
+  keeps its previous content (or stays absent), then the error propagates.
+  """
+  tmp = f"{path}.tmp.{os.getpid()}"
+  try:
+    with open(tmp, "w") as fh:
+      json.dump(value, fh, indent=indent, sort_keys=True)
+      fh.flush()
+      os.fsync(fh.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    raise
+
+
+def data_location(config) -> Optional[Dict[str, str]]:
+  """{"dataset", "source", "location"}: where a run config reads its data (None
+  for configs without a dataset). Reads no data."""
+  if not config.get("dataset"):
+    return None
+  from kd_ntk.data import sources  # Lazy: keeps this module light.
+
+  return sources.data_location(
+    config.dataset,
+    config.get("data_dir") or None,
+    config.get("data_source") or None,
+  )
+
+
+def recorded_data(workdir: str) -> Optional[Dict[str, str]]:
+  """The data location a run recorded (None for runs that recorded none)."""
+  path = os.path.join(workdir, DATA_FILE)
+  if not os.path.isfile(path):
+    return None
+  try:
+    with open(path) as fh:
+      value = json.load(fh)
+  except (OSError, ValueError):
+    return None
+  return value if isinstance(value, dict) else None
+
+
+def _record_data(workdir: str, config) -> None:
+  """Writes data.json once (process 0); runs from before it get one on resume."""
+  where = data_location(config)
+  if where is not None and recorded_data(workdir) is None:
+    write_json_atomic(os.path.join(workdir, DATA_FILE), where)
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
@@ -92,9 +206,20 @@ def check_writable(workdir: str) -> None:
   """Raises (one line) unless `workdir` is, or can be created as, a writable folder.
 
   Called before any data is loaded, so a run that cannot write its results
-  fails before computing them.
+  fails before computing them. Also refuses an empty path, a symlink to a
+  missing folder, and a workdir another live process holds (`lock`).
   """
+  if not isinstance(workdir, str) or not workdir.strip():
+    raise ValueError(
+      f"--workdir={workdir!r} is empty; pass the run's folder, e.g. "
+      "--workdir=runs/teacher."
+    )
   path = os.path.abspath(workdir)
+  if os.path.islink(path) and not os.path.exists(path):
+    raise ValueError(
+      f"--workdir={workdir} is a symlink to {os.readlink(path)}, which does "
+      "not exist; create that folder or pass another --workdir."
+    )
   if os.path.exists(path) and not os.path.isdir(path):
     raise ValueError(
       f"--workdir={workdir} is a file, not a folder; pass a folder path."
@@ -111,6 +236,8 @@ def check_writable(workdir: str) -> None:
       f"--workdir={workdir} is not writable ({existing} is read-only); "
       "pass a writable folder or fix its permissions."
     )
+  if os.path.isdir(path):
+    lock.check_free(path)
 
 
 def _parse_rows(path: str):
@@ -162,9 +289,21 @@ def truncate_metrics(workdir: str, last_epoch: int) -> None:
       file=sys.stderr,
       flush=True,
     )
-  kept = [r for r in rows if r["epoch"] <= last_epoch]
-  if len(kept) == len(rows) and not damage and os.path.exists(path):
+  by_epoch = {}
+  for r in rows:  # One row per epoch, the last one written (a rerun's).
+    if r["epoch"] <= last_epoch:
+      by_epoch[r["epoch"]] = r
+  kept = [by_epoch[e] for e in sorted(by_epoch)]
+  if kept == rows and not damage and os.path.exists(path):
     return  # Nothing to drop: leave the file untouched.
+  duplicates = len([r for r in rows if r["epoch"] <= last_epoch]) - len(kept)
+  if duplicates:
+    print(
+      f"WARNING: {path} holds {duplicates} duplicate row(s) of one epoch "
+      "(two runs at once in this workdir?); keeping the last row of each epoch.",
+      file=sys.stderr,
+      flush=True,
+    )
   write_rows(path, kept, mode="w")
 
 

@@ -147,7 +147,8 @@ def test_student_refuses_a_teacher_retrained_at_the_same_path(
   with pytest.raises(
     ValueError,
     match=r"teacher .* has changed since \(its config differs "
-    r"in \['seed'\]; checkpoints \[0, 1, 2\] were rewritten\).*new --workdir",
+    r"in \['seed'\]; checkpoints \[0, 1, 2\] were rewritten with other "
+    r"weights\).*new --workdir",
   ):
     distill_loop.run(config, student)
   assert snapshot(student) == before

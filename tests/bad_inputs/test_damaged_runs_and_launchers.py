@@ -83,13 +83,55 @@ def test_interrupted_save_without_checksums_is_recomputed(
   ) is None
 
 
-def test_run_from_before_checksums_is_adopted(teacher_dir, tmp_path, capsys):
+def test_run_without_integrity_records_is_refused_then_rebuilt(
+  teacher_dir, tmp_path, capsys
+):
+  """Integrity fails closed: no records, no trust; the rerun rebuilds exactly."""
   run = copy_run(teacher_dir, str(tmp_path / "teacher"))
+  original = wd.read_metrics(run)
   shutil.rmtree(os.path.join(run, "integrity"))
-  runs.restore_variables(run, 2)  # Readers accept a legacy run unverified.
-  loop.run(teacher_config.get_config("tiny,epochs=2"), run)
-  assert "predate checksums" in capsys.readouterr().err
+  with pytest.raises(
+    integrity.CorruptCheckpointError,
+    match=r"step 2 is corrupt \(its checksum records \(integrity/\) are missing",
+  ):
+    runs.restore_variables(run, 2)
+  rows = loop.run(teacher_config.get_config("tiny,epochs=2"), run)
+  err = capsys.readouterr().err
+  assert (
+    "step 0 is unusable (its checksum records (integrity/) are missing)" in err
+  )
+  assert "resuming from scratch" in err
+  assert _without_seconds(rows) == _without_seconds(original)
   assert all(integrity.problem(run, s) is None for s in (0, 1, 2))
+
+
+def test_deleted_checkpoints_are_restored_by_the_rerun(
+  teacher_dir, tmp_path, capsys
+):
+  run = copy_run(teacher_dir, str(tmp_path / "teacher"))
+  original = wd.read_metrics(run)
+  for step in (0, 1):
+    shutil.rmtree(os.path.join(run, "checkpoints", str(step)))
+  rows = loop.run(teacher_config.get_config("tiny,epochs=2"), run)
+  assert "step 0 is unusable (it is missing)" in capsys.readouterr().err
+  assert checkpoint.saved_epochs(run) == [0, 1, 2]
+  assert _without_seconds(rows) == _without_seconds(original)
+  for step in (0, 1, 2):  # The same weights as before.
+    assert (
+      integrity.read_record(run, step)["content"]
+      == integrity.read_record(teacher_dir, step)["content"]
+    )
+
+
+def test_duplicate_metric_rows_are_dropped_on_resume(teacher_dir, tmp_path):
+  run = copy_run(teacher_dir, str(tmp_path / "teacher"))
+  path = os.path.join(run, wd.METRICS_FILE)
+  lines = open(path).read().splitlines(keepends=True)
+  with open(path, "w") as fh:  # Two runs at once used to write rows twice.
+    fh.writelines(lines[:2] + lines[1:2] + lines[2:] + lines[2:])
+  rows = loop.run(teacher_config.get_config("tiny,epochs=2"), run)
+  assert [r["epoch"] for r in rows] == [0, 1, 2]
+  assert [r["epoch"] for r in wd.read_metrics(run)] == [0, 1, 2]
 
 
 # --- Finite or nothing. ---
@@ -230,5 +272,5 @@ def test_launcher_exits_2_with_one_line(launched, name):
 
 def test_launcher_debug_flag_shows_the_traceback(launched):
   code, _, err, workdir = launched["debug"]
-  assert code == 1 and "Traceback" in err and "is a file, not a folder" in err
+  assert code == 2 and "Traceback" in err and "is a file, not a folder" in err
   assert open(workdir).read() == "x"

@@ -14,6 +14,7 @@ from kd_ntk import models
 from kd_ntk.configs import teacher
 from kd_ntk.train import (
   checkpoint,
+  integrity,
   loop,
   runs,
   state as state_lib,
@@ -150,13 +151,8 @@ def test_run_is_read_back_from_its_own_files(finished_run, tmp_path):
   assert runs.RunReader(workdir).variables(1) is not reader.variables(
     1
   )  # ...not globally.
-  old = str(
-    tmp_path / "old_run"
-  )  # A run written before config.json had the data fields.
+  old = str(tmp_path / "old_run")  # Written before config.json had data fields.
   shutil.copytree(workdir, old)
-  shutil.rmtree(
-    os.path.join(old, "integrity")
-  )  # It predates checkpoint checksums too.
   path = os.path.join(old, "config.json")
   with open(path) as fh:
     fields = {
@@ -166,6 +162,12 @@ def test_run_is_read_back_from_its_own_files(finished_run, tmp_path):
     }
   with open(path, "w") as fh:
     json.dump(fields, fh)
+  with pytest.raises(  # Integrity fails closed: another config.json, refused.
+    integrity.CorruptCheckpointError, match="written under another config.json"
+  ):
+    runs.restore_variables(old, 2)
+  for step in (0, 1, 2):  # Recorded again under the edited config.json.
+    integrity.record(old, step)
   for a, b in zip(
     jax.tree_util.tree_leaves(runs.restore_variables(old, 2)),
     jax.tree_util.tree_leaves(runs.restore_variables(workdir, 2)),
