@@ -9,6 +9,10 @@ never on the test set:
 
 Ties go to the earlier checkpoint. The scores and the choice are written to
 `teacher_selection.json` by the caller, so the report can show them.
+
+The candidates must include a quarter and a half of the teacher's training
+(epochs max(1, ⌊T/4⌋) and max(1, ⌊T/2⌋); `early_epochs`), so that "early
+stopped" can be genuinely early; validation still decides among them.
 """
 
 import json
@@ -39,10 +43,17 @@ def validation_data(teacher_config, validation_size: int, validation_seed: int):
   return splits.validation_images, splits.validation_labels, splits.info
 
 
+def early_epochs(teacher_epochs: int) -> tuple[int, int]:
+  """(a quarter, a half) of T teacher epochs: (max(1, ⌊T/4⌋), max(1, ⌊T/2⌋))."""
+  t = int(teacher_epochs)
+  return max(1, t // 4), max(1, t // 2)
+
+
 def check_candidates(
   candidates: Sequence[int], teacher_epochs: int, criterion: str
 ) -> None:
-  """Fails fast (before any training) on a candidate list that cannot be scored."""
+  """Fails fast (before any training) on a candidate list that cannot be scored
+  or that lacks a quarter and a half of training (`early_epochs`)."""
   if criterion not in CRITERIA:
     raise ValueError(
       f"early.criterion must be one of {sorted(CRITERIA)}; got {criterion!r}."
@@ -52,6 +63,16 @@ def check_candidates(
     raise ValueError(
       f"early.candidates {tuple(candidates)} must be teacher epochs in "
       f"1..{teacher_epochs} (the teacher's epochs); bad: {bad}."
+    )
+  missing = sorted(
+    set(early_epochs(teacher_epochs)) - {int(e) for e in candidates}
+  )
+  if missing:
+    raise ValueError(
+      f"early.candidates {tuple(candidates)} must include {missing}: a quarter "
+      f"and a half of the teacher's {teacher_epochs} epochs "
+      f"{early_epochs(teacher_epochs)}, so the early-stopped teacher can be "
+      "genuinely early; add them."
     )
 
 

@@ -109,12 +109,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     0.0  # Linear lr warm-up (scale.py sets it).
   )
   config.early = ml_collections.ConfigDict()
-  config.early.candidates = (
-    5,
-    10,
-    15,
-    20,
-  )  # Teacher epochs the early teacher is chosen from.
+  # Teacher epochs the early teacher is chosen from; they must include a
+  # quarter and a half of training (7 and 15 of 30; teacher_selection).
+  config.early.candidates = (5, 7, 10, 15, 20)
   config.early.criterion = (
     "val_loss"  # val_loss (lowest) | val_accuracy (highest).
   )
@@ -179,7 +176,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.seeds = (0, 1, 2, 3, 4, 5)
     config.students_run.epochs = 10
     config.students_run.train_eval_size = 1024
-    config.early.candidates = (3, 5, 7)
+    config.early.candidates = (2, 3, 5, 7)  # A quarter (2) and half (5) of 10.
     config.complexity.num_examples = 512
     config.complexity.num_subsets = 3
     config.complexity.student_width = 0  # The only student, width 2.
