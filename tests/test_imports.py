@@ -13,6 +13,9 @@ CORE_MODULES = [
   "kd_ntk.complexity",
   "kd_ntk.distill",
   "kd_ntk.metrics",
+  "kd_ntk.scoring",
+  "kd_ntk.teachers",
+  "kd_ntk.models.adapter",
 ]
 
 
@@ -46,3 +49,31 @@ def test_importing_plots_leaves_the_matplotlib_backend_alone():
   )
   assert out.returncode == 0, out.stderr
   assert out.stdout.split() == ["svg", "False"]
+
+
+def test_import_kd_ntk_gives_its_subpackages_lazily():
+  """`import kd_ntk` loads no subpackage (not even JAX); attribute access does,
+  still without TensorFlow or neural-tangents."""
+  code = (
+    "import sys, kd_ntk\n"
+    "print('jax' in sys.modules, 'kd_ntk.ntk' in sys.modules)\n"
+    "print(kd_ntk.ntk.empirical_ntk.__name__, kd_ntk.complexity.one_hot.__name__,"
+    " kd_ntk.score_teacher.__name__, kd_ntk.load_teacher.__name__)\n"
+    "print(all(hasattr(kd_ntk, name) for name in kd_ntk.__all__))\n"
+    "print(sorted(m for m in ('tensorflow', 'neural_tangents') if m in sys.modules))\n"
+    "try:\n"
+    "  kd_ntk.no_such_module\n"
+    "except AttributeError as err:\n"
+    "  print(err)\n"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, check=False
+  )
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.splitlines() == [
+    "False False",
+    "empirical_ntk one_hot score_teacher load_teacher",
+    "True",
+    "[]",
+    "module 'kd_ntk' has no attribute 'no_such_module'",
+  ]

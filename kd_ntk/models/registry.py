@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kd_ntk.models.adapter import FlaxAdapter, with_state  # noqa: F401
 from kd_ntk.models.cnn import PlainCNN
 from kd_ntk.models.lenet import LeNet5
 from kd_ntk.models.mlp import MLP
@@ -74,9 +75,11 @@ def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
 def init_variables(
   model: nn.Module, rng: jax.Array, input_shape
 ) -> Mapping[str, Any]:
-  """Initialises the model on a dummy batch of one image of `input_shape` (H, W, C)."""
+  """Initialises any flax module on a dummy batch of one input of `input_shape`
+  (e.g. (H, W, C)), in inference mode (`adapter.FlaxAdapter`: `train=False`
+  where `__call__` takes it, nothing where it takes only `x`)."""
   dummy = jnp.zeros((1, *input_shape), jnp.float32)
-  return model.init({"params": rng, "dropout": rng}, dummy, train=False)
+  return FlaxAdapter(model).init(rng, dummy)
 
 
 def inference_fn(
@@ -86,14 +89,10 @@ def inference_fn(
 
   Every collection other than "params" (BatchNorm running statistics) is closed
   over, and the model runs in inference mode, so `f` is a deterministic function
-  of the parameters: the form the NTK code differentiates.
+  of the parameters: the form the NTK code differentiates. Any flax module
+  works, with or without a `train` argument (`kd_ntk.models.adapter`).
   """
-  frozen = {k: v for k, v in variables.items() if k != "params"}
-
-  def f(params, x):
-    return model.apply({"params": params, **frozen}, x, train=False)
-
-  return f, variables["params"]
+  return FlaxAdapter(model).inference_fn(variables)
 
 
 def stateful_inference_fn(
@@ -111,17 +110,7 @@ def stateful_inference_fn(
   are reused).
   """
 
-  def f(theta, x):
-    state = jax.lax.stop_gradient(theta["state"])
-    return model.apply({"params": theta["params"], **state}, x, train=False)
-
-  return f
-
-
-def with_state(variables: Mapping[str, Any]) -> Dict[str, Any]:
-  """θ of `stateful_inference_fn`: the parameters and the other collections."""
-  state = {k: v for k, v in variables.items() if k != "params"}
-  return {"params": variables["params"], "state": state}
+  return FlaxAdapter(model).stateful_fn()
 
 
 def parameter_count(params) -> int:
