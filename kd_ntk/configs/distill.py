@@ -92,6 +92,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.eval_batch_size = 1000  # Evaluation / prediction batch.
   config.label_smoothing = 0.0  # ε of the α-weighted label term.
   config.optimizer = common.optimizer_block(learning_rate=0.05)
+  # Student-only fields of schedule "cosine" (kd_ntk.distill.optimizer): the
+  # final rate lr_floor × peak, after a constant phase to decay_start × training.
+  config.optimizer.lr_floor = 0.0  # 0 = cosine to 0 (the teacher's form).
+  config.optimizer.decay_start = 0.0  # Fraction of training before the cosine.
   config.train_eval_size = (
     2048  # Train-set metrics on this fixed class-balanced
   )
