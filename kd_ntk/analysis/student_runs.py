@@ -9,6 +9,14 @@ subset from the final checkpoints:
 
   margin loss = (1/N) Σ_i 1[ρ_S(x_i, ŷ_T(x_i)) ≤ γ],  ŷ_T = argmax z_T,
   ρ_S(x, y) = z_S(x)_y − max_{y' ≠ y} z_S(x)_{y'}.
+
+Every run of one `run_grid` (and of one `run_slice`) shares a
+`kd_ntk.distill.seed_grid.Shared`: the data, the teacher's checkpoints and its
+logits, and one compiled step per distinct student, so a grid cell's seeds pay
+set-up and compilation once. The margin loss then reads the teacher's logits
+from it as well. Each run's records and result row are those of the run made
+alone (`one_process=False` makes every run alone, as before the grid path;
+tests/distill/test_seed_grid.py compares the two).
 """
 
 import os
@@ -24,9 +32,10 @@ from kd_ntk.analysis.records import Student, TeachingMethod, result_row
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.distill import loop as distill_loop
-from kd_ntk.train import runs
+from kd_ntk.distill.seed_grid import Shared
+from kd_ntk.train import binding, runs
 from kd_ntk.train.evaluation import predict_logits
-from kd_ntk.train.from_config import splits_from_config
+from kd_ntk.train.from_config import splits_from_config, with_data_fields
 
 # Fields a student copies from its teacher's config, so both see the same data.
 COPIED_FROM_TEACHER = (
@@ -139,6 +148,38 @@ def margin_loss(
   )
 
 
+def margin_loss_shared(
+  shared: Shared, cfg, student_dir: str, gamma: float
+) -> float:
+  """`margin_loss` of a finished run of the grid, with the teacher's final
+  logits and the student's evaluator taken from `shared` (same values: the
+  same images, batch size and compiled inference step)."""
+  plan = distill_loop.plan_lib.make_plan(cfg, student_dir)
+  splits = shared.splits(cfg)
+  cfg = with_data_fields(cfg, splits.info)
+  sets = shared.eval_sets(cfg, splits)
+  teachers = shared.teachers(
+    cfg, plan, sets, binding.fingerprint(plan.teacher_workdir)
+  )
+  teacher_logits = teachers.of_epoch(plan.teacher_epochs)["train"]
+  _, model = runs.load_run(student_dir, cfg.num_classes)
+  variables = runs.restore_variables(
+    student_dir,
+    runs.final_epoch(student_dir),
+    cfg.input_shape,
+    shared.mesh(),
+    cfg.num_classes,
+  )
+  student_logits = shared.evaluator(cfg, model).logits(
+    variables, sets["train"][0]
+  )
+  return float(
+    np.mean(
+      metrics.margins(student_logits, np.argmax(teacher_logits, -1)) <= gamma
+    )
+  )
+
+
 def run_slice(
   layout: Layout,
   run: ml_collections.ConfigDict,
@@ -156,6 +197,7 @@ def run_slice(
   first, step = share
   mine = list(grid)[first::step]
   progress = Progress(len(mine))
+  shared = Shared()
   for task, teacher_cfg, student, method, seed in mine:
     _run_one(
       layout,
@@ -167,11 +209,21 @@ def run_slice(
       seed,
       early_epoch,
       progress,
+      shared,
     )
 
 
 def _run_one(
-  layout, run, task, teacher_cfg, student, method, seed, early_epoch, progress
+  layout,
+  run,
+  task,
+  teacher_cfg,
+  student,
+  method,
+  seed,
+  early_epoch,
+  progress,
+  shared=None,
 ):
   """Runs (or resumes) one student run: (its config, final row), or (its
   config, the FloatingPointError) when it diverged."""
@@ -181,7 +233,7 @@ def _run_one(
   workdir = layout.student_run(task, student, method, seed)
   progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
   try:
-    return cfg, distill_loop.run(cfg, workdir)[-1]
+    return cfg, distill_loop.run(cfg, workdir, shared)[-1]
   except FloatingPointError as err:
     print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
     return cfg, err
@@ -198,9 +250,19 @@ def run_grid(
   gamma: float,
   progress: Progress,
   early_epoch: Optional[int] = None,
+  *,
+  one_process: bool = True,
+  shared: Optional[Shared] = None,
 ) -> List[Dict]:
-  """Runs (or resumes) every (student, method, seed); returns the result rows."""
+  """Runs (or resumes) every (student, method, seed); returns the result rows.
+
+  Args:
+    one_process: share data, teacher targets and compiled steps between the
+      runs (`shared`, or a new `Shared`); False: every run alone.
+  """
   teacher_dir = layout.teacher(task)
+  if one_process:
+    shared = shared or Shared()
   splits = splits_from_config(teacher_cfg)
   eval_size = min(
     run.train_eval_size or len(splits.train_labels), len(splits.train_labels)
@@ -223,6 +285,7 @@ def run_grid(
           seed,
           early_epoch,
           progress,
+          shared if one_process else None,
         )
         if isinstance(final, FloatingPointError):
           rows.append(
@@ -237,7 +300,12 @@ def run_grid(
           continue
         workdir = layout.student_run(task, student, method, seed)
         kept = {k: final.get(k) for k in KEPT}
-        if method.mode != "none":
+        if method.mode != "none" and one_process:
+          with shared.timer("result_rows"):
+            kept["train_margin_loss_final"] = margin_loss_shared(
+              shared, cfg, workdir, gamma
+            )
+        elif method.mode != "none":
           kept["train_margin_loss_final"] = margin_loss(
             workdir,
             teacher_dir,

@@ -22,71 +22,59 @@ seconds (training), eval_seconds.
 config.train_eval_size examples.
 """
 
-import functools
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-import jax
 import ml_collections
 import numpy as np
 
 from kd_ntk import distributed
 from kd_ntk.configs import validation
-from kd_ntk.data import data_mesh
 from kd_ntk.distill import health, plan as plan_lib, student_rows
-from kd_ntk.distill.optimizer import student_optimizer
-from kd_ntk.distill.steps import jit_distill_step, scalar
-from kd_ntk.distill.teacher_targets import TeacherTargets, fixed_arity
+from kd_ntk.distill.seed_grid import Shared
+from kd_ntk.distill.steps import scalar
+from kd_ntk.distill.teacher_targets import fixed_arity
 from kd_ntk.train import binding, epoch as epoch_lib, workdir as wd
-from kd_ntk.train.evaluation import Evaluator
-from kd_ntk.train.from_config import (
-  check_batch_size,
-  model_from_config,
-  splits_from_config,
-  with_data_fields,
-)
+from kd_ntk.train.from_config import check_batch_size, with_data_fields
 from kd_ntk.train.runner import Network, run_epochs
 from kd_ntk.train.state import initial_state
-from kd_ntk.train.steps import train_step
 
 
 class StudentTraining:
-  """The per-epoch work of a student taught by a stored teacher run (or by labels)."""
+  """The per-epoch work of a student taught by a stored teacher run (or by labels).
+
+  Args:
+    config, plan: the run's config (with its data fields) and plan.
+    student: its model, optimizer and jitted step (`seed_grid.Student`).
+    evaluator: the student model's `Evaluator`.
+    splits, sets: the data splits and the evaluation sets.
+    mesh: the device mesh.
+    train_rng: the key the steps fold with the step number.
+    teachers: the teacher's `TeacherTargets` (None without a teacher).
+    timer: `timer(name)` -> a context manager timing a part of the work.
+  """
 
   def __init__(
     self,
+    *,
     config,
     plan,
-    model,
-    tx,
-    lr_schedule,
+    student,
+    evaluator,
     splits,
     sets,
     mesh,
     train_rng,
     teachers,
+    timer,
   ):
     self.config, self.plan, self.splits, self.sets = config, plan, splits, sets
     self.mesh, self.train_rng, self.teachers = mesh, train_rng, teachers
-    self.lr_schedule = lr_schedule
+    self.lr_schedule, self.step = student.lr_schedule, student.step
+    self.evaluator, self.timer = evaluator, timer
     self.steps_per_epoch = len(splits.train_labels) // config.batch_size
-    self.evaluator = Evaluator(model, config.eval_batch_size, mesh)
+    self.eval_every = plan_lib.eval_every(config)
     d = config.distill
-    if plan.mode == "none":
-      self.step = jax.jit(
-        functools.partial(
-          train_step, model=model, tx=tx, label_smoothing=config.label_smoothing
-        ),
-        donate_argnums=0,
-      )
-    else:
-      self.step = jit_distill_step(
-        model=model,
-        teacher_model=teachers.model,
-        tx=tx,
-        scale_by_tau_squared=d.tau_squared,
-        label_smoothing=config.label_smoothing,
-      )
     self.arity = (
       2 if d.mode == "online" and d.granularity == "step_blend" else 1
     )
@@ -98,16 +86,28 @@ class StudentTraining:
     pick = self.plan.schedule(
       epoch_for_pick, step_for_pick, self.steps_per_epoch
     )
-    current = self.teachers.of_pick(pick) if pick is not None else None
-    final = (
-      self.teachers.of_epoch(self.plan.teacher_epochs)
-      if self.teachers
-      else None
-    )
-    logits = student_rows.logits_on(self.evaluator, variables, self.sets)
-    row = student_rows.evaluation_row(logits, self.sets, current, final)
+    with self.timer("teacher_targets"):
+      current = self.teachers.of_pick(pick) if pick is not None else None
+      final = (
+        self.teachers.of_epoch(self.plan.teacher_epochs)
+        if self.teachers
+        else None
+      )
+    with self.timer("evaluation"):
+      logits = student_rows.logits_on(self.evaluator, variables, self.sets)
+      row = student_rows.evaluation_row(logits, self.sets, current, final)
     row["teacher_epoch"] = pick.last if pick is not None else None
     return row, time.time() - start
+
+  def _skipped_row(self, epoch: int):
+    """The row of an epoch `eval_every` leaves unevaluated: test_accuracy None."""
+    pick = self.plan.schedule(
+      epoch, self.steps_per_epoch - 1, self.steps_per_epoch
+    )
+    return {
+      "test_accuracy": None,
+      "teacher_epoch": pick.last if pick is not None else None,
+    }, 0.0
 
   def first_rows(self, states):
     row, eval_seconds = self._eval_row(states[0].variables(), 1, 0)
@@ -123,8 +123,10 @@ class StudentTraining:
       if pick is not None and pick != current:
         current = pick
         padded = fixed_arity(pick, self.arity)
+        with self.timer("teacher_targets"):
+          variables = tuple(self.teachers.variables(e) for e in padded.epochs)
         args = (
-          tuple(self.teachers.variables(e) for e in padded.epochs),
+          variables,
           np.asarray(padded.weights, np.float32),
           tau,
           self.alpha,
@@ -137,21 +139,25 @@ class StudentTraining:
     config, plan = self.config, self.plan
     start = time.time()
     tau = plan.temperature(epoch)
-    state, sums = epoch_lib.train_pass(
-      self.step,
-      states[0],
-      epoch_lib.epoch_batches(self.splits, config, epoch, self.mesh),
-      self.train_rng,
-      self._teacher_args(epoch, scalar(tau)),
-    )
-    row = student_rows.train_row(
-      sums, self.steps_per_epoch
-    )  # Waits for the last step.
+    with self.timer("training"):
+      state, sums = epoch_lib.train_pass(
+        self.step,
+        states[0],
+        epoch_lib.epoch_batches(self.splits, config, epoch, self.mesh),
+        self.train_rng,
+        self._teacher_args(epoch, scalar(tau)),
+      )
+      row = student_rows.train_row(
+        sums, self.steps_per_epoch
+      )  # Waits for the last step.
     train_seconds = time.time() - start
     health.check_finite(row, epoch, config)
-    eval_metrics, eval_seconds = self._eval_row(
-      state.variables(), epoch, self.steps_per_epoch - 1
-    )
+    if plan_lib.evaluated(epoch, config.epochs, self.eval_every):
+      eval_metrics, eval_seconds = self._eval_row(
+        state.variables(), epoch, self.steps_per_epoch - 1
+      )
+    else:
+      eval_metrics, eval_seconds = self._skipped_row(epoch)
     row = {
       "epoch": epoch,
       **row,
@@ -169,9 +175,17 @@ class StudentTraining:
 
 
 def run(
-  config: ml_collections.ConfigDict, workdir: str
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  shared: Optional[Shared] = None,
 ) -> List[Dict[str, Any]]:
-  """Trains the student of `config` in `workdir`; returns all metric rows."""
+  """Trains the student of `config` in `workdir`; returns all metric rows.
+
+  Args:
+    shared: the data, teacher targets and compiled steps this run may share
+      with the other runs of a grid (`kd_ntk.distill.seed_grid`); None: its own.
+      The records are the same either way.
+  """
   validation.check_training_config(
     config, workdir
   )  # Before anything is read or written.
@@ -180,51 +194,46 @@ def run(
     from kd_ntk.distill import lockstep  # Keeps this module's imports acyclic.
 
     return lockstep.run(config, workdir, plan)
-  splits = splits_from_config(config)
-  config = with_data_fields(config, splits.info)
-  model = model_from_config(config, config.num_classes)
-  mesh = data_mesh()
-  check_batch_size(config.batch_size, mesh, len(splits.train_labels))
-  if config.eval_batch_size % mesh.devices.size:
-    raise ValueError(
-      f"eval_batch_size={config.eval_batch_size} must be divisible by the "
-      f"{mesh.devices.size} devices."
+  shared = shared or Shared()
+  with shared.timer("setup"):
+    splits = shared.splits(config)
+    config = with_data_fields(config, splits.info)
+    mesh = shared.mesh()
+    check_batch_size(config.batch_size, mesh, len(splits.train_labels))
+    if config.eval_batch_size % mesh.devices.size:
+      raise ValueError(
+        f"eval_batch_size={config.eval_batch_size} must be divisible by the "
+        f"{mesh.devices.size} devices."
+      )
+    steps_per_epoch = len(splits.train_labels) // config.batch_size
+    plan_lib.check_checkpoints(plan, config.epochs, steps_per_epoch)
+    sets, teachers = shared.eval_sets(config, splits), None
+    if plan.has_teacher:
+      teacher_fingerprint = binding.check(
+        workdir, plan.teacher_workdir
+      )  # Intact, unchanged.
+      teachers = shared.teachers(config, plan, sets, teacher_fingerprint)
+      teachers.variables(
+        plan.teacher_epochs
+      )  # A teacher of another shape fails here.
+    student = shared.student(config, teachers, steps_per_epoch)
+    init, train_rng = initial_state(
+      student.model, student.tx, config.seed, config.input_shape
     )
-  steps_per_epoch = len(splits.train_labels) // config.batch_size
-  plan_lib.check_checkpoints(plan, config.epochs, steps_per_epoch)
-  sets, teachers = student_rows.eval_sets(splits, config), None
-  if plan.has_teacher:
-    teacher_fingerprint = binding.check(
-      workdir, plan.teacher_workdir
-    )  # Intact, unchanged.
-    teachers = TeacherTargets(
-      plan.teacher_workdir,
-      config.num_classes,
-      config.input_shape,
-      sets,
-      config.eval_batch_size,
-      mesh,
-      plan.teacher_epochs,
+    work = StudentTraining(
+      config=config,
+      plan=plan,
+      student=student,
+      evaluator=shared.evaluator(config, student.model),
+      splits=splits,
+      sets=sets,
+      mesh=mesh,
+      train_rng=train_rng,
+      teachers=teachers,
+      timer=shared.timer,
     )
-    teachers.variables(
-      plan.teacher_epochs
-    )  # A teacher of another shape fails here.
-  tx, lr_schedule = student_optimizer(config, steps_per_epoch)
-  init, train_rng = initial_state(model, tx, config.seed, config.input_shape)
-  work = StudentTraining(
-    config,
-    plan,
-    model,
-    tx,
-    lr_schedule,
-    splits,
-    sets,
-    mesh,
-    train_rng,
-    teachers,
-  )
-  network = Network(workdir, config, model, config.input_shape, init)
-  if plan.has_teacher and distributed.is_writer():  # Process 0 writes.
-    wd.claim(workdir, config)  # Bound to this teacher before any epoch.
-    binding.record(workdir, teacher_fingerprint)
+    network = Network(workdir, config, student.model, config.input_shape, init)
+    if plan.has_teacher and distributed.is_writer():  # Process 0 writes.
+      wd.claim(workdir, config)  # Bound to this teacher before any epoch.
+      binding.record(workdir, teacher_fingerprint)
   return run_epochs([network], work, config.epochs, mesh)

@@ -90,11 +90,39 @@ def check_fields(config: ml_collections.ConfigDict) -> None:
       f"distill.granularity={d.granularity!r} applies to modes online and "
       f"lockstep only; mode is {d.mode!r}."
     )
+  every = config.get("eval_every", 1)
+  if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+    raise ValueError(
+      f"eval_every must be an integer >= 1 (1: evaluate every epoch); got "
+      f"{every!r}."
+    )
+  if every != 1 and d.mode == "lockstep":
+    raise ValueError(
+      f"eval_every={every} applies to stored-teacher students; lock-step runs "
+      "evaluate every epoch: remove eval_every."
+    )
   if d.mode == "lockstep" and "teacher" not in d:
     raise ValueError(
       "mode=lockstep needs the distill.teacher block: use the 'lockstep' "
       "variant of kd_ntk/configs/distill.py."
     )
+
+
+def eval_every(config: ml_collections.ConfigDict) -> int:
+  """k of the evaluation cadence: the test and train-subset metrics of epoch t
+  are computed when t = 0, t = E (the last epoch) or t is a multiple of k.
+
+  The optional top-level field `eval_every` (absent: 1, every epoch, the
+  configs written before it). Training never depends on it: the final
+  epoch's row, the claims' numbers, is the same for every k; the other rows
+  carry test_accuracy = None (curves are drawn at the evaluated epochs).
+  """
+  return int(config.get("eval_every", 1))
+
+
+def evaluated(epoch: int, epochs: int, every: int) -> bool:
+  """Whether epoch `epoch` of `epochs` is evaluated at cadence `every`."""
+  return epoch == 0 or epoch == epochs or epoch % every == 0
 
 
 def check_same_data(

@@ -1,8 +1,9 @@
 """A stored teacher run as the student's targets: its checkpoints' variables for
 the distillation step, and its logits on the evaluation sets for the metrics.
 
-Both belong to the student run that reads them (`TeacherTargets`), so nothing
-is shared between runs and nothing outlives one.
+Both belong to the student run that reads them (`TeacherTargets`), or to the
+`kd_ntk.distill.seed_grid.Shared` of a grid of runs, whose seeds then read and
+evaluate each checkpoint once.
 """
 
 import collections
@@ -28,9 +29,10 @@ def fixed_arity(pick: TeacherPick, arity: int) -> TeacherPick:
 class TeacherTargets:
   """The checkpoints of a teacher run, read for one student run.
 
-  Variables come from a `RunReader` (an LRU of 8 restored checkpoints). Logits
-  on the evaluation sets are computed once per checkpoint: the final teacher's
-  are kept, others in an LRU of `keep`.
+  Variables come from a `RunReader` (an LRU of max(8, `keep`) restored
+  checkpoints). Logits on the evaluation sets are computed once per checkpoint:
+  the final teacher's are kept, others in an LRU of `keep` (a grid of seeds,
+  `kd_ntk.distill.seed_grid`, keeps every checkpoint).
 
   Args:
     workdir: the teacher run.
@@ -52,7 +54,9 @@ class TeacherTargets:
     final_epoch: int,
     keep: int = 3,
   ):
-    self.reader = RunReader(workdir, mesh, num_classes, input_shape)
+    self.reader = RunReader(
+      workdir, mesh, num_classes, input_shape, keep=max(8, keep)
+    )
     self.model = self.reader.model
     self.sets, self.final, self.keep = sets, final_epoch, keep
     self.evaluator = Evaluator(self.model, batch_size, mesh)
