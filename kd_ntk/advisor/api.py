@@ -17,7 +17,7 @@ eigendecomposition in d dimensions). Scores and their equations:
 """
 
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import jax
 import numpy as np
@@ -47,9 +47,9 @@ def advise(
   student,
   *,
   student_params=None,
-  student_kwargs: Optional[dict] = None,
+  student_kwargs: dict | None = None,
   student_seed: int = 0,
-  epochs: Optional[Sequence[int]] = None,
+  epochs: Sequence[int] | None = None,
   temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
   train=None,
   validation=None,
@@ -150,17 +150,24 @@ def advise(
     complexity.teacher_probabilities(logits[c.epoch][0], c.temperature)
     for c in candidates
   ]
-  alphas = np.split(
-    kernel.solve(np.concatenate(targets, axis=1)), len(targets), axis=1
+  # All pairs at once: one triangular solve and two products for every target.
+  alpha_all = kernel.solve(np.concatenate(targets, axis=1))
+  alphas = np.split(alpha_all, len(targets), axis=1)
+  fits = np.split(kernel.predict_train(alpha_all), len(targets), axis=1)
+  predictions = np.split(
+    kernel.predict_validation(alpha_all), len(targets), axis=1
   )
+  features = np.asarray(features, np.float64)
   last = max(teacher.epochs)
   rows = []
-  for c, y_c, alpha in zip(candidates, targets, alphas):
+  for c, y_c, alpha, fit, prediction in zip(
+    candidates, targets, alphas, fits, predictions
+  ):
     row = scores.complexity_scores(kernel, y_c, alpha)
     row.update(
       scores.bound_scores(
         kernel,
-        alpha,
+        fit,
         y,
         logits[c.epoch][0],
         row["sc"],
@@ -168,9 +175,7 @@ def advise(
         delta=delta,
       )
     )
-    row.update(
-      scores.linearised_student_scores(kernel, alpha, y_v, gamma=gamma)
-    )
+    row.update(scores.linearised_student_scores(prediction, y_v, gamma=gamma))
     row.update(scores.baseline_scores(logits[c.epoch][1], y_v, y_c, y))
     grads = grace.gradients(features, student_logits, y_c, c.temperature)
     row["grace"] = grace.grace_score(

@@ -36,7 +36,8 @@ kernel, train with KL at τ and see the whole training set; where feature
 learning dominates, the ranking across temperatures may be wrong.
 """
 
-from typing import Sequence
+import math
+from collections.abc import Sequence
 
 from kd_ntk.advisor.records import SCORES, CandidateScores
 
@@ -65,7 +66,8 @@ def _key(scores: CandidateScores, decision: str) -> tuple:
   for column, sign in columns:
     value = float(getattr(scores, column))
     # nan sorts last whatever the direction.
-    key.append((value != value, -sign * value if value == value else 0.0))
+    missing = math.isnan(value)
+    key.append((missing, 0.0 if missing else -sign * value))
   return tuple(key)
 
 
@@ -80,6 +82,7 @@ def rank(
 def best_index(values: Sequence[float], direction: float) -> int:
   """Index of the best value for a score of this direction (first of ties)."""
   keyed = [
-    (v != v, -direction * v if v == v else 0.0, i) for i, v in enumerate(values)
+    (math.isnan(v), 0.0 if math.isnan(v) else -direction * v, i)
+    for i, v in enumerate(map(float, values))
   ]
   return min(keyed)[2]

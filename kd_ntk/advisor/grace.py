@@ -92,9 +92,8 @@ def gradients(features_NxCxD, student_logits_NxC, targets_NxC, temperature):
   probs = np.exp(z)
   probs /= probs.sum(axis=1, keepdims=True)
   residual = float(temperature) * (probs - np.asarray(targets_NxC, np.float64))
-  return np.einsum(
-    "ncd,nc->nd", np.asarray(features_NxCxD, np.float64), residual
-  )
+  features = np.asarray(features_NxCxD, np.float64)
+  return np.matmul(residual[:, None, :], features)[:, 0]  # batched (1×C)(C×d)
 
 
 def split_halves(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ each failure is one line that says what to change.
 import dataclasses
 import math
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def check_teacher(workdir: str) -> TeacherRun:
 
 def check_candidates(
   teacher: TeacherRun,
-  epochs: Optional[Sequence[int]],
+  epochs: Sequence[int] | None,
   temperatures: Sequence[float],
 ) -> list[Candidate]:
   """Every (epoch, τ) pair, epoch-major; None epochs means every saved one."""

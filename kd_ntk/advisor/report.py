@@ -6,7 +6,7 @@ The figure uses matplotlib's `Figure` with its own Agg canvas (no pyplot), as
 
 import csv
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 

@@ -54,7 +54,7 @@ def complexity_scores(
 
 def bound_scores(
   kernel: StudentKernel,
-  alpha_NxC,
+  train_predictions_NxC,
   labels_N,
   teacher_logits_NxC,
   sc: float,
@@ -63,9 +63,10 @@ def bound_scores(
   delta: float = DEFAULT_DELTA,
   class_constant="two_c",
 ) -> dict[str, float]:
-  """The bound's computable terms with ŷ_X = K α as the student's logits."""
+  """The bound's computable terms with ŷ_X = K α (`train_predictions_NxC`,
+  from `kernel.predict_train`) as the student's logits."""
   terms = complexity.bound_terms(
-    kernel.predict_train(alpha_NxC),
+    train_predictions_NxC,
     np.asarray(labels_N),
     teacher_logits_NxC,
     sc=sc,
@@ -84,17 +85,17 @@ def bound_scores(
 
 
 def linearised_student_scores(
-  kernel: StudentKernel,
-  alpha_NxC,
+  validation_predictions_MxC,
   validation_labels_M,
   *,
   gamma: float = DEFAULT_GAMMA,
 ) -> dict[str, float]:
-  """Validation accuracy and margin loss at γ of ŷ_V = K_V α."""
+  """Validation accuracy and margin loss at γ of ŷ_V = K_V α (from
+  `kernel.predict_validation`)."""
   labels = np.asarray(validation_labels_M)
   if len(labels) == 0:
     return {"krr_accuracy": math.nan, "krr_margin_loss": math.nan}
-  predictions = kernel.predict_validation(alpha_NxC)
+  predictions = np.asarray(validation_predictions_MxC, np.float64)
   return {
     "krr_accuracy": metrics.accuracy(predictions, labels),
     "krr_margin_loss": float(

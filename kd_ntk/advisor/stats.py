@@ -25,7 +25,7 @@ Constant inputs have no rank correlation: the functions return nan.
 
 import dataclasses
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -113,6 +113,12 @@ def seed_resamples(num_seeds: int, num_resamples: int, seed: int) -> np.ndarray:
   return rng.integers(0, num_seeds, size=(num_resamples, num_seeds))
 
 
+def seed_mean(accuracy_PxS) -> np.ndarray:
+  """ā per pair, rounded to 12 decimals so that equal accuracies summed in a
+  different order stay tied (0.3+0.1+0.3+0.1 ≠ 4·0.2 in floating point)."""
+  return np.round(np.asarray(accuracy_PxS, np.float64).mean(axis=1), 12)
+
+
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
   finite = values[np.isfinite(values)]
   if finite.size == 0:
@@ -144,9 +150,9 @@ def bootstrap_statistic(
     raise ValueError(
       f"accuracy_PxS must be 2-D (pairs, seeds); got {accuracy.shape}."
     )
-  estimate = float(statistic(accuracy.mean(axis=1)))
+  estimate = float(statistic(seed_mean(accuracy)))
   picks = seed_resamples(accuracy.shape[1], num_resamples, seed)
-  values = np.array([statistic(accuracy[:, row].mean(axis=1)) for row in picks])
+  values = np.array([statistic(seed_mean(accuracy[:, row])) for row in picks])
   low, high = _percentiles(values, confidence)
   return Interval(estimate, low, high, int(num_resamples))
 
@@ -196,7 +202,7 @@ def paired_difference(
 
 
 def regret(
-  mean_accuracy_P, advised: int, reference: Optional[int] = None
+  mean_accuracy_P, advised: int, reference: int | None = None
 ) -> dict[str, float]:
   """Regret of the advised pair, in accuracy units (see the module docstring).
 
@@ -233,7 +239,7 @@ def regret_interval(
   choose: Callable[[np.ndarray], int],
   accuracy_PxS,
   *,
-  reference: Optional[int] = None,
+  reference: int | None = None,
   key: str = "regret_vs_best",
   num_resamples: int = 2000,
   seed: int = 0,

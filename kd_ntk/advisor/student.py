@@ -9,7 +9,8 @@ output size is checked against the teacher's classes with `jax.eval_shape`
 """
 
 import dataclasses
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,7 @@ class StudentNet:
   name: str
   f: Callable[[Any, jax.Array], jax.Array]
   params: Any
-  preset: Optional[tuple[str, dict]] = None
+  preset: tuple[str, dict] | None = None
 
 
 def resolve_student(
@@ -40,7 +41,7 @@ def resolve_student(
   num_classes: int,
   input_shape,
   params=None,
-  kwargs: Optional[dict] = None,
+  kwargs: dict | None = None,
   seed: int = 0,
 ) -> StudentNet:
   """A `StudentNet` from a preset name or a function; raises a one-line
