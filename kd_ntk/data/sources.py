@@ -86,7 +86,7 @@ def check_images(images: np.ndarray, where: str) -> None:
         f"{where}: {bad} pixel value(s) are NaN or infinite; the images are "
         "damaged: reinstall the data or point --data_dir at a good copy."
       )
-  low, high = images.min(), images.max()
+  low, high = images.min().item(), images.max().item()
   if low == high:
     raise ValueError(
       f"{where}: every pixel of all {len(images)} images equals {low!r} "

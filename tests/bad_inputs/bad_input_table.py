@@ -2,7 +2,10 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from kd_ntk import cli
@@ -65,6 +68,27 @@ class Ctx:
     )
     self.workdir = os.path.join(self.tmp, "workdir")
     self.watched = [self.workdir, teacher]
+    self.cleanups = []
+
+  def hold_lock(self, workdir: str) -> int:
+    """Another process holding `workdir`'s lock until the row ends; its pid."""
+    proc = start_lock_holder(workdir)
+    self.cleanups.append(proc.kill)
+    return proc.pid
+
+  def data_copy(self, name: str, images=None) -> str:
+    """A copy of the session's data folder (its train images replaced by
+    `images`, an (N, 28, 28) array, when given); watched."""
+    folder = os.path.join(self.tmp, name)
+    shutil.copytree(os.environ["KD_NTK_FASHION_MNIST_DIR"], folder)
+    if images is not None:
+      from kd_ntk.data import idx, read_idx
+
+      path = os.path.join(folder, "train-images-idx3-ubyte.gz")
+      count = len(read_idx(path))
+      idx.write_idx(path, np.broadcast_to(images, (count, 28, 28)).copy())
+    self.watched.append(folder)
+    return folder
 
   def train(self, arg: str = "", workdir=None):
     config = teacher_config.get_config(
@@ -109,6 +133,28 @@ class Ctx:
       os.chmod(path, 0o555)
 
 
+HOLDER = """
+import fcntl, json, os, socket, sys, time
+fd = os.open(os.path.join(sys.argv[1], "run.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                         "started": time.time()}).encode())
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def start_lock_holder(workdir: str) -> subprocess.Popen:
+  """A process that holds `workdir`'s run lock (as a running run does)."""
+  os.makedirs(workdir, exist_ok=True)
+  proc = subprocess.Popen(
+    [sys.executable, "-c", HOLDER, workdir], stdout=subprocess.PIPE, text=True
+  )
+  assert proc.stdout.readline().strip() == "held"
+  return proc
+
+
 def table():
   """A new table: (its rows, as pytest params; `row`, the decorator adding one).
 
@@ -138,12 +184,16 @@ def table():
 
 def assert_one_line_and_nothing_changed(ctx, make_call, error, match):
   """The call raises `error` matching `match` in one line; nothing changes."""
-  call = make_call(ctx)
-  before = [snapshot(p) for p in ctx.watched]
-  with pytest.raises(error, match=match) as caught:
-    call()
-  assert isinstance(
-    caught.value, cli.BAD_INPUT_ERRORS
-  )  # The launchers exit 2 on it.
-  assert "\n" not in str(caught.value)
-  assert [snapshot(p) for p in ctx.watched] == before
+  try:
+    call = make_call(ctx)
+    before = [snapshot(p) for p in ctx.watched]
+    with pytest.raises(error, match=match) as caught:
+      call()
+    assert isinstance(
+      caught.value, cli.BAD_INPUT_ERRORS
+    )  # The launchers exit 2 on it.
+    assert "\n" not in str(caught.value)
+    assert [snapshot(p) for p in ctx.watched] == before
+  finally:
+    for cleanup in ctx.cleanups:
+      cleanup()
