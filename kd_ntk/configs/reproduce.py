@@ -25,7 +25,10 @@ The regime (chosen before looking at any outcome; the report repeats it):
     width-2 kernel is near-singular at n = 1024); C7 at margin γ = 1 (logit
     units).
 
-Variants: quick (the README's main job, ≤ 10 min on 2 idle cores: real power for
+Variants: c3 (C3's own kernel-trajectory run: a labels-trained width-8
+student at a constant rate for 150 epochs, its NTK at 14 epochs on 3 disjoint
+subsets; C3a/C3b are tested against a reference epoch chosen on the other
+subsets, or `complexity.c3_window` fixed before the run), quick (the README's main job, ≤ 10 min on 2 idle cores: real power for
 C1, C2, C4 and C5 at the smallest width, with 6 paired seeds of online and
 offline τ=4 only; it has no labels or early-stopped arm in the main task and
 takes the student's NTK at initialisation, so C3 and C6 are reported as not
@@ -41,7 +44,7 @@ import ml_collections
 from kd_ntk.configs import common
 from kd_ntk.configs import teacher as teacher_config
 
-VARIANTS = {"quick", "tiny", "cifar10", "cifar100", "mobilenet"}
+VARIANTS = {"quick", "tiny", "c3", "cifar10", "cifar100", "mobilenet"}
 
 
 def _method(mode, temperature=None, alpha=0.0) -> dict:
@@ -140,6 +143,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # multiple of the teacher stride, so the
   # online teacher t meets student epoch t).
   config.complexity.trajectory = True  # False: only the NTK at init (no C3).
+  # C3's (reference epoch, end epoch), fixed before the run; () chooses each
+  # subset's reference on the other subsets (kd_ntk.analysis.c3_trajectory).
+  config.complexity.c3_window = ()
   config.complexity.eval_batch_size = 512
   config.complexity.gamma = 1.0  # γ of bound.csv.
   config.binary = ml_collections.ConfigDict()
@@ -217,6 +223,25 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.binary.methods = ml_collections.ConfigDict(
       {"labels": _method("none"), "online τ=4": _method("online", 4.0)}
     )
+  if "c3" in variants:
+    # C3's own kernel-trajectory run (the full run's teacher and data): one
+    # labels-trained student at a constant rate for 150 epochs, its NTK at
+    # every 12th epoch (14 kernels) on 3 disjoint subsets of n = 1024, every
+    # teacher checkpoint at τ = 1 (the online teacher of student epoch e is
+    # checkpoint ⌈e·30/150⌉). C5–C8 are not this run's purpose (one seed).
+    config.students = ml_collections.ConfigDict(
+      {"cnn-w8": {"family": "cnn", "width": 8}}
+    )
+    config.methods = ml_collections.ConfigDict({"labels": _method("none")})
+    config.seeds = (0,)
+    config.students_run.epochs = 150
+    config.students_run.schedule = "constant"
+    config.complexity.student_width = 8
+    config.complexity.temperatures = (1.0,)
+    config.complexity.teacher_epoch_stride = 1
+    config.complexity.student_epoch_stride = 12
+    config.binary.seeds = (0,)
+    config.binary.train_subset = 512
   if variants & {"cifar10", "cifar100", "mobilenet"}:
     dataset = "cifar10" if "cifar10" in variants else "cifar100"
     config.teacher = teacher_config.get_config(
