@@ -4,8 +4,9 @@
     K_ij^{cd} = ⟨∂f_c(x_i)/∂θ, ∂f_d(x_j)/∂θ⟩                ("full", n1 x n2 x C x C)
     K_ij^{c} = ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩                  ("diagonal", n1 x n2 x C)
 
-The trace is the *sum* over logits: neural-tangents with `trace_axes=(-1,)`
-returns the mean, i.e. C times less. The kernel `K` of Harutyunyan et al.
+The trace is the *sum* over logits; `trace_reduction="mean"` divides it by C,
+neural-tangents' convention (`trace_axes=(-1,)` returns the mean, C times less;
+`kd_ntk.ntk.conventions`). The kernel `K` of Harutyunyan et al.
 (ICLR 2023, "Supervision Complexity and its Role in Knowledge Distillation")
 is the "trace" Gram matrix of the student at its current parameters.
 
@@ -48,7 +49,7 @@ import jax
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.ntk import checks, planning, streamed
+from kd_ntk.ntk import checks, conventions, planning, streamed
 from kd_ntk import symmetry
 from kd_ntk.ntk.blocking import blocked_gram
 from kd_ntk.ntk.fn_cache import FunctionCache
@@ -64,6 +65,7 @@ def _mirror(output: str) -> Callable[[np.ndarray], np.ndarray]:
   return lambda block: block.T
 
 
+@conventions.with_trace_reduction
 @planning.full_precision
 def empirical_ntk(
   f: Callable[[Any, jax.Array], jax.Array],
@@ -80,10 +82,11 @@ def empirical_ntk(
   cache: Optional[FunctionCache] = None,
   layout: str = "auto",
   cache_bytes: Optional[int] = None,
+  trace_reduction: str = "sum",
 ) -> np.ndarray:
   """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
 
-      K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩
+      K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩     (the trace: a sum over logits)
 
   Args:
     f: any function `f(params, x) -> logits (B, C)` (e.g. from
@@ -121,6 +124,8 @@ def empirical_ntk(
       memory means longer panels and fewer column blocks prepared again:
       LeNet-5's Jacobian path at n = 4096 prepares 37 blocks of 256
       examples with 2.5 GiB and 18 with 6 GiB. The result does not depend on it.
+    trace_reduction: "sum" (default; the paper's K) or "mean" (K / C,
+      neural-tangents' `empirical_ntk_fn(f, trace_axes=(-1,))`); "trace" only.
 
   Returns:
     A numpy array of the accumulation dtype (float32 by default, float64 with
@@ -392,8 +397,8 @@ def monte_carlo_ntk(
     x1, x2: inputs as for `empirical_ntk`.
     num_samples: number m of initialisations.
     rng: a JAX PRNG key, split into m keys.
-    **kwargs: `output`, `method`, `block_size`, `dtype`, `progress` of
-      `empirical_ntk`. The compiled block functions are reused across samples.
+    **kwargs: `output`, `method`, `block_size`, `dtype`, `progress`,
+      `trace_reduction` of `empirical_ntk`. The compiled block functions are reused across samples.
 
   Returns:
     A float64 numpy array shaped like `empirical_ntk`'s result.

@@ -17,6 +17,8 @@ import numpy as np
 from kd_ntk import complexity
 from kd_ntk.data import class_balanced_subset
 
+# n per subset when only a count of subsets is given: min(N // count, this).
+DEFAULT_MAX_EXAMPLES = 1024
 # Seed of random-label draw d on subset s: seed + DRAW_STRIDE·s + d.
 DRAW_STRIDE = 1000
 
@@ -54,14 +56,15 @@ def resolve_subsets(
 ) -> list[np.ndarray]:
   """Index arrays of the NTK subsets from `subsets` (a count or index arrays).
 
-  A count k takes k subsets of `num_examples` (default `total // k`):
+  A count k takes k subsets of `num_examples` (default `total // k`, at most
+  `DEFAULT_MAX_EXAMPLES`):
   class-balanced and disjoint when labels are given (`ntk_subsets`), else
   disjoint slices of a seeded permutation.
   """
   if isinstance(subsets, (int, np.integer)) and not isinstance(subsets, bool):
     if subsets < 1:
       raise ValueError(f"subsets must be >= 1; got {subsets}.")
-    n = int(num_examples or total // int(subsets))
+    n = int(num_examples or min(total // int(subsets), DEFAULT_MAX_EXAMPLES))
     if n < 2 or n > total:
       raise ValueError(
         f"num_examples={n} per subset does not fit {total} inputs (need 2..N); "

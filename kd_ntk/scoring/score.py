@@ -158,7 +158,8 @@ def score_teacher(
     temperatures: τ of softmax(z/τ) for each checkpoint.
     subsets: number of NTK subsets (disjoint while the inputs last), or a list
       of index arrays into x.
-    num_examples: n per subset (default: N // subsets).
+    num_examples: n per subset (default: N // subsets, at most
+      `DEFAULT_MAX_EXAMPLES` = 1024; the kernel is n × n per subset).
     random_label_draws: random-label targets per subset.
     checkpoints: teacher epochs to score for a workdir (None: all).
     seed: seeds the subsets (subset s: seed + s) and the random labels.
