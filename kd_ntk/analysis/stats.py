@@ -101,17 +101,17 @@ class Comparison:
   ) -> str:
     """What a NO_DIFFERENCE outcome rules out, in words ("" otherwise).
 
-    E.g. "no difference larger than 2.35 points (the interval excludes
-    below −2.35 and above +0.39); 80% power only for |δ| ≥ 2.67".
+    E.g. "no difference larger than 2.35 points: the interval excludes
+    below −2.35 and above +0.39; 80% power only for |δ| ≥ 2.67 points".
     """
     if self.outcome != NO_DIFFERENCE or not math.isfinite(self.low):
       return ""
     bound = max(abs(self.low), abs(self.high)) * scale
     unit = f" {unit}" if unit else ""
     text = (
-      f"no difference larger than {bound:.{digits}f}{unit} (the interval "
+      f"no difference larger than {bound:.{digits}f}{unit}: the interval "
       f"excludes below {self.low * scale:+.{digits}f} and above "
-      f"{self.high * scale:+.{digits}f})"
+      f"{self.high * scale:+.{digits}f}"
     )
     if math.isfinite(self.mde):
       text += f"; 80% power only for |δ| ≥ {self.mde * scale:.{digits}f}{unit}"

@@ -66,7 +66,7 @@ def verdict_table(verdicts: List[Dict]) -> str:
           c["what"] + f" ({unit})",
           _cell(c, scale) + f" (n={c['n']})",
           comp.mde_text(scale, 2 if scale > 1 else 3),
-          outcome + (f" ({ruled})" if ruled else ""),
+          outcome + (f" — {ruled}" if ruled else ""),
           f"**{v['outcome']}**" if i == 0 else "",
         ]
       )
