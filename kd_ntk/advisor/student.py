@@ -59,7 +59,10 @@ def resolve_student(
         "student_params is only for a student function; a preset is "
         "initialised from student_seed."
       )
-    kwargs = dict(kwargs or {})
+    # JSON lists (e.g. channels) become the tuples the presets use.
+    kwargs = {
+      k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()
+    }
     model = get_model(student, num_classes, **kwargs)
     variables = init_variables(model, jax.random.PRNGKey(seed), input_shape)
     net = StudentNet(
