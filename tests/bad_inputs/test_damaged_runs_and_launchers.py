@@ -2,12 +2,19 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from bad_input_table import REPO, copy_run, flip_bytes, largest_data_file
+from bad_input_table import (
+  REPO,
+  copy_run,
+  flip_bytes,
+  largest_data_file,
+  start_lock_holder,
+)
 
 from kd_ntk.configs import teacher as teacher_config
 from kd_ntk.train import checkpoint, health, integrity, loop, runs
@@ -214,6 +221,29 @@ LAUNCHER_ROWS = {  # name: (launcher arguments, expected stderr line).
     ["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny"],
     "error: --workdir=",
   ),
+  # It used absl's app.run: 12 lines of FATAL flags-parsing error, after training.
+  "reproduce_num_examples_1": (
+    [
+      "reproduce.py",
+      "--config=kd_ntk/configs/reproduce.py:tiny,complexity.num_examples=1",
+    ],
+    "error: config: complexity.num_examples=1 must be an integer >= 2.",
+  ),
+  "distill_temperature_inf": (
+    [
+      "distill.py",
+      "--config=kd_ntk/configs/distill.py:tiny,offline,distill.temperature=1e999",
+    ],
+    "error: config: distill.temperature=inf must be a finite number.",
+  ),
+  "empty_workdir": (
+    ["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny"],
+    "error: --workdir='' is empty",
+  ),
+  "workdir_busy": (
+    ["train_teacher.py", "--config=kd_ntk/configs/teacher.py:tiny"],
+    "error: ",  # + "<workdir> is in use by process <pid> on host ..."
+  ),
 }
 
 
@@ -226,12 +256,14 @@ def launched(tmp_path_factory):
   rows = dict(
     LAUNCHER_ROWS, debug=(LAUNCHER_ROWS["workdir_is_a_file"][0], "Traceback")
   )
-  procs = {}
+  procs, holder = {}, None
   for name, (args, _) in rows.items():
-    workdir = str(base / name)
+    workdir = "" if name == "empty_workdir" else str(base / name)
     if name in ("workdir_is_a_file", "debug"):
       with open(workdir, "w") as fh:
         fh.write("x")
+    if name == "workdir_busy":
+      holder = start_lock_holder(workdir)
     extra = ["--debug"] if name == "debug" else []
     procs[name] = (
       subprocess.Popen(
@@ -254,23 +286,60 @@ def launched(tmp_path_factory):
   for name, (proc, workdir) in procs.items():
     out, err = proc.communicate(timeout=180)
     results[name] = (proc.returncode, out, err, workdir)
+  results["workdir_busy"] += (holder.pid,)
+  holder.kill()
+  holder.wait()
   return results
 
 
 @pytest.mark.parametrize("name", list(LAUNCHER_ROWS))
 def test_launcher_exits_2_with_one_line(launched, name):
-  code, _, err, workdir = launched[name]
+  code, _, err, workdir = launched[name][:4]
   assert code == 2, err
   lines = [line for line in err.splitlines() if line.strip()]
   assert len(lines) == 1 and lines[0].startswith(LAUNCHER_ROWS[name][1]), err
   if name == "workdir_is_a_file":
     assert lines[0].endswith("is a file, not a folder; pass a folder path.")
     assert open(workdir).read() == "x"
+  elif name == "workdir_busy":
+    pid = launched[name][4]
+    assert f"{workdir} is in use by process {pid} on host" in lines[0]
+    assert sorted(os.listdir(workdir)) == ["run.lock"]  # Nothing written.
   else:
-    assert not os.path.exists(workdir)
+    assert not workdir or not os.path.exists(workdir)
 
 
 def test_launcher_debug_flag_shows_the_traceback(launched):
   code, _, err, workdir = launched["debug"]
   assert code == 2 and "Traceback" in err and "is a file, not a folder" in err
   assert open(workdir).read() == "x"
+
+
+def test_ctrl_c_stops_a_launcher_in_one_line_with_status_130(tmp_path):
+  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
+  env.pop("XLA_FLAGS", None)
+  proc = subprocess.Popen(
+    [
+      sys.executable,
+      os.path.join(REPO, "experiments", "train_teacher.py"),
+      "--config=kd_ntk/configs/teacher.py:tiny,epochs=500",
+      f"--workdir={tmp_path / 'teacher'}",
+    ],
+    cwd=REPO,
+    env=env,
+    text=True,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+  )
+  seen = []
+  for line in proc.stderr:  # Wait until it trains.
+    seen.append(line)
+    if "epoch 1/500" in line:
+      break
+  proc.send_signal(signal.SIGINT)
+  _, rest = proc.communicate(timeout=120)
+  assert proc.returncode == 130, "".join(seen) + rest
+  assert "Traceback" not in rest
+  assert (
+    rest.strip().splitlines()[-1].startswith("interrupted: stopped by Ctrl-C")
+  )
