@@ -25,10 +25,24 @@ The regime (chosen before looking at any outcome; the report repeats it):
     width-2 kernel is near-singular at n = 1024); C7 at margin γ = 1 (logit
     units).
 
+Seed plan (kd_ntk.analysis.power.seed_plan; paired SD s of the differences,
+in points, from the committed 5-seed full run at a constant student rate; the
+fewest seeds whose 95% half-width t·s/√n is <= 0.5 points, and whose 80%-power
+detectable effect is <= 1 point):
+  C5a  s = 1.59: 42 seeds (half-width 0.5), 22 (detect 1 point)
+  C5b  s = 1.81: 53, 28        C6  s = 0.91: 16, 9
+  C7   s = 2.41 (fidelity): 92, 48      C8  s = 0.72: 11, 7
+  main job (quick, 6 seeds): C5a s = 0.44: 4 seeds reach half-width 0.75.
+A pilot SD from 5 seeds is itself uncertain (95% range about 0.6·s to 2.9·s),
+and a decaying student schedule is expected to lower it: re-plan from the
+chosen regime's own pilot (experiments/choose_student_schedule.py prints the
+seed SD of labels-only students per form) before a full run.
+
 Variants: c3 (C3's own kernel-trajectory run: a labels-trained width-8
 student at a constant rate for 150 epochs, its NTK at 14 epochs on 3 disjoint
 subsets; C3a/C3b are tested against a reference epoch chosen on the other
-subsets, or `complexity.c3_window` fixed before the run), quick (the README's main job, ≤ 10 min on 2 idle cores: real power for
+subsets, or `complexity.c3_window` fixed before the run), quick (the README's
+main job, ≤ 10 min on 2 idle cores: real power for
 C1, C2, C4 and C5 at the smallest width, with 6 paired seeds of online and
 offline τ=4 only; it has no labels or early-stopped arm in the main task and
 takes the student's NTK at initialisation, so C3 and C6 are reported as not
