@@ -88,6 +88,16 @@ def _kernel_width(config) -> str:
   return f"width {width}" if width else "the smallest width"
 
 
+def _schedule_text(run) -> str:
+  """ "constant", "step", or "cosine to 0.05×" (after a constant half)."""
+  floor, start = run.get("lr_floor", 0.0), run.get("decay_start", 0.0)
+  if run.schedule != "cosine" or not (floor or start):
+    return run.schedule
+  return f"cosine to {floor:g}×" + (
+    f" after a constant {start:.0%} of training" if start else ""
+  )
+
+
 def regime_text(config) -> List[str]:
   t, s = config.teacher, config.students_run
   students = students_from_config(config.students)
@@ -104,7 +114,7 @@ def regime_text(config) -> List[str]:
     f"- Teacher `{t.model}` {dict(t.model_kwargs)}, {t.epochs} epochs, "
     f"{t.optimizer.schedule} schedule, lr {t.optimizer.learning_rate}.",
     f"- Students: {', '.join(f'{x.family} width {x.width}' for x in students)}; "
-    f"{s.epochs} epochs, {s.schedule} learning rate {s.learning_rate} "
+    f"{s.epochs} epochs, {_schedule_text(s)} learning rate {s.learning_rate} "
     f"(lr_scale={s.lr_scale}); seeds {tuple(config.seeds)}.",
     f"- Early-stopped teacher: candidates {tuple(config.early.candidates)}, chosen by "
     f"{config.early.criterion} on the validation split.",
@@ -251,6 +261,19 @@ def write_report(summary: Dict, config, layout: Layout) -> str:
       f"Early-stopped teacher: epoch {early['epoch']} of {early['final_epoch']} "
       f"(lowest {early['criterion']} on {early['validation_size']} validation "
       f"images; {scores}).",
+      "",
+    ]
+  plan = tables.power_table(verdicts)
+  if plan:
+    lines += [
+      "## Power of the accuracy comparisons, and the seeds a rerun needs",
+      "",
+      "Paired SD, 95% half-width and 80%-power detectable effect in points, "
+      "and the fewest paired seeds whose half-width would be <= 0.5 points "
+      "and whose detectable effect would be <= 1 point at this SD "
+      "(`kd_ntk.analysis.power`; the SD of a few seeds is itself uncertain).",
+      "",
+      plan,
       "",
     ]
   lines += ["## Claims, rules and details", ""]

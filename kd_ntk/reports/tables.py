@@ -75,3 +75,54 @@ def complexity_table(rows: List[Dict], student_epoch) -> str:
   return markdown_table(
     ["targets", "ASC", "SC", "cond(K)", "ridge-dominated"], body
   )
+
+
+def power_table(
+  verdicts: List[Dict],
+  claims: Sequence[str] = ("C5", "C6", "C7", "C8"),
+  scale: float = 100.0,
+  half_width: float = 0.5,
+  effect: float = 1.0,
+) -> str:
+  """Each testable comparison of `claims`: paired SD, half-width and detectable
+  effect reached, and the seeds a rerun needs for `half_width` and `effect`
+  (in the scaled unit, points by default) at this run's SD
+  (`kd_ntk.analysis.power`). "" when no comparison qualifies."""
+  from kd_ntk.analysis import power  # scipy only where the table is made.
+
+  body = []
+  for v in verdicts:
+    if not v["claim"].startswith(tuple(claims)):
+      continue
+    for c in v["comparisons"]:
+      sd = c.get("sd", float("nan"))
+      if c["n"] < 2 or not np.isfinite(sd) or sd <= 0:
+        continue
+      s = sd * scale
+      body.append(
+        [
+          v["claim"],
+          c["what"],
+          str(c["n"]),
+          f"{s:.2f}",
+          f"{(c['high'] - c['low']) / 2 * scale:.2f}",
+          f"{c['mde'] * scale:.2f}",
+          str(power.seeds_for_half_width(s, half_width)),
+          str(power.seeds_for_effect(s, effect)),
+        ]
+      )
+  if not body:
+    return ""
+  return markdown_table(
+    [
+      "claim",
+      "comparison",
+      "pairs",
+      "paired SD",
+      "half-width",
+      "detectable (80%)",
+      f"seeds for half-width {half_width:g}",
+      f"seeds to detect {effect:g}",
+    ],
+    body,
+  )

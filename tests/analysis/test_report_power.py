@@ -41,3 +41,19 @@ def test_not_testable_rows_show_na():
   c5a = kd_claims.claim_c5(_rows([0.01]))[0]
   line = report.verdict_table([c5a]).splitlines()[2]
   assert "| n/a |" in line and "not testable" in line
+
+
+def test_power_table_plans_seeds_from_the_paired_sd():
+  from kd_ntk.analysis import power
+  from kd_ntk.reports import tables
+
+  rows = _rows([0.004, -0.012, 0.010, -0.003, 0.001])
+  verdicts = kd_claims.claim_c5(rows)
+  table = tables.power_table(verdicts)
+  c = verdicts[0]["comparisons"][0]
+  sd = 100 * c["sd"]
+  cells = [x.strip() for x in table.splitlines()[2].split("|")[1:-1]]
+  assert cells[2] == "5" and cells[3] == f"{sd:.2f}"
+  assert cells[6] == str(power.seeds_for_half_width(sd, 0.5))
+  assert cells[7] == str(power.seeds_for_effect(sd, 1.0))
+  assert tables.power_table(kd_claims.claim_c5(_rows([0.01]))) == ""
