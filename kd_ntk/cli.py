@@ -67,15 +67,36 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
   raise SystemExit(code)
 
 
+class _OneLineErrors:
+  """An absl-log filter: orbax's background-thread errors are dropped (the same
+  failure reaches the caller as an exception, printed as one line), other
+  records lose their traceback and keep their first line."""
+
+  def filter(self, record) -> bool:
+    if record.levelno >= logging.ERROR and "/orbax/" in (record.pathname or ""):
+      return False
+    if record.exc_info or record.exc_text:
+      record.exc_info, record.exc_text = None, None
+      record.msg, record.args = record.getMessage().splitlines()[0], ()
+    return True
+
+
 @contextlib.contextmanager
 def quiet_absl_logs():
-  """Silences orbax's per-file INFO logs for the duration of one call only."""
+  """For the duration of one call only: orbax's per-file INFO logs silenced,
+  and (unless --debug) log records shortened to one line (`_OneLineErrors`)."""
   previous = logging.get_verbosity()
   logging.set_verbosity(logging.WARNING)
+  handler = logging.get_absl_handler()
+  one_line_filter = None if debugging() else _OneLineErrors()
+  if one_line_filter is not None:
+    handler.addFilter(one_line_filter)
   try:
     yield
   finally:
     logging.set_verbosity(previous)
+    if one_line_filter is not None:
+      handler.removeFilter(one_line_filter)
 
 
 def _no_space(err: BaseException) -> Optional[str]:
