@@ -11,6 +11,10 @@ comparison against the constant rate, and the choice:
   accuracy is not detectably below the best form's (paired-by-seed 95%
   interval of form − best not entirely < 0), the one with the smallest seed
   SD of validation accuracy (the noise the accuracy claims' comparisons inherit).
+  Also printed, not used by the rule: each form's end jitter, the mean over
+  seeds of the SD of validation accuracy over the last 3 epochs (noise where
+  training stops, which two arms of one seed do not share; a seed's own
+  initialisation effect they do share, and pairing removes it).
 
   python experiments/choose_student_schedule.py \
       --config=kd_ntk/configs/reproduce.py:quick,validation_size=5000 \
@@ -21,6 +25,7 @@ import json
 import os
 import time
 
+import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -40,6 +45,8 @@ FORMS = {
   "cosine_floor": {"schedule": "cosine", "lr_floor": 0.05},
   "late_cosine": {"schedule": "cosine", "decay_start": 0.5, "lr_floor": 0.0},
 }
+
+LAST_EPOCHS = 3  # End jitter: SD of validation accuracy over these epochs.
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "reproduce.py config."
@@ -87,26 +94,32 @@ def main(argv):
   images, labels, info = teacher_selection.validation_data(
     config.teacher, config.validation_size, config.validation_seed
   )
-  mesh, shared, acc = data_mesh(), Shared(), {f: {} for f in forms}
+  mesh, shared = data_mesh(), Shared()
+  acc, jitter = {f: {} for f in forms}, {f: {} for f in forms}
   for form in forms:
     for seed in seeds:
       c, start = student_config(config, student, form, seed), time.time()
       workdir = os.path.join(_WORKDIR.value, student.slug, form, f"seed{seed}")
       distill_loop.run(c, workdir, shared)
       _, model = runs.load_run(workdir, info.num_classes)
-      variables = runs.restore_variables(
-        workdir, c.epochs, info.image_shape, mesh, info.num_classes
-      )
-      scores = evaluate(
-        model, variables, images, labels, min(1000, len(labels)), mesh
-      )
-      acc[form][seed] = float(scores["accuracy"])
+      last = {}  # Validation scores of the last LAST_EPOCHS checkpoints.
+      for epoch in range(max(c.epochs - LAST_EPOCHS + 1, 1), c.epochs + 1):
+        variables = runs.restore_variables(
+          workdir, epoch, info.image_shape, mesh, info.num_classes
+        )
+        last[epoch] = evaluate(
+          model, variables, images, labels, min(1000, len(labels)), mesh
+        )
+      acc[form][seed] = float(last[c.epochs]["accuracy"])
+      ends = [float(v["accuracy"]) for v in last.values()]
+      jitter[form][seed] = float(np.std(ends, ddof=1)) if len(ends) > 1 else 0.0
       line = {
         "what": "run",
         "form": form,
         "seed": seed,
         "val_accuracy": acc[form][seed],
-        "val_loss": float(scores["loss"]),
+        "val_loss": float(last[c.epochs]["loss"]),
+        "val_accuracy_last_epochs": ends,
         "seconds": round(time.time() - start, 1),
       }
       print(json.dumps(line), flush=True)
@@ -117,7 +130,10 @@ def main(argv):
     "validation_size": len(labels),
   }
   for line in lines:
-    extra = FORMS[line["form"]] if line["what"] == "form" else {}
+    extra = {}
+    if line["what"] == "form":
+      end = float(np.mean(list(jitter[line["form"]].values())))
+      extra = {**FORMS[line["form"]], "end_jitter": end}
     print(json.dumps({**line, **extra, **context}), flush=True)
 
 
