@@ -12,24 +12,11 @@ paired by seed (same seed: same initialisation and data order in both arms).
 from typing import Dict, List, Optional, Sequence
 
 from kd_ntk.analysis import stats
-from kd_ntk.analysis.verdicts import verdict
+from kd_ntk.analysis.verdicts import not_testable, verdict
 
 ACCURACY = "test_accuracy"
 FIDELITY = "train_fidelity_final"
 MARGIN_LOSS = "train_margin_loss_final"
-
-
-def untestable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
-  """The verdict of a claim its rows cannot test: one NOT_TESTABLE comparison
-  named by the prediction, the reason as its note (shared by C5–C8)."""
-  return verdict(
-    claim,
-    prediction,
-    rule,
-    stats.NOT_TESTABLE,
-    [stats.not_testable(prediction, reason)],
-    reason,
-  )
 
 
 def by_seed(
@@ -120,8 +107,8 @@ def claim_c5(
   if family is None or not taus:
     reason = "no online/offline pair at a common τ"
     return [
-      untestable("C5a", pred_a, C5A_RULE, reason),
-      untestable(
+      not_testable("C5a", pred_a, C5A_RULE, reason),
+      not_testable(
         "C5b",
         "the online − offline gap grows as the student shrinks",
         C5B_RULE,
@@ -154,7 +141,7 @@ def claim_c5(
     reason = (
       f"one width of {family}: the trend needs 2 or more (3 in the full run)"
     )
-    return [c5a, untestable("C5b", pred_b, C5B_RULE, reason)]
+    return [c5a, not_testable("C5b", pred_b, C5B_RULE, reason)]
   comps_b = []
   for tau in taus:
     gaps = {}
@@ -203,10 +190,10 @@ def claim_c6(
     reason = (
       "no early-stopped runs (mode early) beside offline runs at a common τ"
     )
-    return untestable("C6", prediction, C6_RULE, reason)
+    return not_testable("C6", prediction, C6_RULE, reason)
   if selected_epoch is not None and selected_epoch == final_epoch:
     reason = f"validation chose the final checkpoint ({final_epoch}): the arms are equal"
-    return untestable("C6", prediction, C6_RULE, reason)
+    return not_testable("C6", prediction, C6_RULE, reason)
   comps = []
   for tau in taus:
     common = dict(
@@ -261,7 +248,7 @@ def claim_c7(
   taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
   if family is None or not taus:
     reason = "no online/offline pair at a common τ"
-    return untestable("C7", prediction, C7_RULE, reason)
+    return not_testable("C7", prediction, C7_RULE, reason)
   comps = []
   for tau in taus:
     comps.append(

@@ -42,6 +42,8 @@ def verdict(
 
 
 def not_testable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
+  """The verdict of a claim its rows cannot test (shared by C3 and C5–C8): one
+  NOT_TESTABLE comparison named by the prediction, the reason as its note."""
   return verdict(
     claim,
     prediction,

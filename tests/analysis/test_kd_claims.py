@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from kd_ntk.analysis import kd_claims, records, stats
+from kd_ntk.analysis import kd_claims, records, stats, verdicts
 
 S, N, C, T = (
   stats.SUPPORTED,
@@ -190,7 +190,7 @@ def test_untestable_claims_share_one_block_with_the_reason_as_note():
     v = verdicts[claim]
     assert v["outcome"] == T
     assert v["note"] == v["comparisons"][0]["reason"] != ""
-    assert v == kd_claims.untestable(
+    assert v == verdicts.not_testable(
       claim, v["prediction"], v["rule"], v["note"]
     )
 
