@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from kd_ntk.analysis import kd_claims, records, stats, verdicts
+from kd_ntk.analysis import kd_claims, records, stats
+from kd_ntk.analysis.verdicts import not_testable
 
 S, N, C, T = (
   stats.SUPPORTED,
@@ -190,9 +191,7 @@ def test_untestable_claims_share_one_block_with_the_reason_as_note():
     v = verdicts[claim]
     assert v["outcome"] == T
     assert v["note"] == v["comparisons"][0]["reason"] != ""
-    assert v == verdicts.not_testable(
-      claim, v["prediction"], v["rule"], v["note"]
-    )
+    assert v == not_testable(claim, v["prediction"], v["rule"], v["note"])
 
 
 def test_c8_states_the_arms_step_sizes():
