@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import ml_collections
 
+from kd_ntk import distributed
 from kd_ntk.train import lock
 
 CONFIG_FILE = "config.json"
@@ -236,7 +237,7 @@ def check_writable(workdir: str) -> None:
       f"--workdir={workdir} is not writable ({existing} is read-only); "
       "pass a writable folder or fix its permissions."
     )
-  if os.path.isdir(path):
+  if os.path.isdir(path) and distributed.is_writer():  # Others share it.
     lock.check_free(path)
 
 
