@@ -55,12 +55,18 @@ def not_testable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
 
 
 def format_verdict(v: Dict) -> str:
-  """One line: claim, outcome, then each comparison's estimate and interval."""
+  """One line: claim, outcome, then each comparison's estimate, interval and
+  minimum detectable effect (in the comparison's own units)."""
   parts = []
   for c in v["comparisons"]:
     comp = stats.Comparison(**c)
+    detectable = (
+      f", detectable {comp.mde_text()} at 80% power"
+      if comp.mde == comp.mde
+      else ""
+    )
     parts.append(
-      f"{comp.what}: {comp.interval_text()} ({comp.outcome}"
+      f"{comp.what}: {comp.interval_text()}{detectable} ({comp.outcome}"
       + (f": {comp.reason}" if comp.reason else "")
       + ")"
     )

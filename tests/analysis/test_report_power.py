@@ -57,3 +57,13 @@ def test_power_table_plans_seeds_from_the_paired_sd():
   assert cells[6] == str(power.seeds_for_half_width(sd, 0.5))
   assert cells[7] == str(power.seeds_for_effect(sd, 1.0))
   assert tables.power_table(kd_claims.claim_c5(_rows([0.01]))) == ""
+
+
+def test_format_verdict_names_the_detectable_effect():
+  from kd_ntk.analysis.verdicts import format_verdict
+
+  c5a = kd_claims.claim_c5(_rows([0.004, -0.012, 0.010, -0.003, 0.001]))[0]
+  mde = c5a["comparisons"][0]["mde"]
+  assert f"detectable ±{mde:.3f} at 80% power" in format_verdict(c5a)
+  untestable = kd_claims.claim_c5(_rows([0.01]))[0]
+  assert "detectable" not in format_verdict(untestable)
