@@ -19,6 +19,7 @@ min_e ASC_s(e) ≥ 0 whatever the truth (a rise found in pure noise); on
 disjoint subsets the leave-one-out choice is independent of subset s's noise.
 """
 
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -63,6 +64,27 @@ def reference_epochs(
     others = [t for t in subsets if t != s]
     means = {e: float(np.mean([series[e][t] for t in others])) for e in inner}
     out[s] = min(inner, key=lambda e: (means[e], e))
+  return out
+
+
+def online_teacher_series(rows: List[Dict]) -> Dict[str, float]:
+  """Mean ASC (τ = 1) of the online teacher under the student's kernel at each
+  student epoch e: teacher checkpoint ⌈e·T/E⌉ (T, E the last teacher and
+  student epochs; `kd_ntk.distill.sources`' online map at offset 0), where
+  that checkpoint was scored. Descriptive (the paper's figure), not tested.
+  """
+  epochs = sorted({r["student_epoch"] for r in rows})
+  final = final_teacher_epoch(rows)
+  if not epochs or not final or not epochs[-1]:
+    return {}
+  out = {}
+  for e in epochs:
+    t = float(math.ceil(e * final / epochs[-1]))
+    values = per_subset(
+      rows, student_epoch=e, target="teacher", teacher_epoch=t, temperature=1.0
+    )
+    if values:
+      out[f"{e:g}"] = round(float(np.mean(list(values.values()))), 4)
   return out
 
 
@@ -193,6 +215,7 @@ def claim_c3(
     zeros = {s: 0.0 for s in drop}
     drops.append(stats.paired(what_a, drop, zeros))
     rises.append(stats.paired(what_b, rise, zeros))
+  numbers["online teacher (descriptive)"] = online_teacher_series(rows)
   how = (
     f"reference and end fixed before the run: {tuple(window)}"
     if window

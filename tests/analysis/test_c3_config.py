@@ -75,3 +75,24 @@ def test_claims_on_rows_shaped_like_the_c3_run():
   assert verdicts["C3b"]["outcome"] == "supported"
   window = claims.claim_c3(rows, window=(36, 150))
   assert [v["outcome"] for v in window] == ["supported", "supported"]
+
+
+def test_online_teacher_series_follows_the_online_map():
+  from kd_ntk.analysis import c3_trajectory
+
+  rows = []
+  for e in (0, 12, 150):
+    for t in range(31):
+      rows.append(
+        {
+          "subset": 0,
+          "student_epoch": float(e),
+          "target": "teacher",
+          "teacher_epoch": float(t),
+          "temperature": 1.0,
+          "asc": 100.0 * e + t,  # Encodes (student epoch, checkpoint).
+        }
+      )
+  series = c3_trajectory.online_teacher_series(rows)
+  # ⌈e·30/150⌉: epoch 0 -> checkpoint 0, 12 -> 3 (2.4 rounded up), 150 -> 30.
+  assert series == {"0": 0.0, "12": 1203.0, "150": 15030.0}
