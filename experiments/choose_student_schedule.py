@@ -9,12 +9,11 @@ comparison against the constant rate, and the choice:
 
   rule (`kd_ntk.analysis.schedule_choice`): among the forms whose validation
   accuracy is not detectably below the best form's (paired-by-seed 95%
-  interval of form − best not entirely < 0), the one with the smallest seed
-  SD of validation accuracy (the noise the accuracy claims' comparisons inherit).
-  Also printed, not used by the rule: each form's end jitter, the mean over
-  seeds of the SD of validation accuracy over the last 3 epochs (noise where
-  training stops, which two arms of one seed do not share; a seed's own
-  initialisation effect they do share, and pairing removes it).
+  interval of form − best not entirely < 0), the one with the smallest end
+  jitter: the mean over seeds of the SD of validation accuracy over the last
+  3 epochs (the noise of where training stops, which two arms of one seed do
+  not share; a seed's own level they do share, and pairing removes it). The
+  seed SD is printed beside it.
 
   python experiments/choose_student_schedule.py \
       --config=kd_ntk/configs/reproduce.py:quick,validation_size=5000 \
@@ -123,17 +122,14 @@ def main(argv):
         "seconds": round(time.time() - start, 1),
       }
       print(json.dumps(line), flush=True)
-  _, lines = schedule_choice.choose(acc)
+  _, lines = schedule_choice.choose(acc, jitter=jitter)
   context = {
     "student": student.name,
     "epochs": int(config.students_run.epochs),
     "validation_size": len(labels),
   }
   for line in lines:
-    extra = {}
-    if line["what"] == "form":
-      end = float(np.mean(list(jitter[line["form"]].values())))
-      extra = {**FORMS[line["form"]], "end_jitter": end}
+    extra = FORMS[line["form"]] if line["what"] == "form" else {}
     print(json.dumps({**line, **extra, **context}), flush=True)
 
 
