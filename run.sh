@@ -40,7 +40,7 @@ pinned_env() {
     .venv/bin/pip install -q -r requirements.txt -c requirements-lock.txt
 }
 
-LATEST_PACKAGES="jax flax optax orbax-checkpoint absl-py ml-collections numpy scipy
+LATEST_PACKAGES="jax flax optax orbax-checkpoint absl-py ml-collections numpy scipy tensorboardX
   matplotlib pytest pytest-xdist"
 
 latest_env() {

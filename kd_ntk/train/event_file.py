@@ -1,107 +1,43 @@
-"""TensorBoard event files of scalars, written without TensorFlow.
+"""TensorBoard event files of scalars, written with tensorboardX (no TensorFlow).
 
 `tensorboard --logdir runs/` reads any file whose name contains "tfevents": a
-sequence of TFRecords, each `Event` protocol buffer framed as
+sequence of TFRecords, each an `Event` protocol buffer. tensorboardX (a
+maintained, TensorFlow-free writer; it needs only numpy and protobuf) frames
+and encodes them; kd_ntk adds what its runs need on top:
 
-  uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)
+  * one event per metrics row, holding every (tag, simple_value) of the row at
+    step = epoch (tensorboardX's `SummaryWriter.add_scalar` writes one event
+    per tag);
+  * written synchronously and flushed (with fsync) after every row, so a
+    killed run keeps what it wrote (`SummaryWriter` queues events for a
+    background thread that flushes every `flush_secs`); for that it uses
+    tensorboardX's synchronous `event_file_writer.EventsWriter`;
+  * the file is created at the first row (a run that writes nothing leaves no
+    file), named `events.out.tfevents.<time>.<host>.<pid>.<index>.v2`: the
+    process id tells multi-process runs' writers apart.
 
-(little-endian; masked_crc(x) = ((c >> 15) | (c << 17)) + 0xa282ead8 mod 2³² with
-c = CRC-32C(x)). The first event names the format ("brain.Event:2"); every
-later one carries `step` and a `Summary` of (tag, simple_value) pairs. The few
-protobuf fields needed are encoded here by hand (field numbers from
-tensorflow/core/util/event.proto and tensorflow/core/framework/summary.proto),
-so the same files come out on every JAX version, with or without TensorFlow.
+tensorboardX is imported on first use, so `import kd_ntk.train` does not load it.
 """
 
 import os
-import socket
-import struct
 import time
 from typing import Dict, Mapping
 
 FILE_VERSION = "brain.Event:2"
 
 
-def _crc32c_table():
-  poly = 0x82F63B78  # CRC-32C (Castagnoli), reflected.
-  table = []
-  for byte in range(256):
-    crc = byte
-    for _ in range(8):
-      crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-    table.append(crc)
-  return tuple(table)
-
-
-_CRC32C_TABLE = _crc32c_table()
-
-
 def crc32c(data: bytes) -> int:
-  """CRC-32C of `data` (crc32c(b"123456789") = 0xE3069283)."""
-  crc = 0xFFFFFFFF
-  for byte in data:
-    crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-  return crc ^ 0xFFFFFFFF
+  """CRC-32C of `data` (tensorboardX's; crc32c(b"123456789") = 0xE3069283)."""
+  from tensorboardX.crc32c import crc32c as _crc32c  # pylint: disable=g-import-not-at-top
+
+  return _crc32c(data) & 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
-  crc = crc32c(data)
-  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+  """The TFRecord checksum: ((c >> 15) | (c << 17)) + 0xa282ead8 mod 2³²."""
+  from tensorboardX.record_writer import masked_crc32c as _masked  # pylint: disable=g-import-not-at-top
 
-
-def _varint(value: int) -> bytes:
-  out = bytearray()
-  value &= (
-    1 << 64
-  ) - 1  # Negative int64s take ten bytes, as protobuf encodes them.
-  while True:
-    low, value = value & 0x7F, value >> 7
-    out.append(low | (0x80 if value else 0))
-    if not value:
-      return bytes(out)
-
-
-def _field(number: int, wire_type: int, payload: bytes) -> bytes:
-  return _varint(number << 3 | wire_type) + payload
-
-
-def _bytes_field(number: int, payload: bytes) -> bytes:
-  return _field(number, 2, _varint(len(payload)) + payload)
-
-
-def encode_event(
-  wall_time: float,
-  step: int = 0,
-  file_version: str = "",
-  scalars: Mapping[str, float] = (),
-) -> bytes:
-  """The serialised `Event` (wall_time=1, step=2, file_version=3, summary=5);
-  `Summary.value`=1 holds `Value`s (tag=1, simple_value=2 as float32)."""
-  event = _field(1, 1, struct.pack("<d", wall_time))
-  if step:
-    event += _field(2, 0, _varint(int(step)))
-  if file_version:
-    event += _bytes_field(3, file_version.encode())
-  if scalars:
-    values = b"".join(
-      _bytes_field(
-        1, _bytes_field(1, tag.encode()) + _field(2, 5, struct.pack("<f", v))
-      )
-      for tag, v in scalars.items()
-    )
-    event += _bytes_field(5, values)
-  return event
-
-
-def frame_record(data: bytes) -> bytes:
-  """One TFRecord: length, its masked CRC, the data, the data's masked CRC."""
-  length = struct.pack("<Q", len(data))
-  return (
-    length
-    + struct.pack("<I", masked_crc32c(length))
-    + data
-    + struct.pack("<I", masked_crc32c(data))
-  )
+  return _masked(data)
 
 
 def scalar_values(row: Mapping[str, object]) -> Dict[str, float]:
@@ -124,32 +60,44 @@ class EventFileWriter:
   def __init__(self, logdir: str):
     self.logdir = logdir
     self.path = None
-    self._fh = None
+    self._writer = None
 
   def _open(self) -> None:
-    stamp = int(time.time())
-    base = f"events.out.tfevents.{stamp}.{socket.gethostname()}.{os.getpid()}"
+    from tensorboardX.event_file_writer import EventsWriter  # pylint: disable=g-import-not-at-top
+
     index = 0
-    while os.path.exists(os.path.join(self.logdir, f"{base}.{index}.v2")):
+    while any(
+      name.endswith(f".{os.getpid()}.{index}.v2")
+      for name in os.listdir(self.logdir)
+      if name.startswith("events.out.tfevents.")
+    ):
       index += 1
-    self.path = os.path.join(self.logdir, f"{base}.{index}.v2")
-    self._fh = open(self.path, "ab")
-    self._fh.write(
-      frame_record(encode_event(time.time(), file_version=FILE_VERSION))
+    self._writer = EventsWriter(
+      os.path.join(self.logdir, "events"), f".{os.getpid()}.{index}.v2"
     )
+    self.path = self._writer._file_name  # pylint: disable=protected-access
 
   def scalars(self, step: int, values: Mapping[str, float]) -> None:
     """Writes one event holding every (tag, value) at `step`."""
     if not values:
       return
-    if self._fh is None:
+    from tensorboardX.proto import event_pb2, summary_pb2  # pylint: disable=g-import-not-at-top
+
+    if self._writer is None:
       self._open()
-    self._fh.write(
-      frame_record(encode_event(time.time(), step, scalars=values))
+    summary = summary_pb2.Summary(
+      value=[
+        summary_pb2.Summary.Value(tag=tag, simple_value=float(value))
+        for tag, value in values.items()
+      ]
     )
-    self._fh.flush()
+    event = event_pb2.Event(
+      wall_time=time.time(), step=int(step), summary=summary
+    )
+    self._writer.write_event(event)
+    self._writer.flush()
 
   def close(self) -> None:
-    if self._fh is not None:
-      self._fh.close()
-      self._fh = None
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None

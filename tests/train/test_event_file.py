@@ -1,7 +1,11 @@
-"""TensorBoard event files: the framing, the protobuf fields, and runs writing them."""
+"""TensorBoard event files through tensorboardX: the framing, the protobuf
+fields, and runs writing them."""
 
 import glob
+import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -75,3 +79,40 @@ def test_tensorflow_reads_the_events(tmp_path):
   assert struct.unpack("<Q", open(writer.path, "rb").read(8))[0] == len(
     events[0].SerializeToString()
   )
+
+
+def test_each_row_is_on_disk_before_close_and_named_by_process(
+  tmp_path, read_events
+):
+  """A killed run keeps every row written (no background queue), and the file
+  name carries the process id (multi-process runs: process 0 alone writes)."""
+  writer = event_file.EventFileWriter(str(tmp_path))
+  writer.scalars(1, {"loss": 2.0})
+  assert read_events(str(tmp_path)) == {"loss": [(1, 2.0)]}
+  writer.scalars(2, {"loss": 1.0})
+  assert read_events(str(tmp_path))["loss"][-1] == (2, 1.0)
+  name = os.path.basename(writer.path)
+  assert name.startswith("events.out.tfevents.")
+  assert name.split(".")[-3:] == [str(os.getpid()), "0", "v2"]
+  second = event_file.EventFileWriter(str(tmp_path))
+  second.scalars(1, {"loss": 3.0})
+  assert second.path.endswith(f".{os.getpid()}.1.v2")
+  writer.close()
+  second.close()
+
+
+def test_tensorboardx_writes_without_tensorflow(tmp_path):
+  code = (
+    "import sys\n"
+    "from kd_ntk.train import event_file\n"
+    "assert 'tensorboardX' not in sys.modules\n"
+    f"w = event_file.EventFileWriter({str(tmp_path)!r})\n"
+    "w.scalars(1, {'loss': 0.5}); w.close()\n"
+    "print(type(w).__name__, 'tensorboardX' in sys.modules,"
+    " sorted(m for m in ('tensorflow', 'torch') if m in sys.modules))\n"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, check=False
+  )
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.split() == ["EventFileWriter", "True", "[]"]
