@@ -33,7 +33,7 @@ from kd_ntk.configs import distill as distill_config
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill.seed_grid import Shared
-from kd_ntk.train import binding, runs
+from kd_ntk.train import runs
 from kd_ntk.train.evaluation import predict_logits
 from kd_ntk.train.from_config import splits_from_config, with_data_fields
 
@@ -88,6 +88,9 @@ def student_config(
   c.optimizer.schedule = run.schedule
   c.optimizer.warmup_epochs = float(run.get("warmup_epochs", 0.0))
   c.train_eval_size = run.train_eval_size
+  every = int(run.get("eval_every", 1))
+  if every != 1:  # Absent from the config (as before the field) at 1.
+    c.eval_every = every
   d = c.distill
   d.teacher_workdir = os.path.abspath(teacher_dir)
   d.alpha = method.alpha
@@ -158,9 +161,8 @@ def margin_loss_shared(
   splits = shared.splits(cfg)
   cfg = with_data_fields(cfg, splits.info)
   sets = shared.eval_sets(cfg, splits)
-  teachers = shared.teachers(
-    cfg, plan, sets, binding.fingerprint(plan.teacher_workdir)
-  )
+  # The run just checked the teacher (binding.check): its entry is current.
+  teachers = shared.teachers(cfg, plan, sets, None)
   teacher_logits = teachers.of_epoch(plan.teacher_epochs)["train"]
   _, model = runs.load_run(student_dir, cfg.num_classes)
   variables = runs.restore_variables(

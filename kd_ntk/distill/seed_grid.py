@@ -206,6 +206,8 @@ class Shared:
 
     `fingerprint` is the teacher's, as `kd_ntk.train.binding.check` returned it
     for this run: a cached entry made under another fingerprint is dropped.
+    None (after a run of the grid checked it: the margin loss) takes the
+    cached entry as it is.
     """
     key = _key(
       {
@@ -219,7 +221,9 @@ class Shared:
       }
     )
     entry = self._teachers.get(key)
-    if entry is not None and entry[0] != fingerprint:
+    if (
+      entry is not None and fingerprint is not None and entry[0] != fingerprint
+    ):
       del self._teachers[key]  # The teacher changed on disk: read it again.
     make = lambda: (
       fingerprint,
