@@ -88,7 +88,7 @@ def check_kernels(
       ) from None
   needs = [k for k in kernels if k in NEEDS_NEURAL_TANGENTS]
   if needs:
-    from kd_ntk.ntk.infinite import import_neural_tangents  # pylint: disable=g-import-not-at-top
+    from kd_ntk.ntk.nt_import import import_neural_tangents  # pylint: disable=g-import-not-at-top
 
     try:
       import_neural_tangents()
@@ -183,7 +183,7 @@ def nt_empirical_gram(
   f, params, x, num_classes: int, block_size: int = 256
 ) -> np.ndarray:
   """neural-tangents' empirical NTK, summed over logits, in row/column blocks."""
-  from kd_ntk.ntk.infinite import import_neural_tangents  # pylint: disable=g-import-not-at-top
+  from kd_ntk.ntk.nt_import import import_neural_tangents  # pylint: disable=g-import-not-at-top
 
   nt = import_neural_tangents()
   kernel_fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0))

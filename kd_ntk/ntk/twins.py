@@ -124,7 +124,7 @@ def stax_twin(
     W_std, b_std: weight and bias scales (b_std None: no bias).
     **model_kwargs: the preset's options (width, depth, channels, ...).
   """
-  from kd_ntk.ntk.infinite import import_neural_tangents  # pylint: disable=g-import-not-at-top
+  from kd_ntk.ntk.nt_import import import_neural_tangents  # pylint: disable=g-import-not-at-top
 
   opts = check_twin(name, model_kwargs)
   stax = import_neural_tangents().stax
