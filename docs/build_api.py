@@ -39,6 +39,18 @@ def module_names(root: pathlib.Path = REPO / "kd_ntk") -> list[str]:
   return sorted(set(names))
 
 
+def resolve_lazy_names(module) -> None:
+  """Binds the names a module's `__getattr__` provides (PEP 562) and its
+  `__all__` lists, as `module.name` resolves them: pdoc reads `__all__`
+  entries from the module's `__dict__` and would warn that lazy ones (e.g.
+  `kd_ntk.score_teacher`) do not resolve."""
+  if "__getattr__" not in vars(module):
+    return
+  for name in getattr(module, "__all__", ()):
+    if name not in vars(module):
+      setattr(module, name, getattr(module, name))
+
+
 def minimal_specs(walk, root: pathlib.Path) -> list[str]:
   """The fewest module names whose pdoc walk covers every module of `root`.
 
@@ -49,7 +61,7 @@ def minimal_specs(walk, root: pathlib.Path) -> list[str]:
   (folders without `__init__.py`) that earlier imports made visible.
   """
   for name in module_names(root):
-    importlib.import_module(name)
+    resolve_lazy_names(importlib.import_module(name))
   specs, covered = [], set()
   for name in module_names(root):
     if name not in covered:

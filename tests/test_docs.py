@@ -129,3 +129,28 @@ def test_module_names_cover_every_kd_ntk_file():
   ]
   assert len(names) == len(files)
   assert "kd_ntk" in names and "kd_ntk.ntk.empirical" in names
+
+
+def test_names_a_package_loads_lazily_are_documented(tmp_path):
+  files = dict(CLEAN)
+  files["__init__.py"] = '''
+    """Demo package whose `triple` loads on first use (PEP 562)."""
+    import importlib
+    __all__ = ["triple"]
+
+    def __getattr__(name):
+      if name == "triple":
+        return importlib.import_module("demo_pkg.extra").triple
+      raise AttributeError(name)
+  '''
+  files["extra.py"] = '''
+    """Loaded on first use."""
+
+    def triple(x: float) -> float:
+      """Triples `x`."""
+      return 3 * x
+  '''
+  root = _package(tmp_path, files)
+  assert _build(root, tmp_path / "html") == []
+  page = (tmp_path / "html" / "demo_pkg.html").read_text()
+  assert 'id="triple"' in page and "Triples" in page
