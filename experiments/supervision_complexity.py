@@ -1,6 +1,10 @@
 """Supervision complexity of labels, random labels and teacher checkpoints under
-one or more student kernels; writes complexity.csv, plots and the verdicts of
-claims C1–C4 (and, for several kernels, kernel_agreement.json/.md).
+one or more student kernels. Writes into --workdir: config.json (a rerun with
+another config is refused), complexity.csv, asc_vs_teacher_epoch.png,
+verdicts.json (claims C1–C4, C2n, C4n), report.md (listing every file), and
+bound.csv / asc_vs_student_epoch.png for student runs, kernel_agreement.json/.md
+for several kernels. The student may be your own flax module:
+student_model='my_models:MyNet' (see kd_ntk/configs/complexity.py).
 
   python experiments/supervision_complexity.py \
       --config=kd_ntk/configs/complexity.py:quick,teacher_workdir=runs/teacher_quick \

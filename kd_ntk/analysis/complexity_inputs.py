@@ -1,5 +1,5 @@
-"""What the complexity run scores and with which network: NTK subsets, target
-matrices, teacher logits and the student.
+"""What the complexity run scores and with which network: NTK subsets, teacher
+logits and the student (the target matrices: `kd_ntk.scoring.inputs`).
 
 Every read of a training run (teacher or student) goes through this module, so
 a rename in `kd_ntk.train` is a one-line change here.
@@ -11,8 +11,6 @@ import jax
 import ml_collections
 import numpy as np
 
-from kd_ntk import complexity
-from kd_ntk.data import class_balanced_subset
 from kd_ntk.models import (
   get_model,
   init_variables,
@@ -20,6 +18,7 @@ from kd_ntk.models import (
   with_state,
 )
 from kd_ntk.ntk.kernel_choice import Student
+from kd_ntk.scoring import inputs as scoring_inputs
 from kd_ntk.train import runs  # the only import of the run reader
 from kd_ntk.train.from_config import data_shape_of
 from kd_ntk.train.evaluation import predict_logits
@@ -33,80 +32,16 @@ def num_classes_of(run_config) -> int:
   return data_shape_of(run_config).num_classes
 
 
-# Seed of random-label draw d on subset s: random_label_seed + DRAW_STRIDE·s + d.
-DRAW_STRIDE = 1000
-
-
-def ntk_subsets(
-  labels: np.ndarray, n: int, num_subsets: int, seed: int, num_classes: int
-) -> List[np.ndarray]:
-  """`num_subsets` pairwise disjoint class-balanced index sets of size n.
-
-  All subsets are members of one chain: member k is
-  `class_balanced_subset(·, n, k)` drawn from the examples members 0..k−1 did
-  not take. This call returns members seed, …, seed + num_subsets − 1, so the
-  subsets of one call, and of calls with different seeds (a reproduction runs
-  subset s as its own run with seed s and num_subsets 1), never share an
-  example. Member 0 is the single subset of earlier versions.
-
-  Raises:
-    ValueError: seed < 0, or fewer than (seed + num_subsets)·n examples.
-  """
-  total = int(seed) + int(num_subsets)
-  if seed < 0 or num_subsets < 1:
-    raise ValueError(
-      f"NTK subsets need seed >= 0 and num_subsets >= 1; got seed={seed}, "
-      f"num_subsets={num_subsets}."
-    )
-  if total * n > len(labels):
-    raise ValueError(
-      f"{total} disjoint NTK subsets of n={n} need {total * n} examples but "
-      f"the training set has {len(labels)}: lower num_examples or "
-      "num_subsets (or the subset seed)."
-    )
-  remaining = np.arange(len(labels))
-  chain = []
-  for k in range(total):
-    pick = remaining[
-      class_balanced_subset(labels[remaining], n, k, num_classes)
-    ]
-    chain.append(np.sort(pick))
-    remaining = np.setdiff1d(remaining, pick)
-  return chain[int(seed) :]
+# One implementation of the subsets and random-label seeds: kd_ntk.scoring.
+DRAW_STRIDE = scoring_inputs.DRAW_STRIDE
+ntk_subsets = scoring_inputs.ntk_subsets
 
 
 def random_label_seed(config, subset: int, draw: int) -> int:
-  return int(config.random_label_seed) + DRAW_STRIDE * subset + draw
-
-
-def target_sets(
-  config,
-  labels: np.ndarray,
-  num_classes: int,
-  teacher_logits: Dict[int, np.ndarray],
-  subset: int = 0,
-) -> Iterator[Tuple[Dict, np.ndarray]]:
-  """Yields (description, Y) for labels, each random-label draw and every
-  (teacher epoch, τ). `draw` is 0 on rows without a random draw."""
-  yield {"target": "labels", "draw": 0}, complexity.one_hot(labels, num_classes)
-  for draw in range(config.num_random_draws):
-    yield (
-      {"target": "random_labels", "draw": draw},
-      complexity.random_labels(
-        len(labels), num_classes, random_label_seed(config, subset, draw)
-      ),
-    )
-  for epoch, logits in sorted(teacher_logits.items()):
-    for tau in config.temperatures:
-      yield (
-        {
-          "target": "teacher",
-          "teacher_epoch": epoch,
-          "temperature": float(tau),
-          "draw": 0,
-        },
-        complexity.teacher_probabilities(logits, float(tau), config.centered),
-      )
+  """Seed of draw `draw` on subset `subset`: random_label_seed + 1000·subset + draw."""
+  return scoring_inputs.random_label_seed(
+    config.random_label_seed, subset, draw
+  )
 
 
 def teacher_logits(

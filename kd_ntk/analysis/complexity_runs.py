@@ -5,8 +5,10 @@ s uses `subset_seed = s` and its own random-label draw (`random_label_seed = s`)
 so each subset is an independent replicate of the whole measurement. Each is
 one run of `kd_ntk.analysis.supervision_run` in `<out>/subset<s>`; its rows get
 the integer columns `subset` and `draw` (the layout the kernels helper's
-multi-subset runs also write) and `target_norm` = ‖Y‖_F of the target matrix,
-recomputed here from the same subset and teacher checkpoints, so that
+multi-subset runs also write). Each row carries `target_norm` = ‖Y‖_F of its
+target matrix (written by supervision_run through `kd_ntk.scoring`; for a
+complexity.csv written before that column existed, `target_norms` recomputes
+it from the same subset and teacher checkpoints), so that
 `kd_ntk.analysis.claims` can rescale ASC to the labels' norm (C2n, C4n).
 """
 
@@ -138,10 +140,17 @@ def run_subsets(
           c, shape.num_classes, shape.input_shape
         )
       supervision_run.run(c, sub_dir, checkpoints)
-    norms = target_norms(c)
-    for r in supervision_run.read_csv(
+    subset_rows = supervision_run.read_csv(
       csv_path
-    ):  # Same parsed types as a reused file.
-      key = (r["target"], r.get("teacher_epoch"), r.get("temperature"))
-      rows.append({**r, "subset": s, "draw": s, "target_norm": norms.get(key)})
+    )  # Same parsed types as a reused file.
+    norms = (
+      None
+      if all(r.get("target_norm") is not None for r in subset_rows)
+      else target_norms(c)  # A file from before the column existed.
+    )
+    for r in subset_rows:
+      if norms is not None:
+        key = (r["target"], r.get("teacher_epoch"), r.get("temperature"))
+        r = {**r, "target_norm": norms.get(key)}
+      rows.append({**r, "subset": s, "draw": s})
   return rows

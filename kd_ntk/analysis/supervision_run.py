@@ -16,6 +16,7 @@ other rows). Kernels of the initialisation distribution ("monte_carlo",
 "infinite", "nngp") are computed once per subset and recorded at student epoch 0.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -25,14 +26,14 @@ from typing import Dict, List, Optional, Tuple
 import ml_collections
 import numpy as np
 
-from kd_ntk import distributed
-from kd_ntk import complexity
-from kd_ntk.analysis import claims, kernel_agreement
+from kd_ntk import complexity, distributed, scoring
+from kd_ntk.analysis import claims, complexity_report, kernel_agreement
 from kd_ntk.analysis import complexity_inputs as inputs
 from kd_ntk.configs import validation
 from kd_ntk.data import data_mesh
 from kd_ntk.ntk import kernel_choice
 from kd_ntk.reports import plots
+from kd_ntk.train import lock, workdir as wd
 from kd_ntk.train.from_config import splits_from_config
 
 CSV_FILE = "complexity.csv"
@@ -107,6 +108,21 @@ def result_row(result) -> Dict:
   return row
 
 
+def score_columns(score: scoring.Score) -> Dict:
+  """The CSV columns of one `kd_ntk.scoring.Score`: what was scored, the
+  solve's columns, ‖Y‖_F (`target_norm`) and `asc_norm_matched`."""
+  blank = lambda v: "" if v is None else v
+  return {
+    "teacher_epoch": blank(score.checkpoint),
+    "temperature": blank(score.temperature),
+    "target": score.target,
+    "draw": score.draw,
+    **result_row(score.result),
+    "target_norm": score.target_norm,
+    "asc_norm_matched": score.asc_norm_matched,
+  }
+
+
 def run(
   config: ml_collections.ConfigDict,
   workdir: str,
@@ -120,6 +136,10 @@ def run(
 
   Returns:
     The rows of complexity.csv.
+
+  Raises:
+    ValueError: a bad config, or `workdir` holding a run of another config or
+      in use by another process; before anything is written.
   """
   validation.check_complexity_config(
     config, workdir
@@ -127,16 +147,34 @@ def run(
   teacher_epochs, student_epochs, kernels = _validate(config)
   teacher_config, teacher_model = inputs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
-  info = splits.info
   subsets = inputs.ntk_subsets(
     splits.train_labels,
     config.num_examples,
     config.num_subsets,
     config.subset_seed,
-    info.num_classes,
+    splits.info.num_classes,
   )
+  writer = distributed.is_writer()
+  if writer:  # One run per workdir: locked, then config.json claimed.
+    wd.check_writable(workdir)
+    os.makedirs(workdir, exist_ok=True)
+  with lock.held(workdir) if writer else contextlib.nullcontext():
+    wd.claim(workdir, config, write=writer)  # A different config is refused.
+    return _compute(
+      config,
+      workdir,
+      checkpoints,
+      (teacher_epochs, student_epochs, kernels),
+      (teacher_model, splits, subsets),
+    )
+
+
+def _compute(config, workdir, checkpoints, plan, data) -> List[Dict]:
+  """`run`'s kernels and scores, once the workdir is claimed."""
+  teacher_epochs, student_epochs, kernels = plan
+  teacher_model, splits, subsets = data
+  info = splits.info
   mesh = data_mesh()
-  os.makedirs(workdir, exist_ok=True)
   options = kernel_choice.GramOptions.from_config(config)
   print(
     f"[complexity] kernels {kernels}, {len(subsets)} subsets of n={config.num_examples}, "
@@ -178,53 +216,62 @@ def run(
         note = kernel_choice.kernel_note(
           kernel, student.name, config.twin_parameterization
         )
-        for description, targets in inputs.target_sets(
-          config, y_sub, info.num_classes, logits[s], s
-        ):
-          result = complexity.supervision_complexity(
-            targets,
-            gram,
-            ridge=config.ridge,
-            method=config.solver,
-            ridge_path=tuple(config.ridge_path),
-          )
-          if description["target"] == "labels":
-            labels_asc = result.asc
+        scores = scoring.score_gram(
+          gram,
+          labels=y_sub,
+          logits=logits[s],
+          temperatures=config.temperatures,
+          random_label_draws=config.num_random_draws,
+          num_classes=info.num_classes,
+          subset=s,
+          seed=config.random_label_seed,
+          centered=config.centered,
+          ridge=config.ridge,
+          ridge_path=config.ridge_path,
+          solver=config.solver,
+        )
+        labels_asc = scores[0].asc
+        for score in scores:
           rows.append(
             {
               "kernel": kernel,
               "subset": s,
               "student_epoch": student_epoch,
-              "teacher_epoch": "",
-              "temperature": "",
-              **description,
-              **result_row(result),
+              **score_columns(score),
               "ntk_seconds": round(seconds, 3),
               "kernel_note": note,
             }
           )
-          if (
-            kernel == "empirical"
-            and config.student_workdir
-            and description.get("temperature") == 1.0
-            and description.get("teacher_epoch") == max(teacher_epochs)
-          ):
-            student_logits = inputs.logits_in_chunks(
-              student.f, student.params, x_sub, config.eval_batch_size
-            )
-            terms = complexity.bound_terms(
-              student_logits,
-              y_sub,
-              logits[s][max(teacher_epochs)],
-              sc=result.sc,
-              trace_k=result.trace_k,
-              n=len(y_sub),
-              gamma=config.bound_gamma,
-              delta=config.bound_delta,
-            )
-            bound_rows.append(
-              {"subset": s, "student_epoch": student_epoch, **terms.as_dict()}
-            )
+        final = (max(teacher_epochs), 1.0)
+        bound_result = next(
+          (
+            sc.result
+            for sc in scores
+            if (sc.checkpoint, sc.temperature) == final
+          ),
+          None,
+        )
+        if (
+          kernel == "empirical"
+          and config.student_workdir
+          and bound_result is not None
+        ):
+          student_logits = inputs.logits_in_chunks(
+            student.f, student.params, x_sub, config.eval_batch_size
+          )
+          terms = complexity.bound_terms(
+            student_logits,
+            y_sub,
+            logits[s][max(teacher_epochs)],
+            sc=bound_result.sc,
+            trace_k=bound_result.trace_k,
+            n=len(y_sub),
+            gamma=config.bound_gamma,
+            delta=config.bound_delta,
+          )
+          bound_rows.append(
+            {"subset": s, "student_epoch": student_epoch, **terms.as_dict()}
+          )
         print(
           f"[complexity] {kernel}, subset {s}, student epoch {student_epoch}: "
           f"kernel {seconds:.1f}s, ASC(labels)={labels_asc:.3f}",
@@ -242,13 +289,22 @@ def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
   The single-kernel outputs (asc_vs_teacher_epoch.png, the student-epoch
   figure, verdicts.json with `claims.complexity_verdicts`) use the first
   kernel, every subset and draw; with several kernels, also asc_vs_teacher_epoch_by_kernel.png
-  and kernel_agreement.json/.md. Returns the verdicts.
+  and kernel_agreement.json/.md; then report.md (`complexity_report`), which
+  lists every file written. Returns the verdicts.
   """
+  config = wd.load_config(workdir)  # Written by `run`.
   kernels = kernel_agreement.kernels_of(rows)
   # The claims take their spread over subsets (and average the draws).
   first = [r for r in rows if r.get("kernel", "empirical") == kernels[0]]
+  student = (
+    os.path.basename(os.path.normpath(config.student_workdir))
+    if config.get("student_workdir")
+    else config.student_model
+  )
   plots.asc_vs_teacher_epoch(
-    first, os.path.join(workdir, "asc_vs_teacher_epoch.png")
+    first,
+    os.path.join(workdir, "asc_vs_teacher_epoch.png"),
+    title=plots.complexity_title(student, kernels[0], first),
   )
   if len({r["student_epoch"] for r in first}) > 1:
     plots.asc_vs_student_epoch(
@@ -264,6 +320,9 @@ def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
     )
     report = kernel_agreement.write_agreement(rows, workdir)
     print(kernel_agreement.agreement_markdown(report), flush=True)
+  if distributed.is_writer():
+    path = complexity_report.write_report(config, rows, verdicts, workdir)
+    print(f"[complexity] wrote {path}", flush=True)
   return verdicts
 
 

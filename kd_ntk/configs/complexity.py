@@ -15,6 +15,14 @@ Launch:
 
 Variants: quick (n=512, few checkpoints), tiny (unit tests).
 
+A workdir holds one config: its config.json is written first and a rerun with
+another config is refused (same config: computed again, same numbers). It
+writes complexity.csv (ASC, SC, norm-matched ASC, ‖Y‖_F, ridge diagnostics per
+kernel, subset, student epoch and target), asc_vs_teacher_epoch.png,
+verdicts.json, report.md (the table with 95% intervals over subsets, the
+verdicts and the list of files), and for student runs bound.csv and
+asc_vs_student_epoch.png; with several kernels kernel_agreement.json/.md.
+
 Kernels (`kernel`, one name or a tuple; see kd_ntk.ntk.kernel_choice):
 empirical (the student's own NTK), empirical_nt (neural-tangents' empirical
 NTK), monte_carlo (mean NTK over `mc_samples` initialisations), infinite and
@@ -40,9 +48,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # "empirical" or ("empirical", "monte_carlo", "infinite"); "(a,b)" also works.
   config.kernel = ml_collections.FieldReference("empirical", field_type=object)
   config.student_workdir = ""  # Optional student run: NTK at its checkpoints.
-  config.student_model = (
-    "lenet5"  # Student preset when no student_workdir is given.
-  )
+  # Student when no student_workdir is given: a preset of kd_ntk.models.MODELS
+  # or your own flax module as "module:attribute" / "path/to/file.py:attribute"
+  # (a Module class, instance or factory; see kd_ntk/models/user_models.py).
+  config.student_model = "lenet5"
   config.student_model_kwargs = ml_collections.ConfigDict()  # Preset overrides.
   config.student_seed = 0  # Init seed of that student (NTK at init).
   config.student_epochs = (
@@ -52,8 +61,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.temperatures = (1.0, 2.0, 4.0, 8.0)  # τ of softmax(z_T/τ).
   config.centered = False  # Subtract 1/C from teacher probabilities.
   config.num_examples = 2048  # Class-balanced NTK subset size n.
-  config.num_subsets = 3  # NTK subsets (disjoint while the data lasts).
-  config.subset_seed = 0  # Subset s uses seed subset_seed + s.
+  config.num_subsets = (
+    3  # NTK subsets (pairwise disjoint; refused when the data runs out).
+  )
+  config.subset_seed = 0  # First member of the chain of disjoint subsets.
   config.num_random_draws = 3  # Random-label draws per subset.
   config.random_label_seed = 0  # Draw d on subset s: seed + 1000·s + d.
   config.ridge = 1e-6  # Relative ridge: λ = ridge · tr(K)/n.

@@ -13,6 +13,7 @@ from kd_ntk.models.lenet import LeNet5
 from kd_ntk.models.mlp import MLP
 from kd_ntk.models.mobilenet import MobileNetV3Small
 from kd_ntk.models.resnet import CifarResNet
+from kd_ntk.models.user_models import is_import_path, model_from_path
 
 # name -> (module class, default keyword arguments). Keyword arguments given to
 # `get_model` override the defaults.
@@ -46,19 +47,26 @@ MODELS: Dict[str, Tuple[type, Dict[str, Any]]] = {
 
 
 def get_model(name: str, num_classes: int, **kwargs) -> nn.Module:
-  """Builds the preset `name` with `num_classes` logits.
+  """Builds the preset `name` (or a user's model) with `num_classes` logits.
 
   Args:
-    name: a key of `MODELS`, e.g. "lenet5", "resnet20", "cnn".
+    name: a key of `MODELS`, e.g. "lenet5", "resnet20", "cnn"; or a user's
+      model as `"module:attribute"` / `"file.py:attribute"`
+      (`kd_ntk.models.user_models`).
     num_classes: number of output logits C.
     **kwargs: overrides of the preset's module attributes (e.g. width=64).
 
   Returns:
-    An un-initialised flax linen module whose `__call__(x, train=False)` maps
-    NHWC images to logits (B, C).
+    An un-initialised flax linen module mapping NHWC images to logits (B, C);
+    the presets' `__call__(x, train=False)`.
   """
+  if is_import_path(name):
+    return model_from_path(name, num_classes, **kwargs)
   if name not in MODELS:
-    raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+    raise ValueError(
+      f"Unknown model {name!r}; choose one of {sorted(MODELS)}, or name your "
+      "own as 'module:attribute'."
+    )
   if num_classes < 2:
     raise ValueError(f"num_classes must be >= 2; got {num_classes}.")
   cls, defaults = MODELS[name]

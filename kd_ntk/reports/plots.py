@@ -8,8 +8,10 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from kd_ntk import distributed
+from kd_ntk.analysis import stats
 
 
 def _save(fig, path: str) -> str:
@@ -17,86 +19,146 @@ def _save(fig, path: str) -> str:
   if not distributed.is_writer():
     return path
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  fig.savefig(path, dpi=120, bbox_inches="tight")  # Keeps an outside legend.
   return path
 
 
+def _subset_means(rows: List[Dict], **match) -> List[float]:
+  """ASC per NTK subset of the rows matching every field (draws averaged)."""
+  groups: Dict[int, List[float]] = {}
+  for r in rows:
+    if (
+      all(r.get(k) == v for k, v in match.items()) and r.get("asc") is not None
+    ):
+      subset = int(r.get("subset") or 0)
+      groups.setdefault(subset, []).append(float(r["asc"]))
+  return [float(np.mean(v)) for _, v in sorted(groups.items())]
+
+
+def _mean_and_error(values: List[float]):
+  """(mean, half-width of the 95% t-interval; 0 for one value)."""
+  if len(values) < 2:
+    return float(values[0]), 0.0
+  mean, low, _ = stats.t_interval(values)
+  return mean, mean - low
+
+
+def _finish(ax, xlabel: str, title: str) -> None:
+  """Integer ticks on the epoch axis, the legend outside the data, the title."""
+  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel("adjusted supervision complexity")
+  if title:
+    ax.set_title(title, fontsize=9)
+  ax.legend(
+    fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0
+  )
+
+
+def complexity_title(student: str, kernel: str, rows: List[Dict]) -> str:
+  """ "ASC under <student>'s <kernel> NTK, n = <n> (<k> subsets, mean ± 95% CI)"."""
+  ns = sorted(
+    {int(float(r["n"])) for r in rows if r.get("n") not in (None, "")}
+  )
+  subsets = len({int(r.get("subset") or 0) for r in rows})
+  n = "/".join(str(v) for v in ns) or "?"
+  return (
+    f"ASC under {student}'s {kernel} kernel, n = {n} "
+    f"({subsets} subset{'s' if subsets != 1 else ''}; mean ± 95% CI)"
+  )
+
+
 def asc_vs_teacher_epoch(
-  rows: List[Dict], path: str, student_epoch=None
+  rows: List[Dict], path: str, student_epoch=None, title: str = ""
 ) -> str:
-  """ASC of teacher checkpoint t against t, one line per τ; labels and random
-  labels as horizontal reference lines (one student kernel)."""
+  """ASC of teacher checkpoint t against t, one line per τ, with the mean and
+  95% t-interval bars over NTK subsets; labels and random labels as horizontal
+  lines with their interval as a band (one student kernel)."""
   if student_epoch is None:
     student_epoch = min(r["student_epoch"] for r in rows)
   rows = [r for r in rows if r["student_epoch"] == student_epoch]
-  fig = Figure(figsize=(6, 4))
+  fig = Figure(figsize=(7.5, 4))
   ax = fig.subplots()
   for tau in sorted(
     {r["temperature"] for r in rows if r["target"] == "teacher"}
   ):
-    pts = sorted(
-      (r["teacher_epoch"], r["asc"])
-      for r in rows
-      if r["target"] == "teacher" and r["temperature"] == tau
+    epochs = sorted(
+      {
+        r["teacher_epoch"]
+        for r in rows
+        if r["target"] == "teacher" and r["temperature"] == tau
+      }
     )
-    ax.plot(*zip(*pts), marker="o", label=f"teacher, τ={tau:g}")
-  for target, style in (("labels", "--"), ("random_labels", ":")):
-    value = [r["asc"] for r in rows if r["target"] == target]
-    if value:
-      ax.axhline(
-        value[0], color="k", linestyle=style, label=target.replace("_", " ")
+    points = [
+      _mean_and_error(
+        _subset_means(
+          rows, target="teacher", temperature=tau, teacher_epoch=epoch
+        )
       )
-  ax.set_xlabel("teacher checkpoint (epoch)")
-  ax.set_ylabel("adjusted supervision complexity")
-  ax.set_title(
-    f"Targets under the student's NTK (student epoch {student_epoch:g})"
+      for epoch in epochs
+    ]
+    means, errors = zip(*points)
+    ax.errorbar(
+      epochs,
+      means,
+      yerr=errors,
+      marker="o",
+      capsize=3,
+      label=f"teacher, τ={tau:g}",
+    )
+  for target, style in (("labels", "--"), ("random_labels", ":")):
+    values = _subset_means(rows, target=target)
+    if values:
+      mean, error = _mean_and_error(values)
+      line = ax.axhline(
+        mean, color="k", linestyle=style, label=target.replace("_", " ")
+      )
+      if error:
+        ax.axhspan(
+          mean - error, mean + error, color=line.get_color(), alpha=0.1
+        )
+  _finish(
+    ax,
+    "teacher checkpoint (epoch)",
+    title
+    or f"Targets under the student's NTK (student epoch {student_epoch:g})",
   )
-  ax.legend(fontsize=8)
   return _save(fig, path)
 
 
 def asc_vs_student_epoch(
-  rows: List[Dict], path: str, online: bool = True
+  rows: List[Dict], path: str, online: bool = True, title: str = ""
 ) -> str:
   """ASC against the student epoch whose NTK is used, per target kind (the
   paper's figure): random labels, labels, final teacher (τ=1) and, when
-  `online`, teacher checkpoint t at student epoch t."""
+  `online`, teacher checkpoint t at student epoch t; mean and 95% t-interval
+  bars over NTK subsets."""
   epochs = sorted({r["student_epoch"] for r in rows})
   final = max(r["teacher_epoch"] for r in rows if r["target"] == "teacher")
   series = {
-    "random labels": lambda e: _find(
-      rows, student_epoch=e, target="random_labels"
-    ),
-    "labels": lambda e: _find(rows, student_epoch=e, target="labels"),
-    "offline teacher": lambda e: _find(
-      rows,
-      student_epoch=e,
-      target="teacher",
-      teacher_epoch=final,
-      temperature=1.0,
+    "random labels": lambda e: dict(student_epoch=e, target="random_labels"),
+    "labels": lambda e: dict(student_epoch=e, target="labels"),
+    "offline teacher": lambda e: dict(
+      student_epoch=e, target="teacher", teacher_epoch=final, temperature=1.0
     ),
   }
   if online:
-    series["online teacher"] = lambda e: _find(
-      rows, student_epoch=e, target="teacher", teacher_epoch=e, temperature=1.0
+    series["online teacher"] = lambda e: dict(
+      student_epoch=e, target="teacher", teacher_epoch=e, temperature=1.0
     )
-  fig = Figure(figsize=(6, 4))
+  fig = Figure(figsize=(7.5, 4))
   ax = fig.subplots()
-  for name, get in series.items():
-    pts = [(e, get(e)) for e in epochs if get(e) is not None]
-    if pts:
-      ax.plot(*zip(*pts), marker="o", label=name)
-  ax.set_xlabel("student epoch (NTK taken at this checkpoint)")
-  ax.set_ylabel("adjusted supervision complexity")
-  ax.legend(fontsize=8)
+  for name, match in series.items():
+    points = [
+      (e, *_mean_and_error(values))
+      for e in epochs
+      if (values := _subset_means(rows, **match(e)))
+    ]
+    if points:
+      xs, means, errors = zip(*points)
+      ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=name)
+  _finish(ax, "student epoch (NTK taken at this checkpoint)", title)
   return _save(fig, path)
-
-
-def _find(rows, **match):
-  for r in rows:
-    if all(r.get(k) == v for k, v in match.items()):
-      return r["asc"]
-  return None
 
 
 def metric_vs_epoch(

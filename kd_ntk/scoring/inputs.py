@@ -30,20 +30,39 @@ def random_label_seed(seed: int, subset: int, draw: int) -> int:
 def ntk_subsets(
   labels: np.ndarray, n: int, num_subsets: int, seed: int, num_classes: int
 ) -> list[np.ndarray]:
-  """`num_subsets` class-balanced index sets of size n, disjoint while the data lasts.
+  """`num_subsets` pairwise disjoint class-balanced index sets of size n.
 
-  Subset s is `class_balanced_subset(·, n, seed + s)` drawn from the examples
-  no earlier subset took; when fewer than n remain, it is drawn from all
-  examples and may overlap.
+  All subsets are members of one chain: member k is
+  `class_balanced_subset(·, n, k)` drawn from the examples members 0..k−1 did
+  not take. This call returns members seed, …, seed + num_subsets − 1, so the
+  subsets of one call, and of calls with different seeds (a reproduction runs
+  subset s as its own run with seed s and num_subsets 1), never share an
+  example. Member 0 is the single subset of earlier versions.
+
+  Raises:
+    ValueError: seed < 0, or fewer than (seed + num_subsets)·n examples.
   """
+  total = int(seed) + int(num_subsets)
+  if seed < 0 or num_subsets < 1:
+    raise ValueError(
+      f"NTK subsets need seed >= 0 and num_subsets >= 1; got seed={seed}, "
+      f"num_subsets={num_subsets}."
+    )
+  if total * n > len(labels):
+    raise ValueError(
+      f"{total} disjoint NTK subsets of n={n} need {total * n} examples but "
+      f"the training set has {len(labels)}: lower num_examples or "
+      "num_subsets (or the subset seed)."
+    )
   remaining = np.arange(len(labels))
-  subsets = []
-  for s in range(num_subsets):
-    pool = remaining if len(remaining) >= n else np.arange(len(labels))
-    pick = pool[class_balanced_subset(labels[pool], n, seed + s, num_classes)]
-    subsets.append(np.sort(pick))
+  chain = []
+  for k in range(total):
+    pick = remaining[
+      class_balanced_subset(labels[remaining], n, k, num_classes)
+    ]
+    chain.append(np.sort(pick))
     remaining = np.setdiff1d(remaining, pick)
-  return subsets
+  return chain[int(seed) :]
 
 
 def resolve_subsets(
@@ -56,10 +75,9 @@ def resolve_subsets(
 ) -> list[np.ndarray]:
   """Index arrays of the NTK subsets from `subsets` (a count or index arrays).
 
-  A count k takes k subsets of `num_examples` (default `total // k`, at most
-  `DEFAULT_MAX_EXAMPLES`):
-  class-balanced and disjoint when labels are given (`ntk_subsets`), else
-  disjoint slices of a seeded permutation.
+  A count k takes k disjoint subsets of `num_examples` (default `total // k`,
+  at most `DEFAULT_MAX_EXAMPLES`): class-balanced when labels are given
+  (`ntk_subsets`), else slices of a seeded permutation.
   """
   if isinstance(subsets, (int, np.integer)) and not isinstance(subsets, bool):
     if subsets < 1:
@@ -72,8 +90,13 @@ def resolve_subsets(
       )
     if labels is not None:
       return ntk_subsets(labels, n, int(subsets), seed, num_classes)
+    if int(subsets) * n > total:
+      raise ValueError(
+        f"{subsets} disjoint subsets of n={n} need {subsets * n} inputs; "
+        f"x has {total}: lower num_examples or subsets."
+      )
     order = np.random.default_rng([seed, 11]).permutation(total)
-    return [np.sort(np.roll(order, -s * n)[:n]) for s in range(subsets)]
+    return [np.sort(order[s * n : (s + 1) * n]) for s in range(subsets)]
   out = [np.asarray(s) for s in subsets]
   for s in out:
     if s.ndim != 1 or not np.issubdtype(s.dtype, np.integer) or len(s) < 2:

@@ -199,3 +199,149 @@ def test_every_checkpoint_shares_one_network_function(monkeypatch):
     empirical_ntk(f, params, x, dtype=jnp.float64),
     rtol=1e-6,
   )
+
+
+def test_the_run_scores_through_score_teacher_and_writes_norm_matched_columns(
+  teacher_dir, tmp_path
+):
+  """The launcher's rows are kd_ntk.score_teacher's on the same subset and
+  student, with target_norm and asc_norm_matched; C2n/C4n become testable."""
+  import jax
+
+  import kd_ntk
+  from kd_ntk.analysis import claims
+  from kd_ntk.models import get_model, init_variables
+
+  config = complexity.get_config(
+    f"tiny,teacher_workdir='{teacher_dir}',student_model='mlp',"
+    "student_model_kwargs.width=8,num_subsets=2,ntk_float64=True"
+  )
+  rows = supervision_run.run(config, str(tmp_path))
+  assert all(r["target_norm"] > 0 for r in rows)
+  for r in rows:
+    assert r["asc_norm_matched"] == pytest.approx(
+      r["asc"] * np.sqrt(r["n"]) / r["target_norm"]
+    )
+  teacher = kd_ntk.load_teacher(teacher_dir)
+  x, y = teacher.train_data()
+  model = get_model("mlp", 10, width=8)
+  variables = init_variables(model, jax.random.PRNGKey(0), (28, 28, 1))
+  subsets = complexity_inputs.ntk_subsets(y, 32, 2, 0, 10)
+  scores = kd_ntk.score_teacher(
+    model,
+    variables,
+    x,
+    labels=y,
+    targets=teacher,
+    temperatures=(1.0, 4.0),
+    subsets=subsets,
+    random_label_draws=config.num_random_draws,
+  )
+  by_key = {
+    (s.subset, s.draw, s.target, s.checkpoint, s.temperature): s.asc
+    for s in scores.scores
+  }
+  for r in rows:
+    key = (
+      r["subset"],
+      r["draw"],
+      r["target"],
+      r["teacher_epoch"] if r["teacher_epoch"] != "" else None,
+      r["temperature"] if r["temperature"] != "" else None,
+    )
+    assert r["asc"] == pytest.approx(by_key[key], rel=1e-5), key
+  verdicts = {v["claim"]: v for v in claims.complexity_verdicts(rows)}
+  for claim in ("C2n", "C4n"):
+    assert "no target_norm column" not in verdicts[claim]["note"]
+    assert verdicts[claim]["outcome"] != "not testable in this regime"
+
+
+def test_config_json_report_and_a_different_config_refused(
+  teacher_dir, tmp_path
+):
+  arg = f"tiny,teacher_workdir='{teacher_dir}',num_subsets=2"
+  rows = supervision_run.run(complexity.get_config(arg), str(tmp_path))
+  supervision_run.write_outputs(rows, str(tmp_path))
+  saved = json.loads((tmp_path / "config.json").read_text())
+  assert saved["temperatures"] == [1.0, 4.0]
+  report = (tmp_path / "report.md").read_text()
+  assert "| empirical | 0 | teacher | 2 | 4 |" in report
+  assert "## Files in this folder" in report
+  for name in ("config.json", "complexity.csv", "verdicts.json", "report.md"):
+    assert f"`{name}`" in report, name
+  assert "`bound.csv`" not in report  # not written by a run at initialisation
+  before = (tmp_path / "complexity.csv").read_bytes()
+  other = complexity.get_config(arg + ",temperatures=(2.0,)")
+  with pytest.raises(ValueError, match="different config") as info:
+    supervision_run.run(other, str(tmp_path))
+  assert "temperatures" in str(info.value) and "\n" not in str(info.value)
+  assert (tmp_path / "complexity.csv").read_bytes() == before
+  again = supervision_run.run(complexity.get_config(arg), str(tmp_path))
+  assert [r["asc"] for r in again] == [r["asc"] for r in rows]
+
+
+USER_MODULE = """
+import flax.linen as nn
+
+
+class Tiny(nn.Module):  # no `train` argument
+  num_classes: int
+  width: int = 4
+
+  @nn.compact
+  def __call__(self, x):
+    x = nn.relu(nn.Dense(self.width)(x.reshape((x.shape[0], -1))))
+    return nn.Dense(self.num_classes)(x)
+"""
+
+
+def test_a_user_model_named_by_import_path(teacher_dir, tmp_path):
+  (tmp_path / "my_models.py").write_text(USER_MODULE)
+  path = str(tmp_path / "my_models.py")
+  config = complexity.get_config(
+    f"tiny,teacher_workdir='{teacher_dir}',student_model='{path}:Tiny',"
+    "student_model_kwargs.width=3"
+  )
+  rows = supervision_run.run(config, str(tmp_path / "out"))
+  assert rows and all(np.isfinite(r["asc"]) for r in rows)
+  from kd_ntk.models import get_model, parameter_count
+
+  model = get_model(f"{path}:Tiny", 10, width=3)
+  assert (model.num_classes, model.width) == (10, 3)
+  with pytest.raises(ValueError, match="has no attribute 'Nope'"):
+    get_model(f"{path}:Nope", 10)
+  with pytest.raises(ValueError, match="cannot import 'no_such_module_h3'"):
+    get_model("no_such_module_h3:Net", 10)
+  del parameter_count
+
+
+def test_the_figure_takes_subset_means_and_names_student_kernel_and_n(tmp_path):
+  rows = [
+    dict(
+      target="teacher",
+      teacher_epoch=e,
+      temperature=1.0,
+      student_epoch=0,
+      subset=s,
+      n=16,
+      asc=0.1 * e + 0.01 * s,
+    )
+    for e in (0, 1, 2)
+    for s in (0, 1, 2)
+  ] + [
+    dict(
+      target="random_labels", student_epoch=0, subset=s, draw=d, n=16, asc=1 + d
+    )
+    for s in (0, 1)
+    for d in (0, 1)
+  ]
+  assert plots._subset_means(rows, target="random_labels") == [1.5, 1.5]
+  assert plots._subset_means(
+    rows, target="teacher", teacher_epoch=2, temperature=1.0
+  ) == pytest.approx([0.2, 0.21, 0.22])
+  title = plots.complexity_title("lenet5", "empirical", rows)
+  assert title == (
+    "ASC under lenet5's empirical kernel, n = 16 (3 subsets; mean ± 95% CI)"
+  )
+  path = plots.asc_vs_teacher_epoch(rows, str(tmp_path / "f.png"), title=title)
+  assert os.path.getsize(path) > 0
