@@ -1,11 +1,13 @@
 """The API reference builder (docs/build_api.py): every module gets a page,
-any warning fails the build, and building imports no TensorFlow.
+any warning fails the build, and building imports no TensorFlow; and every
+python block in docs/*.md runs as printed.
 
 The full kd_ntk reference is built by `./run.sh docs` in CI (leg 1); here the
 builder runs, each time in a fresh process, on tiny packages made per test.
 """
 
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,10 +16,6 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BUILDER = REPO / "docs" / "build_api.py"
-
-pytest.importorskip(
-  "pdoc", reason="pdoc (requirements.txt) is absent on the core-only leg"
-)
 
 
 def _package(tmp_path, files: dict[str, str]) -> pathlib.Path:
@@ -30,6 +28,9 @@ def _package(tmp_path, files: dict[str, str]) -> pathlib.Path:
 
 
 def _build(root: pathlib.Path, output: pathlib.Path):
+  pytest.importorskip(
+    "pdoc", reason="pdoc (requirements.txt) is absent on the core-only leg"
+  )
   code = (
     "import pathlib, sys\n"
     f"sys.path.insert(0, {str(BUILDER.parent)!r})\n"
@@ -154,3 +155,31 @@ def test_names_a_package_loads_lazily_are_documented(tmp_path):
   assert _build(root, tmp_path / "html") == []
   page = (tmp_path / "html" / "demo_pkg.html").read_text()
   assert 'id="triple"' in page and "Triples" in page
+
+
+def _python_blocks() -> list[tuple[str, int, str]]:
+  blocks = []
+  for page in sorted((REPO / "docs").glob("*.md")):
+    text = page.read_text()
+    for match in re.finditer(r"```python\n(.*?)```", text, re.S):
+      line = text[: match.start()].count("\n") + 1
+      blocks.append((page.name, line, match.group(1)))
+  return blocks
+
+
+@pytest.mark.parametrize(
+  "page,line,code",
+  _python_blocks(),
+  ids=[f"{page}:{line}" for page, line, _ in _python_blocks()],
+)
+def test_python_snippets_in_docs_run(tmp_path, page, line, code):
+  """Every python block of docs/*.md runs as printed (on the synthetic data)."""
+  out = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=tmp_path,
+    capture_output=True,
+    text=True,
+    check=False,
+    timeout=600,
+  )
+  assert out.returncode == 0, f"docs/{page}:{line}:\n{out.stderr[-3000:]}"
