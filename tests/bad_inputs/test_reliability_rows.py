@@ -66,9 +66,12 @@ for damage, match in (
     r"lacks checkpoint step\(s\) 0-1 of 0..2 .*Rerun the teacher's own",
   ),
 ):
-  row(f"Teacher unusable: .*{match}", CORRUPT)(
-    lambda c, damage=damage: c.corrupt_teacher(damage)
-  )
+
+  def corrupt(ctx, damage=damage):
+    return ctx.corrupt_teacher(damage)
+
+  corrupt.__name__ = f"teacher{damage.__name__}"
+  row(f"Teacher unusable: .*{match}", CORRUPT)(corrupt)
 
 
 # --- One run per workdir: a second process is refused, naming the first. ---
@@ -124,6 +127,7 @@ def _complexity(num_examples):
     config.num_examples = num_examples
     return lambda: supervision_run.run(config, ctx.workdir)
 
+  make.__name__ = f"complexity_num_examples_{num_examples}"
   return make
 
 
