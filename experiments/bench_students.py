@@ -16,7 +16,11 @@ entry point, `kd_ntk.analysis.student_runs.run_grid`, twice:
           teacher targets and compilations), as the reproduction ran before;
   grid:   one `kd_ntk.distill.seed_grid.Shared` for the cell's seeds.
 
-Both paths run in this one process, in alternating order from cell to cell, so
+  gridK:  K worker processes at once (e.g. grid2), each a grid of every K-th
+          seed, as `reproduce --part=students:I/K` would run them; only wall
+          and CPU time are measured (no breakdown).
+
+The paths run in this one process, in rotating order from cell to cell, so
 background load hits both alike; each writes into a fresh folder. The time of
 a path covers everything run_grid does for the cell (runs, checkpoints,
 result rows with the margin loss). Students per hour = seeds / seconds × 3600.
@@ -33,21 +37,25 @@ One JSON line per (cell, path) with the breakdown of its seconds:
   compilation      XLA compilations (JAX's backend_compile events), taken out
                    of whichever part triggered them
   other            the rest (the runner's model description, progress lines)
-then one "ratio" line per cell (grid students/hour over single), and a
-"summary" line over all cells. Each line carries the load average, the
+then one "ratio" line per cell (grid students/hour over single, by wall time
+and by this process's CPU time, steadier on a shared machine; whether the
+result rows of both paths are equal), and a "summary" line over all cells. Each line carries the load average, the
 hypervisor's steal share and the CPU model (bench_machine.machine_fields).
 """
 
 import json
 import os
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
+import bench_machine
 import jax
 from absl import app, flags, logging
 
-import bench_machine
 from kd_ntk.analysis import records, student_runs
 from kd_ntk.analysis.layout import Layout
 from kd_ntk.configs import reproduce
@@ -70,7 +78,16 @@ _EPOCHS = flags.DEFINE_integer("epochs", 0, "Student epochs (0: the regime's).")
 _EVAL_EVERY = flags.DEFINE_integer(
   "eval_every", 1, "Evaluation cadence of both paths (1: every epoch)."
 )
-_PATHS = flags.DEFINE_list("paths", ["single", "grid"], "Paths to time.")
+_PATHS = flags.DEFINE_list(
+  "paths",
+  ["single", "grid"],
+  "Paths to time: single, grid, gridK (K processes, each a grid of every "
+  "K-th seed).",
+)
+_WORKER = flags.DEFINE_string(
+  "worker_root", "", "Internal: run --worker_seeds as a gridK worker here."
+)
+_WORKER_SEEDS = flags.DEFINE_list("worker_seeds", [], "Internal (gridK).")
 
 METHODS = {
   "labels": records.TeachingMethod("labels", "none"),
@@ -150,37 +167,82 @@ def _regime():
   return config
 
 
-def _time_path(path, cell, config, teacher_dir, meter):
-  """Runs the cell's seeds on one path; returns its JSON record."""
+def _cell_grid(root, cell, config, seeds, one_process):
+  """The reproduction's run_grid for one cell's seeds under `root`."""
   width, mode = cell
-  student = records.Student(f"cnn-w{width}", "cnn", width)
+  return student_runs.run_grid(
+    "main",
+    Layout(root),
+    config.students_run,
+    config.teacher,
+    [records.Student(f"cnn-w{width}", "cnn", width)],
+    [METHODS[mode]],
+    seeds,
+    config.claims.gamma,
+    student_runs.Progress(len(seeds)),
+    one_process=one_process,
+  )
+
+
+def _in_processes(k, root, cell, seeds):
+  """Runs `seeds` in k worker processes (seeds i, i+k, ...); their rows in
+  seed order, and the CPU seconds of the workers."""
+  flags_ = [
+    f"--widths={cell[0]}",
+    f"--modes={cell[1]}",
+    f"--epochs={_EPOCHS.value}",
+    f"--eval_every={_EVAL_EVERY.value}",
+    f"--worker_root={root}",
+  ]
+  before = resource.getrusage(resource.RUSAGE_CHILDREN)
+  procs = [
+    subprocess.Popen(
+      [sys.executable, os.path.abspath(__file__), *flags_]
+      + ["--worker_seeds=" + ",".join(str(s) for s in seeds[i::k])],
+      stdout=subprocess.PIPE,
+      stderr=subprocess.DEVNULL,
+      text=True,
+    )
+    for i in range(k)
+  ]
+  by_seed = {}
+  for proc in procs:
+    out, _ = proc.communicate()
+    if proc.returncode:
+      raise RuntimeError(f"A grid worker failed (exit {proc.returncode}).")
+    by_seed.update(json.loads(out.strip().splitlines()[-1]))
+  after = resource.getrusage(resource.RUSAGE_CHILDREN)
+  cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+  return [by_seed[str(s)] for s in seeds], cpu
+
+
+def _time_path(path, cell, config, teacher_dir, meter):
+  """Runs the cell's seeds on one path; returns (result rows, JSON record)."""
+  width, mode = cell
   root = tempfile.mkdtemp(prefix=f"bench_students_{path}_")
   try:
     os.symlink(os.path.abspath(teacher_dir), os.path.join(root, "teacher"))
     seeds = list(range(_SEEDS.value))
     before, compiles = dict(meter.timer.seconds), meter.compiles
     steal = bench_machine.StealMeter().start()
+    cpu_start = time.process_time()
     start = time.perf_counter()
-    rows = student_runs.run_grid(
-      "main",
-      Layout(root),
-      config.students_run,
-      config.teacher,
-      [student],
-      [METHODS[mode]],
-      seeds,
-      config.claims.gamma,
-      student_runs.Progress(len(seeds)),
-      one_process=path == "grid",
-    )
+    if path in ("single", "grid"):
+      rows = _cell_grid(root, cell, config, seeds, path == "grid")
+      children = 0.0
+    else:
+      rows, children = _in_processes(int(path[4:]), root, cell, seeds)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start + children
   finally:
     shutil.rmtree(root, ignore_errors=True)
   parts = {
     k: round(meter.timer.seconds[k] - before.get(k, 0.0), 3) for k in PARTS
   }
   parts["other"] = round(seconds - sum(parts.values()), 3)
-  return dict(
+  if path not in ("single", "grid"):
+    parts = None  # The workers' time is not broken down.
+  return rows, dict(
     what="students_per_hour",
     path=path,
     width=width,
@@ -191,6 +253,8 @@ def _time_path(path, cell, config, teacher_dir, meter):
     seconds=round(seconds, 3),
     seconds_per_student=round(seconds / len(seeds), 3),
     students_per_hour=round(len(seeds) / seconds * 3600, 1),
+    cpu_seconds=round(cpu_seconds, 3),
+    students_per_cpu_hour=round(len(seeds) / cpu_seconds * 3600, 1),
     breakdown=parts,
     compilations=meter.compiles - compiles,
     test_accuracy=[r.get("test_accuracy") for r in rows],
@@ -200,54 +264,75 @@ def _time_path(path, cell, config, teacher_dir, meter):
   )
 
 
+def _ratios(lines, rows) -> dict:
+  """Each path's students per hour over the single path's (wall and CPU)."""
+  out = {}
+  for path in lines:
+    if path != "single" and "single" in lines:
+      for suffix, field in (
+        ("", "students_per_hour"),
+        ("_cpu", "students_per_cpu_hour"),
+      ):
+        out[f"{path}_over_single{suffix}"] = round(
+          lines[path][field] / lines["single"][field], 3
+        )
+      out[f"{path}_same_result_rows"] = rows[path] == rows["single"]
+  return out
+
+
 def _bench(teacher_dir: str) -> None:
   config = _regime()
   meter = Instrumented()
   cells = [(int(w), m) for w in _WIDTHS.value for m in _MODES.value]
-  totals = {p: [0.0, 0] for p in _PATHS.value}
+  paths = list(_PATHS.value)
+  totals = {p: {"seconds": 0.0, "seeds": 0, "cpu_seconds": 0.0} for p in paths}
   for index, cell in enumerate(cells):
-    order = _PATHS.value if index % 2 == 0 else _PATHS.value[::-1]
-    lines = {}
-    for path in order:
-      lines[path] = _time_path(path, cell, config, teacher_dir, meter)
-      totals[path][0] += lines[path]["seconds"]
-      totals[path][1] += lines[path]["seeds"]
-      print(json.dumps(lines[path]), flush=True)
-    if {"single", "grid"} <= set(lines):
-      print(
-        json.dumps(
-          dict(
-            what="ratio",
-            width=cell[0],
-            mode=cell[1],
-            grid_over_single=round(
-              lines["grid"]["students_per_hour"]
-              / lines["single"]["students_per_hour"],
-              3,
-            ),
-            same_accuracy=lines["grid"]["test_accuracy"]
-            == lines["single"]["test_accuracy"],
-          )
-        ),
-        flush=True,
+    shift = index % len(paths)  # Rotates which path goes first.
+    lines, rows = {}, {}
+    for path in paths[shift:] + paths[:shift]:
+      rows[path], lines[path] = _time_path(
+        path, cell, config, teacher_dir, meter
       )
-  per_hour = {p: n / s * 3600 for p, (s, n) in totals.items() if s}
-  summary = dict(
-    what="summary",
-    cells=len(cells),
-    students_per_hour={p: round(v, 1) for p, v in per_hour.items()},
-    load_avg_1min=round(os.getloadavg()[0], 2),
-  )
-  if {"single", "grid"} <= set(per_hour):
-    summary["grid_over_single"] = round(
-      per_hour["grid"] / per_hour["single"], 3
+      for k in totals[path]:
+        totals[path][k] += lines[path][k]
+      print(json.dumps(lines[path]), flush=True)
+    print(
+      json.dumps(
+        dict(what="ratio", width=cell[0], mode=cell[1], **_ratios(lines, rows))
+      ),
+      flush=True,
     )
-  print(json.dumps(summary), flush=True)
+  summary = {
+    p: {
+      "students_per_hour": round(t["seeds"] / t["seconds"] * 3600, 1),
+      "students_per_cpu_hour": round(t["seeds"] / t["cpu_seconds"] * 3600, 1),
+    }
+    for p, t in totals.items()
+  }
+  ratios = _ratios(summary, {p: None for p in summary})
+  print(
+    json.dumps(
+      dict(
+        what="summary",
+        cells=len(cells),
+        paths=summary,
+        **{k: v for k, v in ratios.items() if "same" not in k},
+        load_avg_1min=round(os.getloadavg()[0], 2),
+      )
+    ),
+    flush=True,
+  )
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  if _WORKER.value:  # One process of a gridK path: its rows, by seed.
+    seeds = [int(s) for s in _WORKER_SEEDS.value]
+    cell = (int(_WIDTHS.value[0]), _MODES.value[0])
+    rows = _cell_grid(_WORKER.value, cell, _regime(), seeds, True)
+    print(json.dumps({str(s): r for s, r in zip(seeds, rows)}), flush=True)
+    return
   unknown = set(_MODES.value) - set(METHODS)
   if unknown or _SEEDS.value < 1 or _EVAL_EVERY.value < 1:
     raise app.UsageError(
