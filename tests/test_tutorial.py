@@ -14,6 +14,7 @@ import csv
 import importlib.util
 import os
 import pathlib
+import re
 import resource
 import subprocess
 import sys
@@ -81,7 +82,9 @@ def _check_outputs(stdout: str, rows: dict) -> None:
   assert "kd_ntk: ASC labels" in stdout and "monte_carlo: ASC labels" in stdout
   if importlib.util.find_spec("neural_tangents") is not None:
     # The tutorial asserts the agreement itself; here: that the check ran.
-    assert "max |K_kd / C − K_nt|" in stdout
+    assert "max |K_kd(mean) − K_nt|" in stdout
+    ratio = re.search(r"tr K_kd\(sum\) / tr K_nt = ([\d.]+)", stdout)
+    assert ratio and abs(float(ratio.group(1)) - 10) < 1e-3, stdout[-1500:]
     assert "neural_tangents: ASC labels" in stdout
 
 
