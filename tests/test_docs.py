@@ -183,3 +183,26 @@ def test_python_snippets_in_docs_run(tmp_path, page, line, code):
     timeout=600,
   )
   assert out.returncode == 0, f"docs/{page}:{line}:\n{out.stderr[-3000:]}"
+
+
+def _slug(heading: str) -> str:
+  """GitHub's anchor of a Markdown heading."""
+  return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_relative_links_in_readme_and_docs_resolve():
+  pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+  broken = []
+  for page in pages:
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+      if re.match(r"[a-z]+:", target):
+        continue  # an absolute URL
+      path, _, anchor = target.partition("#")
+      file = (page.parent / path).resolve() if path else page
+      if not file.exists():
+        broken.append(f"{page.name}: {target}")
+      elif anchor and file.suffix == ".md":
+        headings = re.findall(r"^#+ (.*)$", file.read_text(), re.M)
+        if anchor not in {_slug(h) for h in headings}:
+          broken.append(f"{page.name}: {target} (no such heading)")
+  assert not broken, broken
