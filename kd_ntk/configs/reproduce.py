@@ -18,8 +18,23 @@ The regime (chosen before looking at any outcome; the report repeats it):
   * Students: one family (the plain CNN with early pooling, channels (w, 2w),
     dense 4w) at widths w = 2, 4, 8 (quick: the smallest only), far below the
     teacher, so the capacity gap grows as w shrinks (C5).
-  * Students train with a constant learning rate (teacher: step decay), so the
-    student's kernel keeps moving and C3's slow rise can appear.
+  * Students of the accuracy claims end with a decaying learning rate: step
+    decay, × 0.1 at 50% and 75% of training (as the teacher). Chosen on the
+    validation split with labels-only width-2 students before any
+    distillation outcome of this regime was seen
+    (experiments/choose_student_schedule.py, 30 epochs, 6,000 images, seeds
+    0–3, 5,000 validation images): mean validation accuracy constant 80.32%,
+    step 81.11%, cosine to 0.05× 81.28% (no form detectably different:
+    cosine − constant +0.96 [−0.13, +2.06] points); end jitter (SD of
+    validation accuracy over the last 3 epochs, the noise two arms of one seed
+    do not share) 0.73 / 0.07 / 0.25 points; seed SD 3.10 / 2.81 / 2.48.
+    The rule fixed before those numbers (smallest end jitter among forms not
+    detectably worse) chose step; the earlier seed-SD rule would have chosen
+    the cosine; both reject the constant rate. The constant-rate student
+    stays in C3's own run (variant c3) and in the quick main job (at its size,
+    10 epochs, the same comparison found no form detectably different, end
+    jitter 0.78 / 0.13 / 0.53, seed SD 2.59 / 3.79 / 3.13, and its committed
+    results keep their regime).
   * C1–C4 over 3 NTK subsets (n = 1024; quick: 512), with norm-matched
     variants, under the NTK of the width-8 student (quick: width 2; the
     width-2 kernel is near-singular at n = 1024); C7 at margin γ = 1 (logit
@@ -115,9 +130,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     30  # = teacher epochs: online maps epoch t to checkpoint t.
   )
   config.students_run.learning_rate = 0.05  # Peak SGD learning rate.
-  config.students_run.schedule = (
-    "constant"  # Keeps the student's kernel moving (C3).
-  )
+  # constant | step | cosine (chosen on validation: see the docstring).
+  config.students_run.schedule = "step"
   config.students_run.lr_scale = (
     "inverse_tau"  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
   )
@@ -195,6 +209,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     )
     config.seeds = (0, 1, 2, 3, 4, 5)
     config.students_run.epochs = 10
+    config.students_run.schedule = "constant"  # The committed main job's.
     config.students_run.train_eval_size = 1024
     config.early.candidates = (2, 3, 5, 7)  # A quarter (2) and half (5) of 10.
     config.complexity.num_examples = 512
@@ -223,6 +238,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     )
     config.seeds = (0, 1)
     config.students_run.epochs = 2
+    config.students_run.schedule = "constant"
     config.students_run.train_eval_size = 64
     config.early.candidates = (1,)
     config.complexity.num_examples = 32
