@@ -18,19 +18,18 @@ import jax
 import ml_collections
 
 from kd_ntk.configs.common import ConfigError
+from kd_ntk.configs.run_inputs import (
+  KNOWN_SIZES,
+  merge_non_finite,
+  describe_data,
+  check_data_location,
+  check_examples_fit,
+)
 from kd_ntk.train import workdir as wd
 
 SCHEDULES = ("cosine", "step", "constant")
 SOLVERS = ("cholesky", "eigh")
 NTK_METHODS = ("auto", "jacobian", "structured", "ntvp")
-# (training examples, test examples, classes) of balanced datasets, to check
-# subset sizes and class selections without loading the data.
-KNOWN_SIZES = {
-  "fashion_mnist": (60000, 10000, 10),
-  "mnist": (60000, 10000, 10),
-  "cifar10": (50000, 10000, 10),
-  "cifar100": (50000, 10000, 100),
-}
 # Fields that select a run's training examples (a student or a complexity
 # student must match its teacher in all of them).
 DATA_FIELDS = (
@@ -92,36 +91,6 @@ class _Problems:
   def raise_if_any(self, what: str = "config") -> None:
     if self.items:
       raise ConfigError(f"{what}: " + "; ".join(self.items) + ".")
-
-
-def non_finite_fields(value, prefix: str = "") -> List[str]:
-  """ "name=value must be a finite number" for every NaN or ±Inf anywhere in a
-  config (1e999 parses as inf: it would be stored as Infinity and diverge)."""
-  if isinstance(value, ml_collections.ConfigDict):
-    value = value.to_dict()
-  found = []
-  if isinstance(value, dict):
-    for key, item in value.items():
-      found += non_finite_fields(item, f"{prefix}{key}.")
-  elif isinstance(value, (list, tuple)):
-    if any(_is_number(v) and not math.isfinite(v) for v in value):
-      found.append(f"{prefix[:-1]}={tuple(value)!r} must hold finite numbers")
-    for item in value:
-      if isinstance(item, (dict, ml_collections.ConfigDict)):
-        found += non_finite_fields(item, prefix)
-  elif _is_number(value) and not math.isfinite(value):
-    found.append(f"{prefix[:-1]}={value!r} must be a finite number")
-  return found
-
-
-def _merge_non_finite(items: List[str], config, prefix: str = "") -> List[str]:
-  """`items` plus the non-finite fields no item already names."""
-  named = {i.split("=", 1)[0] for i in items}
-  return items + [
-    f
-    for f in non_finite_fields(config, prefix)
-    if f.split("=", 1)[0] not in named
-  ]
 
 
 def _is_int(value) -> bool:
@@ -259,46 +228,12 @@ def check_training_config(
   )
   if teacher is not None:  # Lock-step: the teacher trained beside the student.
     items += training_problems(teacher, prefix="distill.teacher.")
-  items = _merge_non_finite(items, config)
+  items = merge_non_finite(items, config)
   if items:
     raise ConfigError("config: " + "; ".join(items) + ".")
   if workdir is not None:
     wd.check_writable(workdir)
     check_data_location(config, workdir)
-
-
-def _where(record) -> str:
-  return f"{record.get('location')} ({record.get('source')})"
-
-
-def check_data_location(
-  config: ml_collections.ConfigDict, workdir: str
-) -> None:
-  """Raises unless the data this config reads is the copy its workdir (on a
-  resume) and its stored teacher were trained on (their data.json)."""
-  mine = wd.data_location(config)
-  if mine is None:
-    return
-  earlier = wd.recorded_data(workdir) if os.path.isdir(workdir) else None
-  if earlier and earlier.get("location") != mine["location"]:
-    raise ConfigError(
-      f"{workdir} was trained on the data in {_where(earlier)}; this command "
-      f"reads {_where(mine)}. Pass --data_dir={earlier.get('location')} to "
-      "resume it, or use a new --workdir."
-    )
-  distill = config.get("distill")
-  teacher_dir = distill.get("teacher_workdir") if distill else ""
-  if not teacher_dir or distill.get("mode") in ("none", "lockstep"):
-    return
-  if not os.path.isdir(teacher_dir):
-    return  # The plan names a missing teacher.
-  theirs = wd.recorded_data(teacher_dir)
-  if theirs and theirs.get("location") != mine["location"]:
-    raise ConfigError(
-      f"The teacher {teacher_dir} was trained on the data in {_where(theirs)}; "
-      f"this student would read {_where(mine)}. Pass "
-      f"--data_dir={theirs.get('location')} (the teacher's copy)."
-    )
 
 
 def data_mismatch(
@@ -345,7 +280,7 @@ def check_complexity_config(
     problems.items.append(
       "teacher_workdir is required (a run of train_teacher.py)"
     )
-  problems.items = _merge_non_finite(problems.items, config)
+  problems.items = merge_non_finite(problems.items, config)
   problems.raise_if_any()
   teacher_dir = config.teacher_workdir
   if not os.path.isdir(teacher_dir):
@@ -369,40 +304,15 @@ def check_complexity_config(
         "complexity of a teacher is measured on the student's own "
         "training data: pass a student of this teacher."
       )
+    theirs, mine = wd.recorded_data(teacher), wd.recorded_data(student)
+    if theirs and mine and theirs.get("location") != mine.get("location"):
+      raise ConfigError(
+        f"The student run {student} was trained on the data in "
+        f"{describe_data(mine)}, the teacher run {teacher} on "
+        f"{describe_data(theirs)}; "
+        "pass a student trained on the teacher's copy of the data."
+      )
   wd.check_writable(workdir)
-
-
-def _pool(teacher) -> Tuple[Optional[int], Optional[int]]:
-  """(classes, training examples) a teacher config trains on (None: unknown)."""
-  sizes = KNOWN_SIZES.get(teacher.get("dataset"))
-  classes = tuple(teacher.get("classes") or ())
-  num_classes = (
-    teacher.get("num_classes")
-    or (len(classes) if classes else None)
-    or (sizes[2] if sizes else None)
-  )
-  pool = teacher.get("train_subset") or (
-    sizes[0] * (len(classes) if classes else sizes[2]) // sizes[2]
-    if sizes
-    else None
-  )
-  return num_classes, pool
-
-
-def check_examples_fit(n, teacher, name: str) -> None:
-  """Raises unless an NTK subset of `n` examples can be drawn class-balanced from
-  the teacher's training examples: C <= n <= the examples it trained on."""
-  num_classes, pool = _pool(teacher)
-  if num_classes and n < num_classes:
-    raise ConfigError(
-      f"config: {name}={n} is below the teacher's {num_classes} classes; a "
-      f"class-balanced subset needs at least one example per class."
-    )
-  if pool and n > pool:
-    raise ConfigError(
-      f"config: {name}={n} exceeds the {pool} training examples the teacher "
-      "was trained on; lower it."
-    )
 
 
 def reproduce_complexity_problems(block) -> List[str]:
@@ -441,7 +351,7 @@ def check_reproduce_config(
     problems.add("seeds", seeds, "must be one or more integers >= 0")
   if "complexity" in config:
     problems.items += reproduce_complexity_problems(config.complexity)
-  problems.items = _merge_non_finite(problems.items, config)
+  problems.items = merge_non_finite(problems.items, config)
   problems.raise_if_any()
   check_training_config(config.teacher)
   if "complexity" in config:

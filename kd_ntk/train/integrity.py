@@ -196,7 +196,10 @@ def problem(workdir: str, step: int) -> Optional[str]:
     return f"its checksum records ({INTEGRITY_DIR}/) are missing"
   entry = read_record(workdir, step)
   if entry is None:
-    return "it has no checksum record (its save was interrupted, or the record was deleted)"
+    return (
+      "it has no checksum record (its save was interrupted, or the record "
+      "was deleted)"
+    )
   if entry.get("unreadable") or not _well_formed(entry):
     return f"its checksum record {_record_path(workdir, step)} is damaged"
   if entry.get("config_fingerprint") != config_fingerprint(workdir):

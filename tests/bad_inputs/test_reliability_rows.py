@@ -164,6 +164,19 @@ def resume_on_another_data_copy(ctx):
   return ctx.train(f"data_dir='{ctx.data_copy('copy')}'")
 
 
+@row(r"student run \S+ was trained on the data in \S+copy \(idx\), the teacher")
+def complexity_student_on_another_data_copy(ctx):
+  student = copy_run(ctx.teacher, os.path.join(ctx.tmp, "student"))
+  where = os.path.join(student, "data.json")
+  record = json.load(open(where))
+  record["location"] = ctx.data_copy("copy")
+  json.dump(record, open(where, "w"))
+  ctx.watched.append(student)
+  config = complexity_config.get_config("tiny")
+  config.teacher_workdir, config.student_workdir = ctx.teacher, student
+  return lambda: supervision_run.run(config, ctx.workdir)
+
+
 @row(
   r"train-images-idx3-ubyte.gz: every pixel of all \d+ images equals 0 \(constant input"
 )
