@@ -33,7 +33,7 @@ Example, a module without `train`:
 import inspect
 from typing import Any, Callable, Mapping, Optional
 
-import flax
+from flax import errors as flax_errors
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -111,7 +111,7 @@ class FlaxAdapter:
         out = self.module.apply(variables, x, **self.call_kwargs)
         self.mutable = ()
         return self._logits(out)
-      except flax.errors.ModifyScopeVariableError:
+      except flax_errors.ModifyScopeVariableError:
         self.mutable = tuple(_state(variables)) or True
     if not self.mutable:
       return self._logits(self.module.apply(variables, x, **self.call_kwargs))
