@@ -290,8 +290,15 @@ def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
   figure, verdicts.json with `claims.complexity_verdicts`) use the first
   kernel, every subset and draw; with several kernels, also asc_vs_teacher_epoch_by_kernel.png
   and kernel_agreement.json/.md; then report.md (`complexity_report`), which
-  lists every file written. Returns the verdicts.
+  lists every file written. Returns the verdicts. Holds the workdir's lock
+  while it writes (as `run` does).
   """
+  writer = distributed.is_writer()
+  with lock.held(workdir) if writer else contextlib.nullcontext():
+    return _write_outputs(rows, workdir)
+
+
+def _write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
   config = wd.load_config(workdir)  # Written by `run`.
   kernels = kernel_agreement.kernels_of(rows)
   # The claims take their spread over subsets (and average the draws).
