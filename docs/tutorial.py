@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -35,8 +35,10 @@
 #     SC = tr(Yᵀ (K + λI)⁻¹ Y),   ASC = (1/n)·sqrt(SC · tr K),
 #     ASC_nm = ASC · sqrt(n) / ‖Y‖_F   (norm-matched to one-hot labels).
 #
-# Run it as a script (`.venv/bin/python docs/tutorial.py`, about a minute on
-# 2 CPU cores) or open it as a notebook with jupytext. The figure is written
+# Run it as a script (`.venv/bin/python docs/tutorial.py`: about 30 s of CPU
+# time) or open `docs/tutorial.ipynb`, the same cells as a notebook (written
+# from this file by `docs/make_notebook.py`; jupytext pairs them too). The
+# figure is written
 # to `$KD_NTK_TUTORIAL_DIR` (default: a new temporary folder). It reads the
 # real Fashion-MNIST (or `$KD_NTK_FASHION_MNIST_DIR`; the tests point that at a
 # synthetic look-alike, so the numbers there differ from the real data's).

@@ -12,6 +12,7 @@ its table: random labels > labels > the trained teacher at τ = 4.
 
 import csv
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -100,3 +101,36 @@ def test_real_data_tutorial_shows_c1(tmp_path, real_fashion_mnist_dir):
   random, labels = asc[("random_labels", "", "")], asc[("labels", "", "")]
   teacher = asc[("teacher", str(EPOCHS), "4.0")]
   assert random > labels > teacher, (random, labels, teacher)
+
+
+def test_the_notebook_is_the_script(tmp_path):
+  """docs/tutorial.ipynb holds the script's cells (docs/make_notebook.py)."""
+  out = subprocess.run(
+    [sys.executable, str(REPO / "docs" / "make_notebook.py"), "--check"],
+    capture_output=True,
+    text=True,
+    check=False,
+  )
+  assert out.returncode == 0, out.stderr
+  notebook = json.loads((REPO / "docs" / "tutorial.ipynb").read_text())
+  assert notebook["nbformat"] == 4
+  code = "".join(
+    "".join(cell["source"]) + "\n"
+    for cell in notebook["cells"]
+    if cell["cell_type"] == "code"
+  )
+  script = TUTORIAL.read_text()
+  # Every code line of the script is in the notebook's code cells, in order.
+  script_code = [
+    line
+    for line in script.splitlines()
+    if line.strip() and not line.startswith("#")
+  ]
+  notebook_code = [
+    line
+    for line in code.splitlines()
+    if line.strip() and not line.startswith("#")
+  ]
+  assert notebook_code == script_code
+  kinds = [cell["cell_type"] for cell in notebook["cells"]]
+  assert kinds.count("markdown") == script.count("# %% [markdown]")
