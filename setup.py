@@ -23,5 +23,6 @@ setup(
     "numpy",
     "scipy",
     "matplotlib",
+    "tensorboardX",  # every run's TensorBoard events (kd_ntk/train/event_file.py)
   ],
 )
