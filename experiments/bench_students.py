@@ -9,7 +9,8 @@
 Each cell (CNN width w in --widths, teaching mode in --modes: labels, offline
 τ=4, online τ=4) trains --seeds students of the quick reproduction's regime
 (`kd_ntk/configs/reproduce.py:quick`: 4,096 images, 10 epochs, the quick
-teacher; --epochs and --eval_every override it) through the reproduction's own
+teacher; --epochs overrides it, --eval_every sets the grid paths' cadence
+and --single_eval_every the single path's) through the reproduction's own
 entry point, `kd_ntk.analysis.student_runs.run_grid`, twice:
 
   single: `one_process=False`, every seed its own run (its own data splits,
@@ -76,7 +77,12 @@ _MODES = flags.DEFINE_list(
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds per cell.")
 _EPOCHS = flags.DEFINE_integer("epochs", 0, "Student epochs (0: the regime's).")
 _EVAL_EVERY = flags.DEFINE_integer(
-  "eval_every", 1, "Evaluation cadence of both paths (1: every epoch)."
+  "eval_every", 1, "Evaluation cadence of the grid paths (1: every epoch)."
+)
+_SINGLE_EVAL_EVERY = flags.DEFINE_integer(
+  "single_eval_every",
+  1,
+  "Evaluation cadence of the single path (1: every epoch, today's).",
 )
 _PATHS = flags.DEFINE_list(
   "paths",
@@ -158,12 +164,13 @@ class Instrumented:
     return timed
 
 
-def _regime():
+def _regime(eval_every: int = 1):
+  """The quick reproduction's config, with --epochs and the cadence applied."""
   config = reproduce.get_config("quick")
   if _EPOCHS.value:
     config.students_run.epochs = _EPOCHS.value
-  if _EVAL_EVERY.value != 1:
-    config.students_run.eval_every = _EVAL_EVERY.value
+  if eval_every != 1:
+    config.students_run.eval_every = eval_every
   return config
 
 
@@ -249,7 +256,7 @@ def _time_path(path, cell, config, teacher_dir, meter):
     mode=mode,
     seeds=len(seeds),
     epochs=int(config.students_run.epochs),
-    eval_every=_EVAL_EVERY.value,
+    eval_every=config.students_run.get("eval_every", 1),
     seconds=round(seconds, 3),
     seconds_per_student=round(seconds / len(seeds), 3),
     students_per_hour=round(len(seeds) / seconds * 3600, 1),
@@ -281,7 +288,10 @@ def _ratios(lines, rows) -> dict:
 
 
 def _bench(teacher_dir: str) -> None:
-  config = _regime()
+  configs = {
+    p: _regime(_SINGLE_EVAL_EVERY.value if p == "single" else _EVAL_EVERY.value)
+    for p in _PATHS.value
+  }
   meter = Instrumented()
   cells = [(int(w), m) for w in _WIDTHS.value for m in _MODES.value]
   paths = list(_PATHS.value)
@@ -291,7 +301,7 @@ def _bench(teacher_dir: str) -> None:
     lines, rows = {}, {}
     for path in paths[shift:] + paths[:shift]:
       rows[path], lines[path] = _time_path(
-        path, cell, config, teacher_dir, meter
+        path, cell, configs[path], teacher_dir, meter
       )
       for k in totals[path]:
         totals[path][k] += lines[path][k]
@@ -330,14 +340,20 @@ def main(argv):
   if _WORKER.value:  # One process of a gridK path: its rows, by seed.
     seeds = [int(s) for s in _WORKER_SEEDS.value]
     cell = (int(_WIDTHS.value[0]), _MODES.value[0])
-    rows = _cell_grid(_WORKER.value, cell, _regime(), seeds, True)
+    rows = _cell_grid(
+      _WORKER.value, cell, _regime(_EVAL_EVERY.value), seeds, True
+    )
     print(json.dumps({str(s): r for s, r in zip(seeds, rows)}), flush=True)
     return
   unknown = set(_MODES.value) - set(METHODS)
-  if unknown or _SEEDS.value < 1 or _EVAL_EVERY.value < 1:
+  if (
+    unknown
+    or _SEEDS.value < 1
+    or min(_EVAL_EVERY.value, _SINGLE_EVAL_EVERY.value) < 1
+  ):
     raise app.UsageError(
       f"--modes must be among {sorted(METHODS)} (got {sorted(unknown)}), "
-      "--seeds and --eval_every >= 1."
+      "--seeds, --eval_every and --single_eval_every >= 1."
     )
   if _TEACHER.value:
     _bench(_TEACHER.value)
