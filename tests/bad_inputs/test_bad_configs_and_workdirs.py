@@ -11,6 +11,7 @@ from bad_input_table import (
 )
 from test_bad_complexity_and_reproduce import ROWS as COMPLEXITY_ROWS
 from test_bad_students_and_teachers import ROWS as STUDENT_ROWS
+from test_reliability_rows import ROWS as RELIABILITY_ROWS
 
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.configs import teacher as teacher_config
@@ -194,5 +195,5 @@ def test_bad_input_gets_one_line_and_changes_nothing(
   assert_one_line_and_nothing_changed(ctx, make_call, error, match)
 
 
-def test_the_table_has_at_least_forty_rows():
-  assert len(ROWS + STUDENT_ROWS + COMPLEXITY_ROWS) >= 40
+def test_the_table_has_at_least_eighty_rows():
+  assert len(ROWS + STUDENT_ROWS + COMPLEXITY_ROWS + RELIABILITY_ROWS) >= 80
