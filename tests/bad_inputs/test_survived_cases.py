@@ -129,3 +129,6 @@ def test_binding_records_the_teachers_weights(teacher_dir, tmp_path):
     for s in checkpoint.saved_epochs(teacher_dir)
   }
   assert len(set(stored["weights"].values())) == 3  # Three different epochs.
+  # A record written before content digests is bound by the restored weights:
+  # the same digest as the one taken from the state at save time.
+  assert binding._restored_digest(teacher_dir, 2) == stored["weights"]["2"]
