@@ -259,7 +259,8 @@ def _parse_rows(path: str):
 
 
 def read_metrics(workdir: str, repair: bool = False) -> List[Dict[str, Any]]:
-  """All rows of metrics.jsonl ([] when absent).
+  """All rows of metrics.jsonl ([] when absent), one per epoch in epoch order
+  (of duplicate rows, left by two runs at once before the lock, the last).
 
   Raises:
     ValueError naming the file and line when a line is not a JSON row (e.g. a
@@ -275,7 +276,13 @@ def read_metrics(workdir: str, repair: bool = False) -> List[Dict[str, Any]]:
       f"{path} line {damage[0]} is damaged ({damage[1]}); rerun the "
       "run's training command to repair it from the checkpoints."
     )
-  return rows
+  return one_row_per_epoch(rows)
+
+
+def one_row_per_epoch(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+  """The last row of each epoch, in epoch order."""
+  by_epoch = {r["epoch"]: r for r in rows}
+  return [by_epoch[e] for e in sorted(by_epoch)]
 
 
 def truncate_metrics(workdir: str, last_epoch: int) -> None:
@@ -290,11 +297,7 @@ def truncate_metrics(workdir: str, last_epoch: int) -> None:
       file=sys.stderr,
       flush=True,
     )
-  by_epoch = {}
-  for r in rows:  # One row per epoch, the last one written (a rerun's).
-    if r["epoch"] <= last_epoch:
-      by_epoch[r["epoch"]] = r
-  kept = [by_epoch[e] for e in sorted(by_epoch)]
+  kept = one_row_per_epoch([r for r in rows if r["epoch"] <= last_epoch])
   if kept == rows and not damage and os.path.exists(path):
     return  # Nothing to drop: leave the file untouched.
   duplicates = len([r for r in rows if r["epoch"] <= last_epoch]) - len(kept)
