@@ -27,7 +27,7 @@ from absl import flags
 from kd_ntk import cli
 from kd_ntk.advisor import advise, markdown, write_all
 from kd_ntk.advisor.trainers import DistillLoopTrainer
-from kd_ntk.advisor.validate import validate
+from kd_ntk.advisor.validate import validate, without_epochs
 from kd_ntk.advisor.validation_files import write_validation
 
 _TEACHER = flags.DEFINE_string(
@@ -109,6 +109,15 @@ def run() -> dict:
     paths.update(write_validation(report, advice, _OUT.value, _STUDENT.value))
     with open(paths["validation_markdown"]) as fh:
       print(fh.read())
+    if 0 in {c.epoch for c in report.candidates}:  # and again without it
+      folder = f"{_OUT.value}/without_checkpoint_0"
+      write_validation(
+        without_epochs(advice, report, [0]),
+        advice,
+        folder,
+        f"{_STUDENT.value}, checkpoint 0 left out",
+      )
+      paths["without_checkpoint_0"] = folder
   return paths
 
 

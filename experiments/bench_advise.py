@@ -8,7 +8,8 @@ A missing --teacher_workdir is first trained with teacher.py:quick and
 is not timed. Each line: the student, n, the validation size, the number of
 candidate pairs, wall seconds of `advise(...)` in a fresh process (the first
 call: compilation included), its stage times, the peak resident memory, and
-the 120 s target of the issue ("ratio" = seconds / 120).
+the 120 s target of the issue ("ratio" = seconds / 120), and the machine's
+1-minute load average at the end (other processes on the same cores slow it).
 """
 
 import json
@@ -78,6 +79,8 @@ def main(argv):
             "target_seconds": TARGET_SECONDS,
             "ratio": round(seconds / TARGET_SECONDS, 3),
             "cpus": os.cpu_count(),
+            # Other processes share the cores: the 1-minute load average.
+            "load_average": round(os.getloadavg()[0], 2),
             "recommended": [
               advice.recommended.epoch,
               advice.recommended.temperature,

@@ -61,7 +61,8 @@ def resolve_student(
       )
     # JSON lists (e.g. channels) become the tuples the presets use.
     kwargs = {
-      k: tuple(v) if isinstance(v, list) else v for k, v in (kwargs or {}).items()
+      k: tuple(v) if isinstance(v, list) else v
+      for k, v in (kwargs or {}).items()
     }
     model = get_model(student, num_classes, **kwargs)
     variables = init_variables(model, jax.random.PRNGKey(seed), input_shape)

@@ -213,3 +213,22 @@ def validate(
   return validation_report(
     advice, accuracy, candidates, seeds, num_resamples=num_resamples
   )
+
+
+def without_epochs(
+  advice: Advice,
+  report: ValidationReport,
+  epochs: Sequence[int],
+  *,
+  num_resamples: int = 2000,
+) -> ValidationReport:
+  """The same validation on the pairs whose checkpoint is not in `epochs`
+  (e.g. without checkpoint 0, whose chance-level students dominate ranks)."""
+  keep = [i for i, c in enumerate(report.candidates) if c.epoch not in epochs]
+  return validation_report(
+    advice,
+    report.accuracy[keep],
+    [report.candidates[i] for i in keep],
+    report.seeds,
+    num_resamples=num_resamples,
+  )

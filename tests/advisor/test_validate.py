@@ -123,3 +123,16 @@ def test_distill_loop_trainer_trains_real_students(teacher_dir, tmp_path):
   assert os.path.isdir(trainer.workdir(1, 4.0, 3))
   # Resumed, not retrained: the same number from the finished run.
   assert trainer.test_accuracy(epoch=1, temperature=4.0, seeds=[3]) == first
+
+
+def test_without_epochs_drops_their_pairs():
+  advice = _advice(TRUE)
+  report = validate.validate(
+    advice, FakeTrainer(), seeds=range(2), num_resamples=20
+  )
+  smaller = validate.without_epochs(advice, report, [0], num_resamples=20)
+  assert smaller.candidates == tuple(c for c in sorted(PAIRS) if c.epoch != 0)
+  assert smaller.accuracy.shape == (4, 2)
+  assert smaller.by_score()["krr_accuracy"].spearman.estimate == pytest.approx(
+    1.0
+  )
