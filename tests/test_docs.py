@@ -206,3 +206,20 @@ def test_relative_links_in_readme_and_docs_resolve():
         if anchor not in {_slug(h) for h in headings}:
           broken.append(f"{page.name}: {target} (no such heading)")
   assert not broken, broken
+
+
+MAX_CELL_CHARS = 240  # "no table cell over a few lines": 3 lines of 80
+
+
+def test_no_table_cell_runs_over_a_few_lines():
+  long_cells = []
+  for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+    for number, line in enumerate(page.read_text().splitlines(), 1):
+      if line.startswith("|"):
+        for cell in line.strip().strip("|").split("|"):
+          if len(cell.strip()) > MAX_CELL_CHARS:
+            long_cells.append(f"{page.name}:{number}: {cell.strip()[:60]}...")
+  assert not long_cells, (
+    f"table cells over {MAX_CELL_CHARS} characters (move the details to a "
+    f"list below the table): {long_cells}"
+  )
