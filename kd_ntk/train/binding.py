@@ -45,7 +45,8 @@ def fingerprint(teacher_workdir: str) -> Dict[str, Any]:
       integrity.verify(teacher_workdir, step)
     except integrity.CorruptCheckpointError as err:
       raise integrity.CorruptCheckpointError(
-        f"Teacher unusable: {err}"
+        "Teacher unusable: "
+        + str(err).replace("Rerun this run's own", "Rerun the teacher's own")
       ) from None
     entry = integrity.read_record(teacher_workdir, step)
     steps[str(step)] = integrity.digest(entry["files"])
