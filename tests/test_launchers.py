@@ -91,7 +91,8 @@ def test_supervision_complexity_writes_csv_plot_and_verdicts(
     "C1",
     "C2",
     "C2n",
-    "C3",
+    "C3a",
+    "C3b",
     "C4",
     "C4n",
   ]
@@ -129,7 +130,7 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
   layout = Layout(str(tmp_path))
   saved = json.load(open(layout.results))
   assert [v["claim"] for v in saved["verdicts"]] == (
-    "C1 C2 C2n C3 C4 C4n C5a C5b C6 C7 C8".split()
+    "C1 C2 C2n C3a C3b C4 C4n C5a C5b C6 C7 C8".split()
   )
   assert all(v["outcome"] in stats.OUTCOMES for v in saved["verdicts"])
   main = [r for r in saved["rows"] if r["task"] == "main"]
@@ -147,8 +148,8 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
   text = open(layout.report).read()
   assert "C8" in text and text.index("## Verdicts") < text.index("## Regime")
   assert (
-    "| claim | what was compared | estimate [95% interval] | outcome | verdict |"
-    in text
+    "| claim | what was compared | estimate [95% interval] "
+    "| detectable effect (80% power) | outcome | verdict |" in text
   )
   assert "Rule:" in text and "not testable in this regime" in text
   assert os.path.exists(

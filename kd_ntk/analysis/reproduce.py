@@ -36,9 +36,16 @@ def c3_regime_reason(config) -> str:
   """Why C3 cannot be tested in this regime ("" when it can)."""
   if not config.complexity.trajectory:
     return "the student's NTK is taken at initialisation only (complexity.trajectory=False)"
-  if config.students_run.schedule == "cosine":
+  schedule = config.students_run.schedule
+  if schedule == "cosine" and not config.students_run.get("lr_floor", 0.0):
     return (
       "a cosine schedule decays the learning rate to 0 and freezes the kernel"
+    )
+  if schedule not in ("constant", "cosine"):
+    return (
+      f"the students' learning rate decays ({schedule}), which nearly "
+      "freezes the kernel late in training; C3 has its own run "
+      "(kd_ntk/configs/reproduce.py:c3)"
     )
   if config.students_run.epochs < 3:
     return f"{config.students_run.epochs} student epochs: no room for a drop and a rise"
@@ -328,7 +335,9 @@ def summarise(
   recs = validate(config)
   smallest = analysis_student(recs["students"], config)
   verdicts = claims.complexity_verdicts(
-    cx_rows, c3_regime_reason=c3_regime_reason(config)
+    cx_rows,
+    c3_regime_reason=c3_regime_reason(config),
+    c3_window=tuple(config.complexity.get("c3_window", ())),
   )
   others = [m.fields() for m in recs["binary_methods"] if m.mode != "none"]
   verdicts += kd_claims.kd_verdicts(
@@ -340,6 +349,7 @@ def summarise(
     early["epoch"] if early else None,
     config.teacher.epochs,
     config.claims.gamma,
+    lr_scale=config.students_run.lr_scale,
   )
   return {
     "rows": rows,
