@@ -7,7 +7,8 @@
 Every launcher ends in one of these ways, each with one line on stderr:
 
   exit 0    done
-  exit 1    `diverged: <message>`: no result (non-finite loss or weights)
+  exit 1    an unexpected crash (Python's own status, with its traceback)
+  exit 3    `diverged: <message>`: no result (non-finite loss or weights)
   exit 2    `error: <what is wrong and what to do>`: bad input (a config file,
             key or value, a workdir, a damaged or busy run, damaged data) or a
             full disk ("no space left on device ... free space and rerun")
@@ -31,7 +32,7 @@ from kd_ntk.train import checkpoint
 
 T = TypeVar("T")
 EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 1
+EXIT_DIVERGED = 3  # Not 1, which a crash's traceback exits with.
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C.
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 

@@ -51,7 +51,7 @@ def test_train_teacher_rejects_bad_input_in_one_line(tmp_path):
     "--config=kd_ntk/configs/teacher.py:tiny,batch_size=30",
     f"--workdir={tmp_path / 'bad'}",
   )
-  assert result.returncode == 2  # kd_ntk.cli: 2 = bad input, 1 = diverged.
+  assert result.returncode == 2  # kd_ntk.cli: 2 = bad input, 3 = diverged.
   assert result.stderr.strip().splitlines() == [
     "error: config: batch_size=30 must be divisible by the 4 devices."
   ]

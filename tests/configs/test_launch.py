@@ -24,13 +24,13 @@ def test_key_error_loses_its_quotes(capsys):
   assert capsys.readouterr().err == "error: Unknown field 'x'\n"
 
 
-def test_divergence_exits_1_and_results_pass_through(capsys):
+def test_divergence_exits_3_and_results_pass_through(capsys):
   def diverge():
     raise FloatingPointError("loss nan\nat epoch 3")
 
   with pytest.raises(SystemExit) as exit_info:
     cli.run_or_exit(diverge)
-  assert exit_info.value.code == 1
+  assert exit_info.value.code == cli.EXIT_DIVERGED == 3
   assert capsys.readouterr().err == "diverged: loss nan at epoch 3\n"
   assert cli.run_or_exit(lambda x, y=0: x + y, 2, y=3) == 5
 
