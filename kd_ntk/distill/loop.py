@@ -17,7 +17,10 @@ learning_rate, train_loss / train_kd / train_ce / train_batch_accuracy /
 train_batch_fidelity (epoch means over steps), test_loss and train_eval_loss
 (cross-entropy), {train,test}_{accuracy, ece, fidelity_final, fidelity_current,
 kl_final, kl_current, margin_final, margin_current}, teacher_{train,test}_accuracy,
-seconds (training), eval_seconds.
+seconds (training), eval_seconds. With `eval_every` = k > 1 (see
+`plan.eval_every`) only epochs 0, k, 2k, ... and the last are evaluated; the
+other rows hold the training metrics, teacher_epoch, temperature,
+learning_rate, seconds, eval_seconds = 0 and test_accuracy = None.
 "train_*" evaluation metrics are on a fixed training subset of
 config.train_eval_size examples.
 """

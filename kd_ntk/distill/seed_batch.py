@@ -14,11 +14,16 @@ becomes a grouped convolution, whose sums may be reassociated. The tests
 (tests/distill/test_seed_batch.py) state the tolerance.
 
 Whether it pays is a property of the backend and the student, so it is
-measured, not assumed (`measure`): on a CPU a small student's step is
-memory-bound and the batched form was slower in every measurement here
-(experiments/bench_seed_batch.py); on a GPU one small student leaves most of
-the device idle. The reproduction's grid keeps the per-seed step
-(`kd_ntk.distill.seed_grid`), whose records equal the single runs' exactly.
+measured, not assumed (`measure`, experiments/bench_seed_batch.py). On the
+2-core CPU VM here (width-2 CNN student, cnn_tiny teacher, batch 128, best of
+7 under load 9-13) the batched step ran at 0.86x, 0.93x and 0.55x the per-seed
+steps for S = 2, 4, 8 (XLA:CPU lowers the per-seed convolutions to grouped
+convolutions; a small student's step is memory-bound); one best-of-3 run read
+2.5x at S = 2, an artefact of the load (its per-seed time was 3x the
+best-of-7's). On a GPU one small student leaves most of the device idle; no
+GPU was available to measure it. The reproduction's grid keeps the per-seed
+step (`kd_ntk.distill.seed_grid`), whose records equal the single runs'
+exactly; this step is not wired into the loop.
 """
 
 import time
