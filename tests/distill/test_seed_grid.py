@@ -18,6 +18,7 @@ from kd_ntk.configs import distill as distill_config
 from kd_ntk.configs import reproduce
 from kd_ntk.distill import plan as plan_lib
 from kd_ntk.distill.seed_grid import Shared
+from kd_ntk.train import integrity
 from kd_ntk.train import runs as run_reading
 from kd_ntk.train import workdir as wd
 
@@ -58,7 +59,8 @@ def _grid(root, teacher_dir, one_process, shared=None, eval_every=1):
 
 def _records(root):
   """Per run: metrics rows without timings, config.json, the teacher binding,
-  the step list and every checkpoint's variables."""
+  the step list with each step's recorded weight digest, and every
+  checkpoint's variables."""
   out = {}
   layout = Layout(root)
   for method in METHODS:
@@ -73,13 +75,16 @@ def _records(root):
         with open(os.path.join(run, name)) as fh:
           files[name] = json.loads(fh.read().replace(root, "<root>"))
       epochs = run_reading.saved_epochs(run)
+      # The checksum records' weight digests (file checksums hold orbax's
+      # timestamps, so two equal runs differ there).
+      digests = [integrity.read_record(run, e)["content"] for e in epochs]
       weights = [
         jax.tree_util.tree_map(
           np.asarray, run_reading.restore_variables(run, e)
         )
         for e in epochs
       ]
-      out[(method.slug, seed)] = (rows, files, epochs, weights)
+      out[(method.slug, seed)] = (rows, files, (epochs, digests), weights)
   return out
 
 
