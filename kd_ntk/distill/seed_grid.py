@@ -50,15 +50,29 @@ DATA_FIELDS = (
   "test_subset",
   "classes",
 )
-# Fields of the distill block the student's step and optimizer depend on.
-# (The mode enters only as labels-or-teacher: offline, online, early and anchor
-# students of one architecture and temperature share one compiled step.)
-STEP_DISTILL_FIELDS = (
-  "lr_scale",
-  "temperature",
-  "temperature_start",
-  "temperature_schedule",
-  "tau_squared",
+# Fields that provably do not reach a `Student` (its model, optimizer and
+# step): every other field of the config and of its distill block is part of
+# the key, so a field added later separates students until it is listed here.
+# The mode enters only as labels-or-teacher ("kd"): offline, online, early and
+# anchor students of one architecture, temperature and optimizer share one
+# compiled step; α and τ are traced arguments of the step, but τ also scales
+# the learning rate (distill.lr_scale), so it stays in the key.
+NOT_IN_STEP = (
+  "seed",
+  "eval_every",
+  "train_eval_size",
+  "eval_batch_size",
+  "augment",
+) + DATA_FIELDS
+NOT_IN_STEP_DISTILL = (
+  "mode",
+  "teacher_workdir",
+  "alpha",
+  "early_epoch",
+  "online_offset",
+  "granularity",
+  "anchor_epochs",
+  "anchor_switch_epochs",
 )
 
 
@@ -242,18 +256,18 @@ class Shared:
 
   def student(self, config, teachers, steps_per_epoch: int) -> Student:
     """The model, optimizer and jitted step of `config`'s student, made once
-    per distinct (model, optimizer, schedule length, loss, teacher model)."""
+    per distinct config (less `NOT_IN_STEP` fields), step count and teacher
+    model."""
+    plain = _plain(config)
+    distill = plain.pop("distill")
     key = _key(
       {
-        "model": model_key(config, config.num_classes),
-        "optimizer": _plain(config.optimizer),
-        "epochs": int(config.epochs),
-        "steps_per_epoch": int(steps_per_epoch),
-        "label_smoothing": float(config.label_smoothing),
-        "kd": config.distill.mode != "none",
+        **{k: v for k, v in plain.items() if k not in NOT_IN_STEP},
         "distill": {
-          f: _plain(config.distill.get(f)) for f in STEP_DISTILL_FIELDS
+          k: v for k, v in distill.items() if k not in NOT_IN_STEP_DISTILL
         },
+        "kd": config.distill.mode != "none",
+        "steps_per_epoch": int(steps_per_epoch),
         "teacher": (
           model_key(teachers.reader.config, config.num_classes)
           if teachers
