@@ -48,10 +48,14 @@ detectable effect is <= 1 point):
   C5b  s = 1.81: 53, 28        C6  s = 0.91: 16, 9
   C7   s = 2.41 (fidelity): 92, 48      C8  s = 0.72: 11, 7
   main job (quick, 6 seeds): C5a s = 0.44: 4 seeds reach half-width 0.75.
-A pilot SD from 5 seeds is itself uncertain (95% range about 0.6·s to 2.9·s),
-and a decaying student schedule is expected to lower it: re-plan from the
-chosen regime's own pilot (experiments/choose_student_schedule.py prints the
-seed SD of labels-only students per form) before a full run.
+A pilot SD from 5 seeds is itself uncertain (95% range about 0.6·s to 2.9·s).
+The step schedule's own pilot (experiments/pilot_paired_sd.py, this config,
+width 2, τ=4, seeds 0–3, after the schedule was chosen) did not lower the
+paired SD of online − offline test accuracy: constant 1.83 points, step 1.76
+(arms correlated −0.30 and −0.42 over seeds: they end in different
+solutions, so the end-of-training noise the schedule removes is not what
+separates them). At s = 1.76, C5a needs 50 paired seeds for a 0.5-point
+half-width and 27 to detect 1 point.
 
 Variants: c3 (C3's own kernel-trajectory run: a labels-trained width-8
 student at a constant rate for 150 epochs, its NTK at 14 epochs on 3 disjoint
