@@ -227,3 +227,28 @@ def result_row(
     "seed": int(seed),
     **metrics,
   }
+
+
+def analysis_student(students, config) -> Student:
+  """The claims' family at its smallest width (by width, not list position)."""
+  fam = [s for s in students if s.family == config.claims.family] or list(
+    students
+  )
+  return min(fam, key=lambda s: s.width)
+
+
+def kernel_student(students, config) -> Student:
+  """The student whose NTK scores C1–C4: the claims' family at
+  `complexity.student_width` (0: its smallest width)."""
+  width = config.complexity.get("student_width", 0)
+  if not width:
+    return analysis_student(students, config)
+  fam = [s for s in students if s.family == config.claims.family]
+  for s in fam:
+    if s.width == width:
+      return s
+  raise ValueError(
+    f"complexity.student_width={width}: the claims family "
+    f"{config.claims.family!r} has widths {sorted(s.width for s in fam)}; "
+    "pick one of them (or 0 for the smallest)."
+  )

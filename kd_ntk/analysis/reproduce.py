@@ -27,6 +27,7 @@ from kd_ntk.analysis import (
 )
 from kd_ntk.analysis import teacher_selection
 from kd_ntk.analysis.layout import Layout
+from kd_ntk.analysis.records import analysis_student, kernel_student
 from kd_ntk.configs import validation
 from kd_ntk.train import checkpoint
 from kd_ntk.train import loop as train_loop
@@ -118,31 +119,6 @@ def student_configs(config, recs: Dict) -> List:
     for s in recs["students"]
     for m in methods
   ]
-
-
-def analysis_student(students, config) -> records.Student:
-  """The claims' family at its smallest width (by width, not list position)."""
-  fam = [s for s in students if s.family == config.claims.family] or list(
-    students
-  )
-  return min(fam, key=lambda s: s.width)
-
-
-def kernel_student(students, config) -> records.Student:
-  """The student whose NTK scores C1–C4: the claims' family at
-  `complexity.student_width` (0: its smallest width)."""
-  width = config.complexity.get("student_width", 0)
-  if not width:
-    return analysis_student(students, config)
-  fam = [s for s in students if s.family == config.claims.family]
-  for s in fam:
-    if s.width == width:
-      return s
-  raise ValueError(
-    f"complexity.student_width={width}: the claims family "
-    f"{config.claims.family!r} has widths {sorted(s.width for s in fam)}; "
-    "pick one of them (or 0 for the smallest)."
-  )
 
 
 def _grid(config, recs: Dict, binary_teacher, smallest) -> List[Tuple]:

@@ -15,7 +15,11 @@ import numpy as np
 from kd_ntk import distributed
 from kd_ntk.analysis import stats
 from kd_ntk.analysis.layout import Layout
-from kd_ntk.analysis.records import methods_from_config, students_from_config
+from kd_ntk.analysis.records import (
+  kernel_student,
+  methods_from_config,
+  students_from_config,
+)
 from kd_ntk.reports import plots, tables
 
 STATS_TEXT = (
@@ -201,14 +205,20 @@ def figures(layout: Layout, config, cx_rows) -> List[str]:
       )
     )
   if cx_rows:
-    avg = average_rows(cx_rows)
-    made.append(
-      plots.asc_vs_teacher_epoch(avg, layout.figure("asc_vs_teacher_epoch.png"))
+    # Per-subset rows: the figures draw the mean and its interval over subsets.
+    kernel = cx_rows[0].get("kernel") or "empirical"
+    title = plots.complexity_title(
+      kernel_student(students, config).name, kernel, cx_rows
     )
-    if len({r["student_epoch"] for r in avg}) > 1:
+    made.append(
+      plots.asc_vs_teacher_epoch(
+        cx_rows, layout.figure("asc_vs_teacher_epoch.png"), title=title
+      )
+    )
+    if len({r["student_epoch"] for r in cx_rows}) > 1:
       made.append(
         plots.asc_vs_student_epoch(
-          avg, layout.figure("asc_vs_student_epoch.png")
+          cx_rows, layout.figure("asc_vs_student_epoch.png"), title=title
         )
       )
   return made
