@@ -7,7 +7,8 @@ and run on any JAX; `kd_ntk.ntk.infinite` wraps neural-tangents' exact
 infinite-width kernels and imports it (and TensorFlow) only when called.
 """
 
-from kd_ntk.ntk.empirical import empirical_ntk, monte_carlo_ntk, ntk_block_fn
+from kd_ntk.ntk.empirical import empirical_ntk, ntk_block_fn
+from kd_ntk.ntk.monte_carlo import monte_carlo_ntk
 from kd_ntk.ntk.explain import Explanation, explain
 from kd_ntk.ntk.fn_cache import FunctionCache
 from kd_ntk.ntk.infinite import (

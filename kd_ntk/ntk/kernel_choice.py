@@ -28,7 +28,8 @@ import numpy as np
 
 from kd_ntk import symmetry
 from kd_ntk.ntk import twins
-from kd_ntk.ntk.empirical import empirical_ntk, monte_carlo_ntk
+from kd_ntk.ntk.empirical import empirical_ntk
+from kd_ntk.ntk.monte_carlo import monte_carlo_ntk
 from kd_ntk.ntk.planning import METHODS
 
 KERNELS = ("empirical", "empirical_nt", "monte_carlo", "infinite", "nngp")
