@@ -87,6 +87,9 @@ def student_config(
   c.optimizer.learning_rate = run.learning_rate
   c.optimizer.schedule = run.schedule
   c.optimizer.warmup_epochs = float(run.get("warmup_epochs", 0.0))
+  # A cosine to a floor after a constant phase (0, 0: the plain cosine).
+  c.optimizer.lr_floor = float(run.get("lr_floor", 0.0))
+  c.optimizer.decay_start = float(run.get("decay_start", 0.0))
   c.train_eval_size = run.train_eval_size
   every = int(run.get("eval_every", 1))
   if every != 1:  # Absent from the config (as before the field) at 1.
