@@ -4,7 +4,7 @@ Each process gets `--coordinator_address=localhost:PORT --num_processes=N
 --process_id=i` appended, D CPU devices (XLA_FLAGS) and its own stdout /
 stderr files. If one process fails or the time runs out, every process is killed
 (its whole process group) and the error shows the tail of each one's output.
-Used by the multi-process tests and experiments/bench_scale.py; also a command:
+Used by the multi-process tests and experiments/benchmarks/bench_scale.py; also a command:
 
   python -m kd_ntk.local_processes --num_processes=2 --devices=2 --logdir=/tmp/logs -- \
       experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:quick \

@@ -1,4 +1,4 @@
-"""Each benchmark in experiments/ runs on tiny sizes and prints its JSON lines.
+"""Each benchmark in experiments/benchmarks/ runs on tiny sizes and prints its JSON lines.
 
 Smoke runs only: the numbers are not checked (speed targets are measured by
 running the scripts, never asserted in tests), the records' shape is.
@@ -7,8 +7,8 @@ running the scripts, never asserted in tests), the records' shape is.
 from launch_helpers import json_lines, run_script
 
 
-def _records(*args):
-  result = run_script(*args)
+def _records(script, *args):
+  result = run_script(f"benchmarks/{script}", *args)
   assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
   records = json_lines(result.stdout)
   assert records, result.stdout

@@ -2,7 +2,8 @@
 
 Complete: every module under `kd_ntk/` is named in the entry of its package
 (`kd_ntk/ntk  ... empirical ...`), every top-level module in an entry's
-heading, and every script under `experiments/` in the `experiments/` entry.
+heading, every launcher under `experiments/` in the `experiments/` entry and
+every benchmark script in the `experiments/benchmarks/` entry.
 True: every path an entry's heading names exists.
 
 The Layout is the fenced block after `## Layout`; an entry starts at column 0
@@ -66,13 +67,21 @@ def test_every_top_level_module_is_named_in_a_heading():
 
 
 def test_every_experiments_script_is_named():
-  text = ENTRIES.get("experiments/", "")
-  missing = [
-    path.name
-    for path in sorted((REPO / "experiments").glob("*.py"))
-    if not _names(text, path.stem)
-  ]
-  assert not missing, f"README Layout's experiments/ entry lacks {missing}"
+  """Launchers in the experiments/ entry, benchmarks and their helpers in the
+  experiments/benchmarks/ entry; no other folder of scripts."""
+  missing = []
+  for folder in ("experiments/", "experiments/benchmarks/"):
+    text = ENTRIES.get(folder, "")
+    missing += [
+      f"{folder}{path.name}"
+      for path in sorted((REPO / folder).glob("*.py"))
+      if not _names(text, path.stem)
+    ]
+  assert not missing, f"README Layout's experiments entries lack {missing}"
+  scripts = {p.parent for p in (REPO / "experiments").rglob("*.py")}
+  assert scripts <= {REPO / "experiments", REPO / "experiments/benchmarks"}, (
+    f"scripts outside experiments/ and experiments/benchmarks/: {scripts}"
+  )
 
 
 def test_every_heading_names_paths_that_exist():

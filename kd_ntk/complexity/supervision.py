@@ -15,7 +15,7 @@ Two routes, both float64 numpy/scipy (no JAX):
 * "cholesky" (default): one Cholesky factorisation of `K + λI` per ridge of the
   path. On 2 cores at n = 10,000: 5 s per factorisation against 107 s for one
   `eigh` (73 s for eigenvalues alone), so it wins at every size measured
-  (experiments/bench_complexity.py). The spectrum is probed instead: the largest
+  (experiments/benchmarks/bench_complexity.py). The spectrum is probed instead: the largest
   eigenvalue by Lanczos on K, the smallest by shift-invert Lanczos on the factor
   of `K + tI` (`t` the rank tolerance), the outside-range share by a solve at `t`.
 * "eigh": one eigendecomposition serves every ridge exactly and gives the

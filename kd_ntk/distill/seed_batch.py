@@ -14,7 +14,7 @@ becomes a grouped convolution, whose sums may be reassociated. The tests
 (tests/distill/test_seed_batch.py) state the tolerance.
 
 Whether it pays is a property of the backend and the student, so it is
-measured, not assumed (`measure`, experiments/bench_seed_batch.py). On the
+measured, not assumed (`measure`, experiments/benchmarks/bench_seed_batch.py). On the
 2-core CPU VM here (width-2 CNN student, cnn_tiny teacher, batch 128, best of
 7 under load 9-13) the batched step ran at 0.86x, 0.93x and 0.55x the per-seed
 steps for S = 2, 4, 8 (XLA:CPU lowers the per-seed convolutions to grouped

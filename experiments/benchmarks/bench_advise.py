@@ -1,6 +1,6 @@
 """Time of the advice itself (no student training): one JSON line per student.
 
-  python experiments/bench_advise.py --teacher_workdir=/tmp/teacher_quick9 \
+  python experiments/benchmarks/bench_advise.py --teacher_workdir=/tmp/teacher_quick9 \
       --students=mlp16,lenet5 --n=1024 --n_validation=1024
 
 A missing --teacher_workdir is first trained with teacher.py:quick and

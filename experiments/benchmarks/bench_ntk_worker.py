@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-import bench_machine  # experiments/, the script's own folder
+import bench_machine  # experiments/benchmarks/, the script's own folder
 from kd_ntk import host_malloc
 
 NT_IMPLEMENTATIONS = {

@@ -1,8 +1,8 @@
 """Overhead of the multi-process runtime: teacher-step images/s of 1 process x 4
 devices (the reference) against 2 processes x 2 devices, on this machine's CPU.
 
-  python experiments/bench_scale.py                     # cnn teacher, batch 128
-  python experiments/bench_scale.py --model=lenet5 --repeats=3 --steps=40
+  python experiments/benchmarks/bench_scale.py                     # cnn teacher, batch 128
+  python experiments/benchmarks/bench_scale.py --model=lenet5 --repeats=3 --steps=40
 
 Both layouts run the training loop's own pieces: each process reads and
 augments only its rows of every global batch (`train_batches(rows=...)`),
@@ -29,7 +29,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-import bench_machine  # experiments/, the script's own folder
+import bench_machine  # experiments/benchmarks/, the script's own folder
 from kd_ntk import (
   distributed,
 )  # Defines --coordinator_address etc.; starts nothing.

@@ -8,11 +8,11 @@ so that its peak memory (ru_maxrss, which sees XLA's buffers) is its own.
 Prints one JSON line per measurement and one "summary" line per n with
 own-best / nt-best.
 
-    .venv/bin/python experiments/bench_ntk.py                       # full run
-    .venv/bin/python experiments/bench_ntk.py --n=256 --methods=own:structured,nt:jc
-    .venv/bin/python experiments/bench_ntk.py --n=10000 --methods=own:structured
-    .venv/bin/python experiments/bench_ntk.py --model=lenet5x8 --n=1024 --methods=nt:jc,own:structured
-    .venv/bin/python experiments/bench_ntk.py --model=resnet20 --input_shape=32,32,3 --n=512
+    .venv/bin/python experiments/benchmarks/bench_ntk.py                       # full run
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --n=256 --methods=own:structured,nt:jc
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --n=10000 --methods=own:structured
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --model=lenet5x8 --n=1024 --methods=nt:jc,own:structured
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --model=resnet20 --input_shape=32,32,3 --n=512
 
 Any preset of `kd_ntk.models` runs (`--model`); inputs are Fashion-MNIST
 images when `--input_shape` is 28,28,1 and the data set is installed, else
@@ -55,7 +55,7 @@ import tempfile
 
 import numpy as np
 
-import bench_machine  # experiments/, the script's own folder
+import bench_machine  # experiments/benchmarks/, the script's own folder
 from bench_ntk_worker import NT, OWN, WHAT, worker
 from kd_ntk import xla_cpu
 

@@ -1,8 +1,8 @@
 """Seconds per training epoch: labels vs offline KD vs online KD, one process.
 
-  python experiments/bench_distill.py                       # trains a quick teacher first
-  python experiments/bench_distill.py --teacher_workdir=runs/teacher_quick --rounds=5
-  python experiments/bench_distill.py --teacher_config=tiny,epochs=2 --student=mlp16 \
+  python experiments/benchmarks/bench_distill.py                       # trains a quick teacher first
+  python experiments/benchmarks/bench_distill.py --teacher_workdir=runs/teacher_quick --rounds=5
+  python experiments/benchmarks/bench_distill.py --teacher_config=tiny,epochs=2 --student=mlp16 \
       --rounds=1 --batch_size=32                         # seconds: a smoke run
 
 The same student (LeNet-5 by default) trains on the same examples in all three

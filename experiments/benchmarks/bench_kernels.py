@@ -7,9 +7,9 @@ training images, each measurement in its own subprocess so its peak memory is
 its own, and prints one JSON line per measurement. `ratio_vs_empirical` is the
 wall time over that of "empirical" for the same model and n in this run.
 
-    python experiments/bench_kernels.py                        # n=2048, everything
-    python experiments/bench_kernels.py --models=mlp --kernels=empirical,infinite
-    python experiments/bench_kernels.py --models=lenet5 --kernels=infinite --n=64
+    python experiments/benchmarks/bench_kernels.py                        # n=2048, everything
+    python experiments/benchmarks/bench_kernels.py --models=mlp --kernels=empirical,infinite
+    python experiments/benchmarks/bench_kernels.py --models=lenet5 --kernels=infinite --n=64
 
 Fields: seconds (wall, first call, compilation included), cpu_seconds (all
 threads), peak_rss_gb (the process's peak resident memory, JAX runtime
@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-import bench_machine  # experiments/, the script's own folder
+import bench_machine  # experiments/benchmarks/, the script's own folder
 
 MODELS = ("mlp", "lenet5")
 KERNELS = ("empirical", "empirical_nt", "monte_carlo", "infinite", "nngp")

@@ -1,9 +1,9 @@
 """Students per hour, end to end: one run per seed (today's path) vs the seed grid.
 
-  python experiments/bench_students.py                        # quick regime, all cells
-  python experiments/bench_students.py --teacher_workdir=runs/quick/teacher \
+  python experiments/benchmarks/bench_students.py                        # quick regime, all cells
+  python experiments/benchmarks/bench_students.py --teacher_workdir=runs/quick/teacher \
       --widths=2 --modes=offline,online --seeds=6               # the quick main job's cell
-  python experiments/bench_students.py --widths=2 --modes=labels --seeds=2 \
+  python experiments/benchmarks/bench_students.py --widths=2 --modes=labels --seeds=2 \
       --epochs=2                                                # a smoke run (about a minute)
 
 Each cell (CNN width w in --widths, teaching mode in --modes: labels, offline

@@ -1,4 +1,6 @@
-"""Device check (not part of the package): the NTK's precision on a GPU, then the
+"""Device check (run on a lent GPU; its output is
+experiments/results/fashion_mnist_full/gpu_precision_check.json): the NTK's
+precision on a GPU, then the
 complexity part of the full reproduction with the fix (teacher and labels
 student retrained with the same configs and seeds)."""
 

@@ -1,7 +1,7 @@
 """CPU seconds per epoch of every kind of run in a reproduction config, and the
 config's total time estimated from them (one JSON line per measurement).
 
-  python experiments/bench_reproduce.py --config=kd_ntk/configs/reproduce.py
+  python experiments/benchmarks/bench_reproduce.py --config=kd_ntk/configs/reproduce.py
 
 For the teacher and for each student (online mode, the costliest: a new teacher
 checkpoint is evaluated every epoch) it runs 1 and 3 epochs in fresh workdirs
@@ -14,7 +14,7 @@ within noise of 0 and may come out slightly negative. The estimate
 multiplies these by the config's run and epoch counts and takes wall ≈ CPU time
 (no credit for the second core), so on an idle 2-core machine it is an upper
 estimate of the training part. The complexity analysis is not included; it is
-measured by experiments/bench_complexity.py.
+measured by experiments/benchmarks/bench_complexity.py.
 """
 
 import json

@@ -7,7 +7,7 @@ process: the denominator of a benchmark's fraction of peak), `StealMeter` (the
 share of CPU time the hypervisor gave to other guests while a measurement ran),
 `machine_fields` (which CPU ran it) and `ntk_inputs` (Fashion-MNIST images,
 or random inputs of any shape).
-Imported by the `experiments/bench_*.py` scripts from their own folder.
+Imported by the `experiments/benchmarks/bench_*.py` scripts from their own folder.
 """
 
 import json
@@ -55,7 +55,10 @@ def run_worker(cmd, base: dict, timeout: float, env=None) -> dict:
   returns the last JSON line it printed with status "ok"; else `base` with
   status "timeout" or "error" and a note (the last lines of its output that
   are not runtime logs)."""
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # experiments/benchmarks/ -> the repository root.
+  root = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  )
   env = dict(os.environ if env is None else env)
   env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
   try:

@@ -11,7 +11,7 @@ Each line has the seconds, the peak memory allocated through numpy
 (tracemalloc), and the ratio against the reference measured in the same run.
 No JAX. Usage:
 
-  python experiments/bench_complexity.py --sizes=1024,4096,10000 --methods=cholesky,eigh
+  python experiments/benchmarks/bench_complexity.py --sizes=1024,4096,10000 --methods=cholesky,eigh
 """
 
 import argparse
