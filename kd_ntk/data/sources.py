@@ -1,13 +1,13 @@
 """`load(name, split)`: a dataset split as in-memory numpy arrays plus metadata."""
 
-import dataclasses
 import functools
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
 
 from kd_ntk.data import idx
+from kd_ntk.data.info import DatasetInfo  # noqa: F401  (re-exported)
 
 FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "KD_NTK_FASHION_MNIST_DIR"
@@ -25,27 +25,6 @@ FASHION_MNIST_CLASSES = (
 )
 # Datasets read from IDX files rather than TFDS (unless source="tfds").
 IDX_DATASETS = {"fashion_mnist": FASHION_MNIST_CLASSES}
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-  """What the rest of kd_ntk needs to know about a dataset.
-
-  Attributes:
-    name: dataset name ("fashion_mnist", "cifar10", ...).
-    num_classes: number of classes C.
-    image_shape: (H, W, channels) of one image.
-    class_names: human-readable class names (may be empty).
-    source: "idx" or "tfds"; where the arrays came from.
-    location: the folder the data was read from.
-  """
-
-  name: str
-  num_classes: int
-  image_shape: Tuple[int, int, int]
-  class_names: Tuple[str, ...] = ()
-  source: str = "idx"
-  location: str = ""
 
 
 def fashion_mnist_dir(data_dir: Optional[str] = None) -> str:

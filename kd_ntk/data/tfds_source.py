@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from kd_ntk.data.info import DatasetInfo
+
 
 def _import_tfds():
   try:
@@ -32,8 +34,6 @@ def load_tfds(
   Returns:
     (images_NxHxWxC uint8, labels_N int32, DatasetInfo).
   """
-  from kd_ntk.data.sources import DatasetInfo
-
   tfds = _import_tfds()
   try:
     ds, builder_info = tfds.load(
