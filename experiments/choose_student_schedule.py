@@ -7,7 +7,7 @@ the config's validation split (training images outside the training subset,
 never the test set). Prints one JSON line per run, per form, per paired
 comparison against the constant rate, and the choice:
 
-  rule (`kd_ntk.analysis.schedule_choice`): among the forms whose validation
+  rule (`kd_ntk.science.schedule_choice`): among the forms whose validation
   accuracy is not detectably below the best form's (paired-by-seed 95%
   interval of form − best not entirely < 0), the one with the smallest end
   jitter: the mean over seeds of the SD of validation accuracy over the last
@@ -28,8 +28,9 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from kd_ntk.analysis import records, schedule_choice, teacher_selection
-from kd_ntk.analysis.student_runs import COPIED_FROM_TEACHER
+from kd_ntk.grid import records
+from kd_ntk.science import schedule_choice, teacher_selection
+from kd_ntk.experiment.student_runs import COPIED_FROM_TEACHER
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.data import data_mesh
 from kd_ntk.distill import loop as distill_loop

@@ -8,7 +8,7 @@ in --workdir; prints the table. Needs no neural-tangents (closed-form kernel).
         --samples=1,4 --depth=2 --n=128 --repeats=2
 
 Inputs: n class-balanced Fashion-MNIST training images (standardised); targets:
-their one-hot labels. See kd_ntk.analysis.mc_convergence for the definitions.
+their one-hot labels. See kd_ntk.experiment.mc_convergence for the definitions.
 """
 
 import argparse
@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 from kd_ntk import complexity
-from kd_ntk.analysis import mc_convergence
+from kd_ntk.experiment import mc_convergence
 from kd_ntk.data import prepare_splits
 
 

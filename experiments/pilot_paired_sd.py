@@ -6,7 +6,7 @@ student schedule, same seeds, and prints one JSON line per run and per
 schedule: the paired SD s of the per-seed differences (points), the
 correlation of the two arms over seeds, the 80%-power detectable effect, and
 the seeds a run needs for a 0.5-point half-width and a 1-point effect at that
-SD (`kd_ntk.analysis.power.seed_plan`). Run after the schedule was chosen
+SD (`kd_ntk.science.power.seed_plan`). Run after the schedule was chosen
 (experiments/choose_student_schedule.py): it plans seeds, it does not choose.
 
   python experiments/pilot_paired_sd.py --config=kd_ntk/configs/reproduce.py \
@@ -21,8 +21,9 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from kd_ntk.analysis import power, records, stats
-from kd_ntk.analysis.student_runs import student_config
+from kd_ntk.grid import records
+from kd_ntk.science import power, stats
+from kd_ntk.experiment.student_runs import student_config
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill.seed_grid import Shared
 from kd_ntk.train import loop as train_loop

@@ -15,8 +15,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from kd_ntk import cli, distributed
-from kd_ntk.analysis import reproduce
-from kd_ntk.analysis.verdicts import format_verdict
+from kd_ntk.experiment import reproduce
+from kd_ntk.science.verdicts import format_verdict
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Config file (path.py:arg)."

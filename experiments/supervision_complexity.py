@@ -18,7 +18,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from kd_ntk import cli, distributed
-from kd_ntk.analysis import claims, supervision_run
+from kd_ntk.experiment import supervision_run
+from kd_ntk.science import claims
 
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Config file (path.py:arg)."

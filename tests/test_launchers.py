@@ -105,8 +105,9 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
   call trains nothing (every run is found finished), and results.json holds
   every per-seed row, the subsets' complexity rows and a verdict per claim.
   (The only end-to-end run of the tiny reproduction in the suite.)"""
-  from kd_ntk.analysis import reproduce, stats
-  from kd_ntk.analysis.layout import Layout
+  from kd_ntk.experiment import reproduce
+  from kd_ntk.science import stats
+  from kd_ntk.grid.layout import Layout
   from kd_ntk.configs import reproduce as reproduce_config
 
   # Refused parts (checked in this process: a launcher's exit on a ValueError

@@ -13,7 +13,7 @@ import pytest
 
 import kd_ntk
 from kd_ntk import complexity
-from kd_ntk.analysis import claims, stats
+from kd_ntk.science import claims, stats
 from kd_ntk.ntk import empirical_ntk
 from kd_ntk.scoring import Interval, records
 

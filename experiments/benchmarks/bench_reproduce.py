@@ -24,8 +24,9 @@ import tempfile
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from kd_ntk.analysis import records, student_runs
-from kd_ntk.analysis.layout import Layout
+from kd_ntk.experiment import student_runs
+from kd_ntk.grid import records
+from kd_ntk.grid.layout import Layout
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.train import loop as train_loop
 

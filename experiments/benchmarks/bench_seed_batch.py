@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from absl import app, flags
 
-from kd_ntk.analysis import records
+from kd_ntk.grid import records
 from kd_ntk.distill import seed_batch
 from kd_ntk.distill.steps import distill_step, scalar
 from kd_ntk.models import get_model

@@ -11,7 +11,7 @@ Each cell (CNN width w in --widths, teaching mode in --modes: labels, offline
 (`kd_ntk/configs/reproduce.py:quick`: 4,096 images, 10 epochs, the quick
 teacher; --epochs overrides it, --eval_every sets the grid paths' cadence
 and --single_eval_every the single path's) through the reproduction's own
-entry point, `kd_ntk.analysis.student_runs.run_grid`, twice:
+entry point, `kd_ntk.experiment.student_runs.run_grid`, twice:
 
   single: `one_process=False`, every seed its own run (its own data splits,
           teacher targets and compilations), as the reproduction ran before;
@@ -57,8 +57,9 @@ import bench_machine
 import jax
 from absl import app, flags, logging
 
-from kd_ntk.analysis import records, student_runs
-from kd_ntk.analysis.layout import Layout
+from kd_ntk.experiment import student_runs
+from kd_ntk.grid import records
+from kd_ntk.grid.layout import Layout
 from kd_ntk.configs import reproduce
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill import seed_grid

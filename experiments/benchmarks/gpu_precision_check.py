@@ -12,7 +12,7 @@ from kd_ntk.complexity import supervision_complexity
 
 OUT = os.environ["OUT"]
 t0 = time.time()
-from kd_ntk.analysis import records as _rec
+from kd_ntk.grid import records as _rec
 
 _name, _kw = _rec.Student("cnn-w2", "cnn", 2).model()
 model = models.get_model(_name, 10, **_kw)
@@ -60,8 +60,9 @@ if os.environ.get("ONLY_PRECISION"):
 json.dump(res, open(f"{OUT}/precision_check.json", "w"), indent=1)
 
 from kd_ntk.configs import reproduce as rc
-from kd_ntk.analysis import reproduce, records, student_runs
-from kd_ntk.analysis.layout import Layout
+from kd_ntk.experiment import reproduce, student_runs
+from kd_ntk.grid import records
+from kd_ntk.grid.layout import Layout
 from kd_ntk.train import loop as train_loop
 from kd_ntk.distill import loop as distill_loop
 

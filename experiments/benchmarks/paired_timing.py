@@ -11,7 +11,7 @@ import math
 import statistics
 import time
 
-from kd_ntk.analysis import stats
+from kd_ntk.science import stats
 
 
 def alternate(runners, batch_size, num_steps, rounds, settle_s=0.0):
@@ -38,7 +38,7 @@ def medians(per_round):
 
 def paired_ratio(a, b):
   """Round-paired ratio a/b: the geometric mean of a_r / b_r and its 95%
-  t-interval (of the mean log ratio, `kd_ntk.analysis.stats.t_interval`),
+  t-interval (of the mean log ratio, `kd_ntk.science.stats.t_interval`),
   exponentiated. Pairing by round cancels the machine's drift between rounds;
   needs at least 2 rounds (else the interval is nan)."""
   logs = [math.log(x / y) for x, y in zip(a, b)]

@@ -8,7 +8,7 @@ V the validation split with labels y_V. Harutyunyan et al., ICLR 2023
   complexity   SC = tr(Yᵀ α),  ASC = (1/n) sqrt(SC · tr K),
                ASC_nm = ASC · sqrt(n) / ‖Y‖_F   (Y rescaled to the Frobenius
                norm sqrt(n) of one-hot labels; ASC is homogeneous of degree 1
-               in Y, as in `kd_ntk.analysis.claims.with_norm_matched`);
+               in Y, as in `kd_ntk.science.claims.with_norm_matched`);
   bound        `kd_ntk.complexity.bound_terms` with the linearised student
                ŷ_X = K α as the student:
                (1/n) Σ_i 1[ρ(ŷ_X,i, y_i) ≤ γ] + (2/(γn)) sqrt(SC · tr K) c_C

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import ml_collections
 
-from kd_ntk.analysis.student_runs import COPIED_FROM_TEACHER
+from kd_ntk.experiment.student_runs import COPIED_FROM_TEACHER
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.train import runs
 

@@ -40,7 +40,7 @@ The regime (chosen before looking at any outcome; the report repeats it):
     width-2 kernel is near-singular at n = 1024); C7 at margin γ = 1 (logit
     units).
 
-Seed plan (kd_ntk.analysis.power.seed_plan; paired SD s of the differences,
+Seed plan (kd_ntk.science.power.seed_plan; paired SD s of the differences,
 in points, from the committed 5-seed full run at a constant student rate; the
 fewest seeds whose 95% half-width t·s/√n is <= 0.5 points, and whose 80%-power
 detectable effect is <= 1 point):
@@ -176,7 +176,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # online teacher t meets student epoch t).
   config.complexity.trajectory = True  # False: only the NTK at init (no C3).
   # C3's (reference epoch, end epoch), fixed before the run; () chooses each
-  # subset's reference on the other subsets (kd_ntk.analysis.c3_trajectory).
+  # subset's reference on the other subsets (kd_ntk.science.c3_trajectory).
   config.complexity.c3_window = ()
   config.complexity.eval_batch_size = 512
   config.complexity.gamma = 1.0  # γ of bound.csv.

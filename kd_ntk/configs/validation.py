@@ -341,7 +341,7 @@ def check_reproduce_config(
   student_configs: Iterable[Tuple[str, ml_collections.ConfigDict]],
 ) -> None:
   """Checks the seeds, the teacher config and every (label, student config) the
-  grid will run (built by kd_ntk.analysis.reproduce.student_configs), then the
+  grid will run (built by kd_ntk.experiment.reproduce.student_configs), then the
   workdir."""
   from kd_ntk.distill import plan  # Lazy: plan imports this module.
 

@@ -1,7 +1,7 @@
 """Many student runs in one process: what the seeds and arms of a grid share.
 
 A `Shared` is handed to `kd_ntk.distill.loop.run(config, workdir, shared)` by
-every run of a grid (`kd_ntk.analysis.student_runs`); a single run makes its
+every run of a grid (`kd_ntk.experiment.student_runs`); a single run makes its
 own. It keeps, keyed by everything they are a function of:
 
   * the data splits and evaluation sets (one load per data config),

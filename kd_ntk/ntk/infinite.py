@@ -20,7 +20,6 @@ over logits of `kd_ntk.ntk.empirical_ntk(..., output="trace")`.
 from typing import Dict, Optional, Sequence, Tuple
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 

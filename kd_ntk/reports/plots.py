@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from kd_ntk import distributed
-from kd_ntk.analysis import stats
+from kd_ntk.science import stats
 
 
 def _save(fig, path: str) -> str:

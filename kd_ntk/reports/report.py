@@ -13,9 +13,9 @@ from typing import Dict, List
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.analysis import stats
-from kd_ntk.analysis.layout import Layout
-from kd_ntk.analysis.records import (
+from kd_ntk.science import stats
+from kd_ntk.grid.layout import Layout
+from kd_ntk.grid.records import (
   kernel_student,
   methods_from_config,
   students_from_config,
@@ -53,7 +53,7 @@ def verdict_table(verdicts: List[Dict]) -> str:
   """One row per comparison; the claim's verdict on its first row.
 
   Beside each interval: the minimum detectable effect (80% power, two-sided
-  α = 0.05, paired t at the observed paired SD; `kd_ntk.analysis.power`), and
+  α = 0.05, paired t at the observed paired SD; `kd_ntk.science.power`), and
   for "no detectable difference" what the interval rules out.
   """
   body = []
@@ -281,7 +281,7 @@ def write_report(summary: Dict, config, layout: Layout) -> str:
       "Paired SD, 95% half-width and 80%-power detectable effect in points, "
       "and the fewest paired seeds whose half-width would be <= 0.5 points "
       "and whose detectable effect would be <= 1 point at this SD "
-      "(`kd_ntk.analysis.power`; the SD of a few seeds is itself uncertain).",
+      "(`kd_ntk.science.power`; the SD of a few seeds is itself uncertain).",
       "",
       plan,
       "",

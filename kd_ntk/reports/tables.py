@@ -87,8 +87,8 @@ def power_table(
   """Each testable comparison of `claims`: paired SD, half-width and detectable
   effect reached, and the seeds a rerun needs for `half_width` and `effect`
   (in the scaled unit, points by default) at this run's SD
-  (`kd_ntk.analysis.power`). "" when no comparison qualifies."""
-  from kd_ntk.analysis import power  # scipy only where the table is made.
+  (`kd_ntk.science.power`). "" when no comparison qualifies."""
+  from kd_ntk.science import power  # scipy only where the table is made.
 
   body = []
   for v in verdicts:

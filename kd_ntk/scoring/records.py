@@ -2,7 +2,7 @@
 one `Summary` per target (mean and 95% interval over subsets), and `Scores`,
 which holds both and converts them to rows, CSV and a Markdown table.
 
-Norm matching (the reproduction's C2n/C4n, `kd_ntk.analysis.claims`): ASC is
+Norm matching (the reproduction's C2n/C4n, `kd_ntk.science.claims`): ASC is
 homogeneous of degree 1 in Y, so rescaling Y to the Frobenius norm of one-hot
 labels, ‖Y‖_F = sqrt(n), gives
 
@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from kd_ntk.analysis.stats import t_interval
+from kd_ntk.science.stats import t_interval
 from kd_ntk.complexity import ComplexityResult
 
 CONFIDENCE = 0.95

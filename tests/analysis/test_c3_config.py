@@ -3,8 +3,9 @@ its shape (14 student kernels, 3 disjoint subsets)."""
 
 import numpy as np
 
-from kd_ntk.analysis import claims, complexity_inputs, complexity_runs
-from kd_ntk.analysis import reproduce as reproduce_run
+from kd_ntk.experiment import complexity_inputs, complexity_runs
+from kd_ntk.science import claims
+from kd_ntk.experiment import reproduce as reproduce_run
 from kd_ntk.configs import reproduce as reproduce_config
 
 
@@ -78,7 +79,7 @@ def test_claims_on_rows_shaped_like_the_c3_run():
 
 
 def test_online_teacher_series_follows_the_online_map():
-  from kd_ntk.analysis import c3_trajectory
+  from kd_ntk.science import c3_trajectory
 
   rows = []
   for e in (0, 12, 150):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kd_ntk.analysis import c3_trajectory, claims, stats
+from kd_ntk.science import c3_trajectory, claims, stats
 
 S, N, C, T = (
   stats.SUPPORTED,

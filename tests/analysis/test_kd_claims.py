@@ -4,8 +4,9 @@ import dataclasses
 
 import pytest
 
-from kd_ntk.analysis import kd_claims, records, stats
-from kd_ntk.analysis.verdicts import not_testable
+from kd_ntk.grid import records
+from kd_ntk.science import kd_claims, stats
+from kd_ntk.science.verdicts import not_testable
 
 S, N, C, T = (
   stats.SUPPORTED,
@@ -207,7 +208,7 @@ def test_c8_states_the_arms_step_sizes():
 
 
 def test_accuracy_comparisons_carry_their_detectable_effect():
-  from kd_ntk.analysis import power
+  from kd_ntk.science import power
 
   c5a = kd_claims.claim_c5(make_rows())[0]["comparisons"][0]
   assert c5a["mde"] == pytest.approx(

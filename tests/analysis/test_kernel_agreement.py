@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kd_ntk.analysis import kernel_agreement
+from kd_ntk.experiment import kernel_agreement
 
 
 def _rows(kernel, teacher_asc, labels=2.0, random=3.0, subsets=2):

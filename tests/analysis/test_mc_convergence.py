@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kd_ntk import complexity
-from kd_ntk.analysis import mc_convergence
+from kd_ntk.experiment import mc_convergence
 
 
 def test_errors_shrink_with_width_and_samples_and_files_are_written(tmp_path):

@@ -4,7 +4,7 @@ reproduction runs subset s as its own run with seed s), or refused."""
 import numpy as np
 import pytest
 
-from kd_ntk.analysis import complexity_inputs
+from kd_ntk.experiment import complexity_inputs
 from kd_ntk.data import class_balanced_subset
 
 

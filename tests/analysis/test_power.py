@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from kd_ntk.analysis import power, stats
+from kd_ntk.science import power, stats
 
 # Student-t quantiles from a printed t-table: t_{0.975, 4} and t_{0.80, 4}.
 T975_4, T80_4 = 2.776445105, 0.940964577

@@ -1,7 +1,7 @@
 """The report's verdict table: the detectable effect beside every interval, and
 what a no-detectable-difference rules out, from the verdicts' own numbers."""
 
-from kd_ntk.analysis import kd_claims, stats
+from kd_ntk.science import kd_claims, stats
 from kd_ntk.reports import report
 
 
@@ -44,7 +44,7 @@ def test_not_testable_rows_show_na():
 
 
 def test_power_table_plans_seeds_from_the_paired_sd():
-  from kd_ntk.analysis import power
+  from kd_ntk.science import power
   from kd_ntk.reports import tables
 
   rows = _rows([0.004, -0.012, 0.010, -0.003, 0.001])
@@ -60,7 +60,7 @@ def test_power_table_plans_seeds_from_the_paired_sd():
 
 
 def test_format_verdict_names_the_detectable_effect():
-  from kd_ntk.analysis.verdicts import format_verdict
+  from kd_ntk.science.verdicts import format_verdict
 
   c5a = kd_claims.claim_c5(_rows([0.004, -0.012, 0.010, -0.003, 0.001]))[0]
   mde = c5a["comparisons"][0]["mde"]

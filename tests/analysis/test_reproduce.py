@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from kd_ntk.analysis import reproduce
+from kd_ntk.experiment import reproduce
 from kd_ntk.configs import reproduce as reproduce_config
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kd_ntk.analysis import schedule_choice
+from kd_ntk.science import schedule_choice
 
 
 def test_quieter_form_wins_when_not_detectably_worse():

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from kd_ntk.analysis import stats
+from kd_ntk.science import stats
 
 # Two-sided 95% Student-t quantiles t_{0.975, df} from a printed t-table.
 T975 = {1: 12.706204736, 2: 4.302652730, 4: 2.776445105}

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from kd_ntk.analysis import complexity_inputs, supervision_run
+from kd_ntk.experiment import complexity_inputs, supervision_run
 from kd_ntk.configs import complexity
 from kd_ntk.data import class_balanced_subset
 from kd_ntk.reports import plots, tables
@@ -209,7 +209,7 @@ def test_the_run_scores_through_score_teacher_and_writes_norm_matched_columns(
   import jax
 
   import kd_ntk
-  from kd_ntk.analysis import claims
+  from kd_ntk.science import claims
   from kd_ntk.models import get_model, init_variables
 
   config = complexity.get_config(

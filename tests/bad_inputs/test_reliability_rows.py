@@ -21,7 +21,7 @@ from bad_input_table import (
   table,
 )
 
-from kd_ntk.analysis import reproduce, supervision_run
+from kd_ntk.experiment import reproduce, supervision_run
 from kd_ntk.configs import complexity as complexity_config
 from kd_ntk.configs import reproduce as reproduce_config
 from kd_ntk.configs import teacher as teacher_config

@@ -5,7 +5,7 @@ import json
 import ml_collections
 import pytest
 
-from kd_ntk.analysis import records
+from kd_ntk.grid import records
 
 from kd_ntk.configs import common, complexity, distill, reproduce, teacher
 from kd_ntk.distill import plan

@@ -2,7 +2,8 @@
 
 import pytest
 
-from kd_ntk.analysis import records, student_runs
+from kd_ntk.experiment import student_runs
+from kd_ntk.grid import records
 from kd_ntk.configs import reproduce, scale, teacher
 
 
@@ -105,7 +106,7 @@ def test_teacher_variants_pass_the_training_validation(arg):
   "arg", ["cifar10,tpu_pod", "cifar100,multi_gpu", "mobilenet,tpu_pod", "quick"]
 )
 def test_reproduce_variants_pass_the_grid_validation(arg, tmp_path):
-  from kd_ntk.analysis import reproduce as reproduce_run
+  from kd_ntk.experiment import reproduce as reproduce_run
   from kd_ntk.configs import validation
 
   config = scale.get_config(arg)

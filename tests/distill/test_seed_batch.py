@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from kd_ntk.analysis import records
+from kd_ntk.grid import records
 from kd_ntk.distill import seed_batch
 from kd_ntk.distill.steps import distill_step, scalar
 from kd_ntk.models import get_model

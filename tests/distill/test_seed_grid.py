@@ -12,8 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from kd_ntk.analysis import records, student_runs
-from kd_ntk.analysis.layout import Layout
+from kd_ntk.experiment import student_runs
+from kd_ntk.grid import records
+from kd_ntk.grid.layout import Layout
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.configs import reproduce
 from kd_ntk.distill import plan as plan_lib

@@ -1,7 +1,7 @@
 """Complexity rows as paired-by-subset series, and the ridge guard of C1–C4.
 
-Shared by `kd_ntk.analysis.claims` (C1, C2, C4) and
-`kd_ntk.analysis.c3_trajectory` (C3). A ridge-dominated value (row with
+Shared by `kd_ntk.science.claims` (C1, C2, C4) and
+`kd_ntk.science.c3_trajectory` (C3). A ridge-dominated value (row with
 `ridge_dominated` true: the number is set by the ridge, not by the kernel) is
 not a measurement: `compare` makes any comparison that would use one NOT
 TESTABLE, and `decide` makes every claim with such a comparison NOT TESTABLE.
@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from kd_ntk.analysis import stats
+from kd_ntk.science import stats
 
 ASC_COLUMN = "asc"
 NORM_MATCHED = "asc_norm_matched"

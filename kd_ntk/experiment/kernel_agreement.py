@@ -8,7 +8,7 @@ temperature τ under kernel k averaged over the NTK subsets,
 
 (ranks with ties averaged), the same per subset (whose range is reported), and
 over checkpoints alone at each τ (the harder test: τ alone orders most pairs).
-A claim's outcome under a kernel is `kd_ntk.analysis.claims`'s verdict on that
+A claim's outcome under a kernel is `kd_ntk.science.claims`'s verdict on that
 kernel's rows: an interval paired over the NTK subsets (draws averaged).
 """
 
@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kd_ntk import distributed
-from kd_ntk.analysis import claims  # noqa: E402
+from kd_ntk.science import claims  # noqa: E402
 
 AGREEMENT_JSON = "kernel_agreement.json"
 AGREEMENT_MD = "kernel_agreement.md"
@@ -123,7 +123,7 @@ def claims_by_kernel(rows: List[Dict]) -> Dict[str, Dict]:
 
   Each kernel's rows (every subset and random-label draw) go through
   `claims.complexity_verdicts`, so an outcome is the paired-over-subsets
-  statement of `kd_ntk.analysis.stats`, not a count of passing subsets.
+  statement of `kd_ntk.science.stats`, not a count of passing subsets.
   """
   out = {}
   for kernel in kernels_of(rows):
@@ -182,7 +182,7 @@ def agreement_markdown(report: Dict) -> str:
     )
   lines += [
     "",
-    "Claims under each kernel (outcome of kd_ntk.analysis.claims over "
+    "Claims under each kernel (outcome of kd_ntk.science.claims over "
     "the NTK subsets):",
     "",
     "| kernel | " + " | ".join(CLAIMS) + " | kernel note |",

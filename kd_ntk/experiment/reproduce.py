@@ -4,7 +4,7 @@ Teacher on labels → early-stopped teacher chosen on the validation split →
 students (typed records) × methods × seeds → the two-class task → supervision
 complexity over several NTK subsets → verdicts with paired intervals →
 results.json (every per-seed number), verdicts.json, report.md and figures.
-Paths: `kd_ntk.analysis.layout`. The student grid can be spread over processes
+Paths: `kd_ntk.grid.layout`. The student grid can be spread over processes
 (`part`, below). Every run resumes (finished runs are skipped),
 so an interrupted reproduction continues where it stopped; a diverged student
 run is recorded as diverged, never as a chance-level accuracy.
@@ -18,16 +18,12 @@ from typing import Dict, List, Optional, Tuple
 import ml_collections
 
 from kd_ntk import distributed
-from kd_ntk.analysis import (
-  claims,
-  complexity_runs,
-  kd_claims,
-  records,
-  student_runs,
-)
-from kd_ntk.analysis import teacher_selection
-from kd_ntk.analysis.layout import Layout
-from kd_ntk.analysis.records import analysis_student, kernel_student
+from kd_ntk.experiment import complexity_runs, student_runs
+from kd_ntk.grid import records
+from kd_ntk.science import claims, kd_claims
+from kd_ntk.science import teacher_selection
+from kd_ntk.grid.layout import Layout
+from kd_ntk.grid.records import analysis_student, kernel_student
 from kd_ntk.configs import validation
 from kd_ntk.train import checkpoint
 from kd_ntk.train import loop as train_loop

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from kd_ntk.analysis.verdicts import format_verdict
+from kd_ntk.science.verdicts import format_verdict
 from kd_ntk.scoring import Interval
 
 REPORT_FILE = "report.md"

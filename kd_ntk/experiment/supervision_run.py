@@ -27,8 +27,10 @@ import ml_collections
 import numpy as np
 
 from kd_ntk import complexity, distributed, scoring
-from kd_ntk.analysis import claims, complexity_report, kernel_agreement
-from kd_ntk.analysis import complexity_inputs as inputs
+from kd_ntk.experiment import kernel_agreement
+from kd_ntk.reports import complexity_report
+from kd_ntk.science import claims
+from kd_ntk.experiment import complexity_inputs as inputs
 from kd_ntk.configs import validation
 from kd_ntk.data import data_mesh
 from kd_ntk.ntk import kernel_choice

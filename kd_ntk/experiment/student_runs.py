@@ -27,8 +27,8 @@ import ml_collections
 import numpy as np
 
 from kd_ntk import metrics
-from kd_ntk.analysis.layout import Layout
-from kd_ntk.analysis.records import Student, TeachingMethod, result_row
+from kd_ntk.grid.layout import Layout
+from kd_ntk.grid.records import Student, TeachingMethod, result_row
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.distill import loop as distill_loop

@@ -1,7 +1,7 @@
 """Verdicts of claims C5–C8 from per-seed student result rows, with intervals.
 
 A result row is one finished (or diverged) student run, carrying the record
-fields of `kd_ntk.analysis.records`: task ("main" | "binary"), student_family,
+fields of `kd_ntk.grid.records`: task ("main" | "binary"), student_family,
 student_width, mode, temperature, alpha, seed, and its final metrics
 (test_accuracy, train_fidelity_final, train_margin_loss_final, ...; a diverged
 run has diverged=True and no metrics). Rules select rows by these fields only:
@@ -11,8 +11,8 @@ paired by seed (same seed: same initialisation and data order in both arms).
 
 from typing import Dict, List, Optional, Sequence
 
-from kd_ntk.analysis import stats
-from kd_ntk.analysis.verdicts import not_testable, verdict
+from kd_ntk.science import stats
+from kd_ntk.science.verdicts import not_testable, verdict
 
 ACCURACY = "test_accuracy"
 FIDELITY = "train_fidelity_final"

@@ -24,8 +24,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from kd_ntk.analysis import stats
-from kd_ntk.analysis.asc_rows import (
+from kd_ntk.science import stats
+from kd_ntk.science.asc_rows import (
   RIDGE_REASON,
   decide,
   final_teacher_epoch,
@@ -33,7 +33,7 @@ from kd_ntk.analysis.asc_rows import (
   ridge_note,
   ridge_subsets,
 )
-from kd_ntk.analysis.verdicts import not_testable, verdict
+from kd_ntk.science.verdicts import not_testable, verdict
 
 Series = Dict[float, Dict[int, float]]  # epoch -> subset -> ASC
 
@@ -162,7 +162,7 @@ def claim_c3(
   rows: List[Dict], regime_reason: str = "", window: Sequence[float] = ()
 ) -> List[Dict]:
   """C3a (sharp drop) and C3b (slow rise) of fixed targets' ASC along the
-  student's epochs, tested separately (`kd_ntk.analysis.c3_trajectory`).
+  student's epochs, tested separately (`kd_ntk.science.c3_trajectory`).
 
   Args:
     rows: complexity rows at several student epochs.

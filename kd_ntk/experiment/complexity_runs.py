@@ -3,13 +3,13 @@
 Claims C1–C4 take their spread from several class-balanced NTK subsets: subset
 s uses `subset_seed = s` and its own random-label draw (`random_label_seed = s`),
 so each subset is an independent replicate of the whole measurement. Each is
-one run of `kd_ntk.analysis.supervision_run` in `<out>/subset<s>`; its rows get
+one run of `kd_ntk.experiment.supervision_run` in `<out>/subset<s>`; its rows get
 the integer columns `subset` and `draw` (the layout the kernels helper's
 multi-subset runs also write). Each row carries `target_norm` = ‖Y‖_F of its
 target matrix (written by supervision_run through `kd_ntk.scoring`; for a
 complexity.csv written before that column existed, `target_norms` recomputes
 it from the same subset and teacher checkpoints), so that
-`kd_ntk.analysis.claims` can rescale ASC to the labels' norm (C2n, C4n).
+`kd_ntk.science.claims` can rescale ASC to the labels' norm (C2n, C4n).
 """
 
 import os
@@ -19,7 +19,7 @@ import numpy as np
 
 from kd_ntk import distributed
 from kd_ntk import complexity
-from kd_ntk.analysis import complexity_inputs, supervision_run
+from kd_ntk.experiment import complexity_inputs, supervision_run
 from kd_ntk.configs import complexity as complexity_config
 from kd_ntk.data import data_mesh
 from kd_ntk.train import runs, workdir as wd

@@ -22,7 +22,7 @@ a check). The outcome of the comparison is
 Raw means of the two arms are never compared; they are reported beside the
 interval only for the reader.
 
-Power (`kd_ntk.analysis.power`): every testable comparison also carries the
+Power (`kd_ntk.science.power`): every testable comparison also carries the
 paired SD s and the minimum detectable effect MDE, the true difference the
 two-sided paired t-test at α = 1 − c detects with 80% power at SD s (exact
 noncentral t). NO_DIFFERENCE is stated as what it rules out: the interval
@@ -37,7 +37,7 @@ from typing import Dict, Hashable, Mapping, Optional, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from kd_ntk.analysis import power
+from kd_ntk.science import power
 
 SUPPORTED = "supported"
 NO_DIFFERENCE = "no detectable difference"

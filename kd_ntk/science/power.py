@@ -2,7 +2,7 @@
 
 A paired comparison of n replicates (seeds, NTK subsets) with differences of
 standard deviation σ is decided by the two-sided one-sample t-test of its mean
-(the t-interval of `kd_ntk.analysis.stats` excludes 0 exactly when this test
+(the t-interval of `kd_ntk.science.stats` excludes 0 exactly when this test
 rejects at α = 1 − confidence). Under a true mean difference δ the statistic
 T = d̄ / (s/√n) follows the noncentral t distribution with n − 1 degrees of
 freedom and noncentrality λ = δ·√n/σ, so the power is

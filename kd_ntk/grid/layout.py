@@ -15,7 +15,7 @@ from display names, so renaming a method reuses its finished runs.
 import dataclasses
 import os
 
-from kd_ntk.analysis.records import Student, TeachingMethod
+from kd_ntk.grid.records import Student, TeachingMethod
 
 TASKS = ("main", "binary")
 

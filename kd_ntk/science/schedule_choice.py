@@ -4,7 +4,7 @@ Input: validation accuracy of labels-only students, form -> seed -> accuracy,
 the same seeds in every form (same initialisation and data order per seed).
 With best = the form of highest mean accuracy, a form is *eligible* unless its
 paired-by-seed 95% interval of (form − best) lies entirely below 0
-(`kd_ntk.analysis.stats.paired`). Among the eligible forms the choice is the
+(`kd_ntk.science.stats.paired`). Among the eligible forms the choice is the
 one with the smallest end jitter j_f, the mean over seeds of the SD of
 validation accuracy over a run's last epochs (when given), else the smallest
 seed SD s_f = sqrt(Σ_k (a_fk − ā_f)² / (n − 1)). Ties go to the form listed
@@ -20,7 +20,7 @@ first; the end jitter measures the second.
 
 import numpy as np
 
-from kd_ntk.analysis import stats
+from kd_ntk.science import stats
 
 RULE = (
   "smallest end jitter (else seed SD) of validation accuracy among the forms "

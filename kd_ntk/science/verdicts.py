@@ -2,7 +2,7 @@
 
 from typing import Dict, List, Sequence
 
-from kd_ntk.analysis import stats
+from kd_ntk.science import stats
 
 
 def verdict(

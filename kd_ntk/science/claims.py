@@ -5,7 +5,7 @@ class-balanced subset of training examples the kernel was taken on) and `draw`
 (which random-label draw); rows without them count as subset 0, draw 0. Within a
 subset, duplicate rows of the same targets (e.g. several random-label draws) are
 averaged, so the spread of every comparison is the spread over subsets. Each
-comparison is paired by subset (`kd_ntk.analysis.stats.paired`), and one subset
+comparison is paired by subset (`kd_ntk.science.stats.paired`), and one subset
 gives "not testable in this regime" (no spread), never a pass or a fail.
 
 Norm-matched variants (C2n, C4n) rescale every target matrix to the Frobenius
@@ -30,10 +30,10 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from kd_ntk.analysis import stats
-from kd_ntk.analysis.verdicts import format_verdict, verdict  # noqa: F401 (re-export)
+from kd_ntk.science import stats
+from kd_ntk.science.verdicts import format_verdict, verdict  # noqa: F401 (re-export)
 
-from kd_ntk.analysis.asc_rows import (  # noqa: F401 (re-exported)
+from kd_ntk.science.asc_rows import (  # noqa: F401 (re-exported)
   ASC_COLUMN,
   NORM_MATCHED,
   RIDGE_REASON,
@@ -43,10 +43,10 @@ from kd_ntk.analysis.asc_rows import (  # noqa: F401 (re-exported)
   ridge_blocked,
   with_norm_matched,
 )
-from kd_ntk.analysis.asc_rows import final_teacher_epoch as _final_teacher_epoch
-from kd_ntk.analysis.asc_rows import means as _means
-from kd_ntk.analysis.asc_rows import ridge_note as _ridge_note
-from kd_ntk.analysis.c3_trajectory import claim_c3  # noqa: F401 (re-exported)
+from kd_ntk.science.asc_rows import final_teacher_epoch as _final_teacher_epoch
+from kd_ntk.science.asc_rows import means as _means
+from kd_ntk.science.asc_rows import ridge_note as _ridge_note
+from kd_ntk.science.c3_trajectory import claim_c3  # noqa: F401 (re-exported)
 
 
 def _kernel(rows, kernel_epoch):

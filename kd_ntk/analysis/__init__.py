@@ -1,1 +1,0 @@
-"""Analyses that combine runs: supervision complexity along trajectories, claim verdicts."""
