@@ -330,6 +330,9 @@ def test_ctrl_c_stops_a_launcher_in_one_line_with_status_130(tmp_path):
     text=True,
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
+    # A shell starting the suite in the background ignores SIGINT, and Python
+    # keeps an inherited SIG_IGN: give the launcher the terminal's default.
+    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
   )
   seen = []
   for line in proc.stderr:  # Wait until it trains.
