@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from kd_ntk.advisor.records import Candidate
-from kd_ntk.data import class_balanced_subset, data_mesh, prepare_splits
+from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.train import runs
 from kd_ntk.train.evaluation import Evaluator
-from kd_ntk.train.from_config import data_shape_of
+from kd_ntk.train.from_config import data_shape_of, splits_from_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,16 +120,8 @@ def teacher_data(
   disjoint from the teacher's training subset (`prepare_splits`); both
   normalised as the teacher saw its data."""
   config, _ = runs.load_run(teacher.workdir)
-  splits = prepare_splits(
-    config.dataset,
-    config.data_dir or None,
-    config.train_subset,
-    config.subset_seed,
-    config.get("data_source") or None,
-    config.get("test_subset", 0),
-    tuple(config.get("classes", ())),
-    validation_size=int(n_validation),
-    validation_seed=int(seed),
+  splits = splits_from_config(
+    config, validation_size=int(n_validation), validation_seed=int(seed)
   )
   if n > len(splits.train_labels):
     raise ValueError(

@@ -26,8 +26,11 @@ class DataShape:
   input_shape: Tuple[int, ...]
 
 
-def splits_from_config(config: ml_collections.ConfigDict):
-  """The data splits a run config asks for (data errors surface here, first)."""
+def splits_from_config(config: ml_collections.ConfigDict, **split_options):
+  """The data splits a run config asks for (data errors surface here, first).
+
+  `split_options` go to `prepare_splits` (e.g. validation_size,
+  validation_seed)."""
   return prepare_splits(
     config.dataset,
     config.data_dir or None,
@@ -36,6 +39,7 @@ def splits_from_config(config: ml_collections.ConfigDict):
     config.get("data_source") or None,
     config.get("test_subset", 0),
     tuple(config.get("classes", ())),
+    **split_options,
   )
 
 
