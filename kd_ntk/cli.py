@@ -24,7 +24,8 @@ import errno
 import os
 import sys
 import traceback
-from typing import Callable, Optional, Sequence, Tuple, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from absl import app, flags, logging
 
@@ -44,7 +45,7 @@ _DEBUG = flags.DEFINE_bool(
 )
 
 
-def debugging(argv: Optional[Sequence[str]] = None) -> bool:
+def debugging(argv: Sequence[str] | None = None) -> bool:
   """Whether --debug was given (readable before the flags are parsed)."""
   if flags.FLAGS.is_parsed():
     return _DEBUG.value
@@ -100,7 +101,7 @@ def quiet_absl_logs():
       handler.removeFilter(one_line_filter)
 
 
-def _no_space(err: BaseException) -> Optional[str]:
+def _no_space(err: BaseException) -> str | None:
   """The one-line message of a full disk anywhere in `err`'s chain, else None."""
   seen = err
   while seen is not None:
@@ -118,7 +119,7 @@ def _no_space(err: BaseException) -> Optional[str]:
   return None
 
 
-def _exit_for(err: BaseException) -> Tuple[str, int]:
+def _exit_for(err: BaseException) -> tuple[str, int]:
   """(stderr line, exit status) of an exception that ends a launcher."""
   if isinstance(err, KeyboardInterrupt):
     return (
@@ -156,7 +157,7 @@ def run_or_exit(fn: Callable[..., T], *args, **kwargs) -> T:
       fail(line, code)
 
 
-def _config_file_problem(argv: Sequence[str]) -> Optional[str]:
+def _config_file_problem(argv: Sequence[str]) -> str | None:
   """A one-line message when --config names a file that does not exist."""
   for i, arg in enumerate(argv):
     value = None

@@ -18,7 +18,6 @@ Without them a launcher runs as one process on its local devices, as before.
 import dataclasses
 import re
 import sys
-from typing import Optional
 
 import jax
 from absl import flags
@@ -64,9 +63,9 @@ class ProcessInfo:
 
 
 def check_arguments(
-  coordinator_address: Optional[str],
-  num_processes: Optional[int],
-  process_id: Optional[int],
+  coordinator_address: str | None,
+  num_processes: int | None,
+  process_id: int | None,
 ) -> bool:
   """Validates explicit start-up arguments; True when they ask for a multi-process run.
 
@@ -116,9 +115,9 @@ def use_gloo_on_cpu() -> None:
 
 
 def initialize(
-  coordinator_address: Optional[str] = None,
-  num_processes: Optional[int] = None,
-  process_id: Optional[int] = None,
+  coordinator_address: str | None = None,
+  num_processes: int | None = None,
+  process_id: int | None = None,
   auto_detect: bool = False,
   timeout_seconds: int = 300,
 ) -> ProcessInfo:
@@ -211,7 +210,7 @@ def process_info() -> ProcessInfo:
   )
 
 
-def initialize_from_flags() -> Optional[ProcessInfo]:
+def initialize_from_flags() -> ProcessInfo | None:
   """The launchers' start-up: reads the four flags and, when they ask for a
   multi-process run, joins it and prints this process's line (returning its
   ProcessInfo). Without them it touches nothing (None). Bad flags exit with

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 # The folder holding this kd_ntk package: workers import the same code.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,8 +42,8 @@ def free_port() -> int:
 
 
 def process_env(
-  devices: int, extra: Optional[Dict[str, str]] = None
-) -> Dict[str, str]:
+  devices: int, extra: dict[str, str] | None = None
+) -> dict[str, str]:
   """The environment of one worker: `devices` fake CPU devices, this repo importable."""
   env = dict(os.environ)
   flags = re.sub(
@@ -84,10 +84,10 @@ def run_processes(
   logdir: str,
   timeout: float = 120.0,
   grace: float = 10.0,
-  env: Optional[Dict[str, str]] = None,
+  env: dict[str, str] | None = None,
   check: bool = True,
-  extra_args: Optional[Dict[int, List[str]]] = None,
-) -> List[Finished]:
+  extra_args: dict[int, list[str]] | None = None,
+) -> list[Finished]:
   """Runs `python *args` as `num_processes` processes of one distributed run.
 
   Args:
@@ -162,7 +162,7 @@ def run_single(
   devices: int,
   logdir: str,
   timeout: float = 120.0,
-  env: Optional[Dict[str, str]] = None,
+  env: dict[str, str] | None = None,
 ) -> Finished:
   """Runs `python *args` as one ordinary process with `devices` CPU devices."""
   os.makedirs(logdir, exist_ok=True)

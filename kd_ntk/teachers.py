@@ -17,7 +17,8 @@ checkpoints are read with `kd_ntk.train.runs`.
 import dataclasses
 import functools
 import os
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,7 @@ class Teacher:
   def logits(
     self,
     x,
-    epochs: Optional[Sequence[int]] = None,
+    epochs: Sequence[int] | None = None,
     batch_size: int = 512,
   ) -> dict[int, np.ndarray]:
     """{epoch: logits (N, C) as float32 numpy} of inputs `x` (already normalised).

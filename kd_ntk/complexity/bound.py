@@ -27,7 +27,6 @@ A float may be passed instead of a name.
 
 import dataclasses
 import math
-from typing import Optional, Union
 
 import numpy as np
 
@@ -131,7 +130,7 @@ def margins(logits_NxC, labels) -> np.ndarray:
   return metrics.margins(logits, labels_N)
 
 
-def _class_constant(class_constant: Union[str, float], num_classes: int):
+def _class_constant(class_constant: str | float, num_classes: int):
   if isinstance(class_constant, str):
     if class_constant not in CLASS_CONSTANTS:
       raise ValueError(
@@ -161,13 +160,13 @@ def _check_positive(
 def bound_terms(
   student_logits_NxC,
   labels,
-  teacher_logits_NxC: Optional[np.ndarray],
+  teacher_logits_NxC: np.ndarray | None,
   sc: float,
   trace_k: float,
   n: int,
   gamma: float,
   delta: float = 0.05,
-  class_constant: Union[str, float] = DEFAULT_CLASS_CONSTANT,
+  class_constant: str | float = DEFAULT_CLASS_CONSTANT,
 ) -> BoundTerms:
   """Computes every term of the margin bound (module docstring) for a student.
 

@@ -13,7 +13,6 @@ See `kd_ntk.complexity.supervision` for the definitions and the choice of route.
 
 import dataclasses
 import math
-from typing import Optional
 
 import numpy as np
 import scipy.linalg
@@ -87,7 +86,7 @@ def _cholesky_factor(gram_fortran, shift, work_fortran):
     return None
 
 
-def _largest_lanczos_eigenvalue(operator, n) -> Optional[float]:
+def _largest_lanczos_eigenvalue(operator, n) -> float | None:
   start = np.random.default_rng(0).standard_normal(n)  # generic, reproducible
   try:
     values = scipy.sparse.linalg.eigsh(
@@ -103,9 +102,7 @@ def _largest_lanczos_eigenvalue(operator, n) -> Optional[float]:
   return float(values[0])
 
 
-def _cholesky_spectrum(
-  gram_fortran, targets, work_fortran
-) -> Optional[_Spectrum]:
+def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> _Spectrum | None:
   """Extreme eigenvalues and outside-range share from one factor of `K + tI`.
 
   `t` is the rank tolerance. Shift-invert Lanczos on `(K + tI)⁻¹` gives its top

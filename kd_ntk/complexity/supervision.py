@@ -27,7 +27,6 @@ on a singular K), the eigh route runs instead and `method_used` says so.
 
 import dataclasses
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -156,7 +155,7 @@ def _validate_ridges(ridge, ridge_path, eig_floor):
 
 
 def _validate_gram(
-  gram_NxN, n: int, symmetry_tolerance: Optional[float]
+  gram_NxN, n: int, symmetry_tolerance: float | None
 ) -> np.ndarray:
   """Checks shape, finiteness and symmetry block by block (no n×n temporaries).
 
@@ -222,10 +221,10 @@ def supervision_complexity(
   ridge: float = 1e-6,
   method: str = "cholesky",
   ridge_path=DEFAULT_RIDGE_PATH,
-  eig_floor: Optional[float] = None,
+  eig_floor: float | None = None,
   ridge_tolerance: float = RIDGE_SENSITIVITY_TOLERANCE,
   outside_share_tolerance: float = OUTSIDE_RANGE_TOLERANCE,
-  symmetry_tolerance: Optional[float] = None,
+  symmetry_tolerance: float | None = None,
 ) -> ComplexityResult:
   """Supervision complexity `SC = tr(Yᵀ (K + λI)⁻¹ Y)` and its adjusted form.
 

@@ -8,7 +8,6 @@ Values are parsed as Python literals when possible (numbers, tuples, booleans).
 
 import ast
 import re
-from typing import Dict, List, Set, Tuple
 
 import ml_collections
 
@@ -19,7 +18,7 @@ class ConfigError(ValueError):
   """A config argument or value is wrong; the message says what and how to fix it."""
 
 
-def split_top_level(text: str) -> List[str]:
+def split_top_level(text: str) -> list[str]:
   """Splits on commas outside brackets: "a,b=(1,2)" -> ["a", "b=(1,2)"]."""
   parts, depth, current = [], 0, ""
   for char in text:
@@ -33,7 +32,7 @@ def split_top_level(text: str) -> List[str]:
   return parts + [current]
 
 
-def parse_arg(arg: str) -> Tuple[Set[str], Dict[str, object]]:
+def parse_arg(arg: str) -> tuple[set[str], dict[str, object]]:
   """Splits "quick,epochs=3,classes=(0,6)" into ({"quick"}, {"epochs": 3,
   "classes": (0, 6)})."""
   variants, overrides = set(), {}
@@ -60,7 +59,7 @@ def parse_arg(arg: str) -> Tuple[Set[str], Dict[str, object]]:
 
 
 def apply_overrides(
-  config: ml_collections.ConfigDict, overrides: Dict[str, object]
+  config: ml_collections.ConfigDict, overrides: dict[str, object]
 ):
   """Sets dotted keys ("optimizer.learning_rate") and rejects unknown ones."""
   for dotted, value in overrides.items():
@@ -109,7 +108,7 @@ def _known(node) -> str:
 
 
 def check_variants(
-  variants: Set[str], known: Set[str], config_name: str
+  variants: set[str], known: set[str], config_name: str
 ) -> None:
   unknown = variants - known
   if unknown:

@@ -6,7 +6,6 @@ big-endian uint32 dimensions, then the array in C order. Files may be gzipped.
 
 import gzip
 import os
-from typing import Tuple
 
 import numpy as np
 
@@ -88,7 +87,7 @@ def write_idx(path: str, array: np.ndarray) -> None:
     fh.write(header + body)
 
 
-def find_split_files(directory: str, split: str) -> Tuple[str, str]:
+def find_split_files(directory: str, split: str) -> tuple[str, str]:
   """Paths of the (images, labels) IDX files of `split` in `directory`.
 
   Accepts the canonical names `train-images-idx3-ubyte[.gz]` and

@@ -3,7 +3,6 @@ TFDS); its own module so that both sources import it without importing each
 other."""
 
 import dataclasses
-from typing import Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +20,7 @@ class DatasetInfo:
 
   name: str
   num_classes: int
-  image_shape: Tuple[int, int, int]
-  class_names: Tuple[str, ...] = ()
+  image_shape: tuple[int, int, int]
+  class_names: tuple[str, ...] = ()
   source: str = "idx"
   location: str = ""

@@ -11,14 +11,15 @@ assembles the global array with `jax.make_array_from_process_local_data`, so P
 processes x D devices see the same batches as one process with P·D devices.
 """
 
-from typing import Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
-def channel_stats(images_uint8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def channel_stats(images_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Per-channel mean and std of images scaled to [0, 1] (computed on train).
 
   Raises:
@@ -75,9 +76,9 @@ def epoch_batch_indices(
 class AugmentDraws(NamedTuple):
   """The random choices of one batch's augmentation, one entry per example."""
 
-  dy: Optional[np.ndarray]  # Crop offsets (rows) in [0, 2·pad], or None.
-  dx: Optional[np.ndarray]  # Crop offsets (columns), or None.
-  flips: Optional[np.ndarray]  # Horizontal flip per example, or None.
+  dy: np.ndarray | None  # Crop offsets (rows) in [0, 2·pad], or None.
+  dx: np.ndarray | None  # Crop offsets (columns), or None.
+  flips: np.ndarray | None  # Horizontal flip per example, or None.
 
   def take(self, rows) -> "AugmentDraws":
     """The draws of the examples `rows` (a slice or index array)."""
@@ -126,7 +127,7 @@ def augment(
   return apply_augmentation(images_NxHxWxC, draws, pad)
 
 
-Rows = Union[slice, np.ndarray]
+Rows = slice | np.ndarray
 ALL_ROWS = slice(None)
 
 
@@ -139,7 +140,7 @@ def train_batches(
   augment_pad: int = 0,
   augment_flip: bool = False,
   rows: Rows = ALL_ROWS,
-) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
   """Yields the (images, labels) batches of one training epoch, deterministically.
 
   `batch_size` is the global batch; `rows` (from `process_rows`) selects this
@@ -160,7 +161,7 @@ def train_batches(
 
 def eval_batches(
   images: np.ndarray, labels: np.ndarray, batch_size: int, rows: Rows = ALL_ROWS
-) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
   """Yields (images, labels, mask) covering every example once; the last batch is
   padded to `batch_size` (so one compiled step serves all) and masked. `rows`
   selects this process's rows of each global batch, as in `train_batches`."""
@@ -174,7 +175,7 @@ def eval_batches(
 
 
 def class_balanced_subset(
-  labels: np.ndarray, n: int, seed: int, num_classes: Optional[int] = None
+  labels: np.ndarray, n: int, seed: int, num_classes: int | None = None
 ) -> np.ndarray:
   """Sorted indices of `n` examples with (as near as possible) n/C per class.
 

@@ -2,7 +2,6 @@
 
 import functools
 import os
-from typing import Dict, Optional
 
 import numpy as np
 
@@ -27,7 +26,7 @@ FASHION_MNIST_CLASSES = (
 IDX_DATASETS = {"fashion_mnist": FASHION_MNIST_CLASSES}
 
 
-def fashion_mnist_dir(data_dir: Optional[str] = None) -> str:
+def fashion_mnist_dir(data_dir: str | None = None) -> str:
   """The IDX folder: `data_dir`, else $KD_NTK_FASHION_MNIST_DIR, else the Debian path."""
   return (
     data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DEFAULT_DIR
@@ -35,8 +34,8 @@ def fashion_mnist_dir(data_dir: Optional[str] = None) -> str:
 
 
 def data_location(
-  name: str, data_dir: Optional[str] = None, source: Optional[str] = None
-) -> Dict[str, str]:
+  name: str, data_dir: str | None = None, source: str | None = None
+) -> dict[str, str]:
   """{"dataset", "source", "location"}: the real path of the folder `load` would
   read (IDX folder or TFDS data_dir), without reading it. Runs record it
   (data.json) so that a student or a resume on another copy is caught."""
@@ -75,7 +74,7 @@ def check_images(images: np.ndarray, where: str) -> None:
     )
 
 
-def _load_idx(name: str, split: str, data_dir: Optional[str]):
+def _load_idx(name: str, split: str, data_dir: str | None):
   directory = fashion_mnist_dir(data_dir)
   images_path, labels_path = idx.find_split_files(directory, split)
   stamp = tuple(os.stat(p).st_mtime_ns for p in (images_path, labels_path))
@@ -118,8 +117,8 @@ def _read_idx_split(name, images_path, labels_path, directory, stamp):
 def load(
   name: str,
   split: str,
-  data_dir: Optional[str] = None,
-  source: Optional[str] = None,
+  data_dir: str | None = None,
+  source: str | None = None,
 ):
   """Loads one split of a dataset into memory.
 

@@ -8,7 +8,7 @@ is unchanged; without a subset it is removed from the training set.
 """
 
 import dataclasses
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,11 +27,11 @@ class Splits:
   info: DatasetInfo
   mean: np.ndarray
   std: np.ndarray
-  validation_images: Optional[np.ndarray] = None
-  validation_labels: Optional[np.ndarray] = None
+  validation_images: np.ndarray | None = None
+  validation_labels: np.ndarray | None = None
   # Indices into the (class-selected) training pool, for disjointness checks.
-  train_indices: Optional[np.ndarray] = None
-  validation_indices: Optional[np.ndarray] = None
+  train_indices: np.ndarray | None = None
+  validation_indices: np.ndarray | None = None
 
 
 def select_classes(train, test, info: DatasetInfo, classes: Sequence[int]):
@@ -64,10 +64,10 @@ def select_classes(train, test, info: DatasetInfo, classes: Sequence[int]):
 
 def prepare_splits(
   dataset: str,
-  data_dir: Optional[str] = None,
+  data_dir: str | None = None,
   train_subset: int = 0,
   subset_seed: int = 0,
-  source: Optional[str] = None,
+  source: str | None = None,
   test_subset: int = 0,
   classes: Sequence[int] = (),
   validation_size: int = 0,

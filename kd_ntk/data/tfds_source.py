@@ -4,8 +4,6 @@ Nothing is downloaded: the dataset must already be prepared in `data_dir`
 (`tfds build cifar10 --data_dir=DIR` on a machine with internet access).
 """
 
-from typing import Optional
-
 import numpy as np
 
 from kd_ntk.data.info import DatasetInfo
@@ -24,7 +22,7 @@ def _import_tfds():
 
 
 def load_tfds(
-  name: str, split: str, data_dir: Optional[str] = None, chunk: int = 1024
+  name: str, split: str, data_dir: str | None = None, chunk: int = 1024
 ):
   """Reads a whole TFDS split into memory.
 

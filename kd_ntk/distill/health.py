@@ -1,14 +1,12 @@
 """Checks on a student's epoch row: stop a diverged run, warn on a collapsed one."""
 
-from typing import Dict
-
 import numpy as np
 
 from kd_ntk.train import health as train_health
 from kd_ntk.train.runner import Diverged
 
 
-def check_finite(row: Dict[str, float], epoch: int, config) -> None:
+def check_finite(row: dict[str, float], epoch: int, config) -> None:
   """Stops a diverged run: never reports the chance-level result of NaN weights.
 
   Raises:
@@ -37,7 +35,7 @@ def check_finite(row: Dict[str, float], epoch: int, config) -> None:
 
 
 def warn_if_chance_level(
-  row: Dict[str, float], num_classes: int, epoch: int, config
+  row: dict[str, float], num_classes: int, epoch: int, config
 ) -> bool:
   """`train.health.warn_if_chance_level` for a student, with the KD hint.
 

@@ -29,7 +29,7 @@ checkpoints are discarded), the teacher its second network.
 
 import functools
 import time
-from typing import Any, Dict, List
+from typing import Any
 
 import jax
 import ml_collections
@@ -254,7 +254,7 @@ class LockstepTraining:
 
 def run(
   config: ml_collections.ConfigDict, workdir: str, plan
-) -> List[Dict[str, Any]]:
+) -> list[dict[str, Any]]:
   """Lock-step run of `config` (validated into `plan` by `distill.loop.run`)."""
   splits = splits_from_config(config)
   config = with_data_fields(config, splits.info)

@@ -19,8 +19,6 @@ like 1/τ. Without the factor the gradient is (p_S^τ − p_T^τ)/τ. All functi
 pure and jittable; the temperature and α may be traced scalars.
 """
 
-from typing import Dict, Tuple
-
 import jax
 import jax.numpy as jnp
 import optax
@@ -80,7 +78,7 @@ def distillation_loss(
   alpha=0.0,
   scale_by_tau_squared: bool = True,
   label_smoothing: float = 0.0,
-) -> Tuple[jax.Array, Dict[str, jax.Array]]:
+) -> tuple[jax.Array, dict[str, jax.Array]]:
   """L = α · CE(z_S, y) + (1 − α) · τ² · KL(p_T^τ ‖ p_S^τ).
 
   Args:

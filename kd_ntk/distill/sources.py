@@ -31,7 +31,8 @@ with w = u − ⌊u⌋. All three agree at the last step of every epoch.
 import dataclasses
 import functools
 import math
-from typing import Callable, Optional, Sequence, Set, Tuple
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 Schedule = Callable[[int, int, int], Optional["TeacherPick"]]
 TemperatureSchedule = Callable[[int], float]
@@ -49,8 +50,8 @@ class TeacherPick:
     weights: mixing weights of their logits (sum to 1).
   """
 
-  epochs: Tuple[int, ...]
-  weights: Tuple[float, ...]
+  epochs: tuple[int, ...]
+  weights: tuple[float, ...]
 
   @property
   def last(self) -> int:
@@ -123,8 +124,8 @@ def _anchors(
   step: int,
   steps_per_epoch: int,
   *,
-  anchor_epochs: Tuple[int, ...],
-  switch_epochs: Tuple[int, ...],
+  anchor_epochs: tuple[int, ...],
+  switch_epochs: tuple[int, ...],
 ) -> TeacherPick:
   del step, steps_per_epoch
   stage = max(i for i, start in enumerate(switch_epochs) if start <= epoch)
@@ -236,7 +237,7 @@ def needed_checkpoints(
   student_epochs: int,
   steps_per_epoch: int,
   first_epoch: int = 1,
-) -> Set[int]:
+) -> set[int]:
   """Every teacher checkpoint the schedule uses over epochs first_epoch..E."""
   needed = set()
   for epoch in range(first_epoch, student_epochs + 1):

@@ -8,8 +8,6 @@ a fraction of the epoch; the subset is the same for every epoch and every run
 with the same data config. Test metrics use the whole (configured) test split.
 """
 
-from typing import Dict
-
 import jax
 import numpy as np
 
@@ -19,7 +17,7 @@ from kd_ntk.data import class_balanced_subset
 SPLITS = ("train", "test")
 
 
-def eval_sets(splits, config) -> Dict[str, tuple]:
+def eval_sets(splits, config) -> dict[str, tuple]:
   """{"train": (images, labels) of the fixed subset, "test": (images, labels)}."""
   n = len(splits.train_labels)
   size = config.train_eval_size
@@ -33,7 +31,7 @@ def eval_sets(splits, config) -> Dict[str, tuple]:
   return {"train": train, "test": (splits.test_images, splits.test_labels)}
 
 
-def logits_on(evaluator, variables, sets) -> Dict[str, np.ndarray]:
+def logits_on(evaluator, variables, sets) -> dict[str, np.ndarray]:
   """Inference-mode logits of `variables` on every evaluation set (through the
   network's `kd_ntk.train.evaluation.Evaluator`)."""
   return {
@@ -43,8 +41,8 @@ def logits_on(evaluator, variables, sets) -> Dict[str, np.ndarray]:
 
 
 def evaluation_row(
-  student: Dict[str, np.ndarray], sets, current=None, final=None
-) -> Dict[str, float]:
+  student: dict[str, np.ndarray], sets, current=None, final=None
+) -> dict[str, float]:
   """Metrics of the student's logits per split, against labels and teachers.
 
   For split ∈ {train (the subset), test}: {split}_accuracy, _ece (15 bins), the
@@ -79,7 +77,7 @@ def evaluation_row(
   return row
 
 
-def train_row(sums: Dict[str, jax.Array], steps: int) -> Dict[str, float]:
+def train_row(sums: dict[str, jax.Array], steps: int) -> dict[str, float]:
   """Epoch means of the step metrics: train_loss (the objective), train_kd,
   train_ce, and the train-mode batch accuracy / fidelity."""
   names = {

@@ -7,7 +7,6 @@ evaluate each checkpoint once.
 """
 
 import collections
-from typing import Dict
 
 import numpy as np
 
@@ -60,7 +59,7 @@ class TeacherTargets:
     self.model = self.reader.model
     self.sets, self.final, self.keep = sets, final_epoch, keep
     self.evaluator = Evaluator(self.model, batch_size, mesh)
-    self._logits: "collections.OrderedDict[int, Dict]" = (
+    self._logits: "collections.OrderedDict[int, dict]" = (
       collections.OrderedDict()
     )
 
@@ -68,7 +67,7 @@ class TeacherTargets:
     """The inference variables of checkpoint `epoch`."""
     return self.reader.variables(epoch)
 
-  def of_epoch(self, epoch: int) -> Dict[str, np.ndarray]:
+  def of_epoch(self, epoch: int) -> dict[str, np.ndarray]:
     """Logits of checkpoint `epoch` on every evaluation set."""
     if epoch in self._logits:
       self._logits.move_to_end(epoch)
@@ -81,7 +80,7 @@ class TeacherTargets:
       del self._logits[e]
     return self._logits[epoch]
 
-  def of_pick(self, pick: TeacherPick) -> Dict[str, np.ndarray]:
+  def of_pick(self, pick: TeacherPick) -> dict[str, np.ndarray]:
     """Logits of a (possibly blended) pick: Σ_k w_k · z(epoch_k)."""
     parts = [self.of_epoch(e) for e in pick.epochs]
     return {

@@ -5,7 +5,7 @@ Every read of a training run (teacher or student) goes through this module, so
 a rename in `kd_ntk.train` is a one-line change here.
 """
 
-from typing import Dict, Iterator, List, Tuple
+from collections.abc import Iterator
 
 import jax
 import ml_collections
@@ -45,8 +45,8 @@ def random_label_seed(config, subset: int, draw: int) -> int:
 
 
 def teacher_logits(
-  config, epochs: List[int], model, images: np.ndarray, info, mesh
-) -> Dict[int, np.ndarray]:
+  config, epochs: list[int], model, images: np.ndarray, info, mesh
+) -> dict[int, np.ndarray]:
   """Logits (N, C) of each teacher checkpoint on `images`."""
   out = {}
   for epoch in epochs:
@@ -114,7 +114,7 @@ class StudentCheckpoints:
     name, kwargs, _, f = self._network
     return Student(name, kwargs, self.num_classes, f, theta, self._init_fn)
 
-  def at(self, epochs: List[int]) -> Iterator[Tuple[int, Student]]:
+  def at(self, epochs: list[int]) -> Iterator[tuple[int, Student]]:
     if self._network is None:
       name, kwargs, model = student_model(self.config, self.num_classes)
       self._network = (name, kwargs, model, stateful_inference_fn(model))

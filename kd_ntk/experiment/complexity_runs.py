@@ -13,7 +13,7 @@ it from the same subset and teacher checkpoints), so that
 """
 
 import os
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def subset_config(
   return c
 
 
-def target_norms(config) -> Dict[tuple, float]:
+def target_norms(config) -> dict[tuple, float]:
   """‖Y‖_F of every target matrix a supervision_run of `config` scores.
 
   Returns:
@@ -111,7 +111,7 @@ def run_subsets(
   student_epochs: Sequence[int],
   teacher_epochs: Sequence[int],
   out_dir: str,
-) -> List[Dict]:
+) -> list[dict]:
   """Rows of every subset (computed, or reused when finished with this config).
 
   The subsets share one `StudentCheckpoints` (their student is the same), so

@@ -15,7 +15,7 @@ kernel's rows: an interval paired over the NTK subsets (draws averaged).
 import json
 import os
 from itertools import combinations
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -60,11 +60,11 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
   return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def kernels_of(rows: List[Dict]) -> List[str]:
+def kernels_of(rows: list[dict]) -> list[str]:
   return list(dict.fromkeys(r.get("kernel", "empirical") for r in rows))
 
 
-def _teacher_asc(rows, kernel, subset=None) -> Dict[tuple, float]:
+def _teacher_asc(rows, kernel, subset=None) -> dict[tuple, float]:
   """{(teacher epoch, τ): ASC} under `kernel` at its first student epoch, one
   subset or the mean over subsets."""
   chosen = [
@@ -75,7 +75,7 @@ def _teacher_asc(rows, kernel, subset=None) -> Dict[tuple, float]:
     and (subset is None or r.get("subset", 0) == subset)
   ]
   first = min(r["student_epoch"] for r in chosen)
-  values: Dict[tuple, List[float]] = {}
+  values: dict[tuple, list[float]] = {}
   for r in chosen:
     if r["student_epoch"] == first:
       values.setdefault((r["teacher_epoch"], r["temperature"]), []).append(
@@ -84,7 +84,7 @@ def _teacher_asc(rows, kernel, subset=None) -> Dict[tuple, float]:
   return {k: float(np.mean(v)) for k, v in values.items()}
 
 
-def rank_agreement(rows: List[Dict]) -> List[Dict]:
+def rank_agreement(rows: list[dict]) -> list[dict]:
   """Spearman ρ of teacher (checkpoint, τ) ASC between each pair of kernels."""
   subsets = sorted({r.get("subset", 0) for r in rows})
   out = []
@@ -118,7 +118,7 @@ def rank_agreement(rows: List[Dict]) -> List[Dict]:
   return out
 
 
-def claims_by_kernel(rows: List[Dict]) -> Dict[str, Dict]:
+def claims_by_kernel(rows: list[dict]) -> dict[str, dict]:
   """{kernel: {claim: {"outcome", "estimate", "interval"}}} for C1, C2, C4.
 
   Each kernel's rows (every subset and random-label draw) go through
@@ -141,7 +141,7 @@ def claims_by_kernel(rows: List[Dict]) -> Dict[str, Dict]:
   return out
 
 
-def notes_by_kernel(rows: List[Dict]) -> Dict[str, str]:
+def notes_by_kernel(rows: list[dict]) -> dict[str, str]:
   return {
     k: next(
       (
@@ -159,7 +159,7 @@ def _fmt(x) -> str:
   return "nan" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
 
-def agreement_markdown(report: Dict) -> str:
+def agreement_markdown(report: dict) -> str:
   lines = [
     "# Agreement between kernels",
     "",
@@ -198,7 +198,7 @@ def agreement_markdown(report: Dict) -> str:
   return "\n".join(lines) + "\n"
 
 
-def write_agreement(rows: List[Dict], workdir: str) -> Dict:
+def write_agreement(rows: list[dict], workdir: str) -> dict:
   """Writes kernel_agreement.json and .md in `workdir`; returns the report."""
   report = {
     "rank_agreement": rank_agreement(rows),
@@ -213,7 +213,7 @@ def write_agreement(rows: List[Dict], workdir: str) -> Dict:
   return report
 
 
-def plot_by_kernel(rows: List[Dict], path: str) -> str:
+def plot_by_kernel(rows: list[dict], path: str) -> str:
   """ASC against teacher epoch, one panel per kernel on shared axes: one line per
   τ (mean over subsets, band = min–max), labels and random labels dashed."""
   kernels = kernels_of(rows)

@@ -15,7 +15,7 @@ averaged over `repeats` independent seeds. The fluctuation part shrinks like
 import csv
 import os
 import time
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +41,7 @@ def convergence_rows(
   depth: int = 1,
   repeats: int = 3,
   b_std: float = 0.0,
-) -> List[Dict]:
+) -> list[dict]:
   """One row per (width, samples, repeat) with both errors and the seconds."""
   if (
     not widths
@@ -99,7 +99,7 @@ def _mean(rows, width, m, key):
   )
 
 
-def table_markdown(rows: List[Dict]) -> str:
+def table_markdown(rows: list[dict]) -> str:
   """Widths x samples table of the mean ASC error (kernel error in brackets)."""
   widths = sorted({r["width"] for r in rows})
   samples = sorted({r["samples"] for r in rows})
@@ -124,7 +124,7 @@ def table_markdown(rows: List[Dict]) -> str:
   return "\n".join(lines) + "\n"
 
 
-def plot(rows: List[Dict], path: str) -> str:
+def plot(rows: list[dict], path: str) -> str:
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
   for w in sorted({r["width"] for r in rows}):
     samples = sorted({r["samples"] for r in rows})
@@ -149,7 +149,7 @@ def plot(rows: List[Dict], path: str) -> str:
   return path
 
 
-def write(rows: List[Dict], workdir: str) -> str:
+def write(rows: list[dict], workdir: str) -> str:
   """Writes the CSV, the markdown table and the figure; returns the table."""
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, CSV_FILE), "w", newline="") as fh:

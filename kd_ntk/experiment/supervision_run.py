@@ -21,7 +21,6 @@ import csv
 import json
 import os
 import time
-from typing import Dict, List, Optional, Tuple
 
 import ml_collections
 import numpy as np
@@ -42,7 +41,7 @@ CSV_FILE = "complexity.csv"
 BOUND_FILE = "bound.csv"
 
 
-def _check_epochs(workdir: str, wanted, what: str) -> List[int]:
+def _check_epochs(workdir: str, wanted, what: str) -> list[int]:
   saved = inputs.saved_epochs(workdir)
   if not saved:
     raise FileNotFoundError(f"{workdir} holds no {what} checkpoints.")
@@ -58,7 +57,7 @@ def _check_epochs(workdir: str, wanted, what: str) -> List[int]:
 
 def _validate(
   config: ml_collections.ConfigDict,
-) -> Tuple[List[int], List[int], Tuple[str, ...]]:
+) -> tuple[list[int], list[int], tuple[str, ...]]:
   """Checks runs, epochs, kernels and counts before any kernel is computed."""
   if not config.teacher_workdir:
     raise ValueError(
@@ -100,7 +99,7 @@ def _validate(
   return teacher_epochs, student_epochs, kernels
 
 
-def result_row(result) -> Dict:
+def result_row(result) -> dict:
   """The CSV columns of one ComplexityResult."""
   row = {
     k: v for k, v in result.as_dict().items() if np.isscalar(v) or v is None
@@ -110,7 +109,7 @@ def result_row(result) -> Dict:
   return row
 
 
-def score_columns(score: scoring.Score) -> Dict:
+def score_columns(score: scoring.Score) -> dict:
   """The CSV columns of one `kd_ntk.scoring.Score`: what was scored, the
   solve's columns, ‖Y‖_F (`target_norm`) and `asc_norm_matched`."""
   blank = lambda v: "" if v is None else v
@@ -128,8 +127,8 @@ def score_columns(score: scoring.Score) -> Dict:
 def run(
   config: ml_collections.ConfigDict,
   workdir: str,
-  checkpoints: Optional[inputs.StudentCheckpoints] = None,
-) -> List[Dict]:
+  checkpoints: inputs.StudentCheckpoints | None = None,
+) -> list[dict]:
   """Computes complexity.csv (and bound.csv for student runs) in `workdir`.
 
   Args:
@@ -171,7 +170,7 @@ def run(
     )
 
 
-def _compute(config, workdir, checkpoints, plan, data) -> List[Dict]:
+def _compute(config, workdir, checkpoints, plan, data) -> list[dict]:
   """`run`'s kernels and scores, once the workdir is claimed."""
   teacher_epochs, student_epochs, kernels = plan
   teacher_model, splits, subsets = data
@@ -285,7 +284,7 @@ def _compute(config, workdir, checkpoints, plan, data) -> List[Dict]:
   return rows
 
 
-def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
+def write_outputs(rows: list[dict], workdir: str) -> list[dict]:
   """Figures and verdicts of a run's rows, in `workdir`.
 
   The single-kernel outputs (asc_vs_teacher_epoch.png, the student-epoch
@@ -300,7 +299,7 @@ def write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
     return _write_outputs(rows, workdir)
 
 
-def _write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
+def _write_outputs(rows: list[dict], workdir: str) -> list[dict]:
   config = wd.load_config(workdir)  # Written by `run`.
   kernels = kernel_agreement.kernels_of(rows)
   # The claims take their spread over subsets (and average the draws).
@@ -335,7 +334,7 @@ def _write_outputs(rows: List[Dict], workdir: str) -> List[Dict]:
   return verdicts
 
 
-def _write_csv(path: str, rows: List[Dict]) -> None:
+def _write_csv(path: str, rows: list[dict]) -> None:
   if not distributed.is_writer():  # Multi-process runs: process 0 writes.
     return
   columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -345,7 +344,7 @@ def _write_csv(path: str, rows: List[Dict]) -> None:
     writer.writerows(rows)
 
 
-def read_csv(path: str) -> List[Dict]:
+def read_csv(path: str) -> list[dict]:
   """Rows of a CSV written by `run`, numbers parsed back to float."""
 
   def parse(value):

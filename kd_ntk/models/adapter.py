@@ -31,7 +31,8 @@ Example, a module without `train`:
 """
 
 import inspect
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from flax import errors as flax_errors
 import flax.linen as nn
@@ -84,15 +85,15 @@ class FlaxAdapter:
   def __init__(
     self,
     module: nn.Module,
-    call_kwargs: Optional[Mapping[str, Any]] = None,
-    output: Optional[Callable[[Any], jax.Array]] = None,
+    call_kwargs: Mapping[str, Any] | None = None,
+    output: Callable[[Any], jax.Array] | None = None,
   ):
     default = inference_kwargs(module)
     self.module = module
     self.call_kwargs = dict(default if call_kwargs is None else call_kwargs)
     self.output = output
     # Collections the module writes in this mode, found at the first call.
-    self.mutable: Optional[tuple[str, ...]] = None
+    self.mutable: tuple[str, ...] | None = None
 
   def _logits(self, out) -> jax.Array:
     if self.output is not None:

@@ -5,7 +5,7 @@ layer, which is what makes a >92% Fashion-MNIST teacher train in minutes on two
 CPU cores.
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 

@@ -43,7 +43,8 @@ taken, and plain convolutions otherwise.
 """
 
 import contextlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -40,7 +40,7 @@ differentiated for training (`max_pool(..., for_training=True)`) and keep
 """
 
 import functools
-from typing import Callable, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -82,14 +82,14 @@ def tiled_max_pool(x: jax.Array, window: Sequence[int]) -> jax.Array:
   return jnp.sum(xw * onehot, axis=-1)
 
 
-def _windows(x: jax.Array, window: Tuple[int, int]) -> jax.Array:
+def _windows(x: jax.Array, window: tuple[int, int]) -> jax.Array:
   """NHWC x cropped to whole windows, as (B, H/h, h, W/w, w, C) (a bitcast)."""
   (h, w), (b, height, width, c) = window, x.shape
   ho, wo = height // h, width // w
   return x[:, : ho * h, : wo * w].reshape(b, ho, h, wo, w, c)
 
 
-def _max_and_first(xr: jax.Array) -> Tuple[jax.Array, jax.Array]:
+def _max_and_first(xr: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Each window's maximum and the row-major index k = a·w + b of its first
   maximum (the first NaN if it holds one, as `argmax`), xr from `_windows`."""
   h, w = xr.shape[2], xr.shape[4]
@@ -102,7 +102,7 @@ def _max_and_first(xr: jax.Array) -> Tuple[jax.Array, jax.Array]:
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def first_max_pool(x: jax.Array, window: Tuple[int, int]) -> jax.Array:
+def first_max_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
   """2-D max pooling of NHWC x over tiling `window`s (stride = window,
   "VALID"), derivative to each window's first maximum (module docstring).
 
@@ -128,7 +128,7 @@ def _first_max_pool_jvp(window, primals, tangents):
 
 def max_pool(
   x: jax.Array,
-  window: Tuple[int, int],
+  window: tuple[int, int],
   padding: str = "VALID",
   *,
   for_training: bool,
@@ -145,13 +145,13 @@ def max_pool(
   return nn.max_pool(x, window, strides=window, padding=padding)
 
 
-def one_hot_pool(x: jax.Array, window: Tuple[int, int]) -> jax.Array:
+def one_hot_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
   """`tiled_max_pool` of NHWC x over 2-D `window`s (`first_max_pool`'s
   signature)."""
   return tiled_max_pool(x, (1, *window, 1))
 
 
-def training_form() -> Callable[[jax.Array, Tuple[int, int]], jax.Array]:
+def training_form() -> Callable[[jax.Array, tuple[int, int]], jax.Array]:
   """The training pool for the runtime in force when a model is traced:
   `first_max_pool` on XLA:CPU's legacy runtime, where it was measured faster,
   `one_hot_pool` elsewhere (module docstring). Both give the same values and

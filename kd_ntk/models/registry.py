@@ -1,6 +1,7 @@
 """Model presets by name, and the bridge from trained variables to `f(params, x)`."""
 
-from typing import Any, Callable, Dict, Mapping, Tuple
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -17,7 +18,7 @@ from kd_ntk.models.user_models import is_import_path, model_from_path
 
 # name -> (module class, default keyword arguments). Keyword arguments given to
 # `get_model` override the defaults.
-MODELS: Dict[str, Tuple[type, Dict[str, Any]]] = {
+MODELS: dict[str, tuple[type, dict[str, Any]]] = {
   "mlp": (MLP, dict(width=128, depth=1)),
   "mlp16": (MLP, dict(width=16, depth=1)),
   "mlp128": (MLP, dict(width=128, depth=1)),
@@ -92,7 +93,7 @@ def init_variables(
 
 def inference_fn(
   model: nn.Module, variables: Mapping[str, Any]
-) -> Tuple[Callable[[Any, jax.Array], jax.Array], Any]:
+) -> tuple[Callable[[Any, jax.Array], jax.Array], Any]:
   """Turns trained variables into `(f, params)` with `f(params, x) -> logits`.
 
   Every collection other than "params" (BatchNorm running statistics) is closed

@@ -33,14 +33,9 @@ import sys
 import time
 from typing import (
   Any,
-  Callable,
-  Dict,
-  List,
   NamedTuple,
-  Optional,
-  Sequence,
-  Tuple,
 )
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
@@ -83,7 +78,7 @@ class Progress:
     sys.stderr.flush()
 
 
-def block_slices(n: int, block_size: int) -> List[Tuple[int, int]]:
+def block_slices(n: int, block_size: int) -> list[tuple[int, int]]:
   """[(start, stop), ...] covering range(n) in blocks of block_size."""
   return [(s, min(s + block_size, n)) for s in range(0, n, block_size)]
 
@@ -107,7 +102,7 @@ def tree_nbytes(tree: Any) -> int:
   )
 
 
-def panels(num_row_blocks: int, panel_blocks: int) -> List[Tuple[int, int]]:
+def panels(num_row_blocks: int, panel_blocks: int) -> list[tuple[int, int]]:
   """[(first, stop), ...]: consecutive row blocks, `panel_blocks` at a time."""
   step = max(1, panel_blocks)
   return [
@@ -123,7 +118,7 @@ def panel_blocks_for(cache_bytes: int, block_bytes: int) -> int:
 
 def panel_tasks(
   first: int, stop: int, num_col_blocks: int, symmetric: bool
-) -> List[Tuple[int, Tuple[int, ...]]]:
+) -> list[tuple[int, tuple[int, ...]]]:
   """[(column block j, row blocks paired with it), ...] for rows first..stop-1.
 
   Symmetric kernels pair column j only with rows i <= j (the rest is mirrored),
@@ -143,7 +138,7 @@ def panel_tasks(
   return tasks
 
 
-def assign_tasks(costs: Sequence[float], num_devices: int) -> List[int]:
+def assign_tasks(costs: Sequence[float], num_devices: int) -> list[int]:
   """Device index per task: each task, in order, to the least-loaded device.
 
   Pure and deterministic (ties go to the lowest index), so every process of
@@ -165,9 +160,9 @@ class PanelWork(NamedTuple):
 
   first: int  # row blocks first..stop-1
   stop: int
-  tasks: List[Tuple[int, Tuple[int, ...]]]  # from `panel_tasks`
-  devices: List[int]  # device index per task, from `assign_tasks`
-  carried: Dict[int, int]  # device -> column block kept as a next-panel row
+  tasks: list[tuple[int, tuple[int, ...]]]  # from `panel_tasks`
+  devices: list[int]  # device index per task, from `assign_tasks`
+  carried: dict[int, int]  # device -> column block kept as a next-panel row
 
 
 def schedule(
@@ -176,7 +171,7 @@ def schedule(
   panel_blocks: int,
   symmetric: bool,
   num_devices: int,
-) -> List[PanelWork]:
+) -> list[PanelWork]:
   """The panels, tasks and device assignment of `blocked_gram` (pure).
 
   `carried`: for a symmetric kernel, the last column block each device
@@ -217,17 +212,17 @@ def blocked_gram(
   pair: Callable[[Any, Any, int], jax.Array],
   mirror: Callable[[np.ndarray], np.ndarray],
   x1: Any,
-  x2: Optional[Any],
+  x2: Any | None,
   *,
   block_size: int,
   tail_shape: Sequence[int],
   out_dtype,
   cache_bytes: int,
   num_devices: int = 1,
-  to_device: Optional[Callable[[Any, int], Any]] = None,
+  to_device: Callable[[Any, int], Any] | None = None,
   progress: bool = False,
   label: str = "ntk",
-  local: Optional[Sequence[int]] = None,
+  local: Sequence[int] | None = None,
 ) -> np.ndarray:
   """Assembles the (n1, n2, *tail_shape) kernel from per-block computations.
 

@@ -1,8 +1,6 @@
 """Input checks of `kd_ntk.ntk.empirical_ntk`, run before any expensive work:
 one-line errors that say what is wrong and how to fix it."""
 
-from typing import Optional
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,9 +8,7 @@ import numpy as np
 from kd_ntk.ntk.planning import METHODS, OUTPUTS
 
 
-def validate(
-  x1, x2, output: str, method: str, block_size: Optional[int]
-) -> None:
+def validate(x1, x2, output: str, method: str, block_size: int | None) -> None:
   if output not in OUTPUTS:
     raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
   if method not in METHODS:

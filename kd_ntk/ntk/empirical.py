@@ -43,7 +43,8 @@ Layouts ("structured" trace kernels on one device stream by default):
 """
 
 import contextlib
-from typing import Any, Callable, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -75,13 +76,13 @@ def empirical_ntk(
   *,
   output: str = "trace",
   method: str = "auto",
-  block_size: Optional[int] = None,
+  block_size: int | None = None,
   dtype=None,
   progress: bool = False,
-  devices: Optional[Sequence[jax.Device]] = None,
-  cache: Optional[FunctionCache] = None,
+  devices: Sequence[jax.Device] | None = None,
+  cache: FunctionCache | None = None,
   layout: str = "auto",
-  cache_bytes: Optional[int] = None,
+  cache_bytes: int | None = None,
   trace_reduction: str = "sum",
 ) -> np.ndarray:
   """The empirical NTK Gram matrix of `f` at `params`, computed block by block.
@@ -285,7 +286,7 @@ def _host_if_global(params):
   return jax.tree_util.tree_map(host, params)
 
 
-def _devices(devices) -> List[jax.Device]:
+def _devices(devices) -> list[jax.Device]:
   """The devices to use: all devices (of every process) by default, never empty."""
   if devices is None:
     return sorted(jax.devices(), key=lambda d: d.process_index)
@@ -316,7 +317,7 @@ def _zero_block(x, block_size: int) -> np.ndarray:
   )
 
 
-def _precision_scope(dtype: Optional[np.dtype]):
+def _precision_scope(dtype: np.dtype | None):
   """float64 enabled around the contraction only when it accumulates in float64."""
   if dtype is not None and dtype.itemsize == 8:
     return x64_scope()

@@ -27,7 +27,8 @@ to report an achieved rate.
 
 import dataclasses
 import math
-from typing import Any, Callable, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -60,12 +61,12 @@ class Explanation:
 
   method: str
   layout: str  # "blocked" or "streamed"
-  compact_convs: Tuple[str, ...]  # streamed: convolutions kept compact
+  compact_convs: tuple[str, ...]  # streamed: convolutions kept compact
   block_size: int
   num_logits: int
   num_params: int
   n: int
-  layers: List[LayerPlan]
+  layers: list[LayerPlan]
   feature_bytes: int  # one example, all layers
   panel_blocks: int  # row blocks kept prepared at once
   prepared_examples: (
@@ -107,7 +108,7 @@ class Explanation:
     return "\n".join(lines)
 
 
-def _layer_plans(params, plan: planning.Plan) -> List[LayerPlan]:
+def _layer_plans(params, plan: planning.Plan) -> list[LayerPlan]:
   c = plan.num_logits
   dense = dict(plan.layers.leaf_taps) if plan.layers is not None else {}
   expand = plan.method == "jacobian"  # taps form J; nothing stays factorised
@@ -185,12 +186,12 @@ def explain(
   *,
   output: str = "trace",
   method: str = "auto",
-  block_size: Optional[int] = None,
+  block_size: int | None = None,
   dtype=None,
   symmetric: bool = True,
   num_devices: int = 1,
   layout: str = "auto",
-  cache_bytes: Optional[int] = None,
+  cache_bytes: int | None = None,
 ) -> Explanation:
   """The plan `empirical_ntk(f, params, x, ...)` would follow, without running it.
 

@@ -23,7 +23,8 @@ matrix products for the plain and convolution parts, two small ones per
 dense layer.
 """
 
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,10 +40,10 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 class Features(NamedTuple):
   """What a block of B examples contributes to the kernel (a pytree)."""
 
-  jac: Tuple[jax.Array, ...]  # per plain leaf: (B, C, P_leaf)
-  conv: Tuple[jax.Array, ...]  # per tapped convolution: (B, D, C, O)
-  inputs: Tuple[jax.Array, ...]  # per dense layer: (B, D_in)
-  cotangents: Tuple[jax.Array, ...]  # per dense layer: (B, C, D_out)
+  jac: tuple[jax.Array, ...]  # per plain leaf: (B, C, P_leaf)
+  conv: tuple[jax.Array, ...]  # per tapped convolution: (B, D, C, O)
+  inputs: tuple[jax.Array, ...]  # per dense layer: (B, D_in)
+  cotangents: tuple[jax.Array, ...]  # per dense layer: (B, C, D_out)
 
   @property
   def batch(self) -> int:
@@ -181,7 +182,7 @@ def conv_group_jacobian_fn(patch, channels: int) -> Callable:
   return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
 
-def _dense_jacobians(inputs, cotangents) -> Tuple[jax.Array, ...]:
+def _dense_jacobians(inputs, cotangents) -> tuple[jax.Array, ...]:
   """(B, C, D_in·D_out) per dense layer: J_ic = a_i ⊗ g_ic, formed by a
   broadcast product (one write of the Jacobian, no matrix product)."""
   out = []
@@ -194,7 +195,7 @@ def _dense_jacobians(inputs, cotangents) -> Tuple[jax.Array, ...]:
 
 def features_fn(
   f: Callable[[Any, jax.Array], jax.Array],
-  layers: Optional[Layers] = None,
+  layers: Layers | None = None,
   expand: bool = False,
 ) -> Callable:
   """`features(params, x_block) -> Features` for a block of examples.

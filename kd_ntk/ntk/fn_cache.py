@@ -20,7 +20,8 @@ owns one per returned kernel. `clear()` empties a cache.
 
 import collections
 import weakref
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 
 def weak_callable(f: Callable) -> Callable:

@@ -17,7 +17,7 @@ i.i.d. at infinite width). `output="trace"` multiplies by C, matching the sum
 over logits of `kd_ntk.ntk.empirical_ntk(..., output="trace")`.
 """
 
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -47,10 +47,10 @@ def infinite_kernels(
   output: str = "trace",
   parameterization: str = "standard",
   W_std: float = 1.0,
-  b_std: Optional[float] = 0.0,
+  b_std: float | None = 0.0,
   batch_size: int = 0,
   **model_kwargs,
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
   """Exact infinite-width kernels of the stax twin of preset `name`.
 
       ntk_ij = C · Θ(x_i, x_j)   (output="trace"; Θ is neural-tangents' kernel)
@@ -90,7 +90,7 @@ def infinite_kernels(
     return {g: scale * np.asarray(k, np.float64) for g, k in zip(get, kernels)}
 
 
-def _relu_expectations(cov12, var1, var2) -> Tuple[np.ndarray, np.ndarray]:
+def _relu_expectations(cov12, var1, var2) -> tuple[np.ndarray, np.ndarray]:
   """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians (u, v)."""
   norm = np.sqrt(np.maximum(var1 * var2, 1e-300))
   cos = np.clip(cov12 / norm, -1.0, 1.0)
@@ -106,12 +106,12 @@ def mlp_kernels_closed_form(
   *,
   depth: int,
   num_classes: int,
-  width: Optional[int] = None,
+  width: int | None = None,
   parameterization: str = "ntk",
   W_std: float = 1.0,
-  b_std: Optional[float] = 0.0,
+  b_std: float | None = 0.0,
   output: str = "trace",
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
   """NNGP and NTK of a ReLU MLP at infinite width, in closed form (numpy float64).
 
   The arc-cosine recursion, with inputs flattened and covariances normalised by
@@ -196,7 +196,7 @@ class NTKParamMLP(nn.Module):
   width: int = 512
   depth: int = 1
   W_std: float = 1.0
-  b_std: Optional[float] = 0.0
+  b_std: float | None = 0.0
 
   @nn.compact
   def __call__(self, x, train: bool = False):

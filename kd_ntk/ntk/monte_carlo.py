@@ -4,7 +4,8 @@ At infinite width the average tends to the exact NTK, so it is the bridge
 between `empirical_ntk` and the stax twins' kernels (`kd_ntk.ntk.infinite`).
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np

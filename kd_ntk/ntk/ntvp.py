@@ -12,7 +12,8 @@ Memory is `C` parameter vectors plus the linearised row block; time is about
 networks whose Jacobian blocks do not fit, not the fast path.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -11,7 +11,8 @@ objects.
 import contextlib
 import functools
 import math
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -97,7 +98,7 @@ def x64_scope():
   return enable_x64()
 
 
-def normalise_dtype(dtype) -> Optional[np.dtype]:
+def normalise_dtype(dtype) -> np.dtype | None:
   """None, or a floating numpy dtype; raises ValueError otherwise."""
   if dtype is None:
     return None
@@ -115,13 +116,13 @@ class Plan(NamedTuple):
   method: str  # "jacobian", "structured" or "ntvp"
   # Tapped layers: "structured" contracts their factors; "jacobian" only forms
   # their per-example Jacobians from them (`features_fn(expand=True)`).
-  layers: Optional[Layers]
+  layers: Layers | None
   block_size: int
   num_logits: int
   num_params: int
 
 
-def _signature(params, x_example) -> Tuple:
+def _signature(params, x_example) -> tuple:
   leaves, treedef = jax.tree_util.tree_flatten(params)
   return (
     treedef,
@@ -138,7 +139,7 @@ def _abstract(signature):
   return params, jax.ShapeDtypeStruct(x_shape, np.dtype(x_dtype))
 
 
-def _find_layers(f, signature, num_logits: int) -> Optional[Layers]:
+def _find_layers(f, signature, num_logits: int) -> Layers | None:
   params, x_example = _abstract(signature)
   batch = jax.ShapeDtypeStruct((1,) + tuple(x_example.shape), x_example.dtype)
   check = lambda layers: jax.eval_shape(features_fn(f, layers), params, batch)
@@ -147,7 +148,7 @@ def _find_layers(f, signature, num_logits: int) -> Optional[Layers]:
 
 def tapped_layers(
   f, params, x_example, num_logits: int, cache: FunctionCache = DEFAULT_CACHE
-) -> Optional[Layers]:
+) -> Layers | None:
   """The tapped layers of `f` (None: none, or the jaxpr could not be read);
   cached per live network function and shapes."""
   signature = _signature(params, x_example)
@@ -159,7 +160,7 @@ def tapped_layers(
 
 
 def _feature_bytes(
-  leaves, layers: Optional[Layers], num_logits: int, itemsize: int
+  leaves, layers: Layers | None, num_logits: int, itemsize: int
 ) -> int:
   """Bytes of one example's features: C columns per plain parameter, plus the
   (d_in + C·d_out) factors of every tapped dense layer."""
@@ -183,8 +184,8 @@ def make_plan(
   n_max: int,
   output: str,
   method: str,
-  block_size: Optional[int],
-  dtype: Optional[np.dtype],
+  block_size: int | None,
+  dtype: np.dtype | None,
   cache: FunctionCache = DEFAULT_CACHE,
 ) -> Plan:
   """Resolves "auto", the tapped layers and the block size.
@@ -234,9 +235,9 @@ def _compiled_fns(
   f,
   method: str,
   output: str,
-  dtype: Optional[np.dtype],
-  layers: Optional[Layers],
-) -> Tuple[Callable, Callable]:
+  dtype: np.dtype | None,
+  layers: Layers | None,
+) -> tuple[Callable, Callable]:
   if method == "ntvp":
     block = ntvp_block_fn(f, output)
     return jax.jit(lambda params, x_block: x_block), jax.jit(block)
@@ -258,9 +259,9 @@ def compiled_for(
   f,
   plan: Plan,
   output: str,
-  dtype: Optional[np.dtype],
+  dtype: np.dtype | None,
   cache: FunctionCache = DEFAULT_CACHE,
-) -> Tuple[Callable, Callable]:
+) -> tuple[Callable, Callable]:
   """`(prepare(params, x_block), pair(params, prepared_a, prepared_b))`, both
   built from jitted functions (`prepare` from several, see `features_fn`).
 
@@ -285,8 +286,8 @@ def _block_fn(
   f,
   method: str,
   output: str,
-  dtype: Optional[np.dtype],
-  layers: Optional[Layers],
+  dtype: np.dtype | None,
+  layers: Layers | None,
 ) -> Callable:
   if method == "ntvp":
     return jax.jit(ntvp_block_fn(f, output))
@@ -301,7 +302,7 @@ def compiled_block_fn(
   f,
   plan: Plan,
   output: str,
-  dtype: Optional[np.dtype],
+  dtype: np.dtype | None,
   cache: FunctionCache = DEFAULT_CACHE,
 ) -> Callable:
   """`block(params, x_a, x_b)` (jitted pieces): features of both blocks,
@@ -344,12 +345,12 @@ def stream_layout(
   plan: Plan,
   params,
   n1: int,
-  n2: Optional[int],
+  n2: int | None,
   output: str,
-  dtype: Optional[np.dtype],
+  dtype: np.dtype | None,
   x_example,
   cache: FunctionCache = DEFAULT_CACHE,
-) -> Optional[Tuple[streamed.StreamPlan, Any]]:
+) -> tuple[streamed.StreamPlan, Any] | None:
   """(stream plan, backward shapes) when the streamed layout applies and
   fits `STREAM_BYTES`, else None ("structured" trace kernels only)."""
   if plan.method != "structured" or output != "trace" or plan.layers is None:

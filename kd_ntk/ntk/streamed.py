@@ -26,7 +26,8 @@ One device; trace output only.
 """
 
 import math
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,13 +44,13 @@ ROW_CHUNK = 128
 class StreamPlan(NamedTuple):
   """Which convolutions are kept compact, and the sizes of everything kept."""
 
-  compact: Tuple[int, ...]  # tapped convolutions (numbered 0..) kept compact
-  group_channels: Tuple[int, ...]  # input channels per group, per compact conv
+  compact: tuple[int, ...]  # tapped convolutions (numbered 0..) kept compact
+  group_channels: tuple[int, ...]  # input channels per group, per compact conv
   stored_bytes: int  # everything kept for all examples (x1 and x2)
   peak_bytes: int  # stored + the largest transient + the output
 
 
-def _divisors(n: int) -> List[int]:
+def _divisors(n: int) -> list[int]:
   return [d for d in range(1, n + 1) if n % d == 0]
 
 
@@ -61,7 +62,7 @@ def stream_plan(
   out_bytes: int,
   itemsize: int,
   budget: int,
-) -> Optional[StreamPlan]:
+) -> StreamPlan | None:
   """The cheapest layout within `budget` bytes, or None.
 
   Args:
@@ -89,7 +90,7 @@ def stream_plan(
     group_row.append(taps * num_logits * outs)  # values per input channel
   out_bytes = 2 * out_bytes  # the kernel and one contribution
 
-  def bytes_of(compact) -> Tuple[int, int]:
+  def bytes_of(compact) -> tuple[int, int]:
     """(everything kept, the device copy of F made for its product)."""
     f_floats = plain + sum(
       whole[k] for k in range(len(whole)) if k not in compact
@@ -97,7 +98,7 @@ def stream_plan(
     floats = f_floats + dense + sum(compact_size[k] for k in compact)
     return n_stored * floats * itemsize, n_stored * f_floats * itemsize
 
-  compact: List[int] = []
+  compact: list[int] = []
   savings = sorted(
     (k for k in range(len(whole)) if compact_size[k] < whole[k]),
     key=lambda k: compact_size[k] - whole[k],
@@ -152,11 +153,11 @@ _pair_group_jit = jax.jit(_pair_group, static_argnums=2)
 class _Chunk(NamedTuple):
   """What R examples (a row chunk, zero-padded) keep, as device arrays."""
 
-  rows: Tuple[int, int]  # (start, stop) in the inputs
+  rows: tuple[int, int]  # (start, stop) in the inputs
   f: jax.Array  # (R, P_F)
-  dense: Tuple[Tuple[jax.Array, jax.Array], ...]  # per dense layer (A, G)
-  conv_in: Dict[int, jax.Array]  # compact convolutions only
-  conv_cot: Dict[int, jax.Array]
+  dense: tuple[tuple[jax.Array, jax.Array], ...]  # per dense layer (A, G)
+  conv_in: dict[int, jax.Array]  # compact convolutions only
+  conv_cot: dict[int, jax.Array]
 
 
 def chunk_rows(block_size: int) -> int:
@@ -185,7 +186,7 @@ def _chunk(rows, parts, compact) -> _Chunk:
 
 def _collect(
   backward, conv_jacobians, leaves, x, block_size, plan, meter
-) -> List[_Chunk]:
+) -> list[_Chunk]:
   """Runs every block's backward pass once and keeps what the kernel needs,
   in row chunks of `chunk_rows(block_size)` examples."""
   n, rows = len(x), chunk_rows(block_size)
@@ -247,14 +248,14 @@ def streamed_gram(
   conv_jacobians: Callable,
   group_jacobian: Callable,
   layers: Layers,
-  leaves: List[Any],
+  leaves: list[Any],
   x1,
   x2,
   *,
   plan: StreamPlan,
   shapes,
   block_size: int,
-  dtype: Optional[np.dtype],
+  dtype: np.dtype | None,
   precision_scope: Callable[[], Any],
   progress: bool = False,
 ) -> np.ndarray:

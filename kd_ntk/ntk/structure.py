@@ -41,7 +41,8 @@ JAX internals relied on (all reached through `jax.make_jaxpr` objects and
 import dataclasses
 import math
 import warnings
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 from jax.extend.core import Literal
@@ -110,7 +111,7 @@ def find_layers(
   f: Callable[[Any, jax.Array], jax.Array],
   params: Any,
   x_example: Any,
-  num_logits: Optional[int] = None,
+  num_logits: int | None = None,
 ) -> Layers:
   """Traces the per-example function once and locates its dense and conv layers.
 
@@ -227,7 +228,7 @@ def _follow(jaxpr, var, calls):
   return None
 
 
-def _conv_patch_params(eqn) -> Optional[dict[str, Any]]:
+def _conv_patch_params(eqn) -> dict[str, Any] | None:
   """Arguments of `conv_general_dilated_patches` equivalent to this convolution."""
   p = eqn.params
   if p.get("feature_group_count", 1) != 1 or p.get("batch_group_count", 1) != 1:
@@ -251,7 +252,7 @@ def _conv_patch_params(eqn) -> Optional[dict[str, Any]]:
   )
 
 
-def _dot_general_axes(eqn, pos: int) -> Optional[tuple[int, ...]]:
+def _dot_general_axes(eqn, pos: int) -> tuple[int, ...] | None:
   """Contracted weight axes when the other operand has a single free row."""
   if len(eqn.invars) != 2:
     return None
@@ -281,8 +282,8 @@ def layers_or_none(
   params: Any,
   x_example: Any,
   num_logits: int,
-  check: Optional[Callable[[Layers], None]] = None,
-) -> Optional[Layers]:
+  check: Callable[[Layers], None] | None = None,
+) -> Layers | None:
   """`find_layers`, or None (with a warning) when nothing is tapped or it fails.
 
   `check(layers)` traces whatever will be built on the layers (e.g. the
@@ -304,7 +305,7 @@ def layers_or_none(
     return None
 
 
-def _tiled_max_pool(eqn, x) -> Optional[jax.Array]:
+def _tiled_max_pool(eqn, x) -> jax.Array | None:
   """`reduce_window_max` as `pooling.tiled_max_pool` when its windows tile
   the input (no overlap, padding or dilation); None otherwise."""
   p = eqn.params

@@ -19,7 +19,7 @@ Twins (`TWIN_NOTES` spells out each approximation):
     the scalar gains themselves is dropped. The twin does not depend on depth.
 """
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 from kd_ntk.models.registry import MODELS
 
@@ -38,7 +38,7 @@ RESNET_FAMILY = tuple(
 )
 
 _POOL_NOTE = "average pooling replaces max pooling"
-TWIN_NOTES: Dict[str, str] = {
+TWIN_NOTES: dict[str, str] = {
   **{k: "" for k in MLP_FAMILY},
   **{k: _POOL_NOTE for k in CNN_FAMILY + LENET_FAMILY},
   **{
@@ -57,8 +57,8 @@ def twin_presets():
 
 
 def model_options(
-  name: str, model_kwargs: Optional[Dict[str, Any]] = None
-) -> Dict[str, Any]:
+  name: str, model_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
   """The preset's options with overrides applied (no neural-tangents import)."""
   if name not in MODELS:
     raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
@@ -66,8 +66,8 @@ def model_options(
 
 
 def check_twin(
-  name: str, model_kwargs: Optional[Dict[str, Any]] = None
-) -> Dict[str, Any]:
+  name: str, model_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
   """Raises a one-line ValueError unless preset `name` (with `model_kwargs`) has
   a twin; returns its options. Imports nothing heavy."""
   opts = model_options(name, model_kwargs)
@@ -106,7 +106,7 @@ def stax_twin(
   *,
   parameterization: str = "standard",
   W_std: float = 1.0,
-  b_std: Optional[float] = 0.0,
+  b_std: float | None = 0.0,
   **model_kwargs,
 ):
   """`(init_fn, apply_fn, kernel_fn)` of the stax network matching preset `name`.

@@ -8,7 +8,6 @@ norm-matched ASC is `ASC · sqrt(n)/‖Y‖_F` (`kd_ntk.scoring.norm_matched`).
 """
 
 import os
-from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -34,14 +33,14 @@ FILES = {
 }
 
 
-def _blank(value) -> Optional[float]:
+def _blank(value) -> float | None:
   return None if value in (None, "") else float(value)
 
 
-def summary_rows(rows: List[Dict]) -> List[Dict]:
+def summary_rows(rows: list[dict]) -> list[dict]:
   """One row per (kernel, student epoch, target, checkpoint, τ) with the mean
   and 95% interval over subsets of ASC and norm-matched ASC."""
-  groups: Dict[tuple, Dict[int, List[Dict]]] = {}
+  groups: dict[tuple, dict[int, list[dict]]] = {}
   for r in rows:
     key = (
       r.get("kernel", "empirical"),
@@ -92,7 +91,7 @@ def _number(value) -> str:
   return "" if value is None else f"{value:g}"
 
 
-def markdown(config, rows: List[Dict], verdicts: List[Dict], files) -> str:
+def markdown(config, rows: list[dict], verdicts: list[dict], files) -> str:
   """The report's text (see the module docstring)."""
   student = (
     f"checkpoints of {config.student_workdir}"
@@ -136,7 +135,7 @@ def markdown(config, rows: List[Dict], verdicts: List[Dict], files) -> str:
 
 
 def write_report(
-  config, rows: List[Dict], verdicts: List[Dict], workdir
+  config, rows: list[dict], verdicts: list[dict], workdir
 ) -> str:
   """Writes report.md into `workdir`, listing the files there; returns its path."""
   present = [

@@ -4,7 +4,7 @@ Figures are matplotlib `Figure` objects saved through their own Agg canvas:
 no pyplot, so importing this module leaves the caller's backend alone.
 """
 
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -23,9 +23,9 @@ def _save(fig, path: str) -> str:
   return path
 
 
-def _subset_means(rows: List[Dict], **match) -> List[float]:
+def _subset_means(rows: list[dict], **match) -> list[float]:
   """ASC per NTK subset of the rows matching every field (draws averaged)."""
-  groups: Dict[int, List[float]] = {}
+  groups: dict[int, list[float]] = {}
   for r in rows:
     if (
       all(r.get(k) == v for k, v in match.items()) and r.get("asc") is not None
@@ -35,7 +35,7 @@ def _subset_means(rows: List[Dict], **match) -> List[float]:
   return [float(np.mean(v)) for _, v in sorted(groups.items())]
 
 
-def _mean_and_error(values: List[float]):
+def _mean_and_error(values: list[float]):
   """(mean, half-width of the 95% t-interval; 0 for one value)."""
   if len(values) < 2:
     return float(values[0]), 0.0
@@ -55,7 +55,7 @@ def _finish(ax, xlabel: str, title: str) -> None:
   )
 
 
-def complexity_title(student: str, kernel: str, rows: List[Dict]) -> str:
+def complexity_title(student: str, kernel: str, rows: list[dict]) -> str:
   """ "ASC under <student>'s <kernel> NTK, n = <n> (<k> subsets, mean ± 95% CI)"."""
   ns = sorted(
     {int(float(r["n"])) for r in rows if r.get("n") not in (None, "")}
@@ -69,7 +69,7 @@ def complexity_title(student: str, kernel: str, rows: List[Dict]) -> str:
 
 
 def asc_vs_teacher_epoch(
-  rows: List[Dict], path: str, student_epoch=None, title: str = ""
+  rows: list[dict], path: str, student_epoch=None, title: str = ""
 ) -> str:
   """ASC of teacher checkpoint t against t, one line per τ, with the mean and
   95% t-interval bars over NTK subsets; labels and random labels as horizontal
@@ -127,7 +127,7 @@ def asc_vs_teacher_epoch(
 
 
 def asc_vs_student_epoch(
-  rows: List[Dict], path: str, online: bool = True, title: str = ""
+  rows: list[dict], path: str, online: bool = True, title: str = ""
 ) -> str:
   """ASC against the student epoch whose NTK is used, per target kind (the
   paper's figure): random labels, labels, final teacher (τ=1) and, when
@@ -162,7 +162,7 @@ def asc_vs_student_epoch(
 
 
 def metric_vs_epoch(
-  runs: Dict[str, Sequence[List[Dict]]], metric: str, path: str, title: str = ""
+  runs: dict[str, Sequence[list[dict]]], metric: str, path: str, title: str = ""
 ) -> str:
   """Mean (± std band over seeds) of `metric` against epoch, one line per method.
 

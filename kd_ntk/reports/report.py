@@ -8,7 +8,6 @@ never used in a verdict).
 
 import json
 import os
-from typing import Dict, List
 
 import numpy as np
 
@@ -39,7 +38,7 @@ STATS_TEXT = (
 )
 
 
-def _cell(c: Dict, scale: float) -> str:
+def _cell(c: dict, scale: float) -> str:
   return stats.Comparison(**c).interval_text(
     scale=scale, digits=2 if scale > 1 else 3
   )
@@ -49,7 +48,7 @@ def _scale(claim: str) -> float:
   return 100.0 if claim.startswith(("C5", "C6", "C7", "C8")) else 1.0
 
 
-def verdict_table(verdicts: List[Dict]) -> str:
+def verdict_table(verdicts: list[dict]) -> str:
   """One row per comparison; the claim's verdict on its first row.
 
   Beside each interval: the minimum detectable effect (80% power, two-sided
@@ -102,7 +101,7 @@ def _schedule_text(run) -> str:
   )
 
 
-def regime_text(config) -> List[str]:
+def regime_text(config) -> list[str]:
   t, s = config.teacher, config.students_run
   students = students_from_config(config.students)
   return [
@@ -138,7 +137,7 @@ def regime_text(config) -> List[str]:
 
 def _by(rows, task, key):
   """student name -> method name -> finished per-seed values of `key`."""
-  out: Dict[str, Dict[str, List[float]]] = {}
+  out: dict[str, dict[str, list[float]]] = {}
   for r in rows:
     if r["task"] == task and not r.get("diverged"):
       out.setdefault(r["student"], {}).setdefault(r["method"], []).append(
@@ -147,9 +146,9 @@ def _by(rows, task, key):
   return out
 
 
-def average_rows(rows: List[Dict]) -> List[Dict]:
+def average_rows(rows: list[dict]) -> list[dict]:
   """Complexity rows averaged over subsets and draws (for figures and tables)."""
-  groups: Dict[tuple, List[Dict]] = {}
+  groups: dict[tuple, list[dict]] = {}
   for r in rows:
     key = (
       r["student_epoch"],
@@ -180,7 +179,7 @@ def average_rows(rows: List[Dict]) -> List[Dict]:
   return out
 
 
-def figures(layout: Layout, config, cx_rows) -> List[str]:
+def figures(layout: Layout, config, cx_rows) -> list[str]:
   made = []
   students = students_from_config(config.students)
   methods = methods_from_config(config.methods)
@@ -224,7 +223,7 @@ def figures(layout: Layout, config, cx_rows) -> List[str]:
   return made
 
 
-def write_report(summary: Dict, config, layout: Layout) -> str:
+def write_report(summary: dict, config, layout: Layout) -> str:
   """Writes report.md (and figures) in the layout's root; returns its path."""
   rows, verdicts = summary["rows"], summary["verdicts"]
   counts = {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}

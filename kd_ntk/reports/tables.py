@@ -2,12 +2,12 @@
 
 import json
 import os
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 
-def read_jsonl(path: str) -> List[Dict]:
+def read_jsonl(path: str) -> list[dict]:
   """Rows of a JSON-lines file ([] when it does not exist)."""
   if not os.path.exists(path):
     return []
@@ -28,14 +28,14 @@ def mean_std(
   return f"{vals.mean():.{digits}f} ± {vals.std():.{digits}f}"
 
 
-def markdown_table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], rows: list[Sequence[str]]) -> str:
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
   return "\n".join(lines)
 
 
 def results_table(
-  results: Dict[str, Dict[str, List[float]]],
+  results: dict[str, dict[str, list[float]]],
   methods: Sequence[str],
   scale: float = 100.0,
 ) -> str:
@@ -52,7 +52,7 @@ def results_table(
   return markdown_table(["student"] + list(methods), body)
 
 
-def complexity_table(rows: List[Dict], student_epoch) -> str:
+def complexity_table(rows: list[dict], student_epoch) -> str:
   """ASC (and SC) per target under one student kernel, with the ridge flag."""
   body = []
   for r in rows:
@@ -78,7 +78,7 @@ def complexity_table(rows: List[Dict], student_epoch) -> str:
 
 
 def power_table(
-  verdicts: List[Dict],
+  verdicts: list[dict],
   claims: Sequence[str] = ("C5", "C6", "C7", "C8"),
   scale: float = 100.0,
   half_width: float = 0.5,

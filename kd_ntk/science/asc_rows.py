@@ -8,7 +8,6 @@ TESTABLE, and `decide` makes every claim with such a comparison NOT TESTABLE.
 """
 
 import math
-from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -18,7 +17,7 @@ ASC_COLUMN = "asc"
 NORM_MATCHED = "asc_norm_matched"
 
 
-def with_norm_matched(rows: List[Dict]) -> List[Dict]:
+def with_norm_matched(rows: list[dict]) -> list[dict]:
   """Rows with `asc_norm_matched` = asc·sqrt(n)/target_norm where target_norm is known."""
   out = []
   for r in rows:
@@ -36,10 +35,10 @@ def subset_of(row) -> int:
 
 
 def per_subset(
-  rows: List[Dict], column: str = ASC_COLUMN, **match
-) -> Dict[int, float]:
+  rows: list[dict], column: str = ASC_COLUMN, **match
+) -> dict[int, float]:
   """subset -> mean of `column` over the rows matching every field (draws averaged)."""
-  groups: Dict[int, List[float]] = {}
+  groups: dict[int, list[float]] = {}
   for r in rows:
     if (
       all(r.get(k) == v for k, v in match.items()) and r.get(column) is not None
@@ -48,7 +47,7 @@ def per_subset(
   return {s: float(np.mean(v)) for s, v in sorted(groups.items())}
 
 
-def final_teacher_epoch(rows) -> Optional[float]:
+def final_teacher_epoch(rows) -> float | None:
   epochs = [r["teacher_epoch"] for r in rows if r.get("target") == "teacher"]
   return max(epochs) if epochs else None
 
@@ -72,7 +71,7 @@ def ridge_note(rows) -> str:
 RIDGE_REASON = "ridge-dominated ASC"
 
 
-def ridge_subsets(rows: List[Dict], **match) -> List[int]:
+def ridge_subsets(rows: list[dict], **match) -> list[int]:
   """Subsets with a ridge-dominated row matching every field."""
   return sorted(
     {
@@ -85,7 +84,7 @@ def ridge_subsets(rows: List[Dict], **match) -> List[int]:
 
 
 def compare(
-  what: str, rows: List[Dict], column: str, a: Dict, b: Dict
+  what: str, rows: list[dict], column: str, a: dict, b: dict
 ) -> stats.Comparison:
   """ASC of the rows matching `a` − of those matching `b`, paired by subset.
 
@@ -120,7 +119,7 @@ def decide(comparisons) -> str:
   return stats.combine_all(comparisons)
 
 
-def means(series: Dict[str, Dict[int, float]]) -> Dict[str, float]:
+def means(series: dict[str, dict[int, float]]) -> dict[str, float]:
   return {
     k: round(float(np.mean(list(v.values()))), 4)
     for k, v in series.items()

@@ -20,7 +20,7 @@ disjoint subsets the leave-one-out choice is independent of subset s's noise.
 """
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,12 +35,12 @@ from kd_ntk.science.asc_rows import (
 )
 from kd_ntk.science.verdicts import not_testable, verdict
 
-Series = Dict[float, Dict[int, float]]  # epoch -> subset -> ASC
+Series = dict[float, dict[int, float]]  # epoch -> subset -> ASC
 
 
 def reference_epochs(
   series: Series, inner: Sequence[float]
-) -> Dict[int, float]:
+) -> dict[int, float]:
   """subset -> the inner epoch of lowest mean ASC over the *other* subsets.
 
   Args:
@@ -67,7 +67,7 @@ def reference_epochs(
   return out
 
 
-def online_teacher_series(rows: List[Dict]) -> Dict[str, float]:
+def online_teacher_series(rows: list[dict]) -> dict[str, float]:
   """Mean ASC (τ = 1) of the online teacher under the student's kernel at each
   student epoch e: teacher checkpoint ⌈e·T/E⌉ (T, E the last teacher and
   student epochs; `kd_ntk.distill.sources`' online map at offset 0), where
@@ -91,8 +91,8 @@ def online_teacher_series(rows: List[Dict]) -> Dict[str, float]:
 def differences(
   series: Series,
   epochs: Sequence[float],
-  window: Optional[Tuple[float, float]] = None,
-) -> Tuple[Dict[int, float], Dict[int, float], Dict[int, float], str]:
+  window: tuple[float, float] | None = None,
+) -> tuple[dict[int, float], dict[int, float], dict[int, float], str]:
   """Per-subset drop and rise differences and the references used.
 
   Args:
@@ -159,8 +159,8 @@ C3_TARGETS = (
 
 
 def claim_c3(
-  rows: List[Dict], regime_reason: str = "", window: Sequence[float] = ()
-) -> List[Dict]:
+  rows: list[dict], regime_reason: str = "", window: Sequence[float] = ()
+) -> list[dict]:
   """C3a (sharp drop) and C3b (slow rise) of fixed targets' ASC along the
   student's epochs, tested separately (`kd_ntk.science.c3_trajectory`).
 

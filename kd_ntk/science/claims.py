@@ -26,7 +26,7 @@ subsets ≠ s; leave-one-out), so that the subset tested never chose its own
 minimum (choosing it on the same data biases both differences upwards).
 """
 
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ C1_RULE = (
 )
 
 
-def claim_c1(rows: List[Dict], kernel_epoch=None) -> Dict:
+def claim_c1(rows: list[dict], kernel_epoch=None) -> dict:
   """Random labels > labels > final teacher (τ=1) under one student kernel."""
   prediction = "ASC: random labels > labels > final teacher (τ=1)"
   kernel, final = _kernel(rows, kernel_epoch), _final_teacher_epoch(rows)
@@ -116,11 +116,11 @@ C2_RULE = (
 
 
 def claim_c2(
-  rows: List[Dict],
+  rows: list[dict],
   kernel_epoch=None,
   column: str = ASC_COLUMN,
   claim: str = "C2",
-) -> Dict:
+) -> dict:
   """ASC of teacher checkpoint t grows with t and is near its minimum at t = 0."""
   prediction = (
     "ASC of teacher checkpoint t grows with t and is near its minimum at t = 0"
@@ -213,11 +213,11 @@ C4_RULE = (
 
 
 def claim_c4(
-  rows: List[Dict],
+  rows: list[dict],
   kernel_epoch=None,
   column: str = ASC_COLUMN,
   claim: str = "C4",
-) -> Dict:
+) -> dict:
   """ASC of softmax(z_T/τ) falls as τ grows (final teacher, one student kernel)."""
   prediction = "ASC of the final teacher's softmax(z/τ) falls as τ grows"
   if column == NORM_MATCHED:
@@ -280,12 +280,12 @@ def claim_c4(
 
 
 def complexity_verdicts(
-  rows: List[Dict],
+  rows: list[dict],
   kernel_epoch=None,
   c3_regime_reason: str = "",
   *,
   c3_window: Sequence[float] = (),
-) -> List[Dict]:
+) -> list[dict]:
   """Verdicts C1, C2, C2n (norm-matched), C3a, C3b, C4, C4n from complexity rows.
 
   Args:

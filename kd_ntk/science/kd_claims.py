@@ -9,7 +9,7 @@ never by display names, list positions or name suffixes. Every comparison is
 paired by seed (same seed: same initialisation and data order in both arms).
 """
 
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 from kd_ntk.science import stats
 from kd_ntk.science.verdicts import not_testable, verdict
@@ -19,9 +19,7 @@ FIDELITY = "train_fidelity_final"
 MARGIN_LOSS = "train_margin_loss_final"
 
 
-def by_seed(
-  rows: List[Dict], metric: str, **fields
-) -> Dict[int, Optional[float]]:
+def by_seed(rows: list[dict], metric: str, **fields) -> dict[int, float | None]:
   """seed -> metric of the rows matching every field (None for a diverged run)."""
   out = {}
   for r in rows:
@@ -30,15 +28,15 @@ def by_seed(
   return out
 
 
-def _families(rows, task="main") -> Dict[str, List[int]]:
-  fams: Dict[str, set] = {}
+def _families(rows, task="main") -> dict[str, list[int]]:
+  fams: dict[str, set] = {}
   for r in rows:
     if r.get("task") == task:
       fams.setdefault(r["student_family"], set()).add(int(r["student_width"]))
   return {f: sorted(w) for f, w in sorted(fams.items())}
 
 
-def _taus(rows, mode, task="main") -> List[float]:
+def _taus(rows, mode, task="main") -> list[float]:
   return sorted(
     {
       r["temperature"]
@@ -48,7 +46,7 @@ def _taus(rows, mode, task="main") -> List[float]:
   )
 
 
-def _smallest(rows, family: Optional[str], task="main"):
+def _smallest(rows, family: str | None, task="main"):
   fams = _families(rows, task)
   if not fams:
     return None, None
@@ -98,8 +96,8 @@ C5B_RULE = (
 
 
 def claim_c5(
-  rows: List[Dict], family: Optional[str] = None, alpha: float = 0.0
-) -> List[Dict]:
+  rows: list[dict], family: str | None = None, alpha: float = 0.0
+) -> list[dict]:
   """C5a: online ≥ offline for the smallest student; C5b: the gap grows as it shrinks."""
   family, smallest = _smallest(rows, family)
   taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
@@ -174,12 +172,12 @@ C6_RULE = (
 
 
 def claim_c6(
-  rows: List[Dict],
-  family: Optional[str] = None,
+  rows: list[dict],
+  family: str | None = None,
   alpha: float = 0.0,
   selected_epoch=None,
   final_epoch=None,
-) -> Dict:
+) -> dict:
   """The early-stopped teacher (chosen on validation) can beat the final teacher."""
   family, smallest = _smallest(rows, family)
   prediction = (
@@ -235,11 +233,11 @@ C7_RULE = (
 
 
 def claim_c7(
-  rows: List[Dict],
-  family: Optional[str] = None,
+  rows: list[dict],
+  family: str | None = None,
   alpha: float = 0.0,
-  gamma: Optional[float] = None,
-) -> Dict:
+  gamma: float | None = None,
+) -> dict:
   """Online: higher train fidelity and lower margin loss w.r.t. the final teacher."""
   family, smallest = _smallest(rows, family)
   prediction = (
@@ -321,12 +319,12 @@ def step_size_note(lr_scale: str, temperature) -> str:
 
 
 def claim_c8(
-  rows: List[Dict],
-  primary: Dict,
-  others: Sequence[Dict] = (),
+  rows: list[dict],
+  primary: dict,
+  others: Sequence[dict] = (),
   *,
   lr_scale: str = "",
-) -> Dict:
+) -> dict:
   """On a binary task, distillation (the pre-specified method) beats labels alone.
 
   Args:
@@ -355,17 +353,17 @@ def claim_c8(
 
 
 def kd_verdicts(
-  rows: List[Dict],
-  family: Optional[str] = None,
+  rows: list[dict],
+  family: str | None = None,
   alpha: float = 0.0,
-  binary_primary: Optional[Dict] = None,
-  binary_others: Sequence[Dict] = (),
+  binary_primary: dict | None = None,
+  binary_others: Sequence[dict] = (),
   early_selected=None,
   teacher_final_epoch=None,
   gamma=None,
   *,
   lr_scale: str = "",
-) -> List[Dict]:
+) -> list[dict]:
   """C5a, C5b, C6, C7, C8 from result rows (see the module docstring).
 
   Args:

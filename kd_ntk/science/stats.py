@@ -32,7 +32,7 @@ max(|low|, |high|); and the run could detect (80% power) only |δ| >= MDE.
 
 import dataclasses
 import math
-from typing import Dict, Hashable, Mapping, Optional, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -73,12 +73,12 @@ class Comparison:
   n: int
   confidence: float
   outcome: str
-  differences: Dict[str, float]
+  differences: dict[str, float]
   reason: str = ""
   sd: float = math.nan
   mde: float = math.nan
 
-  def as_dict(self) -> Dict:
+  def as_dict(self) -> dict:
     return dataclasses.asdict(self)
 
   def interval_text(self, scale: float = 1.0, digits: int = 3) -> str:
@@ -157,7 +157,7 @@ def outcome_of(low: float, high: float) -> str:
 
 
 def not_testable(
-  what: str, reason: str, differences: Optional[Mapping] = None
+  what: str, reason: str, differences: Mapping | None = None
 ) -> Comparison:
   diffs = {str(k): float(v) for k, v in (differences or {}).items()}
   estimate = float(np.mean(list(diffs.values()))) if diffs else math.nan
@@ -176,8 +176,8 @@ def not_testable(
 
 def paired(
   what: str,
-  a: Mapping[Hashable, Optional[float]],
-  b: Mapping[Hashable, Optional[float]],
+  a: Mapping[Hashable, float | None],
+  b: Mapping[Hashable, float | None],
   min_pairs: int = MIN_PAIRS,
   confidence: float = CONFIDENCE,
 ) -> Comparison:

@@ -17,7 +17,7 @@ stopped" can be genuinely early; validation still decides among them.
 
 import json
 import os
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 from kd_ntk import distributed
 from kd_ntk.data import data_mesh, prepare_splits
@@ -84,7 +84,7 @@ def select(
   validation_seed: int,
   batch_size: int = 1000,
   cache_path: str = "",
-) -> Dict:
+) -> dict:
   """Scores every candidate checkpoint on validation and picks one.
 
   Returns:

@@ -1,6 +1,6 @@
 """The verdict record every claim rule returns, and its plain-text form."""
 
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 from kd_ntk.science import stats
 
@@ -12,8 +12,8 @@ def verdict(
   outcome: str,
   comparisons: Sequence[stats.Comparison],
   note: str = "",
-  numbers: Dict = None,
-) -> Dict:
+  numbers: dict = None,
+) -> dict:
   """A claim's verdict.
 
   Args:
@@ -41,7 +41,7 @@ def verdict(
   }
 
 
-def not_testable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
+def not_testable(claim: str, prediction: str, rule: str, reason: str) -> dict:
   """The verdict of a claim its rows cannot test (shared by C3 and C5–C8): one
   NOT_TESTABLE comparison named by the prediction, the reason as its note."""
   return verdict(
@@ -54,7 +54,7 @@ def not_testable(claim: str, prediction: str, rule: str, reason: str) -> Dict:
   )
 
 
-def format_verdict(v: Dict) -> str:
+def format_verdict(v: dict) -> str:
   """One line: claim, outcome, then each comparison's estimate, interval and
   minimum detectable effect (in the comparison's own units)."""
   parts = []
@@ -77,5 +77,5 @@ def format_verdict(v: Dict) -> str:
   return text + (f" [{v['note']}]" if v["note"] else "")
 
 
-def summary_counts(verdicts: List[Dict]) -> Dict[str, int]:
+def summary_counts(verdicts: list[dict]) -> dict[str, int]:
   return {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}

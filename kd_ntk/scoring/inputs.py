@@ -10,7 +10,7 @@ Targets, Y ∈ R^{n×C} on one subset (Harutyunyan et al., ICLR 2023):
 
 import math
 import os
-from typing import Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def ntk_subsets(
 
 def resolve_subsets(
   subsets,
-  num_examples: Optional[int],
+  num_examples: int | None,
   total: int,
   labels,
   num_classes: int,
@@ -160,7 +160,7 @@ def check_temperatures(temperatures: Sequence[float]) -> tuple[float, ...]:
 
 def target_matrices(
   *,
-  labels: Optional[np.ndarray],
+  labels: np.ndarray | None,
   logits: dict,
   temperatures: Sequence[float],
   random_label_draws: int,

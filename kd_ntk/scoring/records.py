@@ -15,7 +15,6 @@ which separates a target's structure from how soft it is (higher τ shrinks
 import csv
 import dataclasses
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -83,8 +82,8 @@ class Score:
   """
 
   target: str
-  checkpoint: Optional[int]
-  temperature: Optional[float]
+  checkpoint: int | None
+  temperature: float | None
   subset: int
   draw: int
   n: int
@@ -152,8 +151,8 @@ class Summary:
   """
 
   target: str
-  checkpoint: Optional[int]
-  temperature: Optional[float]
+  checkpoint: int | None
+  temperature: float | None
   asc: Interval
   asc_norm_matched: Interval
   target_norm: float
@@ -241,8 +240,8 @@ class Scores:
   def summary(
     self,
     target: str = "teacher",
-    checkpoint: Optional[int] = None,
-    temperature: Optional[float] = None,
+    checkpoint: int | None = None,
+    temperature: float | None = None,
   ) -> Summary:
     """The summary of one target, e.g. `summary("teacher", 10, 4.0)`."""
     for s in self.summaries:

@@ -12,7 +12,8 @@ with the ridge diagnostics of `kd_ntk.complexity.supervision_complexity`, and
 the mean with a 95% t-interval over subsets (`kd_ntk.scoring.records`).
 """
 
-from typing import Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ def score_gram(
   gram_NxN,
   *,
   labels=None,
-  logits: Optional[dict] = None,
+  logits: dict | None = None,
   temperatures: Sequence[float] = (1.0,),
   random_label_draws: int = 0,
   num_classes: int,
@@ -125,14 +126,14 @@ def score_teacher(
   targets: Any = None,
   labels=None,
   temperatures: Sequence[float] = (1.0,),
-  subsets: Union[int, Sequence[np.ndarray]] = 1,
-  num_examples: Optional[int] = None,
+  subsets: int | Sequence[np.ndarray] = 1,
+  num_examples: int | None = None,
   random_label_draws: int = 0,
-  checkpoints: Optional[Sequence[int]] = None,
+  checkpoints: Sequence[int] | None = None,
   seed: int = 0,
   centered: bool = False,
-  kernel: Union[str, Callable] = "empirical",
-  ntk_kwargs: Optional[dict] = None,
+  kernel: str | Callable = "empirical",
+  ntk_kwargs: dict | None = None,
   ridge: float = 1e-6,
   ridge_path=complexity.DEFAULT_RIDGE_PATH,
   solver: str = "cholesky",

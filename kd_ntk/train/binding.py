@@ -16,7 +16,7 @@ unusable, with the command that repairs it.
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any
 
 from kd_ntk import distributed
 from kd_ntk.train import checkpoint, integrity
@@ -25,7 +25,7 @@ from kd_ntk.train import workdir as wd
 BINDING_FILE = "teacher_fingerprint.json"
 
 
-def fingerprint(teacher_workdir: str) -> Dict[str, Any]:
+def fingerprint(teacher_workdir: str) -> dict[str, Any]:
   """The teacher's config and per-step digests, after verifying every step.
 
   Raises:
@@ -74,7 +74,7 @@ def _restored_digest(teacher_workdir: str, step: int) -> str:
   return integrity.content_digest(runs.restore_variables(teacher_workdir, step))
 
 
-def changes(stored: Dict[str, Any], current: Dict[str, Any]) -> str:
+def changes(stored: dict[str, Any], current: dict[str, Any]) -> str:
   """What differs between two fingerprints ("" when the teacher is unchanged)."""
   found = []
   old, new = stored.get("config", {}), current["config"]
@@ -95,7 +95,7 @@ def changes(stored: Dict[str, Any], current: Dict[str, Any]) -> str:
   return "; ".join(found)
 
 
-def check(student_workdir: str, teacher_workdir: str) -> Dict[str, Any]:
+def check(student_workdir: str, teacher_workdir: str) -> dict[str, Any]:
   """Verifies the teacher and, when the student already recorded one, that it is
   the same teacher. Reads only; returns the fingerprint for `record`.
 
@@ -126,7 +126,7 @@ def check(student_workdir: str, teacher_workdir: str) -> Dict[str, Any]:
   return current
 
 
-def record(student_workdir: str, fingerprint_: Dict[str, Any]) -> None:
+def record(student_workdir: str, fingerprint_: dict[str, Any]) -> None:
   """Writes the teacher's fingerprint into the student's workdir (once; process 0)."""
   path = os.path.join(student_workdir, BINDING_FILE)
   if os.path.exists(path) or not distributed.is_writer():

@@ -19,7 +19,6 @@ checksum records and dropped steps are written by process 0 alone.
 import atexit
 import os
 import weakref
-from typing import List, Optional, Tuple
 
 import jax
 import orbax.checkpoint as ocp
@@ -42,7 +41,7 @@ class VerifiedManager(ocp.CheckpointManager):
   def __init__(self, workdir: str, options: ocp.CheckpointManagerOptions):
     super().__init__(checkpoint_dir(workdir), options=options)
     self.workdir = os.path.abspath(workdir)
-    self._unrecorded: List[Tuple[int, Optional[str]]] = []
+    self._unrecorded: list[tuple[int, str | None]] = []
     self._closed = False
     _OPEN.add(self)
 
@@ -79,7 +78,7 @@ class VerifiedManager(ocp.CheckpointManager):
     super().close()
 
 
-def _content_of(save_args) -> Optional[str]:
+def _content_of(save_args) -> str | None:
   """The weights' content digest of a save's state (its inference variables)."""
   state = getattr(save_args, "item", None)
   if state is None:
@@ -127,7 +126,7 @@ def multiprocessing_options() -> ocp.options.MultiprocessingOptions:
   )
 
 
-def drop_unusable_steps(workdir: str) -> List[int]:
+def drop_unusable_steps(workdir: str) -> list[int]:
   """Finds the first step that is missing (steps run 0, 1, ..., last), fails
   its checksums (no record counts: integrity fails closed) or has no row in
   metrics.jsonl, and deletes every step from there on, with a warning.
@@ -170,7 +169,7 @@ def drop_unusable_steps(workdir: str) -> List[int]:
   return []
 
 
-def close_all(workdir: Optional[str] = None) -> None:
+def close_all(workdir: str | None = None) -> None:
   """Closes every manager still open (of `workdir`, or all): its pending save is
   finished and checksummed, and orbax's save thread ends (error exits)."""
   for mngr in list(_OPEN):
@@ -199,7 +198,7 @@ def restore(mngr: ocp.CheckpointManager, epoch: int, abstract_state):
   return mngr.restore(epoch, args=ocp.args.StandardRestore(abstract_state))
 
 
-def saved_epochs(workdir: str) -> List[int]:
+def saved_epochs(workdir: str) -> list[int]:
   """Sorted epochs with a finished checkpoint in `workdir` ([] if none)."""
   if not os.path.isdir(checkpoint_dir(workdir)):
     return []

@@ -1,18 +1,18 @@
 """One pass of a jitted step over an epoch's batches, with metric sums on device."""
 
-from typing import Callable, Dict, Iterator, Optional, Tuple
+from collections.abc import Callable, Iterator
 
 import jax
 import ml_collections
 
 from kd_ntk.data import sharded_train_batches
 
-Sums = Dict[str, jax.Array]
+Sums = dict[str, jax.Array]
 
 
 def epoch_batches(
   splits, config: ml_collections.ConfigDict, epoch: int, mesh
-) -> Iterator[Tuple[jax.Array, jax.Array]]:
+) -> Iterator[tuple[jax.Array, jax.Array]]:
   """The training batches of `epoch` in the order and augmentation of `config`
   (its seed, global batch size and augment block), split over `mesh`; each
   process reads and augments only its rows."""
@@ -28,14 +28,14 @@ def epoch_batches(
   )
 
 
-def add_sums(sums: Optional[Sums], step_metrics: Sums) -> Sums:
+def add_sums(sums: Sums | None, step_metrics: Sums) -> Sums:
   """Running sums of step metrics, kept on device (no host sync per step)."""
   if sums is None:
     return dict(step_metrics)
   return {k: sums[k] + step_metrics[k] for k in sums}
 
 
-def means(sums: Sums, steps: int) -> Dict[str, float]:
+def means(sums: Sums, steps: int) -> dict[str, float]:
   """Epoch means of summed step metrics (waits for the queued steps)."""
   return {k: float(v) / steps for k, v in jax.device_get(sums).items()}
 

@@ -10,7 +10,6 @@ batch; the sums come back replicated, the logits gathered to every process.
 """
 
 import functools
-from typing import Dict
 
 import jax
 import numpy as np
@@ -40,7 +39,7 @@ class Evaluator:
       functools.partial(steps.predict_step, model=model)
     )
 
-  def evaluate(self, variables, images, labels) -> Dict[str, float]:
+  def evaluate(self, variables, images, labels) -> dict[str, float]:
     """Mean cross-entropy and accuracy on a whole split: {"loss", "accuracy"}."""
     totals, rows = None, process_rows(self.mesh, self.batch_size)
     for batch in eval_batches(images, labels, self.batch_size, rows):
@@ -73,7 +72,7 @@ class Evaluator:
 
 def evaluate(
   model, variables, images, labels, batch_size: int, mesh
-) -> Dict[str, float]:
+) -> dict[str, float]:
   """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every call)."""
   return Evaluator(model, batch_size, mesh).evaluate(variables, images, labels)
 

@@ -21,7 +21,7 @@ tensorboardX is imported on first use, so `import kd_ntk.train` does not load it
 
 import os
 import time
-from typing import Dict, Mapping
+from collections.abc import Mapping
 
 FILE_VERSION = "brain.Event:2"
 
@@ -40,7 +40,7 @@ def masked_crc32c(data: bytes) -> int:
   return _masked(data)
 
 
-def scalar_values(row: Mapping[str, object]) -> Dict[str, float]:
+def scalar_values(row: Mapping[str, object]) -> dict[str, float]:
   """The numbers of a metrics row as TensorBoard scalars (None, strings, booleans
   and the step field "epoch" are left out; NaN and inf are kept)."""
   return {

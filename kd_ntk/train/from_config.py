@@ -7,7 +7,6 @@ never from a table of dataset names.
 """
 
 import dataclasses
-from typing import Optional, Tuple
 
 import ml_collections
 
@@ -23,7 +22,7 @@ class DataShape:
   """What a model needs to know of its data: the class count and one image's shape."""
 
   num_classes: int
-  input_shape: Tuple[int, ...]
+  input_shape: tuple[int, ...]
 
 
 def splits_from_config(config: ml_collections.ConfigDict, **split_options):
@@ -117,7 +116,7 @@ def data_shape_of(config: ml_collections.ConfigDict) -> DataShape:
     config.get("data_dir") or None,
     config.get("data_source") or None,
   )
-  classes: Optional[tuple] = tuple(config.get("classes") or ())
+  classes: tuple | None = tuple(config.get("classes") or ())
   return DataShape(
     len(classes) if classes else info.num_classes, tuple(info.image_shape)
   )

@@ -4,13 +4,13 @@ are written, and the chance-level warning every network (teacher or student) get
 
 import math
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 
-def non_finite_metrics(row: Dict[str, Any]) -> List[str]:
+def non_finite_metrics(row: dict[str, Any]) -> list[str]:
   """Names of the row's numeric entries that are NaN or ±Inf."""
   return sorted(
     k
@@ -35,7 +35,7 @@ def non_finite_leaves(tree) -> int:
 
 
 def check_finite_epoch(
-  row: Dict[str, Any],
+  row: dict[str, Any],
   state,
   epoch: int,
   label: str = "Training",
@@ -64,7 +64,7 @@ def check_finite_epoch(
 
 
 def warn_if_chance_level(
-  row: Dict[str, Any], num_classes: int, epoch: int, label: str, hint: str
+  row: dict[str, Any], num_classes: int, epoch: int, label: str, hint: str
 ) -> bool:
   """Warns (stderr) when test accuracy is at chance level (≤ 1.2/C) after epoch 2.
 

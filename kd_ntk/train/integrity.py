@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sys
-from typing import Dict, List, Optional
 
 INTEGRITY_DIR = "integrity"
 CHECKPOINTS_DIR = "checkpoints"
@@ -81,7 +80,7 @@ def start(workdir: str) -> None:
   os.makedirs(os.path.join(workdir, INTEGRITY_DIR), exist_ok=True)
 
 
-def saved_steps_on_disk(workdir: str) -> List[int]:
+def saved_steps_on_disk(workdir: str) -> list[int]:
   """Every numeric step folder under checkpoints/, finished or not, sorted."""
   root = os.path.join(workdir, CHECKPOINTS_DIR)
   if not os.path.isdir(root):
@@ -101,7 +100,7 @@ def file_sha256(path: str) -> str:
   return digest.hexdigest()
 
 
-def config_fingerprint(workdir: str) -> Optional[str]:
+def config_fingerprint(workdir: str) -> str | None:
   """SHA-256 of the run's config.json, canonicalised (None without one)."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
@@ -111,7 +110,7 @@ def config_fingerprint(workdir: str) -> Optional[str]:
   return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def step_files(workdir: str, step: int) -> Dict[str, List]:
+def step_files(workdir: str, step: int) -> dict[str, list]:
   """{path relative to the step folder: [size, sha256]} of every file of a step."""
   root = step_dir(workdir, step)
   files = {}
@@ -125,7 +124,7 @@ def step_files(workdir: str, step: int) -> Dict[str, List]:
   return files
 
 
-def digest(files: Dict[str, List]) -> str:
+def digest(files: dict[str, list]) -> str:
   """One SHA-256 over a step's file checksums (its identity for students)."""
   text = "\n".join(
     f"{k}:{size}:{sha}" for k, (size, sha) in sorted(files.items())
@@ -133,7 +132,7 @@ def digest(files: Dict[str, List]) -> str:
   return hashlib.sha256(text.encode()).hexdigest()
 
 
-def record(workdir: str, step: int, content: Optional[str] = None) -> None:
+def record(workdir: str, step: int, content: str | None = None) -> None:
   """Writes integrity/<step>.json for a finished save (atomically: tmp + rename).
 
   Args:
@@ -151,7 +150,7 @@ def record(workdir: str, step: int, content: Optional[str] = None) -> None:
   wd.write_json_atomic(_record_path(workdir, step), entry)
 
 
-def read_record(workdir: str, step: int) -> Optional[Dict]:
+def read_record(workdir: str, step: int) -> dict | None:
   path = _record_path(workdir, step)
   if not os.path.exists(path):
     return None
@@ -184,7 +183,7 @@ def _well_formed(entry) -> bool:
   )
 
 
-def problem(workdir: str, step: int) -> Optional[str]:
+def problem(workdir: str, step: int) -> str | None:
   """None when step `step` matches its record, else what is wrong (a few words).
 
   Fails closed: no integrity/ folder, no record, a damaged record or a file
@@ -219,7 +218,7 @@ def problem(workdir: str, step: int) -> Optional[str]:
   return None
 
 
-def _relative_files(root: str) -> List[str]:
+def _relative_files(root: str) -> list[str]:
   return [
     os.path.relpath(os.path.join(folder, name), root)
     for folder, _, names in os.walk(root)

@@ -25,10 +25,10 @@ import os
 import socket
 import sys
 import time
-from typing import Dict, Iterator, Optional
+from collections.abc import Iterator
 
 LOCK_FILE = "run.lock"
-_HELD: Dict[str, int] = {}  # realpath of a workdir -> fd of its lock file.
+_HELD: dict[str, int] = {}  # realpath of a workdir -> fd of its lock file.
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS)
 
 
@@ -44,7 +44,7 @@ def lock_path(workdir: str) -> str:
   return os.path.join(workdir, LOCK_FILE)
 
 
-def _read_owner(fd: int) -> Optional[dict]:
+def _read_owner(fd: int) -> dict | None:
   try:
     os.lseek(fd, 0, os.SEEK_SET)
     text = os.read(fd, 4096).decode()
@@ -66,7 +66,7 @@ def _alive(pid) -> bool:
   return True
 
 
-def _describe(owner: Optional[dict]) -> str:
+def _describe(owner: dict | None) -> str:
   if not owner:
     return "another process"
   started = owner.get("started")
@@ -78,7 +78,7 @@ def _describe(owner: Optional[dict]) -> str:
   return f"process {owner.get('pid')} on host {owner.get('host')}{when}"
 
 
-def _busy(workdir: str, owner: Optional[dict]) -> WorkdirBusy:
+def _busy(workdir: str, owner: dict | None) -> WorkdirBusy:
   return WorkdirBusy(
     f"{workdir} is in use by {_describe(owner)} (lock {lock_path(workdir)}); "
     "wait for that run to finish or stop it, or use another --workdir."
@@ -96,7 +96,7 @@ def _write_owner(fd: int) -> None:
   os.write(fd, (json.dumps(owner) + "\n").encode())
 
 
-def _stale_note(workdir: str, owner: Optional[dict]) -> None:
+def _stale_note(workdir: str, owner: dict | None) -> None:
   if owner and owner.get("pid") != os.getpid():
     print(
       f"WARNING: {workdir}: taking over the stale lock of {_describe(owner)} "

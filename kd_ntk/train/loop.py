@@ -7,7 +7,7 @@ checkpoint; a finished run is not trained again (`kd_ntk.train.runner`).
 
 import functools
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import jax
 import ml_collections
@@ -35,11 +35,11 @@ from kd_ntk.train.steps import train_step
 
 def label_row(
   epoch: int,
-  test: Dict[str, float],
+  test: dict[str, float],
   seconds: float,
-  means: Optional[Dict[str, float]] = None,
-  learning_rate: Optional[float] = None,
-) -> Dict[str, Any]:
+  means: dict[str, float] | None = None,
+  learning_rate: float | None = None,
+) -> dict[str, Any]:
   """A teacher's metrics row: test loss/accuracy, seconds and, after epoch 0, the
   epoch means of the train loss/accuracy and the last step's learning rate."""
   row = {
@@ -79,7 +79,7 @@ class LabelTraining:
       donate_argnums=0,
     )
 
-  def _test(self, state) -> Dict[str, float]:
+  def _test(self, state) -> dict[str, float]:
     return self.evaluator.evaluate(
       state.variables(), self.splits.test_images, self.splits.test_labels
     )
@@ -118,7 +118,7 @@ class LabelTraining:
 
 def run(
   config: ml_collections.ConfigDict, workdir: str
-) -> List[Dict[str, Any]]:
+) -> list[dict[str, Any]]:
   """Trains `config.model` on labels for `config.epochs` epochs.
 
   Writes to `workdir`: config.json (with the data's num_classes and

@@ -17,7 +17,8 @@ files (config.json, metrics rows, events, diverged.json) are written by process
 """
 
 import os
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 import jax
 
@@ -59,11 +60,11 @@ class Recorder:
     self._mngr = checkpoint.manager(self.workdir)
     return resumed
 
-  def latest_epoch(self) -> Optional[int]:
+  def latest_epoch(self) -> int | None:
     """The latest saved checkpoint epoch (None before the first save)."""
     return self._mngr.latest_step()
 
-  def start(self, init: Callable[[], Any], mesh, epoch: Optional[int]):
+  def start(self, init: Callable[[], Any], mesh, epoch: int | None):
     """The state at checkpoint `epoch` (None: a fresh `init()`), replicated on `mesh`.
 
     Checkpoints and metric rows after `epoch` (all of them when None) are
@@ -79,7 +80,7 @@ class Recorder:
     abstract = checkpoint.abstract_replicated(jax.eval_shape(init), mesh)
     return checkpoint.restore(self._mngr, epoch, abstract)
 
-  def record(self, epoch: int, state, row: Dict[str, Any]) -> None:
+  def record(self, epoch: int, state, row: dict[str, Any]) -> None:
     """Appends the epoch's metrics row and its TensorBoard scalars (step = epoch),
     then saves its checkpoint."""
     if self.writes:
@@ -87,12 +88,12 @@ class Recorder:
       self._events.scalars(epoch, scalar_values(row))
     checkpoint.save(self._mngr, epoch, state)
 
-  def mark_diverged(self, record: Dict[str, Any]) -> None:
+  def mark_diverged(self, record: dict[str, Any]) -> None:
     """Writes diverged.json (for report tooling) describing a diverged epoch."""
     if self.writes:
       wd.write_json_atomic(os.path.join(self.workdir, DIVERGED_FILE), record)
 
-  def rows(self) -> List[Dict[str, Any]]:
+  def rows(self) -> list[dict[str, Any]]:
     """Every metrics row written so far (by process 0, once all processes are here)."""
     distributed.barrier(f"rows {os.path.abspath(self.workdir)}")
     return wd.read_metrics(self.workdir)

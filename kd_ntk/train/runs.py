@@ -10,7 +10,7 @@ the run's own config.json (`kd_ntk.train.from_config.data_shape_of`).
 
 import collections
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +26,8 @@ saved_epochs = checkpoint.saved_epochs
 
 
 def load_run(
-  workdir: str, num_classes: Optional[int] = None
-) -> Tuple[ml_collections.ConfigDict, Any]:
+  workdir: str, num_classes: int | None = None
+) -> tuple[ml_collections.ConfigDict, Any]:
   """The config and (un-initialised) flax model of the run in `workdir`.
 
   Args:
@@ -64,7 +64,7 @@ class RunReader:
     self,
     workdir: str,
     mesh=None,
-    num_classes: Optional[int] = None,
+    num_classes: int | None = None,
     input_shape=None,
     keep: int = 8,
   ):
@@ -76,11 +76,11 @@ class RunReader:
     self.mesh = mesh or data_mesh()
     self.keep = keep
     self._abstract = None
-    self._restored: "collections.OrderedDict[int, Dict[str, Any]]" = (
+    self._restored: "collections.OrderedDict[int, dict[str, Any]]" = (
       collections.OrderedDict()
     )
 
-  def abstract_variables(self) -> Dict[str, Any]:
+  def abstract_variables(self) -> dict[str, Any]:
     """ShapeDtypeStructs (replicated on the mesh) of the inference variables,
     from `jax.eval_shape` of the model's init: nothing is initialised."""
     if self._abstract is None:
@@ -97,7 +97,7 @@ class RunReader:
       self._abstract = checkpoint.abstract_replicated(wanted, self.mesh)
     return self._abstract
 
-  def variables(self, epoch: int) -> Dict[str, Any]:
+  def variables(self, epoch: int) -> dict[str, Any]:
     """The flax variables {"params", "batch_stats"?} of checkpoint `epoch`.
 
     Returns:
@@ -141,8 +141,8 @@ def restore_variables(
   epoch: int,
   input_shape=None,
   mesh=None,
-  num_classes: Optional[int] = None,
-) -> Dict[str, Any]:
+  num_classes: int | None = None,
+) -> dict[str, Any]:
   """The inference variables of checkpoint `epoch` of a run, read once (no cache).
 
   Args:
@@ -159,7 +159,7 @@ def restore_variables(
 
 def final_epoch(workdir: str) -> int:
   """The last saved epoch of a run (raises if it saved none)."""
-  epochs: List[int] = saved_epochs(workdir)
+  epochs: list[int] = saved_epochs(workdir)
   if not epochs:
     raise FileNotFoundError(f"{workdir} holds no checkpoints.")
   return epochs[-1]

@@ -5,7 +5,8 @@ is exactly what orbax saves, and the same step function serves any checkpoint.
 """
 
 import functools
-from typing import Any, Callable, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import flax
 import jax
@@ -104,7 +105,7 @@ def create_state(
 
 def initial_state(
   model, tx: optax.GradientTransformation, seed: int, input_shape
-) -> Tuple[Callable[[], TrainState], jax.Array]:
+) -> tuple[Callable[[], TrainState], jax.Array]:
   """(init function, training key): `PRNGKey(seed)` split into the key that
   initialises the network and the key the training steps fold with the step."""
   init_rng, train_rng = jax.random.split(jax.random.PRNGKey(seed))

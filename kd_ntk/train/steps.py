@@ -5,7 +5,7 @@
 logits, so both share BatchNorm handling, dropout keys and metrics.
 """
 
-from typing import Callable, Dict, Tuple
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +13,7 @@ import optax
 
 from kd_ntk.train.state import TrainState
 
-LossOfLogits = Callable[[jax.Array], Tuple[jax.Array, Dict[str, jax.Array]]]
+LossOfLogits = Callable[[jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
 
 
 def cross_entropy(

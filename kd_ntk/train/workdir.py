@@ -14,7 +14,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import ml_collections
 
@@ -27,7 +28,7 @@ DATA_FILE = "data.json"
 PATH_FIELDS = ("data_dir",)  # Besides every field whose name ends in "workdir".
 
 
-def config_to_dict(config: ml_collections.ConfigDict) -> Dict[str, Any]:
+def config_to_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """A JSON-safe dict of the config (tuples become lists)."""
   return json.loads(config.to_json_best_effort())
 
@@ -110,7 +111,7 @@ def _normalised(value: Any, name: str = "") -> Any:
   return value
 
 
-def config_differences(existing: Dict, wanted: Dict) -> List[str]:
+def config_differences(existing: dict, wanted: dict) -> list[str]:
   """Top-level fields in which two config dicts differ; path fields are equal
   when equal as written or as real paths."""
   return sorted(
@@ -121,7 +122,7 @@ def config_differences(existing: Dict, wanted: Dict) -> List[str]:
   )
 
 
-def write_json_atomic(path: str, value: Any, indent: Optional[int] = 1) -> None:
+def write_json_atomic(path: str, value: Any, indent: int | None = 1) -> None:
   """Writes `value` as JSON to `path` through a temporary file, fsync and rename.
 
   On any error (a full disk: ENOSPC) the temporary file is removed and `path`
@@ -142,7 +143,7 @@ def write_json_atomic(path: str, value: Any, indent: Optional[int] = 1) -> None:
     raise
 
 
-def data_location(config) -> Optional[Dict[str, str]]:
+def data_location(config) -> dict[str, str] | None:
   """{"dataset", "source", "location"}: where a run config reads its data (None
   for configs without a dataset). Reads no data."""
   if not config.get("dataset"):
@@ -156,7 +157,7 @@ def data_location(config) -> Optional[Dict[str, str]]:
   )
 
 
-def recorded_data(workdir: str) -> Optional[Dict[str, str]]:
+def recorded_data(workdir: str) -> dict[str, str] | None:
   """The data location a run recorded (None for runs that recorded none)."""
   path = os.path.join(workdir, DATA_FILE)
   if not os.path.isfile(path):
@@ -186,7 +187,7 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(_read_json(path))
 
 
-def _read_json(path: str) -> Dict[str, Any]:
+def _read_json(path: str) -> dict[str, Any]:
   """A run's config.json, or a one-line error naming it."""
   try:
     with open(path) as fh:
@@ -258,7 +259,7 @@ def _parse_rows(path: str):
   return rows, None
 
 
-def read_metrics(workdir: str, repair: bool = False) -> List[Dict[str, Any]]:
+def read_metrics(workdir: str, repair: bool = False) -> list[dict[str, Any]]:
   """All rows of metrics.jsonl ([] when absent), one per epoch in epoch order
   (of duplicate rows, left by two runs at once before the lock, the last).
 
@@ -279,7 +280,7 @@ def read_metrics(workdir: str, repair: bool = False) -> List[Dict[str, Any]]:
   return one_row_per_epoch(rows)
 
 
-def one_row_per_epoch(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def one_row_per_epoch(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
   """The last row of each epoch, in epoch order."""
   by_epoch = {r["epoch"]: r for r in rows}
   return [by_epoch[e] for e in sorted(by_epoch)]
@@ -311,12 +312,12 @@ def truncate_metrics(workdir: str, last_epoch: int) -> None:
   write_rows(path, kept, mode="w")
 
 
-def append_metrics(workdir: str, row: Dict[str, Any]) -> None:
+def append_metrics(workdir: str, row: dict[str, Any]) -> None:
   write_rows(os.path.join(workdir, METRICS_FILE), [row], mode="a")
 
 
 def write_rows(
-  path: str, rows: Iterable[Dict[str, Any]], mode: str = "w"
+  path: str, rows: Iterable[dict[str, Any]], mode: str = "w"
 ) -> None:
   with open(path, mode) as fh:
     for row in rows:
@@ -337,7 +338,7 @@ class Progress:
     )
     self.start = time.time()
 
-  def epoch_done(self, epoch: int, fields: Dict[str, Any]) -> None:
+  def epoch_done(self, epoch: int, fields: dict[str, Any]) -> None:
     elapsed = time.time() - self.start
     done = epoch - self.first + 1
     eta = elapsed / done * (self.last - epoch)
