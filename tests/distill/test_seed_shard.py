@@ -13,10 +13,10 @@ import os
 import jax
 import numpy as np
 import pytest
+from multihost.seed_shard_worker import SEEDS, STEPS, problem
 
 from kd_ntk import local_processes as harness
 from kd_ntk.distill import seed_batch, seed_shard
-from multihost.seed_shard_worker import SEEDS, STEPS, problem
 
 WORKER = os.path.join(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
