@@ -3,11 +3,11 @@
   python experiments/benchmarks/bench_seed_batch.py                 # widths 2, 4, 8; S = 2, 4, 8
   python experiments/benchmarks/bench_seed_batch.py --widths=2 --seeds=2,16 --repeats=3
 
-The quick reproduction's students (the CNN family at width w) on batches of
-128 random 28x28 images, with the quick teacher's architecture (cnn_tiny,
-channels (16, 32), hidden 64, randomly initialised: the cost does not depend
-on its weights) teaching at τ=4, or on labels (--modes). The per-seed form
-is the jitted `distill_step` (`train_step`) called S times; the batched form
+The quick reproduction's students (the CNN family at width w, seed_cases.py)
+on batches of 128 random 28x28 images, with the quick teacher's architecture
+(cnn_tiny, randomly initialised) teaching at τ=4, or on labels (--modes). The
+per-seed form is the jitted `distill_step` (`train_step`) called S times; the
+batched form
 is `kd_ntk.distill.seed_batch.batched_step` on the stacked states
 (`seed_batch.measure`: best of --repeats, each form compiled first).
 One JSON line per (width, mode, S): both times, batched/single throughput,
@@ -15,23 +15,15 @@ the form that was faster, the load average and the machine
 (bench_machine.machine_fields).
 """
 
-import functools
 import json
 import os
 
 import bench_machine
 import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
+import seed_cases
 from absl import app, flags
 
-from kd_ntk.grid import records
 from kd_ntk.distill import seed_batch
-from kd_ntk.distill.steps import distill_step, scalar
-from kd_ntk.models import get_model
-from kd_ntk.train.state import create_state
-from kd_ntk.train.steps import train_step
 
 _WIDTHS = flags.DEFINE_list("widths", ["2", "4", "8"], "CNN student widths.")
 _SEEDS = flags.DEFINE_list("seeds", ["2", "4", "8"], "Seed counts S.")
@@ -40,47 +32,14 @@ _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per form (best).")
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Examples per step and seed.")
 
 
-def _case(width: int, mode: str, count: int):
-  preset, kwargs = records.Student(f"cnn-w{width}", "cnn", width).model()
-  model = get_model(preset, 10, **kwargs)
-  tx = optax.sgd(0.05, momentum=0.9)
-  states = [
-    create_state(model, tx, jax.random.PRNGKey(s), (28, 28, 1))
-    for s in range(count)
-  ]
-  rng = np.random.default_rng(0)
-  batches = [
-    (
-      jnp.asarray(rng.normal(size=(_BATCH.value, 28, 28, 1)), jnp.float32),
-      jnp.asarray(rng.integers(0, 10, _BATCH.value), jnp.int32),
-      jax.random.PRNGKey(100 + s),
-    )
-    for s in range(count)
-  ]
-  if mode == "labels":
-    return (
-      functools.partial(train_step, model=model, tx=tx),
-      states,
-      batches,
-      (),
-    )
-  teacher = get_model("cnn_tiny", 10, channels=(16, 32), hidden=64)
-  variables = teacher.init(
-    jax.random.PRNGKey(7), jnp.zeros((1, 28, 28, 1)), train=False
-  )
-  step = functools.partial(
-    distill_step, model=model, teacher_model=teacher, tx=tx
-  )
-  shared = ((variables,), np.ones(1, np.float32), scalar(4.0), scalar(0.0))
-  return step, states, batches, shared
-
-
 def main(argv):
   del argv
   for width in (int(w) for w in _WIDTHS.value):
     for mode in _MODES.value:
       for count in (int(s) for s in _SEEDS.value):
-        step, states, batches, shared = _case(width, mode, count)
+        step, states, batches, shared = seed_cases.case(
+          width=width, mode=mode, count=count, batch=_BATCH.value
+        )
         out = seed_batch.measure(
           jax.jit(step),
           seed_batch.batched_step(step, shared_args=len(shared)),
