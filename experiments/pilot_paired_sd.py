@@ -65,7 +65,12 @@ def main(argv):
     for seed in seeds:
       for mode, method in arms.items():
         c = student_config(
-          run, config.teacher, teacher_dir, student, method, seed
+          run,
+          config.teacher,
+          teacher_dir=teacher_dir,
+          student=student,
+          method=method,
+          seed=seed,
         )
         workdir = os.path.join(_WORKDIR.value, schedule, mode, f"seed{seed}")
         rows = distill_loop.run(c, workdir, shared)

@@ -11,11 +11,14 @@ student grid over K processes sharing the workdir (one GPU, several machines):
   python experiments/reproduce.py ...                       # analysis and report
 """
 
+import re
+
 from absl import flags
 from ml_collections import config_flags
 
 from kd_ntk import cli, distributed
 from kd_ntk.experiment import reproduce
+from kd_ntk.experiment.reproduction_plan import Part
 from kd_ntk.science.verdicts import format_verdict
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -32,11 +35,29 @@ _PART = flags.DEFINE_string(
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def part_from_flag(value: str) -> Part:
+  """The --part flag as a record: all | teachers | students:I/K."""
+  if value in ("all", "teachers"):
+    return Part(value)
+  match = re.fullmatch(r"students:(\d+)/(\d+)", value)
+  if not match:
+    raise ValueError(
+      f"--part must be 'all', 'teachers' or 'students:I/K' (0 <= I < K); "
+      f"got {value!r}."
+    )
+  return Part("students", (int(match[1]), int(match[2])))
+
+
 def main(argv):
   del argv
-  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
+  # Multi-process runs: see kd_ntk/distributed.py.
+  distributed.initialize_from_flags()
   summary = cli.run_or_exit(
-    reproduce.run, _CONFIG.value, _WORKDIR.value, part=_PART.value
+    lambda config, workdir: reproduce.run(
+      config, workdir, part=part_from_flag(_PART.value)
+    ),
+    _CONFIG.value,
+    _WORKDIR.value,
   )
   if _PART.value != "all":
     print(f"[reproduce] part {_PART.value} done in {summary['seconds']:.0f}s")

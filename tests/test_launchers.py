@@ -106,6 +106,7 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
   every per-seed row, the subsets' complexity rows and a verdict per claim.
   (The only end-to-end run of the tiny reproduction in the suite.)"""
   from kd_ntk.experiment import reproduce
+  from kd_ntk.experiment.reproduction_plan import Part
   from kd_ntk.science import stats
   from kd_ntk.grid.layout import Layout
   from kd_ntk.configs import reproduce as reproduce_config
@@ -114,9 +115,9 @@ def test_reproduce_in_parts_then_the_report(tmp_path):
   # is tests/bad_inputs' subject).
   config = reproduce_config.get_config("tiny")
   with pytest.raises(ValueError, match="--part=teachers first"):
-    reproduce.run(config, str(tmp_path), part="students:0/2")
+    reproduce.run(config, str(tmp_path), part=Part("students", (0, 2)))
   with pytest.raises(ValueError, match="students:I/K"):
-    reproduce.run(config, str(tmp_path), part="students:2/2")
+    reproduce.run(config, str(tmp_path), part=Part("students", (2, 2)))
   args = ("--config=kd_ntk/configs/reproduce.py:tiny", f"--workdir={tmp_path}")
   _ok(run_script("reproduce.py", *args, "--part=teachers"))
   for part in ("students:0/2", "students:1/2"):

@@ -94,7 +94,12 @@ def _estimate(config, root: str) -> None:
       run.epochs = epochs
       t = teacher_cfg(3)
       return student_runs.student_config(
-        run, t, layout.teacher(), student, online, 0
+        run,
+        t,
+        teacher_dir=layout.teacher(),
+        student=student,
+        method=online,
+        seed=0,
       )
 
     cost = _cost(distill_loop.run, student_cfg, root, f"student {student.slug}")

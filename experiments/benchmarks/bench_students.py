@@ -185,17 +185,18 @@ def _regime(eval_every: int = 1):
 def _cell_grid(root, cell, config, seeds, one_process):
   """The reproduction's run_grid for one cell's seeds under `root`."""
   width, mode = cell
+  student = records.Student(f"cnn-w{width}", "cnn", width)
+  grid = [
+    student_runs.GridRun("main", config.teacher, student, METHODS[mode], seed)
+    for seed in seeds
+  ]
+  settings = student_runs.GridSettings(
+    layout=Layout(root),
+    students_run=config.students_run,
+    gamma=config.claims.gamma,
+  )
   return student_runs.run_grid(
-    "main",
-    Layout(root),
-    config.students_run,
-    config.teacher,
-    [records.Student(f"cnn-w{width}", "cnn", width)],
-    [METHODS[mode]],
-    seeds,
-    config.claims.gamma,
-    student_runs.Progress(len(seeds)),
-    one_process=one_process,
+    grid, settings, student_runs.Progress(len(seeds)), one_process=one_process
   )
 
 

@@ -61,6 +61,7 @@ json.dump(res, open(f"{OUT}/precision_check.json", "w"), indent=1)
 
 from kd_ntk.configs import reproduce as rc
 from kd_ntk.experiment import reproduce, student_runs
+from kd_ntk.experiment.reproduction_plan import plan_of
 from kd_ntk.grid import records
 from kd_ntk.grid.layout import Layout
 from kd_ntk.train import loop as train_loop
@@ -69,16 +70,15 @@ from kd_ntk.distill import loop as distill_loop
 config = rc.get_config("")
 layout = Layout("/tmp/runs/cx")
 train_loop.run(config.teacher, layout.teacher())
-recs = reproduce.validate(config)
-smallest = reproduce.analysis_student(recs["students"], config)
+smallest = plan_of(config).analysis_student
 labels = records.TeachingMethod("labels", "none")
 cfg = student_runs.student_config(
   config.students_run,
   config.teacher,
-  layout.teacher(),
-  smallest,
-  labels,
-  config.seeds[0],
+  teacher_dir=layout.teacher(),
+  student=smallest,
+  method=labels,
+  seed=config.seeds[0],
 )
 sdir = layout.student_run("main", smallest, labels, config.seeds[0])
 distill_loop.run(cfg, sdir)

@@ -32,6 +32,20 @@ def split_top_level(text: str) -> list[str]:
   return parts + [current]
 
 
+def _value(text: str) -> object:
+  """A Python literal; "(a,b)" of bare names as the tuple ("a", "b"); else the
+  text itself. The one place an argument's text becomes a value."""
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    pass
+  inner = text[1:-1] if text[:1] + text[-1:] == "()" else None
+  names = [n.strip() for n in (inner or "").split(",") if n.strip()]
+  if names and all(_DOTTED_NAME.match(n) for n in names):
+    return tuple(names)
+  return text
+
+
 def parse_arg(arg: str) -> tuple[set[str], dict[str, object]]:
   """Splits "quick,epochs=3,classes=(0,6)" into ({"quick"}, {"epochs": 3,
   "classes": (0, 6)})."""
@@ -44,10 +58,7 @@ def parse_arg(arg: str) -> tuple[set[str], dict[str, object]]:
           f"Malformed override {part!r}: write key=value with a (dotted) "
           "field name and a value, e.g. optimizer.learning_rate=0.02."
         )
-      try:
-        overrides[key.strip()] = ast.literal_eval(value.strip())
-      except (ValueError, SyntaxError):
-        overrides[key.strip()] = value.strip()
+      overrides[key.strip()] = _value(value.strip())
     elif not _DOTTED_NAME.match(part):
       raise ConfigError(
         f"Malformed config argument {part!r}: expected variant names and "

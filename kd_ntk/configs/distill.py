@@ -21,21 +21,10 @@ lenet5 (the LeNet-5 student). Overrides: `key=value`, dotted for blocks.
 
 import ml_collections
 
-from kd_ntk.configs import common
+from kd_ntk.configs import common, fields
 from kd_ntk.configs import teacher as teacher_config
 
-MODE_VARIANTS = {
-  "none",
-  "offline",
-  "early",
-  "online",
-  "online_blend",
-  "online_switch",
-  "anchors",
-  "progressive",
-  "temperature_curriculum",
-  "lockstep",
-}
+MODE_VARIANTS = set(fields.DISTILL_MODES) | set(fields.MODE_PRESETS)
 VARIANTS = MODE_VARIANTS | {"quick", "tiny", "lenet5"}
 
 
@@ -127,37 +116,17 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
   mode = next(iter(modes), "online")
   d = config.distill
-  if mode in ("none", "offline", "early", "online", "anchors"):
+  if mode in fields.MODE_PRESETS:
+    d.mode, changes = fields.MODE_PRESETS[mode]
+    d.update(changes(d))
+  else:
     d.mode = mode
-  elif mode in ("online_blend", "online_switch"):
-    d.mode, d.granularity = "online", "step_" + mode.split("_")[1]
-  elif mode == "progressive":
-    # Two-checkpoint progressive distillation: an early checkpoint for the first
-    # half of training, then the final one (−1); () switches half-way.
-    d.mode = "anchors"
-    d.anchor_epochs = (d.early_epoch, -1)
-    d.anchor_switch_epochs = ()
-  elif mode == "temperature_curriculum":
-    d.mode = "offline"
-    d.temperature_schedule = "linear"
-    d.temperature_start, d.temperature = 8.0, 1.0
-  elif mode == "lockstep":
-    d.mode = "lockstep"
-    # The teacher's own config, trained on labels beside the student; its data and
-    # epochs must equal the student's. Its workdir is <student workdir>/teacher.
+  if mode == "lockstep":
+    # The teacher's own config, trained on labels beside the student; its data
+    # and epochs must equal the student's. Its workdir is <student
+    # workdir>/teacher. Each field follows overrides of the student's field.
     teacher_arg = ",".join(v for v in ("quick", "tiny") if v in variants)
     d.teacher = teacher_config.get_config(teacher_arg)
-    for key in (
-      "dataset",
-      "data_dir",
-      "data_source",
-      "train_subset",
-      "subset_seed",
-      "test_subset",
-      "classes",
-      "epochs",
-    ):
-      d.teacher[key] = config.get_ref(
-        key
-      )  # Follows overrides of the student's field.
+    for key in fields.DATA_FIELDS + ("epochs",):
+      d.teacher[key] = config.get_ref(key)
   return common.apply_overrides(config, overrides)

@@ -1,17 +1,15 @@
-"""Checks of a run's inputs beyond single values: numbers anywhere in a config
-(non-finite), the data copy a run reads (its data.json), and NTK subset sizes
-against the teacher's training data. Used by `kd_ntk.configs.validation`;
-like it, they read small files only and write nothing.
+"""Checks of a config beyond single values: numbers anywhere in it
+(non-finite), and NTK subset sizes against the teacher's training data,
+from the known sizes of the datasets. Pure functions of configs, like
+`kd_ntk.configs.validation`; the checks of the data copy a run reads live in
+`kd_ntk.train.preflight`.
 """
 
 import math
-import os
-from typing import List, Optional, Tuple
 
 import ml_collections
 
 from kd_ntk.configs.common import ConfigError
-from kd_ntk.train import workdir as wd
 
 # (training examples, test examples, classes) of balanced datasets, to check
 # subset sizes and class selections without loading the data.
@@ -27,7 +25,7 @@ def _is_number(value) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def non_finite_fields(value, prefix: str = "") -> List[str]:
+def non_finite_fields(value, prefix: str = "") -> list[str]:
   """ "name=value must be a finite number" for every NaN or ±Inf anywhere in a
   config (1e999 parses as inf: it would be stored as Infinity and diverge)."""
   if isinstance(value, ml_collections.ConfigDict):
@@ -47,7 +45,7 @@ def non_finite_fields(value, prefix: str = "") -> List[str]:
   return found
 
 
-def merge_non_finite(items: List[str], config, prefix: str = "") -> List[str]:
+def merge_non_finite(items: list[str], config, prefix: str = "") -> list[str]:
   """`items` plus the non-finite fields no item already names."""
   named = {i.split("=", 1)[0] for i in items}
   return items + [
@@ -61,39 +59,7 @@ def describe_data(record) -> str:
   return f"{record.get('location')} ({record.get('source')})"
 
 
-def check_data_location(
-  config: ml_collections.ConfigDict, workdir: str
-) -> None:
-  """Raises unless the data this config reads is the copy its workdir (on a
-  resume) and its stored teacher were trained on (their data.json)."""
-  mine = wd.data_location(config)
-  if mine is None:
-    return
-  earlier = wd.recorded_data(workdir) if os.path.isdir(workdir) else None
-  if earlier and earlier.get("location") != mine["location"]:
-    raise ConfigError(
-      f"{workdir} was trained on the data in {describe_data(earlier)}; "
-      f"this command reads {describe_data(mine)}. Pass "
-      f"--data_dir={earlier.get('location')} to resume it, or use a new "
-      "--workdir."
-    )
-  distill = config.get("distill")
-  teacher_dir = distill.get("teacher_workdir") if distill else ""
-  if not teacher_dir or distill.get("mode") in ("none", "lockstep"):
-    return
-  if not os.path.isdir(teacher_dir):
-    return  # The plan names a missing teacher.
-  theirs = wd.recorded_data(teacher_dir)
-  if theirs and theirs.get("location") != mine["location"]:
-    raise ConfigError(
-      f"The teacher {teacher_dir} was trained on the data in "
-      f"{describe_data(theirs)}; this student would read "
-      f"{describe_data(mine)}. Pass "
-      f"--data_dir={theirs.get('location')} (the teacher's copy)."
-    )
-
-
-def _pool(teacher) -> Tuple[Optional[int], Optional[int]]:
+def _pool(teacher) -> tuple[int | None, int | None]:
   """(classes, training examples) a teacher config trains on (None: unknown)."""
   sizes = KNOWN_SIZES.get(teacher.get("dataset"))
   classes = tuple(teacher.get("classes") or ())

@@ -1,44 +1,29 @@
-"""Whole-config checks that run before a workdir is touched or data is loaded.
+"""Checks of a config's own fields: pure functions of the config, no files,
+no devices, no models.
 
-`check_training_config` (teacher and student runs), `check_complexity_config`
-and `check_reproduce_config` collect every problem of a config and raise one
-`ConfigError` (a ValueError) listing them, e.g.
+Each `*_problems` function collects every problem as a phrase, e.g.
 
-  config: epochs=0 must be an integer >= 1; optimizer.momentum=5 must lie in [0, 1).
+  epochs=0 must be an integer >= 1; optimizer.momentum=5 must lie in [0, 1)
 
-So a refused command leaves its workdir exactly as it was, and the corrected
+and the run layer joins them into one `ConfigError` before anything is read
+or written (`kd_ntk.train.preflight` for teacher and student runs,
+`kd_ntk.experiment.preflight` for complexity runs and the reproduction, which
+add the checks that need the filesystem, the devices or the model). So a
+refused command leaves its workdir exactly as it was, and the corrected
 command simply runs.
 """
 
 import math
-import os
-from typing import Iterable, List, Optional, Tuple
 
-import jax
 import ml_collections
 
+from kd_ntk.configs import fields
 from kd_ntk.configs.common import ConfigError
-from kd_ntk.configs.run_inputs import (
-  KNOWN_SIZES,
-  merge_non_finite,
-  describe_data,
-  check_data_location,
-  check_examples_fit,
-)
-from kd_ntk.train import workdir as wd
+from kd_ntk.configs.run_inputs import KNOWN_SIZES, merge_non_finite
 
 SCHEDULES = ("cosine", "step", "constant")
 SOLVERS = ("cholesky", "eigh")
 NTK_METHODS = ("auto", "jacobian", "structured", "ntvp")
-# Fields that select a run's training examples (a student or a complexity
-# student must match its teacher in all of them).
-DATA_FIELDS = (
-  "dataset",
-  "data_source",
-  "train_subset",
-  "subset_seed",
-  "classes",
-)
 
 
 class _Problems:
@@ -101,10 +86,6 @@ def _is_number(value) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _device_count() -> int:
-  return jax.device_count()
-
-
 def _data_checks(config, problems: _Problems) -> None:
   """Subsets non-negative (0 = all) and no larger than the data; a valid class selection."""
   problems.integer(config, "subset_seed", 0)
@@ -164,43 +145,14 @@ def _optimizer_checks(opt, problems: _Problems) -> None:
       )
 
 
-def _model_checks(
-  config, problems: _Problems, num_classes: Optional[int]
-) -> None:
-  from kd_ntk.models import get_model  # Lazy: keeps config parsing light.
-
-  kwargs = config.get("model_kwargs") or {}
-  if isinstance(kwargs, ml_collections.ConfigDict):
-    kwargs = kwargs.to_dict()
-  for key, value in kwargs.items():
-    values = value if isinstance(value, (tuple, list)) else (value,)
-    if key == "dropout":
-      if not all(_is_number(v) and 0 <= v < 1 for v in values):
-        problems.add(f"model_kwargs.{key}", value, "must lie in [0, 1)")
-    elif any(_is_number(v) and not v > 0 for v in values):
-      problems.add(f"model_kwargs.{key}", value, "must be positive")
-  try:
-    get_model(
-      config.get("model"),
-      num_classes or 10,
-      **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()},
-    )
-  except (ValueError, TypeError) as err:
-    problems.items.append(f"{problems.prefix}{err}".rstrip("."))
-
-
 def training_problems(
   config: ml_collections.ConfigDict, prefix: str = ""
-) -> List[str]:
-  """Every problem of a teacher or student config (no files read)."""
+) -> list[str]:
+  """Every problem of a teacher or student config's own fields."""
   problems = _Problems(prefix)
   problems.integer(config, "epochs", 1)
-  devices = _device_count()
   for name in ("batch_size", "eval_batch_size"):
-    if problems.integer(config, name, 1) and config.get(name) % devices:
-      problems.add(
-        name, config.get(name), f"must be divisible by the {devices} devices"
-      )
+    problems.integer(config, name, 1)
   problems.integer(config, "seed", 0)
   problems.number(config, "label_smoothing", 0.0, 1.0)
   if "train_eval_size" in config:
@@ -209,36 +161,19 @@ def training_problems(
   opt_problems = _Problems(prefix + "optimizer.")
   _optimizer_checks(config.optimizer, opt_problems)
   problems.items += opt_problems.items
-  sizes = KNOWN_SIZES.get(config.get("dataset"))
-  classes = tuple(config.get("classes") or ())
-  _model_checks(
-    config, problems, len(classes) if classes else (sizes[2] if sizes else None)
-  )
   return problems.items
 
 
-def check_training_config(
-  config: ml_collections.ConfigDict, workdir: Optional[str] = None
-) -> None:
-  """Raises ConfigError listing every problem of a teacher or student config,
-  then checks that `workdir` can be written. Reads no files, writes nothing."""
-  items = training_problems(config)
-  teacher = (
-    config.get("distill", {}).get("teacher") if "distill" in config else None
-  )
-  if teacher is not None:  # Lock-step: the teacher trained beside the student.
-    items += training_problems(teacher, prefix="distill.teacher.")
-  items = merge_non_finite(items, config)
-  if items:
-    raise ConfigError("config: " + "; ".join(items) + ".")
-  if workdir is not None:
-    wd.check_writable(workdir)
-    check_data_location(config, workdir)
+def num_classes_of(config) -> int | None:
+  """The classes a config's data has, when known without loading it."""
+  sizes = KNOWN_SIZES.get(config.get("dataset"))
+  classes = tuple(config.get("classes") or ())
+  return len(classes) if classes else (sizes[2] if sizes else None)
 
 
 def data_mismatch(
   student: ml_collections.ConfigDict, teacher: ml_collections.ConfigDict
-) -> List[str]:
+) -> list[str]:
   """ "field: student X vs teacher Y" for each data field in which two runs differ."""
 
   def field(config, key):
@@ -249,16 +184,13 @@ def data_mismatch(
 
   return [
     f"{k}: student {field(student, k)!r} vs teacher {field(teacher, k)!r}"
-    for k in DATA_FIELDS
+    for k in fields.EXAMPLE_FIELDS
     if field(student, k) != field(teacher, k)
   ]
 
 
-def check_complexity_config(
-  config: ml_collections.ConfigDict, workdir: str
-) -> None:
-  """Raises ConfigError for a bad complexity config, a student run trained on
-  other data or classes than the teacher, or an unwritable workdir."""
+def complexity_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """Every problem of a complexity run config's own fields."""
   problems = _Problems()
   problems.integer(config, "num_examples", 2)
   problems.integer(config, "eval_batch_size", 1)
@@ -280,42 +212,10 @@ def check_complexity_config(
     problems.items.append(
       "teacher_workdir is required (a run of train_teacher.py)"
     )
-  problems.items = merge_non_finite(problems.items, config)
-  problems.raise_if_any()
-  teacher_dir = config.teacher_workdir
-  if not os.path.isdir(teacher_dir):
-    raise FileNotFoundError(
-      f"Run directory {teacher_dir} does not exist (teacher_workdir); pass a "
-      "run of train_teacher.py."
-    )
-  check_examples_fit(
-    config.num_examples, wd.load_config(teacher_dir), "num_examples"
-  )
-  if config.student_workdir:
-    teacher, student = config.teacher_workdir, config.student_workdir
-    for path in (teacher, student):
-      if not os.path.isdir(path):
-        raise FileNotFoundError(f"Run directory {path} does not exist.")
-    diffs = data_mismatch(wd.load_config(student), wd.load_config(teacher))
-    if diffs:
-      raise ConfigError(
-        f"The student run {student} was trained on other data or classes "
-        f"than the teacher run {teacher} ({'; '.join(diffs)}); the "
-        "complexity of a teacher is measured on the student's own "
-        "training data: pass a student of this teacher."
-      )
-    theirs, mine = wd.recorded_data(teacher), wd.recorded_data(student)
-    if theirs and mine and theirs.get("location") != mine.get("location"):
-      raise ConfigError(
-        f"The student run {student} was trained on the data in "
-        f"{describe_data(mine)}, the teacher run {teacher} on "
-        f"{describe_data(theirs)}; "
-        "pass a student trained on the teacher's copy of the data."
-      )
-  wd.check_writable(workdir)
+  return merge_non_finite(problems.items, config)
 
 
-def reproduce_complexity_problems(block) -> List[str]:
+def reproduce_complexity_problems(block) -> list[str]:
   """Every problem of a reproduction's `complexity` block (no files read)."""
   problems = _Problems("complexity.")
   problems.integer(block, "num_examples", 2)
@@ -335,34 +235,19 @@ def reproduce_complexity_problems(block) -> List[str]:
   return problems.items
 
 
-def check_reproduce_config(
-  config: ml_collections.ConfigDict,
-  workdir: str,
-  student_configs: Iterable[Tuple[str, ml_collections.ConfigDict]],
-) -> None:
-  """Checks the seeds, the teacher config and every (label, student config) the
-  grid will run (built by kd_ntk.experiment.reproduce.student_configs), then the
-  workdir."""
-  from kd_ntk.distill import plan  # Lazy: plan imports this module.
-
+def reproduce_problems(config: ml_collections.ConfigDict) -> list[str]:
+  """Every problem of a reproduction config's own top-level fields (its
+  teacher and student configs are checked as training configs)."""
   problems = _Problems()
-  seeds = config.get("seeds")
-  if not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
-    problems.add("seeds", seeds, "must be one or more integers >= 0")
+  for name, block in (
+    ("seeds", config),
+    ("binary.seeds", config.get("binary")),
+  ):
+    seeds = block.get("seeds") if block is not None else None
+    if block is not None and (
+      not seeds or not all(_is_int(s) and s >= 0 for s in seeds)
+    ):
+      problems.add(name, seeds, "must be one or more integers >= 0")
   if "complexity" in config:
     problems.items += reproduce_complexity_problems(config.complexity)
-  problems.items = merge_non_finite(problems.items, config)
-  problems.raise_if_any()
-  check_training_config(config.teacher)
-  if "complexity" in config:
-    check_examples_fit(
-      config.complexity.num_examples, config.teacher, "complexity.num_examples"
-    )
-  for label, student in student_configs:
-    try:
-      check_training_config(student)
-      if "distill" in student:
-        plan.check_fields(student)
-    except ValueError as err:
-      raise ConfigError(f"{label}: {err}") from None
-  wd.check_writable(workdir)
+  return merge_non_finite(problems.items, config)

@@ -1,7 +1,5 @@
 """Checks on a student's epoch row: stop a diverged run, warn on a collapsed one."""
 
-import numpy as np
-
 from kd_ntk.train import health as train_health
 from kd_ntk.train.runner import Diverged
 
@@ -13,11 +11,9 @@ def check_finite(row: dict[str, float], epoch: int, config) -> None:
     Diverged (a FloatingPointError) carrying the record the runner writes to
     workdir/diverged.json (epoch, losses, hint) for report tooling.
   """
-  bad = {
-    k: row.get(k)
-    for k in ("train_loss", "test_loss")
-    if k in row and not np.isfinite(row[k])
-  }
+  losses = ("train_loss", "test_loss")
+  non_finite = train_health.non_finite_metrics(row)
+  bad = {k: row[k] for k in losses if k in non_finite}
   if not bad:
     return
   d = config.distill
@@ -47,8 +43,8 @@ def warn_if_chance_level(
     row,
     num_classes,
     epoch,
-    "student",
-    "Lower optimizer.learning_rate or set "
+    label="student",
+    hint="Lower optimizer.learning_rate or set "
     "distill.lr_scale=inverse_tau_squared "
     f"(τ={config.distill.temperature}).",
   )

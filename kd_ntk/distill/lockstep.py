@@ -63,7 +63,7 @@ class LockstepTraining:
   """The per-epoch work of a lock-step run; states are (student, teacher)."""
 
   def __init__(
-    self, config, tconfig, temperature, models, txs, splits, mesh, rngs
+    self, config, tconfig, *, temperature, models, txs, splits, mesh, rngs
   ):
     self.config, self.tconfig, self.splits, self.mesh = (
       config,
@@ -116,7 +116,7 @@ class LockstepTraining:
       self.evaluators[which], state.variables(), self.sets
     )
 
-  def _teacher_row(self, epoch, logits, seconds, sums=None, steps=1, lr=None):
+  def _teacher_row(self, epoch, logits, *, seconds, sums=None, steps=1, lr=None):
     """The row `train.loop.run` writes for a teacher epoch."""
     labels = self.sets["test"][1]
     test = {
@@ -126,9 +126,9 @@ class LockstepTraining:
     return label_row(
       epoch,
       test,
-      seconds,
-      None if sums is None else epoch_lib.means(sums, steps),
-      lr,
+      seconds=seconds,
+      means=None if sums is None else epoch_lib.means(sums, steps),
+      learning_rate=lr,
     )
 
   def first_rows(self, states):
@@ -139,7 +139,7 @@ class LockstepTraining:
     )
     return [
       {"epoch": 0, **row, "teacher_epoch": 0, "seconds": 0.0},
-      self._teacher_row(0, self.t_logits, 0.0),
+      self._teacher_row(0, self.t_logits, seconds=0.0),
     ]
 
   def _teacher_pass(self, t_state, epoch):
@@ -157,7 +157,7 @@ class LockstepTraining:
       s_state,
       epoch_lib.epoch_batches(self.splits, self.config, epoch, self.mesh),
       self.s_rng,
-      lambda step: args,
+      extra_args=lambda step: args,
     )
 
   def _both_per_step(self, s_state, t_state, epoch, tau):
@@ -229,12 +229,12 @@ class LockstepTraining:
     t_row = self._teacher_row(
       epoch,
       self.t_logits,
-      seconds,
-      t_sums,
-      self.s_steps if self.per_step else self.t_steps,
-      float(self.t_lr(epoch * self.t_steps - 1)),
+      seconds=seconds,
+      sums=t_sums,
+      steps=self.s_steps if self.per_step else self.t_steps,
+      lr=float(self.t_lr(epoch * self.t_steps - 1)),
     )
-    if not np.isfinite(t_row["train_loss"]):
+    if "train_loss" in train_health.non_finite_metrics(t_row):
       raise FloatingPointError(
         f"The lock-step teacher diverged at epoch {epoch}; lower "
         "distill.teacher.optimizer.learning_rate."
@@ -246,8 +246,8 @@ class LockstepTraining:
       t_row,
       self.config.num_classes,
       epoch,
-      "lock-step teacher",
-      "Lower distill.teacher.optimizer.learning_rate.",
+      label="lock-step teacher",
+      hint="Lower distill.teacher.optimizer.learning_rate.",
     )
     return [s_state, t_state], [row, t_row]
 
@@ -278,12 +278,12 @@ def run(
   work = LockstepTraining(
     config,
     tconfig,
-    plan.temperature,
-    (model, teacher_model),
-    (s_tx, t_tx),
-    splits,
-    mesh,
-    (s_rng, t_rng),
+    temperature=plan.temperature,
+    models=(model, teacher_model),
+    txs=(s_tx, t_tx),
+    splits=splits,
+    mesh=mesh,
+    rngs=(s_rng, t_rng),
   )
   networks = [
     Network(workdir, config, model, config.input_shape, s_init),

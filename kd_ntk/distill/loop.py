@@ -32,12 +32,12 @@ import ml_collections
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.configs import validation
 from kd_ntk.distill import health, plan as plan_lib, student_rows
 from kd_ntk.distill.seed_grid import Shared
 from kd_ntk.distill.steps import scalar
 from kd_ntk.distill.teacher_targets import fixed_arity
-from kd_ntk.train import binding, epoch as epoch_lib, workdir as wd
+from kd_ntk.train import binding, epoch as epoch_lib, preflight
+from kd_ntk.train import workdir as wd
 from kd_ntk.train.from_config import check_batch_size, with_data_fields
 from kd_ntk.train.runner import Network, run_epochs
 from kd_ntk.train.state import initial_state
@@ -148,7 +148,7 @@ class StudentTraining:
         states[0],
         epoch_lib.epoch_batches(self.splits, config, epoch, self.mesh),
         self.train_rng,
-        self._teacher_args(epoch, scalar(tau)),
+        extra_args=self._teacher_args(epoch, scalar(tau)),
       )
       row = student_rows.train_row(
         sums, self.steps_per_epoch
@@ -181,6 +181,8 @@ def run(
   config: ml_collections.ConfigDict,
   workdir: str,
   shared: Optional[Shared] = None,
+  *,
+  checked: bool = False,
 ) -> List[Dict[str, Any]]:
   """Trains the student of `config` in `workdir`; returns all metric rows.
 
@@ -188,10 +190,15 @@ def run(
     shared: the data, teacher targets and compiled steps this run may share
       with the other runs of a grid (`kd_ntk.distill.seed_grid`); None: its own.
       The records are the same either way.
+    checked: the caller has run `preflight.check_training_config` on this
+      config (a reproduction checks all its configs once); only the workdir
+      and data checks remain.
   """
-  validation.check_training_config(
-    config, workdir
-  )  # Before anything is read or written.
+  # Before anything is read or written.
+  if checked:
+    preflight.check_run_inputs(config, workdir)
+  else:
+    preflight.check_training_config(config, workdir)
   plan = plan_lib.make_plan(config, workdir)  # Only small files read so far.
   if plan.mode == "lockstep":
     from kd_ntk.distill import lockstep  # Keeps this module's imports acyclic.

@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 import ml_collections
 
-from kd_ntk.configs import validation
+from kd_ntk.configs import fields, validation
 from kd_ntk.distill import sources
 from kd_ntk.train import checkpoint, from_config
 from kd_ntk.train import workdir as wd
 
-MODES = ("none", "offline", "early", "online", "anchors", "lockstep")
+MODES = fields.DISTILL_MODES
 LR_SCALES = ("none", "inverse_tau", "inverse_tau_squared")
 LOCKSTEP_GRANULARITIES = ("epoch", "step")
 LOCKSTEP_TEACHER_DIR = "teacher"

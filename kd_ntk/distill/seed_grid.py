@@ -32,6 +32,7 @@ from typing import Any
 import jax
 
 from kd_ntk.data import data_mesh
+from kd_ntk.configs import fields
 from kd_ntk.distill import student_rows
 from kd_ntk.distill.optimizer import student_optimizer
 from kd_ntk.distill.steps import jit_distill_step
@@ -40,16 +41,6 @@ from kd_ntk.train.evaluation import Evaluator
 from kd_ntk.train.from_config import model_from_config, splits_from_config
 from kd_ntk.train.steps import train_step
 
-# The config fields `splits_from_config` reads.
-DATA_FIELDS = (
-  "dataset",
-  "data_dir",
-  "train_subset",
-  "subset_seed",
-  "data_source",
-  "test_subset",
-  "classes",
-)
 # Fields that provably do not reach a `Student` (its model, optimizer and
 # step): every other field of the config and of its distill block is part of
 # the key, so a field added later separates students until it is listed here.
@@ -63,7 +54,7 @@ NOT_IN_STEP = (
   "train_eval_size",
   "eval_batch_size",
   "augment",
-) + DATA_FIELDS
+) + fields.DATA_FIELDS
 NOT_IN_STEP_DISTILL = (
   "mode",
   "teacher_workdir",
@@ -89,7 +80,7 @@ def _plain(value):
 
 
 def data_key(config) -> str:
-  return _key({f: _plain(config.get(f)) for f in DATA_FIELDS})
+  return _key({f: _plain(config.get(f)) for f in fields.DATA_FIELDS})
 
 
 def model_key(config, num_classes: int) -> str:
@@ -243,12 +234,12 @@ class Shared:
       fingerprint,
       TeacherTargets(
         plan.teacher_workdir,
-        config.num_classes,
-        config.input_shape,
-        sets,
-        config.eval_batch_size,
-        self.mesh(),
-        plan.teacher_epochs,
+        num_classes=config.num_classes,
+        input_shape=config.input_shape,
+        sets=sets,
+        batch_size=config.eval_batch_size,
+        mesh=self.mesh(),
+        final_epoch=plan.teacher_epochs,
         keep=plan.teacher_epochs + 1,
       ),
     )

@@ -19,9 +19,10 @@ alone (`one_process=False` makes every run alone, as before the grid path;
 tests/distill/test_seed_grid.py compares the two).
 """
 
+import dataclasses
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import ml_collections
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from kd_ntk import metrics
 from kd_ntk.grid.layout import Layout
 from kd_ntk.grid.records import Student, TeachingMethod, result_row
-from kd_ntk.configs import distill as distill_config
+from kd_ntk.configs import distill as distill_config, fields
 from kd_ntk.data import class_balanced_subset, data_mesh
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill.seed_grid import Shared
@@ -37,18 +38,9 @@ from kd_ntk.train import runs
 from kd_ntk.train.evaluation import predict_logits
 from kd_ntk.train.from_config import splits_from_config, with_data_fields
 
-# Fields a student copies from its teacher's config, so both see the same data.
-COPIED_FROM_TEACHER = (
-  "dataset",
-  "data_dir",
-  "data_source",
-  "train_subset",
-  "subset_seed",
-  "test_subset",
-  "classes",
-  "batch_size",
-  "eval_batch_size",
-)
+# Fields a student copies from its teacher's config, so both see the same
+# data in the same batches.
+COPIED_FROM_TEACHER = fields.DATA_FIELDS + ("batch_size", "eval_batch_size")
 # Final-epoch metrics kept in every result row (test numbers reported once, here).
 KEPT = (
   "test_accuracy",
@@ -62,22 +54,64 @@ KEPT = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class GridRun:
+  """One student run of a reproduction's grid.
+
+  Attributes:
+    task: "main" (the full task) or "binary" (the two-class task); it names
+      the teacher run in the layout.
+    teacher: the config of that teacher run (the student copies its data).
+    student, method, seed: what is trained, how it is taught, its seed.
+  """
+
+  task: str
+  teacher: ml_collections.ConfigDict
+  student: Student
+  method: TeachingMethod
+  seed: int
+
+  @property
+  def label(self) -> str:
+    return f"{self.task}/{self.student.name}/{self.method.name}/seed{self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class GridSettings:
+  """What every student run of one reproduction shares.
+
+  Attributes:
+    layout: where the teachers and the student runs live.
+    students_run: the reproduction config's `students_run` block (epochs,
+      learning rate, schedule, ...).
+    gamma: the margin γ of the result rows' margin loss.
+    early_epoch: the validation-chosen teacher checkpoint (mode "early").
+  """
+
+  layout: Layout
+  students_run: ml_collections.ConfigDict
+  gamma: float = 1.0
+  early_epoch: int | None = None
+
+
 def student_config(
   run: ml_collections.ConfigDict,
-  teacher_cfg,
+  teacher_cfg: ml_collections.ConfigDict,
+  *,
   teacher_dir: str,
   student: Student,
   method: TeachingMethod,
   seed: int,
-  early_epoch: Optional[int] = None,
+  early_epoch: int | None = None,
 ) -> ml_collections.ConfigDict:
   """The distill.py config of one (student, method, seed) run.
 
   Args:
     run: the reproduction config's `students_run` block (epochs, lr, schedule, ...).
-    early_epoch: the validation-chosen checkpoint (mode "early" only).
+    early_epoch: the validation-chosen checkpoint (mode "early").
   """
-  c = distill_config.get_config(method.mode)
+  c = distill_config.get_config()
+  c.distill.mode = method.mode
   for key in COPIED_FROM_TEACHER:
     c[key] = teacher_cfg[key]
   c.augment = ml_collections.ConfigDict(teacher_cfg.augment.to_dict())
@@ -107,6 +141,21 @@ def student_config(
   return c
 
 
+def grid_run_config(
+  grid_run: GridRun, settings: GridSettings
+) -> ml_collections.ConfigDict:
+  """`student_config` of one run of the grid."""
+  return student_config(
+    settings.students_run,
+    grid_run.teacher,
+    teacher_dir=settings.layout.teacher(grid_run.task),
+    student=grid_run.student,
+    method=grid_run.method,
+    seed=grid_run.seed,
+    early_epoch=settings.early_epoch,
+  )
+
+
 class Progress:
   """One line per run with elapsed time and an estimate of the time left."""
 
@@ -132,6 +181,7 @@ def margin_loss(
   student_dir: str,
   teacher_dir: str,
   images: np.ndarray,
+  *,
   gamma: float,
   batch_size: int,
   num_classes: int,
@@ -143,9 +193,15 @@ def margin_loss(
   for workdir in (student_dir, teacher_dir):
     _, model = runs.load_run(workdir, num_classes)
     variables = runs.restore_variables(
-      workdir, runs.final_epoch(workdir), image_shape, mesh, num_classes
+      workdir,
+      runs.final_epoch(workdir),
+      input_shape=image_shape,
+      mesh=mesh,
+      num_classes=num_classes,
     )
-    out.append(predict_logits(model, variables, images, batch_size, mesh))
+    out.append(
+      predict_logits(model, variables, images, batch_size=batch_size, mesh=mesh)
+    )
   student_logits, teacher_logits = out
   return float(
     np.mean(
@@ -171,9 +227,9 @@ def margin_loss_shared(
   variables = runs.restore_variables(
     student_dir,
     runs.final_epoch(student_dir),
-    cfg.input_shape,
-    shared.mesh(),
-    cfg.num_classes,
+    input_shape=cfg.input_shape,
+    mesh=shared.mesh(),
+    num_classes=cfg.num_classes,
   )
   student_logits = shared.evaluator(cfg, model).logits(
     variables, sets["train"][0]
@@ -186,142 +242,114 @@ def margin_loss_shared(
 
 
 def run_slice(
-  layout: Layout,
-  run: ml_collections.ConfigDict,
-  grid: Sequence,
-  early_epoch: Optional[int],
-  share,
+  settings: GridSettings, grid: Sequence[GridRun], share: tuple[int, int]
 ) -> None:
   """Runs (or resumes) the grid's runs I, I+K, I+2K, ... for share = (I, K).
 
-  `grid` holds (task, teacher config, Student, TeachingMethod, seed) tuples. The
-  slices of one grid are disjoint, so K processes can run them at once; result
-  rows are made later by `run_grid` (which finds these runs finished). A
-  diverged run is reported and left for `run_grid` to record.
+  The slices of one grid are disjoint, so K processes can run them at once;
+  result rows are made later by `run_grid` (which finds these runs
+  finished). A diverged run is reported and left for `run_grid` to record.
   """
   first, step = share
   mine = list(grid)[first::step]
-  progress = Progress(len(mine))
-  shared = Shared()
-  for task, teacher_cfg, student, method, seed in mine:
-    _run_one(
-      layout,
-      run,
-      task,
-      teacher_cfg,
-      student,
-      method,
-      seed,
-      early_epoch,
-      progress,
-      shared,
-    )
+  progress, shared = Progress(len(mine)), Shared()
+  for grid_run in mine:
+    _run_one(grid_run, settings, progress, shared)
 
 
 def _run_one(
-  layout,
-  run,
-  task,
-  teacher_cfg,
-  student,
-  method,
-  seed,
-  early_epoch,
-  progress,
-  shared=None,
+  grid_run: GridRun,
+  settings: GridSettings,
+  progress: Progress,
+  shared: Shared | None,
 ):
   """Runs (or resumes) one student run: (its config, final row), or (its
-  config, the FloatingPointError) when it diverged."""
-  cfg = student_config(
-    run, teacher_cfg, layout.teacher(task), student, method, seed, early_epoch
+  config, the FloatingPointError) when it diverged. Its config was checked
+  with the whole grid's (kd_ntk.experiment.preflight), so the run checks
+  only its workdir and data."""
+  cfg = grid_run_config(grid_run, settings)
+  workdir = settings.layout.student_run(
+    grid_run.task, grid_run.student, grid_run.method, grid_run.seed
   )
-  workdir = layout.student_run(task, student, method, seed)
-  progress.next(f"{task}/{student.name}/{method.name}/seed{seed}")
+  progress.next(grid_run.label)
   try:
-    return cfg, distill_loop.run(cfg, workdir, shared)[-1]
+    return cfg, distill_loop.run(cfg, workdir, shared, checked=True)[-1]
   except FloatingPointError as err:
     print(f"[reproduce] {workdir} DIVERGED: {err}", flush=True)
     return cfg, err
 
 
-def run_grid(
-  task: str,
-  layout: Layout,
-  run: ml_collections.ConfigDict,
-  teacher_cfg,
-  students: Sequence[Student],
-  methods: Sequence[TeachingMethod],
-  seeds: Sequence[int],
-  gamma: float,
-  progress: Progress,
-  early_epoch: Optional[int] = None,
-  *,
-  one_process: bool = True,
-  shared: Optional[Shared] = None,
-) -> List[Dict]:
-  """Runs (or resumes) every (student, method, seed); returns the result rows.
-
-  Args:
-    one_process: share data, teacher targets and compiled steps between the
-      runs (`shared`, or a new `Shared`); False: every run alone.
-  """
-  teacher_dir = layout.teacher(task)
-  if one_process:
-    shared = shared or Shared()
+def _train_eval_images(teacher_cfg, run: ml_collections.ConfigDict):
+  """The fixed class-balanced training subset of the train metrics (= the
+  distillation loop's own subset)."""
   splits = splits_from_config(teacher_cfg)
   eval_size = min(
     run.train_eval_size or len(splits.train_labels), len(splits.train_labels)
   )
   keep = class_balanced_subset(
     splits.train_labels, eval_size, seed=0, num_classes=splits.info.num_classes
-  )  # = distill's subset.
-  train_eval = splits.train_images[keep]
-  rows = []
-  for student in students:
-    for method in methods:
-      for seed in seeds:
-        cfg, final = _run_one(
-          layout,
-          run,
-          task,
-          teacher_cfg,
-          student,
-          method,
-          seed,
-          early_epoch,
-          progress,
-          shared if one_process else None,
+  )
+  return splits.train_images[keep], splits.info
+
+
+def _margin_loss_alone(cfg, grid_run: GridRun, settings: GridSettings, cache):
+  """`margin_loss` of a run made alone (the teacher's subset cached per task)."""
+  if grid_run.task not in cache:
+    cache[grid_run.task] = _train_eval_images(
+      grid_run.teacher, settings.students_run
+    )
+  images, info = cache[grid_run.task]
+  return margin_loss(
+    settings.layout.student_run(
+      grid_run.task, grid_run.student, grid_run.method, grid_run.seed
+    ),
+    settings.layout.teacher(grid_run.task),
+    images,
+    gamma=settings.gamma,
+    batch_size=cfg.eval_batch_size,
+    num_classes=info.num_classes,
+    image_shape=info.image_shape,
+  )
+
+
+def run_grid(
+  grid: Sequence[GridRun],
+  settings: GridSettings,
+  progress: Progress,
+  *,
+  one_process: bool = True,
+  shared: Shared | None = None,
+) -> list[dict]:
+  """Runs (or resumes) every run of `grid`; returns their result rows.
+
+  Args:
+    one_process: share data, teacher targets and compiled steps between the
+      runs (`shared`, or a new `Shared`); False: every run alone.
+  """
+  if one_process:
+    shared = shared or Shared()
+  else:
+    shared = None
+  rows, alone_cache = [], {}
+  for grid_run in grid:
+    cfg, final = _run_one(grid_run, settings, progress, shared)
+    key = (grid_run.task, grid_run.student, grid_run.method, grid_run.seed)
+    if isinstance(final, FloatingPointError):
+      rows.append(result_row(*key, {"diverged": True, "error": str(final)}))
+      continue
+    kept = {k: final.get(k) for k in KEPT}
+    if grid_run.method.mode != "none" and one_process:
+      with shared.timer("result_rows"):
+        kept["train_margin_loss_final"] = margin_loss_shared(
+          shared,
+          cfg,
+          settings.layout.student_run(*key),
+          settings.gamma,
         )
-        if isinstance(final, FloatingPointError):
-          rows.append(
-            result_row(
-              task,
-              student,
-              method,
-              seed,
-              {"diverged": True, "error": str(final)},
-            )
-          )
-          continue
-        workdir = layout.student_run(task, student, method, seed)
-        kept = {k: final.get(k) for k in KEPT}
-        if method.mode != "none" and one_process:
-          with shared.timer("result_rows"):
-            kept["train_margin_loss_final"] = margin_loss_shared(
-              shared, cfg, workdir, gamma
-            )
-        elif method.mode != "none":
-          kept["train_margin_loss_final"] = margin_loss(
-            workdir,
-            teacher_dir,
-            train_eval,
-            gamma,
-            cfg.eval_batch_size,
-            splits.info.num_classes,
-            splits.info.image_shape,
-          )
-        kept["gamma"] = gamma
-        rows.append(
-          result_row(task, student, method, seed, {"diverged": False, **kept})
-        )
+    elif grid_run.method.mode != "none":
+      kept["train_margin_loss_final"] = _margin_loss_alone(
+        cfg, grid_run, settings, alone_cache
+      )
+    kept["gamma"] = settings.gamma
+    rows.append(result_row(*key, {"diverged": False, **kept}))
   return rows

@@ -30,7 +30,7 @@ from kd_ntk.experiment import kernel_agreement
 from kd_ntk.reports import complexity_report
 from kd_ntk.science import claims
 from kd_ntk.experiment import complexity_inputs as inputs
-from kd_ntk.configs import validation
+from kd_ntk.experiment import preflight
 from kd_ntk.data import data_mesh
 from kd_ntk.ntk import kernel_choice
 from kd_ntk.reports import plots
@@ -63,7 +63,7 @@ def _validate(
     raise ValueError(
       "config.teacher_workdir is required (a run of train_teacher.py)."
     )
-  kernels = kernel_choice.parse_kernels(config.kernel)
+  kernels = kernel_choice.kernel_names(config.kernel)
   for field in (
     "num_subsets",
     "num_random_draws",
@@ -142,18 +142,16 @@ def run(
     ValueError: a bad config, or `workdir` holding a run of another config or
       in use by another process; before anything is written.
   """
-  validation.check_complexity_config(
-    config, workdir
-  )  # Before any kernel is computed.
+  preflight.check_complexity_config(config, workdir)  # Before any kernel.
   teacher_epochs, student_epochs, kernels = _validate(config)
   teacher_config, teacher_model = inputs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
   subsets = inputs.ntk_subsets(
     splits.train_labels,
     config.num_examples,
-    config.num_subsets,
-    config.subset_seed,
-    splits.info.num_classes,
+    num_subsets=config.num_subsets,
+    seed=config.subset_seed,
+    num_classes=splits.info.num_classes,
   )
   writer = distributed.is_writer()
   if writer:  # One run per workdir: locked, then config.json claimed.
@@ -164,13 +162,13 @@ def run(
     return _compute(
       config,
       workdir,
-      checkpoints,
-      (teacher_epochs, student_epochs, kernels),
-      (teacher_model, splits, subsets),
+      checkpoints=checkpoints,
+      plan=(teacher_epochs, student_epochs, kernels),
+      data=(teacher_model, splits, subsets),
     )
 
 
-def _compute(config, workdir, checkpoints, plan, data) -> list[dict]:
+def _compute(config, workdir, *, checkpoints, plan, data) -> list[dict]:
   """`run`'s kernels and scores, once the workdir is claimed."""
   teacher_epochs, student_epochs, kernels = plan
   teacher_model, splits, subsets = data
@@ -187,10 +185,10 @@ def _compute(config, workdir, checkpoints, plan, data) -> list[dict]:
     inputs.teacher_logits(
       config,
       teacher_epochs,
-      teacher_model,
-      splits.train_images[idx],
-      info,
-      mesh,
+      model=teacher_model,
+      images=splits.train_images[idx],
+      info=info,
+      mesh=mesh,
     )
     for idx in subsets
   ]

@@ -43,25 +43,31 @@ TWIN_KERNELS = ("infinite", "nngp")
 PARAMETERIZATIONS = ("standard", "ntk")
 
 
-def parse_kernels(value) -> Tuple[str, ...]:
-  """("empirical", ...) from "empirical", "a,b", "(a,b)" or a tuple/list of names.
+def kernel_names(value) -> Tuple[str, ...]:
+  """The config's `kernel` (one name, or a tuple or list of names) as a tuple.
 
+  The config argument turns `kernel=(a,b)` into the tuple ("a", "b")
+  (`kd_ntk.configs.common.parse_arg`); a name is never taken apart here.
   Raises a one-line ValueError for an empty choice, a repeated or unknown name.
   """
   if isinstance(value, str):
-    items = value.strip().strip("()[]").split(",")
-  elif isinstance(value, (tuple, list)):
-    items = list(value)
+    names = (value,)
+  elif isinstance(value, (tuple, list)) and all(
+    isinstance(v, str) for v in value
+  ):
+    names = tuple(value)
   else:
     raise ValueError(
       f"kernel must be a name or a tuple of names; got {value!r}."
     )
-  names = tuple(str(v).strip().strip("'\"") for v in items if str(v).strip())
-  if not names:
+  if not names or not all(names):
     raise ValueError(f"kernel names no kernel; choose from {KERNELS}.")
   unknown = [k for k in names if k not in KERNELS]
   if unknown:
-    raise ValueError(f"Unknown kernel(s) {unknown}; choose from {KERNELS}.")
+    raise ValueError(
+      f"Unknown kernel(s) {unknown}; choose from {KERNELS} (several: "
+      "kernel=(empirical,infinite) in the --config argument)."
+    )
   if len(set(names)) != len(names):
     raise ValueError(f"kernel lists a name twice: {names}.")
   return names

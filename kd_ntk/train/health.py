@@ -8,14 +8,16 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def non_finite_metrics(row: dict[str, Any]) -> list[str]:
-  """Names of the row's numeric entries that are NaN or ±Inf."""
+  """Names of the row's numeric entries (Python or NumPy numbers) that are NaN
+  or ±Inf: the one non-finite check of every epoch row, teacher or student."""
   return sorted(
     k
     for k, v in row.items()
-    if isinstance(v, (int, float))
+    if isinstance(v, (int, float, np.number))
     and not isinstance(v, bool)
     and not math.isfinite(v)
   )
@@ -38,7 +40,7 @@ def check_finite_epoch(
   row: dict[str, Any],
   state,
   epoch: int,
-  label: str = "Training",
+  *, label: str = "Training",
   hint: str = "lower optimizer.learning_rate",
   error: type = FloatingPointError,
 ) -> None:
@@ -64,7 +66,7 @@ def check_finite_epoch(
 
 
 def warn_if_chance_level(
-  row: dict[str, Any], num_classes: int, epoch: int, label: str, hint: str
+  row: dict[str, Any], num_classes: int, epoch: int, *, label: str, hint: str
 ) -> bool:
   """Warns (stderr) when test accuracy is at chance level (≤ 1.2/C) after epoch 2.
 

@@ -11,12 +11,10 @@ from typing import Any
 
 import jax
 import ml_collections
-import numpy as np
 
-from kd_ntk.configs import validation
 from kd_ntk.data import data_mesh
 from kd_ntk.train import epoch as epoch_lib
-from kd_ntk.train import health
+from kd_ntk.train import health, preflight
 from kd_ntk.train.evaluation import Evaluator
 from kd_ntk.train.from_config import (
   check_batch_size,
@@ -36,6 +34,7 @@ from kd_ntk.train.steps import train_step
 def label_row(
   epoch: int,
   test: dict[str, float],
+  *,
   seconds: float,
   means: dict[str, float] | None = None,
   learning_rate: float | None = None,
@@ -60,7 +59,7 @@ def label_row(
 class LabelTraining:
   """The per-epoch work of a teacher: SGD on labels, then a test evaluation."""
 
-  def __init__(self, config, model, tx, splits, mesh, train_rng):
+  def __init__(self, config, model, *, tx, splits, mesh, train_rng):
     self.config, self.splits, self.mesh, self.train_rng = (
       config,
       splits,
@@ -85,7 +84,7 @@ class LabelTraining:
     )
 
   def first_rows(self, states):
-    return [label_row(0, self._test(states[0]), 0.0)]
+    return [label_row(0, self._test(states[0]), seconds=0.0)]
 
   def train_epoch(self, states, epoch: int):
     start = time.time()
@@ -100,8 +99,14 @@ class LabelTraining:
     )  # Waits for queued steps.
     seconds = time.time() - start
     learning_rate = float(self.schedule(epoch * self.steps_per_epoch - 1))
-    row = label_row(epoch, self._test(state), seconds, means, learning_rate)
-    if not np.isfinite(row["train_loss"]):
+    row = label_row(
+      epoch,
+      self._test(state),
+      seconds=seconds,
+      means=means,
+      learning_rate=learning_rate,
+    )
+    if "train_loss" in health.non_finite_metrics(row):
       raise FloatingPointError(
         f"Training diverged at epoch {epoch} (loss "
         f"{row['train_loss']}); lower optimizer.learning_rate."
@@ -110,14 +115,14 @@ class LabelTraining:
       row,
       self.config.num_classes,
       epoch,
-      f"[{self.config.model}]",
-      "Lower optimizer.learning_rate.",
+      label=f"[{self.config.model}]",
+      hint="Lower optimizer.learning_rate.",
     )
     return [state], [row]
 
 
 def run(
-  config: ml_collections.ConfigDict, workdir: str
+  config: ml_collections.ConfigDict, workdir: str, *, checked: bool = False
 ) -> list[dict[str, Any]]:
   """Trains `config.model` on labels for `config.epochs` epochs.
 
@@ -125,12 +130,19 @@ def run(
   input_shape), checkpoints/<epoch> for epoch 0..epochs and metrics.jsonl (one
   row per epoch: train loss/accuracy, test loss/accuracy, learning rate, seconds).
 
+  Args:
+    checked: the caller has run `preflight.check_training_config` on this
+      config (a reproduction checks all its configs once); only the workdir
+      and data checks remain.
+
   Returns:
     All metric rows of the run (including rows from before a resume).
   """
-  validation.check_training_config(
-    config, workdir
-  )  # Before anything is read or written.
+  # Before anything is read or written.
+  if checked:
+    preflight.check_run_inputs(config, workdir)
+  else:
+    preflight.check_training_config(config, workdir)
   splits = splits_from_config(
     config
   )  # Missing data fails before any model work.
@@ -142,5 +154,7 @@ def run(
   tx = make_optimizer(config.optimizer, steps_per_epoch, config.epochs)
   init, train_rng = initial_state(model, tx, config.seed, config.input_shape)
   network = Network(workdir, config, model, config.input_shape, init)
-  work = LabelTraining(config, model, tx, splits, mesh, train_rng)
+  work = LabelTraining(
+    config, model, tx=tx, splits=splits, mesh=mesh, train_rng=train_rng
+  )
   return run_epochs([network], work, config.epochs, mesh)

@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from kd_ntk.experiment import reproduce
 from kd_ntk.configs import reproduce as reproduce_config
+from kd_ntk.experiment import reproduce
+from kd_ntk.experiment.reproduction_plan import plan_of
 
 
 def test_bad_records_fail_before_any_work(tmp_path):
@@ -22,12 +23,12 @@ def test_bad_records_fail_before_any_work(tmp_path):
 
 def test_kernel_student_is_the_configured_width_of_the_claims_family():
   config = reproduce_config.get_config("")
-  recs = reproduce.validate(config)
-  chosen = reproduce.kernel_student(recs["students"], config)
+  plan = plan_of(config)
+  chosen = plan.kernel_student
   assert (chosen.family, chosen.width) == ("cnn", 8)
-  assert reproduce.analysis_student(recs["students"], config).width == 2
+  assert plan.analysis_student.width == 2
   config.complexity.student_width = 0
-  assert reproduce.kernel_student(recs["students"], config).width == 2
+  assert plan_of(config).kernel_student.width == 2
   config.complexity.student_width = 5
   with pytest.raises(ValueError, match=r"has widths \[2, 4, 8\]"):
-    reproduce.validate(config)
+    plan_of(config)

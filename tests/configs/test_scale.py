@@ -44,10 +44,10 @@ def test_reproduce_scales_teacher_and_students():
   student = student_runs.student_config(
     config.students_run,
     config.teacher,
-    "teacher",
-    records.Student("lenet5", "lenet5", 1),
-    records.TeachingMethod("online", "online", 4.0),
-    0,
+    teacher_dir="teacher",
+    student=records.Student("lenet5", "lenet5", 1),
+    method=records.TeachingMethod("online", "online", 4.0),
+    seed=0,
   )
   assert student.optimizer.warmup_epochs == 5.0
   assert student.optimizer.learning_rate == config.students_run.learning_rate
@@ -97,21 +97,19 @@ def test_bad_arguments_fail_with_a_clear_message(arg, error, message):
   ],
 )
 def test_teacher_variants_pass_the_training_validation(arg):
-  from kd_ntk.configs import validation
+  from kd_ntk.train import preflight
 
-  validation.check_training_config(scale.get_config(arg))
+  preflight.check_training_config(scale.get_config(arg))
 
 
 @pytest.mark.parametrize(
   "arg", ["cifar10,tpu_pod", "cifar100,multi_gpu", "mobilenet,tpu_pod", "quick"]
 )
 def test_reproduce_variants_pass_the_grid_validation(arg, tmp_path):
-  from kd_ntk.experiment import reproduce as reproduce_run
-  from kd_ntk.configs import validation
+  from kd_ntk.experiment import preflight
+  from kd_ntk.experiment.reproduction_plan import plan_of
 
   config = scale.get_config(arg)
-  validation.check_reproduce_config(
-    config,
-    str(tmp_path),
-    reproduce_run.student_configs(config, reproduce_run.validate(config)),
+  preflight.check_reproduce_config(
+    config, str(tmp_path), plan_of(config).student_configs(config)
   )

@@ -43,16 +43,16 @@ def _grid(root, teacher_dir, one_process, shared=None, eval_every=1):
   run = reproduce.get_config("tiny").students_run
   if eval_every != 1:
     run.eval_every = eval_every
+  teacher = wd.load_config(teacher_dir)
+  grid = [
+    student_runs.GridRun("main", teacher, STUDENT, method, seed)
+    for method in METHODS
+    for seed in SEEDS
+  ]
   return student_runs.run_grid(
-    "main",
-    Layout(root),
-    run,
-    wd.load_config(teacher_dir),
-    [STUDENT],
-    METHODS,
-    SEEDS,
-    1.0,
-    student_runs.Progress(len(METHODS) * len(SEEDS)),
+    grid,
+    student_runs.GridSettings(layout=Layout(root), students_run=run),
+    student_runs.Progress(len(grid)),
     one_process=one_process,
     shared=shared,
   )

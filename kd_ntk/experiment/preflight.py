@@ -1,0 +1,95 @@
+"""The checks of a complexity run and of a reproduction, before either
+touches anything.
+
+Both collect the problems of their config's own fields first
+(`kd_ntk.configs.validation`) and raise them as one `ConfigError`; then they
+check what needs the filesystem and the other runs: the teacher and student
+run directories exist and were trained on the same examples and the same
+copy of the data, and the workdir can be written. A reproduction also checks
+every teacher and student config it will run, once, here: its runs then
+check only their own workdirs (`kd_ntk.train.preflight.check_run_inputs`).
+Nothing is written; a refused command leaves every workdir as it was.
+"""
+
+import os
+from collections.abc import Iterable
+
+import ml_collections
+
+from kd_ntk.configs.common import ConfigError
+from kd_ntk.configs.run_inputs import check_examples_fit, describe_data
+from kd_ntk.configs.validation import (
+  complexity_problems,
+  data_mismatch,
+  reproduce_problems,
+)
+from kd_ntk.distill import plan
+from kd_ntk.train import workdir as wd
+from kd_ntk.train.preflight import check_training_config
+
+
+def _raise_if_any(items: list[str]) -> None:
+  if items:
+    raise ConfigError("config: " + "; ".join(items) + ".")
+
+
+def _check_run_dir(path: str, what: str = "") -> None:
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"Run directory {path} does not exist{what}.")
+
+
+def check_complexity_config(
+  config: ml_collections.ConfigDict, workdir: str
+) -> None:
+  """Raises ConfigError for a bad complexity config, a student run trained on
+  other data or classes than the teacher, or an unwritable workdir."""
+  _raise_if_any(complexity_problems(config))
+  teacher = config.teacher_workdir
+  _check_run_dir(teacher, " (teacher_workdir); pass a run of train_teacher.py")
+  check_examples_fit(
+    config.num_examples, wd.load_config(teacher), "num_examples"
+  )
+  if config.student_workdir:
+    student = config.student_workdir
+    _check_run_dir(student)
+    diffs = data_mismatch(wd.load_config(student), wd.load_config(teacher))
+    if diffs:
+      raise ConfigError(
+        f"The student run {student} was trained on other data or classes "
+        f"than the teacher run {teacher} ({'; '.join(diffs)}); the "
+        "complexity of a teacher is measured on the student's own "
+        "training data: pass a student of this teacher."
+      )
+    theirs, mine = wd.recorded_data(teacher), wd.recorded_data(student)
+    if theirs and mine and theirs.get("location") != mine.get("location"):
+      raise ConfigError(
+        f"The student run {student} was trained on the data in "
+        f"{describe_data(mine)}, the teacher run {teacher} on "
+        f"{describe_data(theirs)}; "
+        "pass a student trained on the teacher's copy of the data."
+      )
+  wd.check_writable(workdir)
+
+
+def check_reproduce_config(
+  config: ml_collections.ConfigDict,
+  workdir: str,
+  student_configs: Iterable[tuple[str, ml_collections.ConfigDict]],
+) -> None:
+  """Checks the seeds, the teacher config and every (label, student config) the
+  grid will run (built by kd_ntk.experiment.reproduce.student_configs), then the
+  workdir."""
+  _raise_if_any(reproduce_problems(config))
+  check_training_config(config.teacher)
+  if "complexity" in config:
+    check_examples_fit(
+      config.complexity.num_examples, config.teacher, "complexity.num_examples"
+    )
+  for label, student in student_configs:
+    try:
+      check_training_config(student)
+      if "distill" in student:
+        plan.check_fields(student)
+    except ValueError as err:
+      raise ConfigError(f"{label}: {err}") from None
+  wd.check_writable(workdir)
