@@ -105,10 +105,19 @@ def main(argv):
       last = {}  # Validation scores of the last LAST_EPOCHS checkpoints.
       for epoch in range(max(c.epochs - LAST_EPOCHS + 1, 1), c.epochs + 1):
         variables = runs.restore_variables(
-          workdir, epoch, info.image_shape, mesh, info.num_classes
+          workdir,
+          epoch,
+          input_shape=info.image_shape,
+          mesh=mesh,
+          num_classes=info.num_classes,
         )
         last[epoch] = evaluate(
-          model, variables, images, labels, min(1000, len(labels)), mesh
+          model,
+          variables,
+          images,
+          labels,
+          batch_size=min(1000, len(labels)),
+          mesh=mesh,
         )
       acc[form][seed] = float(last[c.epochs]["accuracy"])
       ends = [float(v["accuracy"]) for v in last.values()]

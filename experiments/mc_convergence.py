@@ -46,10 +46,10 @@ def main():
     rows = mc_convergence.convergence_rows(
       np.asarray(splits.train_images, np.float32),
       targets,
-      args.widths,
-      args.samples,
-      args.depth,
-      args.repeats,
+      widths=args.widths,
+      samples=args.samples,
+      depth=args.depth,
+      repeats=args.repeats,
     )
   except ValueError as err:
     raise SystemExit(f"error: {err}") from None

@@ -118,6 +118,7 @@ def initialize(
   coordinator_address: str | None = None,
   num_processes: int | None = None,
   process_id: int | None = None,
+  *,
   auto_detect: bool = False,
   timeout_seconds: int = 300,
 ) -> ProcessInfo:

@@ -79,6 +79,7 @@ def kill_all(procs: Sequence[subprocess.Popen]) -> None:
 
 def run_processes(
   args: Sequence[str],
+  *,
   num_processes: int,
   devices_per_process: int,
   logdir: str,
@@ -159,6 +160,7 @@ def run_processes(
 
 def run_single(
   args: Sequence[str],
+  *,
   devices: int,
   logdir: str,
   timeout: float = 120.0,
@@ -202,9 +204,9 @@ def main(argv=None) -> int:
   try:
     results = run_processes(
       args.command,
-      args.num_processes,
-      args.devices,
-      args.logdir,
+      num_processes=args.num_processes,
+      devices_per_process=args.devices,
+      logdir=args.logdir,
       timeout=args.timeout,
     )
   except AssertionError as err:

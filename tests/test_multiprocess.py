@@ -58,7 +58,17 @@ def test_global_batches_equal_the_single_process_pipeline(data_run):
 
   _, seen = data_run
   images, labels = toy_data()
-  whole = list(data.train_batches(images, labels, BATCH, SEED, EPOCH, 2, True))
+  whole = list(
+    data.train_batches(
+      images,
+      labels,
+      BATCH,
+      seed=SEED,
+      epoch=EPOCH,
+      augment_pad=2,
+      augment_flip=True,
+    )
+  )
   expected = np.stack([x for x, _ in whole])
   expected_sums = [
     [x.sum(dtype=np.float64), (y * np.arange(BATCH)).sum()] for x, y in whole
@@ -77,9 +87,9 @@ def test_a_failing_process_takes_the_run_down_quickly(tmp_path):
   start = time.time()
   results = harness.run_processes(
     [script, f"--out={tmp_path}"],
-    2,
-    2,
-    str(tmp_path / "logs"),
+    num_processes=2,
+    devices_per_process=2,
+    logdir=str(tmp_path / "logs"),
     timeout=60,
     grace=2,
     check=False,
@@ -103,7 +113,12 @@ def launch_teacher(workdir, logdir, kill_after_epoch=None):
       str(kill_after_epoch),
     ] + args
   return harness.run_processes(
-    args, 2, 2, str(logdir), timeout=120, check=kill_after_epoch is None
+    args,
+    num_processes=2,
+    devices_per_process=2,
+    logdir=str(logdir),
+    timeout=120,
+    check=kill_after_epoch is None,
   )
 
 
@@ -192,9 +207,9 @@ def test_ntk_gram_over_both_processes_equals_one_process(tmp_path):
 
   harness.run_processes(
     [os.path.join(WORKERS, "ntk_worker.py"), f"--out={tmp_path}"],
-    2,
-    2,
-    str(tmp_path / "logs"),
+    num_processes=2,
+    devices_per_process=2,
+    logdir=str(tmp_path / "logs"),
     timeout=90,
   )
   f, params, x1, x2 = problem()

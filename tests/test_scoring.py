@@ -61,7 +61,7 @@ def test_every_score_is_supervision_complexity_of_its_subset():
   # Recompute subset 1 from scratch: the same kernel and targets give the same ASC.
   from kd_ntk.scoring import inputs
 
-  idx = inputs.ntk_subsets(labels, 16, 3, seed=0, num_classes=C)[1]
+  idx = inputs.ntk_subsets(labels, 16, num_subsets=3, seed=0, num_classes=C)[1]
   assert np.bincount(labels[idx], minlength=C).tolist() == [4] * C
   gram = empirical_ntk(f, params, x[idx], dtype=jnp.float64)
   y = complexity.teacher_probabilities(logits[2][idx], 4.0)

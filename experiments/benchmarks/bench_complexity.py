@@ -48,7 +48,7 @@ def timed(fn):
 
 
 def bench_one_size(
-  n: int, num_classes: int, methods, num_features: int, seed: int
+  n: int, num_classes: int, *, methods, num_features: int, seed: int
 ):
   gram = synthetic_gram(n, min(n, num_features), seed)
   targets_NxC = targets_lib.random_labels(n, num_classes, seed)
@@ -118,7 +118,11 @@ def main():
   args = parser.parse_args()
   for n in (int(s) for s in args.sizes.split(",")):
     bench_one_size(
-      n, args.num_classes, args.methods.split(","), args.num_features, args.seed
+      n,
+      args.num_classes,
+      methods=args.methods.split(","),
+      num_features=args.num_features,
+      seed=args.seed,
     )
 
 

@@ -95,7 +95,9 @@ def _bench(teacher_dir: str) -> None:
     scalar(4.0),
     scalar(0.0),
   )
-  offline_teacher = runs.restore_variables(teacher_dir, final, shape, mesh)
+  offline_teacher = runs.restore_variables(
+    teacher_dir, final, input_shape=shape, mesh=mesh
+  )
 
   def epoch(state, mode, index):
     start = time.time()
@@ -105,10 +107,17 @@ def _bench(teacher_dir: str) -> None:
       teacher = offline_teacher
     else:  # Reading the checkpoint is part of the epoch, as in a real online run.
       teacher = runs.restore_variables(
-        teacher_dir, checkpoints[index % len(checkpoints)], shape, mesh
+        teacher_dir,
+        checkpoints[index % len(checkpoints)],
+        input_shape=shape,
+        mesh=mesh,
       )
     for images, labels in train_batches(
-      splits.train_images, splits.train_labels, _BATCH.value, 0, index
+      splits.train_images,
+      splits.train_labels,
+      _BATCH.value,
+      seed=0,
+      epoch=index,
     ):
       batch = shard_batch(mesh, images, labels)
       if teacher is None:
@@ -175,7 +184,7 @@ def _bench(teacher_dir: str) -> None:
   ) in checkpoints:  # What an online epoch pays once for its new teacher.
     start = time.time()
     jax.block_until_ready(
-      runs.restore_variables(teacher_dir, epoch, shape, mesh)
+      runs.restore_variables(teacher_dir, epoch, input_shape=shape, mesh=mesh)
     )
     restore_times.append(time.time() - start)
   print(

@@ -65,16 +65,18 @@ def _measure(method: str, n: int, args, save: str) -> dict:
   kd_ntk's XLA CPU defaults (JAX 0.5's legacy runtime aborts in oneDNN on
   ResNet-20's Jacobians at nt batch >= 32) is retried once on XLA's own
   default runtime, and the record says so."""
-  record = _measure_once(method, n, args, save, os.environ)
+  record = _measure_once(method, n, args=args, save=save, env=os.environ)
   if record["status"] == "error" and method.startswith("nt:"):
     first = record["note"]
-    record = _measure_once(method, n, args, save, xla_cpu.without_defaults())
+    record = _measure_once(
+      method, n, args=args, save=save, env=xla_cpu.without_defaults()
+    )
     record["xla_runtime"] = "XLA default (kd_ntk's CPU flags off)"
     record["error_with_kd_ntk_flags"] = first[-120:]
   return record
 
 
-def _measure_once(method: str, n: int, args, save: str, env) -> dict:
+def _measure_once(method: str, n: int, *, args, save: str, env) -> dict:
   cmd = [
     sys.executable,
     os.path.abspath(__file__),

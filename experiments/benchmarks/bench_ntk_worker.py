@@ -32,7 +32,7 @@ def _gflop(flops: float):
   return round(flops / 1e9, 1) if np.isfinite(flops) else None
 
 
-def _nt_runner(args, f, params, x, record):
+def _nt_runner(args, f, params, x, *, record):
   """A call computing neural-tangents' trace Gram (summed over logits)."""
   import jax  # pylint: disable=g-import-not-at-top
   import neural_tangents as nt  # pylint: disable=g-import-not-at-top
@@ -59,7 +59,7 @@ def _nt_runner(args, f, params, x, record):
   return lambda: c * np.asarray(kernel_fn(x, None, params))  # mean -> sum
 
 
-def _own_runner(args, f, params, x, record):
+def _own_runner(args, f, params, x, *, record):
   """A call computing kd_ntk's Gram; the plan's fields go into `record`."""
   from kd_ntk.ntk import empirical_ntk, explain  # pylint: disable=g-import-not-at-top
 
@@ -152,7 +152,7 @@ def worker(args) -> dict:
   )
   own = not args.method.startswith("nt:")
   make_runner = _own_runner if own else _nt_runner
-  run = make_runner(args, f, params, x, record)
+  run = make_runner(args, f, params, x, record=record)
   record["malloc_defaults"] = os.environ.get(host_malloc.OPT_OUT_ENV) != "0"
   gram = bench_machine.timed_first_call(run, record)
   if own:

@@ -81,7 +81,14 @@ def measure() -> dict:
   key = jax.random.PRNGKey(0)
   rows = data.process_rows(mesh, _BATCH.value)
   batches = data.train_batches(
-    images, labels, _BATCH.value, 0, 1, 2, True, rows=rows
+    images,
+    labels,
+    _BATCH.value,
+    seed=0,
+    epoch=1,
+    augment_pad=2,
+    augment_flip=True,
+    rows=rows,
   )
   for i, (x, y) in enumerate(batches):
     if i == 3:  # Compiled and warm: start the clock.
@@ -127,16 +134,16 @@ def run_layout(processes: int, devices_per_process: int, logdir: str) -> dict:
   if processes == 1:
     done = local_processes.run_single(
       [script, "--worker=local", *flags_now],
-      devices_per_process,
-      logdir,
+      devices=devices_per_process,
+      logdir=logdir,
       timeout=600,
     )
   else:
     done = local_processes.run_processes(
       [script, "--worker=distributed", *flags_now],
-      processes,
-      devices_per_process,
-      logdir,
+      num_processes=processes,
+      devices_per_process=devices_per_process,
+      logdir=logdir,
       timeout=600,
     )[0]
   return json.loads(done.stdout.strip().splitlines()[-1])

@@ -233,7 +233,13 @@ def main(argv):
     if name == "lenet5" and _POOL_AB.value:
       other_pool, runners["other_pool"] = other_pool_stepper(batch)
     meter = StealMeter().start()
-    per_round = alternate(runners, batch, num_steps, rounds, _SETTLE.value)
+    per_round = alternate(
+      runners,
+      batch_size=batch,
+      num_steps=num_steps,
+      rounds=rounds,
+      settle_s=_SETTLE.value,
+    )
     steal = {"steal_fraction": meter.fraction()}
     rate = medians(per_round)
     if name == reference:
@@ -302,7 +308,13 @@ def main(argv):
     }
     meter = StealMeter().start()
     rate = medians(
-      alternate(kd_runners, batch, num_steps, rounds, _SETTLE.value)
+      alternate(
+        kd_runners,
+        batch_size=batch,
+        num_steps=num_steps,
+        rounds=rounds,
+        settle_s=_SETTLE.value,
+      )
     )
     steal = {"steal_fraction": meter.fraction()}
     line(

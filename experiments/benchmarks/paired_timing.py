@@ -14,7 +14,7 @@ import time
 from kd_ntk.science import stats
 
 
-def alternate(runners, batch_size, num_steps, rounds, settle_s=0.0):
+def alternate(runners, *, batch_size, num_steps, rounds, settle_s=0.0):
   """Images/second of each runner per round, timed alternately (the order
   flips each round, so round r's rates are neighbours in time), each segment
   after `settle_s` idle seconds."""

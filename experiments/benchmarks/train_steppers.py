@@ -138,7 +138,7 @@ def seconds_per_epoch(name, splits, batch_size):
   )
   key = jax.random.PRNGKey(0)
   batches = data.train_batches(
-    splits.train_images, splits.train_labels, batch_size, 0, 1
+    splits.train_images, splits.train_labels, batch_size, seed=0, epoch=1
   )
   first_images, first_labels = next(batches)
   state, metrics = step(

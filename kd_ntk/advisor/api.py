@@ -170,7 +170,7 @@ def advise(
         fit,
         y,
         logits[c.epoch][0],
-        row["sc"],
+        sc=row["sc"],
         gamma=gamma,
         delta=delta,
       )

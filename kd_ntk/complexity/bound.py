@@ -161,6 +161,7 @@ def bound_terms(
   student_logits_NxC,
   labels,
   teacher_logits_NxC: np.ndarray | None,
+  *,
   sc: float,
   trace_k: float,
   n: int,

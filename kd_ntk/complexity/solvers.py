@@ -33,7 +33,7 @@ class _Spectrum:
   method: str
 
 
-def _make_spectrum(max_eig, min_eig, n, outside_share, method) -> _Spectrum:
+def _make_spectrum(max_eig, min_eig, n, *, outside_share, method) -> _Spectrum:
   rank_tolerance = n * np.finfo(np.float64).eps * abs(max_eig)
   condition = math.inf if min_eig <= rank_tolerance else max_eig / min_eig
   return _Spectrum(
@@ -57,7 +57,9 @@ def solve_with_eigh(gram_fortran, targets, absolute_ridges, eig_floor):
   )
   energy_NxC = np.square(eigvecs.T @ targets)  # (U_iᵀ Y_c)²
   energy_N = energy_NxC.sum(axis=1)
-  spectrum = _make_spectrum(eigvals[-1], eigvals[0], n, 0.0, "eigh")
+  spectrum = _make_spectrum(
+    eigvals[-1], eigvals[0], n, outside_share=0.0, method="eigh"
+  )
   floor = spectrum.rank_tolerance if eig_floor is None else eig_floor
   floored = np.maximum(eigvals, floor)
   t, total = spectrum.rank_tolerance, float(energy_N.sum())
@@ -123,7 +125,7 @@ def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> _Spectrum | None:
     )
     if max_eig is None:
       return None
-  spectrum = _make_spectrum(max_eig, 0.0, n, 0.0, method)
+  spectrum = _make_spectrum(max_eig, 0.0, n, outside_share=0.0, method=method)
   t = spectrum.rank_tolerance
   factor = _cholesky_factor(gram_fortran, t, work_fortran)
   if factor is None:
@@ -141,7 +143,9 @@ def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> _Spectrum | None:
   total = float(np.sum(np.square(targets)))
   solved = scipy.linalg.cho_solve(factor, targets, check_finite=False)
   outside = t * float(np.sum(targets * solved)) / total if total else 0.0
-  return _make_spectrum(max_eig, min_eig, n, outside, method)
+  return _make_spectrum(
+    max_eig, min_eig, n, outside_share=outside, method=method
+  )
 
 
 def solve_with_cholesky(gram_fortran, targets, absolute_ridges):

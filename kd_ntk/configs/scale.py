@@ -73,7 +73,7 @@ def scaled_learning_rate(base_lr: float, global_batch: int, rule: str) -> float:
   return base_lr * (global_batch / BASE_BATCH) ** LR_EXPONENT[rule]
 
 
-def scale_block(platform, global_batch, data_dir, lr_rule, warmup_epochs):
+def scale_block(platform, global_batch, *, data_dir, lr_rule, warmup_epochs):
   """The scale-out choices, recorded with the run (config.json)."""
   s = ml_collections.ConfigDict()
   s.platform = platform  # tpu_pod | multi_gpu | cpu.
@@ -89,7 +89,7 @@ def scale_block(platform, global_batch, data_dir, lr_rule, warmup_epochs):
   return s
 
 
-def scale_teacher(config, global_batch, data_dir, lr_rule, warmup_epochs):
+def scale_teacher(config, global_batch, *, data_dir, lr_rule, warmup_epochs):
   """Sets a teacher-style run config's batch, learning rate, warm-up and data_dir."""
   config.batch_size = global_batch
   # A multiple of the global batch, so divisible by the device count like it.

@@ -135,6 +135,7 @@ def train_batches(
   images: np.ndarray,
   labels: np.ndarray,
   batch_size: int,
+  *,
   seed: int,
   epoch: int,
   augment_pad: int = 0,
@@ -292,6 +293,7 @@ def sharded_train_batches(
   images: np.ndarray,
   labels: np.ndarray,
   batch_size: int,
+  *,
   seed: int,
   epoch: int,
   augment_pad: int = 0,
@@ -301,7 +303,14 @@ def sharded_train_batches(
   process reads and augments only its rows of every global batch."""
   rows = process_rows(mesh, batch_size)
   for x, y in train_batches(
-    images, labels, batch_size, seed, epoch, augment_pad, augment_flip, rows
+    images,
+    labels,
+    batch_size,
+    seed=seed,
+    epoch=epoch,
+    augment_pad=augment_pad,
+    augment_flip=augment_flip,
+    rows=rows,
   ):
     yield shard_process_batch(mesh, batch_size, x, y)
 

@@ -79,13 +79,17 @@ def _load_idx(name: str, split: str, data_dir: str | None):
   images_path, labels_path = idx.find_split_files(directory, split)
   stamp = tuple(os.stat(p).st_mtime_ns for p in (images_path, labels_path))
   images, labels, info = _read_idx_split(
-    name, images_path, labels_path, directory, stamp
+    name,
+    images_path=images_path,
+    labels_path=labels_path,
+    directory=directory,
+    stamp=stamp,
   )
   return images.copy(), labels.copy(), info
 
 
 @functools.lru_cache(maxsize=4)
-def _read_idx_split(name, images_path, labels_path, directory, stamp):
+def _read_idx_split(name, *, images_path, labels_path, directory, stamp):
   """Decoded arrays of one split, cached per process (a reproduction loads the
   same files for dozens of runs); `stamp` invalidates the entry if a file changes."""
   del stamp

@@ -65,6 +65,7 @@ def select_classes(train, test, info: DatasetInfo, classes: Sequence[int]):
 def prepare_splits(
   dataset: str,
   data_dir: str | None = None,
+  *,
   train_subset: int = 0,
   subset_seed: int = 0,
   source: str | None = None,

@@ -74,6 +74,7 @@ def distillation_loss(
   student_logits_BxC: jax.Array,
   teacher_logits_BxC: jax.Array,
   labels_B: jax.Array,
+  *,
   temperature=1.0,
   alpha=0.0,
   scale_by_tau_squared: bool = True,

@@ -85,10 +85,10 @@ def distill_step(
       logits_BxC,
       targets_BxC,
       labels,
-      temperature,
-      alpha,
-      scale_by_tau_squared,
-      label_smoothing,
+      temperature=temperature,
+      alpha=alpha,
+      scale_by_tau_squared=scale_by_tau_squared,
+      label_smoothing=label_smoothing,
     )
 
   state, logits_BxC, metrics = apply_gradients_of(

@@ -45,6 +45,7 @@ class TeacherTargets:
   def __init__(
     self,
     workdir: str,
+    *,
     num_classes: int,
     input_shape,
     sets,
@@ -54,7 +55,11 @@ class TeacherTargets:
     keep: int = 3,
   ):
     self.reader = RunReader(
-      workdir, mesh, num_classes, input_shape, keep=max(8, keep)
+      workdir,
+      mesh=mesh,
+      num_classes=num_classes,
+      input_shape=input_shape,
+      keep=max(8, keep),
     )
     self.model = self.reader.model
     self.sets, self.final, self.keep = sets, final_epoch, keep

@@ -45,16 +45,20 @@ def random_label_seed(config, subset: int, draw: int) -> int:
 
 
 def teacher_logits(
-  config, epochs: list[int], model, images: np.ndarray, info, mesh
+  config, epochs: list[int], *, model, images: np.ndarray, info, mesh
 ) -> dict[int, np.ndarray]:
   """Logits (N, C) of each teacher checkpoint on `images`."""
   out = {}
   for epoch in epochs:
     variables = runs.restore_variables(
-      config.teacher_workdir, epoch, info.image_shape, mesh, info.num_classes
+      config.teacher_workdir,
+      epoch,
+      input_shape=info.image_shape,
+      mesh=mesh,
+      num_classes=info.num_classes,
     )
     out[epoch] = predict_logits(
-      model, variables, images, config.eval_batch_size, mesh
+      model, variables, images, batch_size=config.eval_batch_size, mesh=mesh
     )
   return out
 
@@ -128,7 +132,7 @@ class StudentCheckpoints:
       variables = runs.restore_variables(
         self.config.student_workdir,
         epoch,
-        self.input_shape,
+        input_shape=self.input_shape,
         num_classes=self.num_classes,
       )
       yield epoch, self._student(with_state(variables))

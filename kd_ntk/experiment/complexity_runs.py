@@ -36,6 +36,7 @@ def strided(last: int, stride: int) -> tuple:
 
 def subset_config(
   block,
+  *,
   teacher_dir: str,
   student_dir: str,
   student_model,
@@ -76,9 +77,9 @@ def target_norms(config) -> dict[tuple, float]:
   subset = complexity_inputs.ntk_subsets(  # The subset supervision_run used.
     splits.train_labels,
     config.num_examples,
-    1,
-    config.subset_seed,
-    info.num_classes,
+    num_subsets=1,
+    seed=config.subset_seed,
+    num_classes=info.num_classes,
   )[0]
   n = len(subset)
   norms = {
@@ -88,14 +89,18 @@ def target_norms(config) -> dict[tuple, float]:
   mesh = data_mesh()
   for epoch in config.teacher_epochs:
     variables = runs.restore_variables(
-      config.teacher_workdir, epoch, info.image_shape, mesh, info.num_classes
+      config.teacher_workdir,
+      epoch,
+      input_shape=info.image_shape,
+      mesh=mesh,
+      num_classes=info.num_classes,
     )
     logits = predict_logits(
       model,
       variables,
       splits.train_images[subset],
-      config.eval_batch_size,
-      mesh,
+      batch_size=config.eval_batch_size,
+      mesh=mesh,
     )
     for tau in config.temperatures:
       y = complexity.teacher_probabilities(logits, float(tau), config.centered)
@@ -105,6 +110,7 @@ def target_norms(config) -> dict[tuple, float]:
 
 def run_subsets(
   block,
+  *,
   teacher_dir: str,
   student_dir: str,
   student_model,
@@ -121,12 +127,12 @@ def run_subsets(
   for s in range(int(block.num_subsets)):
     c = subset_config(
       block,
-      teacher_dir,
-      student_dir,
-      student_model,
-      student_epochs,
-      teacher_epochs,
-      s,
+      teacher_dir=teacher_dir,
+      student_dir=student_dir,
+      student_model=student_model,
+      student_epochs=student_epochs,
+      teacher_epochs=teacher_epochs,
+      subset=s,
     )
     sub_dir = os.path.join(out_dir, f"subset{s}")
     csv_path = os.path.join(sub_dir, supervision_run.CSV_FILE)

@@ -36,6 +36,7 @@ FIGURE = "mc_convergence.png"
 def convergence_rows(
   x: np.ndarray,
   targets: np.ndarray,
+  *,
   widths: Sequence[int],
   samples: Sequence[int],
   depth: int = 1,

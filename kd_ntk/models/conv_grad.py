@@ -172,7 +172,7 @@ def _valid_conv_bwd(residuals, g):
 valid_conv.defvjp(_valid_conv_fwd, _valid_conv_bwd)
 
 
-def _is_thin_valid(lhs, rhs, strides, padding, lhs_d, rhs_d, dims, groups):
+def _is_thin_valid(lhs, rhs, *, strides, padding, lhs_d, rhs_d, dims, groups):
   """Whether a call is a stride-1, undilated, ungrouped, unpadded NHWC/HWIO
   convolution for which one of the custom gradients pays."""
   if lhs.ndim != 4 or dims is None or groups != 1:
@@ -198,6 +198,7 @@ def conv_general_dilated(
   rhs: jax.Array,
   window_strides: Sequence[int],
   padding: Any,
+  *,
   lhs_dilation: Any = None,
   rhs_dilation: Any = None,
   dimension_numbers: Any = None,
@@ -215,12 +216,12 @@ def conv_general_dilated(
     and _is_thin_valid(
       lhs,
       rhs,
-      window_strides,
-      padding,
-      lhs_dilation,
-      rhs_dilation,
-      dimension_numbers,
-      feature_group_count,
+      strides=window_strides,
+      padding=padding,
+      lhs_d=lhs_dilation,
+      rhs_d=rhs_dilation,
+      dims=dimension_numbers,
+      groups=feature_group_count,
     )
   ):
     return valid_conv(lhs, rhs)

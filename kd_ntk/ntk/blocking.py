@@ -168,6 +168,7 @@ class PanelWork(NamedTuple):
 def schedule(
   num_row_blocks: int,
   num_col_blocks: int,
+  *,
   panel_blocks: int,
   symmetric: bool,
   num_devices: int,
@@ -211,9 +212,9 @@ def blocked_gram(
   prepare: Callable[[np.ndarray, int], Any],
   pair: Callable[[Any, Any, int], jax.Array],
   mirror: Callable[[np.ndarray], np.ndarray],
+  *,
   x1: Any,
   x2: Any | None,
-  *,
   block_size: int,
   tail_shape: Sequence[int],
   out_dtype,
@@ -268,7 +269,13 @@ def blocked_gram(
     jax.eval_shape(lambda b: prepare(b, min(local)), example)
   )
   panel_blocks = panel_blocks_for(cache_bytes, per_block)
-  work = schedule(len(rows), len(cols), panel_blocks, symmetric, num_devices)
+  work = schedule(
+    len(rows),
+    len(cols),
+    panel_blocks=panel_blocks,
+    symmetric=symmetric,
+    num_devices=num_devices,
+  )
   total = sum(  # Pairs this process computes.
     len(r) for p in work for (_, r), d in zip(p.tasks, p.devices) if d in local
   )

@@ -8,7 +8,9 @@ import numpy as np
 from kd_ntk.ntk.planning import METHODS, OUTPUTS
 
 
-def validate(x1, x2, output: str, method: str, block_size: int | None) -> None:
+def validate(
+  x1, x2, *, output: str, method: str, block_size: int | None
+) -> None:
   if output not in OUTPUTS:
     raise ValueError(f"Unknown output {output!r}; choose one of {OUTPUTS}.")
   if method not in METHODS:

@@ -132,7 +132,7 @@ def empirical_ntk(
     A numpy array of the accumulation dtype (float32 by default, float64 with
     `dtype=jnp.float64`), ready for a float64 solve after `.astype`.
   """
-  checks.validate(x1, x2, output, method, block_size)
+  checks.validate(x1, x2, output=output, method=method, block_size=block_size)
   checks.check_cache_bytes(cache_bytes)
   if layout not in planning.LAYOUTS:
     raise ValueError(
@@ -172,12 +172,12 @@ def empirical_ntk(
       f,
       plan,
       params,
-      len(x1),
-      None if x2 is None else len(x2),
-      output,
-      dtype,
-      x_example,
-      cache,
+      n1=len(x1),
+      n2=None if x2 is None else len(x2),
+      output=output,
+      dtype=dtype,
+      x_example=x_example,
+      cache=cache,
     )
     if stream is not None:
       backward, conv_jacobians, group_jacobian = planning.streamed_fns(
@@ -189,12 +189,12 @@ def empirical_ntk(
           backward,
           conv_jacobians,
           group_jacobian,
-          plan.layers,
-          jax.device_put(
+          layers=plan.layers,
+          leaves=jax.device_put(
             jax.tree_util.tree_leaves(params), _first_local(devices)
           ),
-          x1,
-          x2,
+          x1=x1,
+          x2=x2,
           plan=stream[0],
           shapes=stream[1],
           block_size=plan.block_size,
@@ -209,7 +209,9 @@ def empirical_ntk(
         "it) with tapped layers, output='trace', and its kept features "
         "within planning.STREAM_BYTES; use layout='blocked' or 'auto'."
       )
-  prepare_jit, pair_jit = planning.compiled_for(f, plan, output, dtype, cache)
+  prepare_jit, pair_jit = planning.compiled_for(
+    f, plan, output=output, dtype=dtype, cache=cache
+  )
   local = [
     k for k, d in enumerate(devices) if d.process_index == jax.process_index()
   ]
@@ -244,8 +246,8 @@ def empirical_ntk(
     prepare,
     pair,
     _mirror(output),
-    x1,
-    x2,
+    x1=x1,
+    x2=x2,
     block_size=plan.block_size,
     tail_shape=tail,
     out_dtype=np.dtype(probe.dtype),
@@ -367,7 +369,9 @@ def ntk_block_fn(
       dtype=dtype,
       cache=cache,
     )
-    block = planning.compiled_block_fn(f, plan, output, dtype, cache)
+    block = planning.compiled_block_fn(
+      f, plan, output=output, dtype=dtype, cache=cache
+    )
     with _precision_scope(dtype):
       return block(params, x_a, x_b)
 

@@ -235,11 +235,11 @@ def explain(
       f,
       plan,
       params,
-      n,
-      None if symmetric else n,
-      output,
-      dtype,
-      jnp.zeros(x_example.shape, x_example.dtype),
+      n1=n,
+      n2=None if symmetric else n,
+      output=output,
+      dtype=dtype,
+      x_example=jnp.zeros(x_example.shape, x_example.dtype),
     )
   itemsize = max(
     [np.dtype(l.dtype).itemsize for l in jax.tree_util.tree_leaves(params)]
@@ -251,7 +251,13 @@ def explain(
     plan.block_size * feature_bytes,
   )
   blocks = len(block_slices(n, plan.block_size))
-  work = schedule(blocks, blocks, panel_blocks, symmetric, num_devices)
+  work = schedule(
+    blocks,
+    blocks,
+    panel_blocks=panel_blocks,
+    symmetric=symmetric,
+    num_devices=num_devices,
+  )
   prepared = prepared_blocks(work, symmetric)
   pairs = sum(len(rows) for p in work for _, rows in p.tasks)
   tail = {"trace": 1, "full": plan.num_logits**2, "diagonal": plan.num_logits}[

@@ -143,11 +143,13 @@ def _find_layers(f, signature, num_logits: int) -> Layers | None:
   params, x_example = _abstract(signature)
   batch = jax.ShapeDtypeStruct((1,) + tuple(x_example.shape), x_example.dtype)
   check = lambda layers: jax.eval_shape(features_fn(f, layers), params, batch)
-  return layers_or_none(f, params, x_example, num_logits, check)
+  return layers_or_none(
+    f, params, x_example, num_logits=num_logits, check=check
+  )
 
 
 def tapped_layers(
-  f, params, x_example, num_logits: int, cache: FunctionCache = DEFAULT_CACHE
+  f, params, x_example, *, num_logits: int, cache: FunctionCache = DEFAULT_CACHE
 ) -> Layers | None:
   """The tapped layers of `f` (None: none, or the jaxpr could not be read);
   cached per live network function and shapes."""
@@ -203,7 +205,7 @@ def make_plan(
   out_itemsize = max(itemsize, dtype.itemsize if dtype is not None else 0)
 
   layers = (
-    tapped_layers(f, params, x_example, num_logits, cache)
+    tapped_layers(f, params, x_example, num_logits=num_logits, cache=cache)
     if method != "ntvp"
     else None
   )
@@ -234,6 +236,7 @@ def make_plan(
 def _compiled_fns(
   f,
   method: str,
+  *,
   output: str,
   dtype: np.dtype | None,
   layers: Layers | None,
@@ -258,6 +261,7 @@ def _compiled_fns(
 def compiled_for(
   f,
   plan: Plan,
+  *,
   output: str,
   dtype: np.dtype | None,
   cache: FunctionCache = DEFAULT_CACHE,
@@ -278,13 +282,16 @@ def compiled_for(
   return cache.get(
     f,
     key,
-    lambda fn: _compiled_fns(fn, plan.method, output, dtype, plan.layers),
+    lambda fn: _compiled_fns(
+      fn, plan.method, output=output, dtype=dtype, layers=plan.layers
+    ),
   )
 
 
 def _block_fn(
   f,
   method: str,
+  *,
   output: str,
   dtype: np.dtype | None,
   layers: Layers | None,
@@ -301,6 +308,7 @@ def _block_fn(
 def compiled_block_fn(
   f,
   plan: Plan,
+  *,
   output: str,
   dtype: np.dtype | None,
   cache: FunctionCache = DEFAULT_CACHE,
@@ -315,7 +323,11 @@ def compiled_block_fn(
     plan.layers,
   )
   return cache.get(
-    f, key, lambda fn: _block_fn(fn, plan.method, output, dtype, plan.layers)
+    f,
+    key,
+    lambda fn: _block_fn(
+      fn, plan.method, output=output, dtype=dtype, layers=plan.layers
+    ),
   )
 
 
@@ -344,6 +356,7 @@ def stream_layout(
   f,
   plan: Plan,
   params,
+  *,
   n1: int,
   n2: int | None,
   output: str,
@@ -370,10 +383,10 @@ def stream_layout(
   chosen = streamed.stream_plan(
     plan.layers,
     shapes,
-    plan.num_logits,
-    padded(n1) + (padded(n2) if n2 is not None else 0),
-    n1 * (n2 if n2 is not None else n1) * out_itemsize,
-    itemsize,
-    STREAM_BYTES,
+    num_logits=plan.num_logits,
+    n_stored=padded(n1) + (padded(n2) if n2 is not None else 0),
+    out_bytes=n1 * (n2 if n2 is not None else n1) * out_itemsize,
+    itemsize=itemsize,
+    budget=STREAM_BYTES,
   )
   return None if chosen is None else (chosen, shapes)

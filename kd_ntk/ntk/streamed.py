@@ -57,6 +57,7 @@ def _divisors(n: int) -> list[int]:
 def stream_plan(
   layers: Layers,
   shapes,
+  *,
   num_logits: int,
   n_stored: int,
   out_bytes: int,
@@ -131,7 +132,7 @@ def _flat(a, dtype):
   return a if dtype is None else a.astype(dtype)
 
 
-def _pair_fixed(f_a, f_b, dense_a, dense_b, dtype):
+def _pair_fixed(f_a, f_b, dense_a, dense_b, *, dtype):
   """F_a F_bᵀ + Σ_dense (A_a A_bᵀ) ⊙ (G_a G_bᵀ) for two row chunks."""
   dot = lambda u, v: jnp.dot(
     _flat(u, dtype), _flat(v, dtype).T, precision=_HIGHEST
@@ -146,7 +147,7 @@ def _pair_group(j_a, j_b, dtype):
   return jnp.dot(_flat(j_a, dtype), _flat(j_b, dtype).T, precision=_HIGHEST)
 
 
-_pair_fixed_jit = jax.jit(_pair_fixed, static_argnums=4)
+_pair_fixed_jit = jax.jit(_pair_fixed, static_argnames="dtype")
 _pair_group_jit = jax.jit(_pair_group, static_argnums=2)
 
 
@@ -185,7 +186,7 @@ def _chunk(rows, parts, compact) -> _Chunk:
 
 
 def _collect(
-  backward, conv_jacobians, leaves, x, block_size, plan, meter
+  backward, conv_jacobians, leaves, x, *, block_size, plan, meter
 ) -> list[_Chunk]:
   """Runs every block's backward pass once and keeps what the kernel needs,
   in row chunks of `chunk_rows(block_size)` examples."""
@@ -234,7 +235,7 @@ def _pairs(chunks_a, chunks_b, symmetric):
   ]
 
 
-def _place(out, ca: _Chunk, cb: _Chunk, block, symmetric: bool) -> None:
+def _place(out, ca: _Chunk, cb: _Chunk, block, *, symmetric: bool) -> None:
   """Adds a chunk-pair block (and, when symmetric, its mirror) into `out`."""
   (r0, r1), (c0, c1) = ca.rows, cb.rows
   block = np.asarray(block)[: r1 - r0, : c1 - c0]
@@ -247,11 +248,11 @@ def streamed_gram(
   backward: Callable,
   conv_jacobians: Callable,
   group_jacobian: Callable,
+  *,
   layers: Layers,
   leaves: list[Any],
   x1,
   x2,
-  *,
   plan: StreamPlan,
   shapes,
   block_size: int,
@@ -298,18 +299,22 @@ def streamed_gram(
     "ntk[structured, streamed]",
   )
   args = (backward, conv_jacobians, leaves)
-  k1 = _collect(*args, x1, block_size, plan, meter)
-  k2 = k1 if symmetric else _collect(*args, x2, block_size, plan, meter)
+  k1 = _collect(*args, x1, block_size=block_size, plan=plan, meter=meter)
+  k2 = (
+    k1
+    if symmetric
+    else _collect(*args, x2, block_size=block_size, plan=plan, meter=meter)
+  )
   shape = (len(x1), len(x1) if symmetric else len(x2))
   out = None
   pairs = _pairs(k1, k2, symmetric)
   with precision_scope():
     for i, j in pairs:
       a, b = k1[i], k2[j]
-      block = _pair_fixed_jit(a.f, b.f, a.dense, b.dense, dtype)
+      block = _pair_fixed_jit(a.f, b.f, a.dense, b.dense, dtype=dtype)
       if out is None:
         out = np.zeros(shape, np.dtype(block.dtype))
-      _place(out, a, b, block, symmetric)
+      _place(out, a, b, block, symmetric=symmetric)
       meter.step()
     for k, channels in zip(plan.compact, plan.group_channels):
       patch = layers.conv_taps[k][1]
@@ -321,7 +326,7 @@ def streamed_gram(
         j2 = j1 if symmetric else [form(c) for c in k2]
         for i, j in pairs:
           block = _pair_group_jit(j1[i], j2[j], dtype)
-          _place(out, k1[i], k2[j], block, symmetric)
+          _place(out, k1[i], k2[j], block, symmetric=symmetric)
           meter.step()
         del j1, j2
   return out

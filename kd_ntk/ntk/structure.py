@@ -281,6 +281,7 @@ def layers_or_none(
   f: Callable[[Any, jax.Array], jax.Array],
   params: Any,
   x_example: Any,
+  *,
   num_logits: int,
   check: Callable[[Layers], None] | None = None,
 ) -> Layers | None:
@@ -341,6 +342,7 @@ def _evaluate(
   jaxpr,
   consts: Sequence[Any],
   args: Sequence[Any],
+  *,
   layers: Layers,
   taps: Sequence[Any],
   captured: dict[int, Any],
@@ -366,7 +368,9 @@ def _evaluate(
       outvals = [_bind(eqn, invals)[0] + taps[tap_index]]
     elif id(eqn) in layers.inline and eqn.primitive.name in CALL_PRIMITIVES:
       body, body_consts = call_body(eqn)
-      outvals = _evaluate(body, body_consts, invals, layers, taps, captured)
+      outvals = _evaluate(
+        body, body_consts, invals, layers=layers, taps=taps, captured=captured
+      )
     elif (
       eqn.primitive.name == "reduce_window_max"
       and (pooled := _tiled_max_pool(eqn, invals[0])) is not None
@@ -393,7 +397,12 @@ def tapped_fn(layers: Layers):
     captured: dict[int, Any] = {}
     args = list(leaves) + [x_single]
     (logits,) = _evaluate(
-      closed.jaxpr, closed.consts, args, layers, taps, captured
+      closed.jaxpr,
+      closed.consts,
+      args,
+      layers=layers,
+      taps=taps,
+      captured=captured,
     )
     return logits, tuple(captured[k] for k in range(len(layers.tap_shapes)))
 

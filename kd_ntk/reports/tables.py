@@ -80,6 +80,7 @@ def complexity_table(rows: list[dict], student_epoch) -> str:
 def power_table(
   verdicts: list[dict],
   claims: Sequence[str] = ("C5", "C6", "C7", "C8"),
+  *,
   scale: float = 100.0,
   half_width: float = 0.5,
   effect: float = 1.0,

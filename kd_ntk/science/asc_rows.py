@@ -84,7 +84,7 @@ def ridge_subsets(rows: list[dict], **match) -> list[int]:
 
 
 def compare(
-  what: str, rows: list[dict], column: str, a: dict, b: dict
+  what: str, rows: list[dict], *, column: str, a: dict, b: dict
 ) -> stats.Comparison:
   """ASC of the rows matching `a` − of those matching `b`, paired by subset.
 

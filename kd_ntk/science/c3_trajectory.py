@@ -223,6 +223,22 @@ def claim_c3(
   )
   note = "; ".join(x for x in (how, ridge_note(rows)) if x)
   return [
-    verdict("C3a", pred_a, C3A_RULE, decide(drops), drops, note, numbers),
-    verdict("C3b", pred_b, C3B_RULE, decide(rises), rises, note, numbers),
+    verdict(
+      "C3a",
+      pred_a,
+      rule=C3A_RULE,
+      outcome=decide(drops),
+      comparisons=drops,
+      note=note,
+      numbers=numbers,
+    ),
+    verdict(
+      "C3b",
+      pred_b,
+      rule=C3B_RULE,
+      outcome=decide(rises),
+      comparisons=rises,
+      note=note,
+      numbers=numbers,
+    ),
   ]

@@ -82,26 +82,28 @@ def claim_c1(rows: list[dict], kernel_epoch=None) -> dict:
     compare(
       "ASC(random labels) − ASC(labels)",
       rows,
-      ASC_COLUMN,
-      dict(target="random_labels", **at),
-      dict(target="labels", **at),
+      column=ASC_COLUMN,
+      a=dict(target="random_labels", **at),
+      b=dict(target="labels", **at),
     ),
     compare(
       "ASC(labels) − ASC(final teacher, τ=1)",
       rows,
-      ASC_COLUMN,
-      dict(target="labels", **at),
-      teacher_match,
+      column=ASC_COLUMN,
+      a=dict(target="labels", **at),
+      b=teacher_match,
     ),
   ]
   return verdict(
     "C1",
     prediction + f" (student NTK at epoch {kernel:g})",
-    C1_RULE,
-    decide(comps),
-    comps,
-    _ridge_note(rows),
-    _means({"random_labels": rand, "labels": labels, "teacher": teacher}),
+    rule=C1_RULE,
+    outcome=decide(comps),
+    comparisons=comps,
+    note=_ridge_note(rows),
+    numbers=_means(
+      {"random_labels": rand, "labels": labels, "teacher": teacher}
+    ),
   )
 
 
@@ -157,10 +159,10 @@ def claim_c2(
     return verdict(
       claim,
       prediction,
-      C2_RULE,
-      stats.NOT_TESTABLE,
-      [stats.not_testable("ASC(T) − ASC(0)", missing)],
-      missing,
+      rule=C2_RULE,
+      outcome=stats.NOT_TESTABLE,
+      comparisons=[stats.not_testable("ASC(T) − ASC(0)", missing)],
+      note=missing,
     )
   first, last = epochs[0], epochs[-1]
   later = {t: np.mean(list(series[t].values())) for t in epochs[1:]}
@@ -169,16 +171,16 @@ def claim_c2(
   growth = compare(
     f"ASC(checkpoint {last:g}) − ASC(checkpoint {first:g})",
     rows,
-    column,
-    dict(teacher_epoch=last, **at),
-    dict(teacher_epoch=first, **at),
+    column=column,
+    a=dict(teacher_epoch=last, **at),
+    b=dict(teacher_epoch=first, **at),
   )
   near = compare(
     f"ASC(checkpoint {t_star:g}, lowest t>0) − ASC(checkpoint {first:g})",
     rows,
-    column,
-    dict(teacher_epoch=t_star, **at),
-    dict(teacher_epoch=first, **at),
+    column=column,
+    a=dict(teacher_epoch=t_star, **at),
+    b=dict(teacher_epoch=first, **at),
   )
   if ridge_blocked([growth, near]):
     outcome = stats.NOT_TESTABLE
@@ -193,11 +195,11 @@ def claim_c2(
   return verdict(
     claim,
     prediction + f" (student NTK at epoch {kernel:g})",
-    C2_RULE,
-    outcome,
-    [growth, near],
-    _ridge_note(rows),
-    {
+    rule=C2_RULE,
+    outcome=outcome,
+    comparisons=[growth, near],
+    note=_ridge_note(rows),
+    numbers={
       f"teacher_epoch_{t:g}": v
       for t, v in _means({t: s for t, s in series.items()}).items()
     },
@@ -252,30 +254,30 @@ def claim_c4(
     return verdict(
       claim,
       prediction,
-      C4_RULE,
-      stats.NOT_TESTABLE,
-      [stats.not_testable("ASC(τ_i) − ASC(τ_i+1)", reason)],
-      reason,
+      rule=C4_RULE,
+      outcome=stats.NOT_TESTABLE,
+      comparisons=[stats.not_testable("ASC(τ_i) − ASC(τ_i+1)", reason)],
+      note=reason,
     )
   at = dict(target="teacher", teacher_epoch=final, student_epoch=kernel)
   comps = [
     compare(
       f"ASC(τ={a:g}) − ASC(τ={b:g})",
       rows,
-      column,
-      dict(temperature=a, **at),
-      dict(temperature=b, **at),
+      column=column,
+      a=dict(temperature=a, **at),
+      b=dict(temperature=b, **at),
     )
     for a, b in zip(taus, taus[1:])
   ]
   return verdict(
     claim,
     prediction + f" (student NTK at epoch {kernel:g})",
-    C4_RULE,
-    decide(comps),
-    comps,
-    _ridge_note(rows),
-    {f"tau_{t:g}": v for t, v in _means(series).items()},
+    rule=C4_RULE,
+    outcome=decide(comps),
+    comparisons=comps,
+    note=_ridge_note(rows),
+    numbers={f"tau_{t:g}": v for t, v in _means(series).items()},
   )
 
 

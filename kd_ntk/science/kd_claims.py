@@ -58,7 +58,7 @@ def _smallest(rows, family: str | None, task="main"):
   return family, fams[family][0]
 
 
-def _online_and_offline(rows, metric, family, width, tau, alpha):
+def _online_and_offline(rows, metric, *, family, width, tau, alpha):
   """{seed: metric} of the online and of the offline runs of one student/τ/α."""
   common = dict(
     task="main",
@@ -74,9 +74,11 @@ def _online_and_offline(rows, metric, family, width, tau, alpha):
 
 
 def _online_minus_offline(
-  rows, metric, family, width, tau, alpha, sign=1.0, what=None
+  rows, metric, *, family, width, tau, alpha, sign=1.0, what=None
 ):
-  on, off = _online_and_offline(rows, metric, family, width, tau, alpha)
+  on, off = _online_and_offline(
+    rows, metric, family=family, width=width, tau=tau, alpha=alpha
+  )
   if sign < 0:
     on, off = off, on
   label = what or f"online − offline {metric}"
@@ -114,21 +116,25 @@ def claim_c5(
       ),
     ]
   comps_a = [
-    _online_minus_offline(rows, ACCURACY, family, smallest, t, alpha)
+    _online_minus_offline(
+      rows, ACCURACY, family=family, width=smallest, tau=t, alpha=alpha
+    )
     for t in taus
   ]
   widths = _families(rows)[family]
   details = [
-    _online_minus_offline(rows, ACCURACY, family, w, t, alpha).as_dict()
+    _online_minus_offline(
+      rows, ACCURACY, family=family, width=w, tau=t, alpha=alpha
+    ).as_dict()
     for w in widths[1:]
     for t in taus
   ]
   c5a = verdict(
     "C5a",
     pred_a + f" ({family} width {smallest})",
-    C5A_RULE,
-    stats.combine_all(comps_a),
-    comps_a,
+    rule=C5A_RULE,
+    outcome=stats.combine_all(comps_a),
+    comparisons=comps_a,
     numbers={"other_widths": details},
   )
   pred_b = (
@@ -144,7 +150,9 @@ def claim_c5(
   for tau in taus:
     gaps = {}
     for w in (widths[0], widths[-1]):
-      on, off = _online_and_offline(rows, ACCURACY, family, w, tau, alpha)
+      on, off = _online_and_offline(
+        rows, ACCURACY, family=family, width=w, tau=tau, alpha=alpha
+      )
       gaps[w] = {
         s: on[s] - off[s]
         for s in on
@@ -159,7 +167,13 @@ def claim_c5(
     )
   return [
     c5a,
-    verdict("C5b", pred_b, C5B_RULE, stats.combine_all(comps_b), comps_b),
+    verdict(
+      "C5b",
+      pred_b,
+      rule=C5B_RULE,
+      outcome=stats.combine_all(comps_b),
+      comparisons=comps_b,
+    ),
   ]
 
 
@@ -174,6 +188,7 @@ C6_RULE = (
 def claim_c6(
   rows: list[dict],
   family: str | None = None,
+  *,
   alpha: float = 0.0,
   selected_epoch=None,
   final_epoch=None,
@@ -216,10 +231,10 @@ def claim_c6(
   return verdict(
     "C6",
     prediction + f" ({family} width {smallest})",
-    C6_RULE,
-    stats.combine_all(comps),
-    comps,
-    note,
+    rule=C6_RULE,
+    outcome=stats.combine_all(comps),
+    comparisons=comps,
+    note=note,
   )
 
 
@@ -253,10 +268,10 @@ def claim_c7(
       _online_minus_offline(
         rows,
         FIDELITY,
-        family,
-        smallest,
-        tau,
-        alpha,
+        family=family,
+        width=smallest,
+        tau=tau,
+        alpha=alpha,
         what="online − offline train fidelity",
       )
     )
@@ -264,10 +279,10 @@ def claim_c7(
       _online_minus_offline(
         rows,
         MARGIN_LOSS,
-        family,
-        smallest,
-        tau,
-        alpha,
+        family=family,
+        width=smallest,
+        tau=tau,
+        alpha=alpha,
         sign=-1.0,
         what="offline − online margin loss"
         + (f" at γ={gamma:g}" if gamma else ""),
@@ -276,9 +291,9 @@ def claim_c7(
   return verdict(
     "C7",
     prediction + f" ({family} width {smallest})",
-    C7_RULE,
-    stats.combine_all(comps),
-    comps,
+    rule=C7_RULE,
+    outcome=stats.combine_all(comps),
+    comparisons=comps,
   )
 
 
@@ -344,9 +359,9 @@ def claim_c8(
   return verdict(
     "C8",
     prediction,
-    C8_RULE,
-    main.outcome,
-    [main],
+    rule=C8_RULE,
+    outcome=main.outcome,
+    comparisons=[main],
     note=step_size_note(lr_scale, primary.get("temperature")),
     numbers={"other_methods": [compare(f).as_dict() for f in others]},
   )
@@ -355,13 +370,13 @@ def claim_c8(
 def kd_verdicts(
   rows: list[dict],
   family: str | None = None,
+  *,
   alpha: float = 0.0,
   binary_primary: dict | None = None,
   binary_others: Sequence[dict] = (),
   early_selected=None,
   teacher_final_epoch=None,
   gamma=None,
-  *,
   lr_scale: str = "",
 ) -> list[dict]:
   """C5a, C5b, C6, C7, C8 from result rows (see the module docstring).
@@ -370,7 +385,15 @@ def kd_verdicts(
     lr_scale: `students_run.lr_scale`, stated in C8's note ("" = unknown).
   """
   out = claim_c5(rows, family, alpha)
-  out.append(claim_c6(rows, family, alpha, early_selected, teacher_final_epoch))
+  out.append(
+    claim_c6(
+      rows,
+      family,
+      alpha=alpha,
+      selected_epoch=early_selected,
+      final_epoch=teacher_final_epoch,
+    )
+  )
   out.append(claim_c7(rows, family, alpha, gamma))
   out.append(
     claim_c8(

@@ -178,6 +178,7 @@ def paired(
   what: str,
   a: Mapping[Hashable, float | None],
   b: Mapping[Hashable, float | None],
+  *,
   min_pairs: int = MIN_PAIRS,
   confidence: float = CONFIDENCE,
 ) -> Comparison:

@@ -32,11 +32,11 @@ def validation_data(teacher_config, validation_size: int, validation_seed: int):
   splits = prepare_splits(
     teacher_config.dataset,
     teacher_config.data_dir or None,
-    teacher_config.train_subset,
-    teacher_config.subset_seed,
-    teacher_config.get("data_source") or None,
-    teacher_config.get("test_subset", 0),
-    tuple(teacher_config.get("classes", ())),
+    train_subset=teacher_config.train_subset,
+    subset_seed=teacher_config.subset_seed,
+    source=teacher_config.get("data_source") or None,
+    test_subset=teacher_config.get("test_subset", 0),
+    classes=tuple(teacher_config.get("classes", ())),
     validation_size=validation_size,
     validation_seed=validation_seed,
   )
@@ -80,6 +80,7 @@ def select(
   teacher_dir: str,
   candidates: Sequence[int],
   criterion: str,
+  *,
   validation_size: int,
   validation_seed: int,
   batch_size: int = 1000,
@@ -121,9 +122,15 @@ def select(
   scores = {}
   for epoch in request["candidates"]:
     variables = runs.restore_variables(
-      teacher_dir, epoch, info.image_shape, mesh, info.num_classes
+      teacher_dir,
+      epoch,
+      input_shape=info.image_shape,
+      mesh=mesh,
+      num_classes=info.num_classes,
     )
-    scores[str(epoch)] = evaluate(model, variables, images, labels, batch, mesh)
+    scores[str(epoch)] = evaluate(
+      model, variables, images, labels, batch_size=batch, mesh=mesh
+    )
   key, best = CRITERIA[criterion]
   chosen = best(
     request["candidates"],

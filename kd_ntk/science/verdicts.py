@@ -8,6 +8,7 @@ from kd_ntk.science import stats
 def verdict(
   claim: str,
   prediction: str,
+  *,
   rule: str,
   outcome: str,
   comparisons: Sequence[stats.Comparison],
@@ -47,9 +48,9 @@ def not_testable(claim: str, prediction: str, rule: str, reason: str) -> dict:
   return verdict(
     claim,
     prediction,
-    rule,
-    stats.NOT_TESTABLE,
-    [stats.not_testable(prediction, reason)],
+    rule=rule,
+    outcome=stats.NOT_TESTABLE,
+    comparisons=[stats.not_testable(prediction, reason)],
     note=reason,
   )
 

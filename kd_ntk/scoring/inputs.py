@@ -28,7 +28,7 @@ def random_label_seed(seed: int, subset: int, draw: int) -> int:
 
 
 def ntk_subsets(
-  labels: np.ndarray, n: int, num_subsets: int, seed: int, num_classes: int
+  labels: np.ndarray, n: int, *, num_subsets: int, seed: int, num_classes: int
 ) -> list[np.ndarray]:
   """`num_subsets` pairwise disjoint class-balanced index sets of size n.
 
@@ -68,6 +68,7 @@ def ntk_subsets(
 def resolve_subsets(
   subsets,
   num_examples: int | None,
+  *,
   total: int,
   labels,
   num_classes: int,
@@ -89,7 +90,9 @@ def resolve_subsets(
         "pass fewer subsets or a smaller num_examples."
       )
     if labels is not None:
-      return ntk_subsets(labels, n, int(subsets), seed, num_classes)
+      return ntk_subsets(
+        labels, n, num_subsets=int(subsets), seed=seed, num_classes=num_classes
+      )
     if int(subsets) * n > total:
       raise ValueError(
         f"{subsets} disjoint subsets of n={n} need {subsets * n} inputs; "

@@ -99,7 +99,13 @@ class Score:
 
   @classmethod
   def of(
-    cls, key: tuple, subset: int, draw: int, targets, result: ComplexityResult
+    cls,
+    key: tuple,
+    *,
+    subset: int,
+    draw: int,
+    targets,
+    result: ComplexityResult,
   ) -> "Score":
     """The score of targets Y (N, C) under `result` (their complexity)."""
     target, checkpoint, temperature = key

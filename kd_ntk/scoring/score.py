@@ -68,7 +68,9 @@ def score_gram(
     result = complexity.supervision_complexity(
       y, gram_NxN, ridge=ridge, method=solver, ridge_path=tuple(ridge_path)
     )
-    scores.append(Score.of(key, subset, draw, y, result))
+    scores.append(
+      Score.of(key, subset=subset, draw=draw, targets=y, result=result)
+    )
   return scores
 
 
@@ -218,7 +220,12 @@ def score_teacher(
       "nothing to score: pass labels=, or targets= (logits or a teacher)."
     )
   index_sets = inputs.resolve_subsets(
-    subsets, num_examples, total, labels, num_classes, seed
+    subsets,
+    num_examples,
+    total=total,
+    labels=labels,
+    num_classes=num_classes,
+    seed=seed,
   )
   gram_of, kernel_name = _kernel_fn(kernel, f, params, ntk_kwargs)
   if teacher is not None:

@@ -21,10 +21,10 @@ def epoch_batches(
     splits.train_images,
     splits.train_labels,
     config.batch_size,
-    config.seed,
-    epoch,
-    config.augment.pad,
-    config.augment.flip,
+    seed=config.seed,
+    epoch=epoch,
+    augment_pad=config.augment.pad,
+    augment_flip=config.augment.flip,
   )
 
 
@@ -45,6 +45,7 @@ def train_pass(
   state,
   batches,
   rng,
+  *,
   extra_args: Callable[[int], tuple] = lambda step: (),
 ):
   """Runs `state, metrics = step_fn(state, images, labels, rng, *extra_args(step))`

@@ -71,14 +71,14 @@ class Evaluator:
 
 
 def evaluate(
-  model, variables, images, labels, batch_size: int, mesh
+  model, variables, images, labels, *, batch_size: int, mesh
 ) -> dict[str, float]:
   """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every call)."""
   return Evaluator(model, batch_size, mesh).evaluate(variables, images, labels)
 
 
 def predict_logits(
-  model, variables, images, batch_size: int, mesh
+  model, variables, images, *, batch_size: int, mesh
 ) -> np.ndarray:
   """`Evaluator(model, batch_size, mesh).logits(...)` (compiles on every call)."""
   return Evaluator(model, batch_size, mesh).logits(variables, images)

@@ -33,11 +33,11 @@ def splits_from_config(config: ml_collections.ConfigDict, **split_options):
   return prepare_splits(
     config.dataset,
     config.data_dir or None,
-    config.train_subset,
-    config.subset_seed,
-    config.get("data_source") or None,
-    config.get("test_subset", 0),
-    tuple(config.get("classes", ())),
+    train_subset=config.train_subset,
+    subset_seed=config.subset_seed,
+    source=config.get("data_source") or None,
+    test_subset=config.get("test_subset", 0),
+    classes=tuple(config.get("classes", ())),
     **split_options,
   )
 

@@ -162,7 +162,7 @@ def _record(recorders: Sequence[Recorder], epoch: int, states, rows) -> None:
       row,
       state,
       epoch,
-      f"[{recorder.config.model}] {recorder.workdir}",
+      label=f"[{recorder.config.model}] {recorder.workdir}",
       error=Diverged,
     )
   for recorder, state, row in reversed(list(zip(recorders, states, rows))):

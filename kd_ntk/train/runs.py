@@ -63,6 +63,7 @@ class RunReader:
   def __init__(
     self,
     workdir: str,
+    *,
     mesh=None,
     num_classes: int | None = None,
     input_shape=None,
@@ -139,6 +140,7 @@ class RunReader:
 def restore_variables(
   workdir: str,
   epoch: int,
+  *,
   input_shape=None,
   mesh=None,
   num_classes: int | None = None,
@@ -152,9 +154,9 @@ def restore_variables(
     mesh: arrays are replicated over this mesh (default: all devices).
     num_classes: C (default: the run's recorded class count).
   """
-  return RunReader(workdir, mesh, num_classes, input_shape, keep=0).variables(
-    epoch
-  )
+  return RunReader(
+    workdir, mesh=mesh, num_classes=num_classes, input_shape=input_shape, keep=0
+  ).variables(epoch)
 
 
 def final_epoch(workdir: str) -> int:

@@ -24,7 +24,7 @@ def _all_scores(kernel, targets, teacher_logits=None, val_labels=None):
   row = scores.complexity_scores(kernel, targets, alpha)
   teacher = teacher_logits if teacher_logits is not None else targets
   fit = kernel.predict_train(alpha)
-  row.update(scores.bound_scores(kernel, fit, LABELS, teacher, row["sc"]))
+  row.update(scores.bound_scores(kernel, fit, LABELS, teacher, sc=row["sc"]))
   labels_v = LABELS[: len(kernel.cross)] if val_labels is None else val_labels
   row.update(
     scores.linearised_student_scores(kernel.predict_validation(alpha), labels_v)

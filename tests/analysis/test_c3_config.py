@@ -19,7 +19,11 @@ def test_the_c3_config_asks_for_a_long_constant_run_and_many_kernels():
   # The subsets fit disjointly in the training subset (refused otherwise).
   labels = np.repeat(np.arange(10), c.teacher.train_subset // 10)
   subsets = complexity_inputs.ntk_subsets(
-    labels, c.complexity.num_examples, c.complexity.num_subsets, 0, 10
+    labels,
+    c.complexity.num_examples,
+    num_subsets=c.complexity.num_subsets,
+    seed=0,
+    num_classes=10,
   )
   assert len(set(np.concatenate(subsets))) == sum(map(len, subsets))
   # The reproduction accepts it and can test C3 in it.

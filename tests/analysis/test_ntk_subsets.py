@@ -16,9 +16,14 @@ def _labels(per_class=600, classes=10):
 
 def test_one_run_per_subset_draws_the_same_disjoint_subsets_as_one_call():
   labels = _labels()
-  together = complexity_inputs.ntk_subsets(labels, 1024, 3, 0, 10)
+  together = complexity_inputs.ntk_subsets(
+    labels, 1024, num_subsets=3, seed=0, num_classes=10
+  )
   apart = [
-    complexity_inputs.ntk_subsets(labels, 1024, 1, s, 10)[0] for s in range(3)
+    complexity_inputs.ntk_subsets(
+      labels, 1024, num_subsets=1, seed=s, num_classes=10
+    )[0]
+    for s in range(3)
   ]
   for a, b in zip(together, apart):
     np.testing.assert_array_equal(a, b)
@@ -39,14 +44,28 @@ def test_the_old_independent_draws_overlapped_on_the_reproduction_path():
   assert 120 < shared < 240
   # Member 0 of the chain is the old single subset.
   np.testing.assert_array_equal(
-    complexity_inputs.ntk_subsets(labels, 1024, 1, 0, 10)[0], old[0]
+    complexity_inputs.ntk_subsets(
+      labels, 1024, num_subsets=1, seed=0, num_classes=10
+    )[0],
+    old[0],
   )
 
 
 def test_too_small_a_pool_is_refused_before_any_work():
   labels = _labels(per_class=100)  # 1,000 examples.
   with pytest.raises(ValueError, match="3 disjoint NTK subsets of n=400"):
-    complexity_inputs.ntk_subsets(labels, 400, 1, 2, 10)  # Member 2 of 3.
+    complexity_inputs.ntk_subsets(
+      labels, 400, num_subsets=1, seed=2, num_classes=10
+    )  # Member 2 of 3.
   with pytest.raises(ValueError, match="seed >= 0"):
-    complexity_inputs.ntk_subsets(labels, 10, 1, -1, 10)
-  assert len(complexity_inputs.ntk_subsets(labels, 250, 4, 0, 10)) == 4
+    complexity_inputs.ntk_subsets(
+      labels, 10, num_subsets=1, seed=-1, num_classes=10
+    )
+  assert (
+    len(
+      complexity_inputs.ntk_subsets(
+        labels, 250, num_subsets=4, seed=0, num_classes=10
+      )
+    )
+    == 4
+  )

@@ -67,7 +67,9 @@ def test_subsets_and_draws_give_a_spread(teacher_dir, tmp_path):
 
 def test_ntk_subsets_are_disjoint_class_balanced_and_refused_when_data_runs_out():
   labels = np.repeat(np.arange(4), 30)
-  subsets = complexity_inputs.ntk_subsets(labels, 20, 3, seed=0, num_classes=4)
+  subsets = complexity_inputs.ntk_subsets(
+    labels, 20, num_subsets=3, seed=0, num_classes=4
+  )
   assert [len(s) for s in subsets] == [20, 20, 20]
   assert len(set(np.concatenate(subsets))) == 60  # pairwise disjoint
   for s in subsets:
@@ -77,7 +79,9 @@ def test_ntk_subsets_are_disjoint_class_balanced_and_refused_when_data_runs_out(
     subsets[0], class_balanced_subset(labels, 20, 0, 4)
   )
   with pytest.raises(ValueError, match="disjoint NTK subsets"):
-    complexity_inputs.ntk_subsets(labels, 50, 3, seed=0, num_classes=4)
+    complexity_inputs.ntk_subsets(
+      labels, 50, num_subsets=3, seed=0, num_classes=4
+    )
 
 
 def test_a_tuple_of_kernels_gives_one_block_of_rows_per_kernel(
@@ -226,7 +230,9 @@ def test_the_run_scores_through_score_teacher_and_writes_norm_matched_columns(
   x, y = teacher.train_data()
   model = get_model("mlp", 10, width=8)
   variables = init_variables(model, jax.random.PRNGKey(0), (28, 28, 1))
-  subsets = complexity_inputs.ntk_subsets(y, 32, 2, 0, 10)
+  subsets = complexity_inputs.ntk_subsets(
+    y, 32, num_subsets=2, seed=0, num_classes=10
+  )
   scores = kd_ntk.score_teacher(
     model,
     variables,

@@ -182,10 +182,10 @@ def test_non_finite_parameters_are_refused_before_a_save():
 
 def test_teacher_at_chance_level_warns(capsys):
   assert not health.warn_if_chance_level(
-    {"test_accuracy": 0.1}, 10, 1, "[cnn]", "hint"
+    {"test_accuracy": 0.1}, 10, 1, label="[cnn]", hint="hint"
   )
   assert health.warn_if_chance_level(
-    {"test_accuracy": 0.1}, 10, 2, "[cnn]", "Lower lr."
+    {"test_accuracy": 0.1}, 10, 2, label="[cnn]", hint="Lower lr."
   )
   assert (
     "[cnn] epoch 2 test accuracy 0.100 is at chance" in capsys.readouterr().err

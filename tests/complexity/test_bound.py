@@ -38,11 +38,11 @@ def test_bound_terms_split_on_hand_made_example():
     STUDENT,
     LABELS,
     TEACHER,
-    sc,
-    trace_k,
-    n,
-    gamma,
-    delta,
+    sc=sc,
+    trace_k=trace_k,
+    n=n,
+    gamma=gamma,
+    delta=delta,
     class_constant="unit",
   )
   # ρ wrt labels: [2, -0.5, 0, 0.8] → ≤ 0.6 for examples 1 and 2.
@@ -68,7 +68,9 @@ def test_margin_loss_never_exceeds_teacher_split():
   for _ in range(20):
     student, teacher = rng.standard_normal((2, 50, 4))
     labels = rng.integers(0, 4, 50)
-    terms = bound.bound_terms(student, labels, teacher, 1.0, 1.0, 50, gamma=0.3)
+    terms = bound.bound_terms(
+      student, labels, teacher, sc=1.0, trace_k=1.0, n=50, gamma=0.3
+    )
     assert (
       terms.margin_loss <= terms.teacher_error + terms.margin_loss_wrt_teacher
     )
@@ -78,30 +80,33 @@ def test_margin_loss_never_exceeds_teacher_split():
 def test_split_is_exact_for_a_perfect_teacher():
   perfect_teacher = np.eye(3)[LABELS] * 10
   terms = bound.bound_terms(
-    STUDENT, LABELS, perfect_teacher, 1.0, 1.0, 4, gamma=0.6
+    STUDENT, LABELS, perfect_teacher, sc=1.0, trace_k=1.0, n=4, gamma=0.6
   )
   assert terms.teacher_error == 0.0
   assert terms.margin_loss_wrt_teacher == terms.margin_loss
 
 
 def test_class_constant_conventions():
-  args = (STUDENT, LABELS, TEACHER, 9.0, 16.0, 4, 0.6)
-  unit = bound.bound_terms(*args, class_constant="unit")
-  default = bound.bound_terms(*args)
+  args = (STUDENT, LABELS, TEACHER)
+  sizes = dict(sc=9.0, trace_k=16.0, n=4, gamma=0.6)
+  unit = bound.bound_terms(*args, **sizes, class_constant="unit")
+  default = bound.bound_terms(*args, **sizes)
   assert bound.DEFAULT_CLASS_CONSTANT == "two_c"
   assert (
     default.class_constant == 6.0 and default.class_constant_name == "two_c"
   )
   assert default.complexity_term == pytest.approx(6.0 * unit.complexity_term)
-  custom = bound.bound_terms(*args, class_constant=2.5)
+  custom = bound.bound_terms(*args, **sizes, class_constant=2.5)
   assert custom.complexity_term == pytest.approx(2.5 * unit.complexity_term)
   assert custom.class_constant_name == "custom"
   with pytest.raises(ValueError, match="class_constant"):
-    bound.bound_terms(*args, class_constant="three")
+    bound.bound_terms(*args, **sizes, class_constant="three")
 
 
 def test_without_teacher_the_split_is_nan():
-  terms = bound.bound_terms(STUDENT, LABELS, None, 1.0, 1.0, 4, gamma=0.6)
+  terms = bound.bound_terms(
+    STUDENT, LABELS, None, sc=1.0, trace_k=1.0, n=4, gamma=0.6
+  )
   assert math.isnan(terms.teacher_error) and math.isnan(terms.total_via_teacher)
   assert terms.margin_loss == 0.5
   assert set(terms.as_dict()) >= {"margin_loss", "complexity_term", "total"}
@@ -144,11 +149,13 @@ def test_bad_inputs_raise(kwargs, message):
 
 def test_margin_equal_to_gamma_counts_as_a_margin_error():
   # ρ wrt teacher labels [2, 0.5, 0, -0.8]; 1[ρ ≤ γ] at γ = 0.5 counts example 1.
-  terms = bound.bound_terms(STUDENT, LABELS, TEACHER, 1.0, 1.0, 4, gamma=0.5)
+  terms = bound.bound_terms(
+    STUDENT, LABELS, TEACHER, sc=1.0, trace_k=1.0, n=4, gamma=0.5
+  )
   assert terms.margin_loss_wrt_teacher == 0.75
   # ρ wrt labels [2, -0.5, 0, 0.8]; at γ = 0.8 example 3 counts too.
   assert bound.margins(STUDENT, LABELS)[3] == 0.8
   at_last_margin = bound.bound_terms(
-    STUDENT, LABELS, TEACHER, 1.0, 1.0, 4, gamma=0.8
+    STUDENT, LABELS, TEACHER, sc=1.0, trace_k=1.0, n=4, gamma=0.8
   )
   assert at_last_margin.margin_loss == 0.75

@@ -47,7 +47,7 @@ def test_train_batches_reproducible_with_augmentation():
   labels = np.arange(40) % 4
   run = lambda: list(
     data.train_batches(
-      images, labels, 8, 5, 2, augment_pad=2, augment_flip=True
+      images, labels, 8, seed=5, epoch=2, augment_pad=2, augment_flip=True
     )
   )
   for (x1, y1), (x2, y2) in zip(run(), run()):

@@ -29,17 +29,21 @@ def test_process_shares_reassemble_the_global_batches(
 ):
   images, labels = toy()
   layout = grouped(processes, devices_each)
-  whole = list(data.train_batches(images, labels, batch, 3, 2, 2, True))
+  whole = list(
+    data.train_batches(
+      images, labels, batch, seed=3, epoch=2, augment_pad=2, augment_flip=True
+    )
+  )
   shares = [
     list(
       data.train_batches(
         images,
         labels,
         batch,
-        3,
-        2,
-        2,
-        True,
+        seed=3,
+        epoch=2,
+        augment_pad=2,
+        augment_flip=True,
         rows=rows_of_process(layout, p, batch),
       )
     )
@@ -62,7 +66,14 @@ def test_augmentation_of_a_share_does_not_depend_on_the_other_rows():
     images[idx], np.random.default_rng([3, 1, 0, 1]), 2, True
   )
   (x, _), *_ = data.train_batches(
-    images, labels, 8, 3, 1, 2, True, rows=np.arange(4, 8)
+    images,
+    labels,
+    8,
+    seed=3,
+    epoch=1,
+    augment_pad=2,
+    augment_flip=True,
+    rows=np.arange(4, 8),
   )
   np.testing.assert_array_equal(x, expected[4:])
   assert not np.array_equal(x, images[idx[4:]])  # Augmentation did something.

@@ -122,15 +122,15 @@ def test_final_fidelity_matches_an_independent_computation(runs, teacher_dir):
     model,
     run_reading.restore_variables(workdir, 2),
     splits.test_images,
-    64,
-    mesh,
+    batch_size=64,
+    mesh=mesh,
   )
   teacher = predict_logits(
     teacher_model,
     run_reading.restore_variables(teacher_dir, 2),
     splits.test_images,
-    64,
-    mesh,
+    batch_size=64,
+    mesh=mesh,
   )
   assert rows[-1]["test_fidelity_final"] == pytest.approx(
     metrics.fidelity(student, teacher)

@@ -53,7 +53,9 @@ def test_no_gradient_reaches_the_teacher():
 def test_alpha_mixes_label_cross_entropy_and_kd():
   student, teacher = _logits(5), _logits(6)
   labels = jnp.array([4, 3, 2, 1, 0, 1])
-  loss, aux = losses.distillation_loss(student, teacher, labels, 3.0, 0.3)
+  loss, aux = losses.distillation_loss(
+    student, teacher, labels, temperature=3.0, alpha=0.3
+  )
   ce = steps.cross_entropy(student, labels)
   kd = 9.0 * np.mean(
     np.sum(

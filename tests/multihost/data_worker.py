@@ -37,9 +37,24 @@ def main(argv):
   reduce = jax.jit(lambda x, y: (x.sum(), (y * jnp.arange(BATCH)).sum()))
   placed_right, sums, gathered = True, [], []
   mine = data.train_batches(
-    images, labels, BATCH, SEED, EPOCH, 2, True, rows=rows
+    images,
+    labels,
+    BATCH,
+    seed=SEED,
+    epoch=EPOCH,
+    augment_pad=2,
+    augment_flip=True,
+    rows=rows,
   )
-  whole = data.train_batches(images, labels, BATCH, SEED, EPOCH, 2, True)
+  whole = data.train_batches(
+    images,
+    labels,
+    BATCH,
+    seed=SEED,
+    epoch=EPOCH,
+    augment_pad=2,
+    augment_flip=True,
+  )
   for (x_local, y_local), (x_all, _) in zip(mine, whole):
     x, y = data.shard_process_batch(mesh, BATCH, x_local, y_local)
     for shard in x.addressable_shards:  # JAX's own placement is the oracle.

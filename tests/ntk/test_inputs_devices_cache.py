@@ -216,7 +216,7 @@ def test_panels_prepare_the_counted_blocks_and_carry_one_to_the_next(
     num_devices=num_devices,
   )
   np.testing.assert_allclose(kernel, x @ x.T, rtol=1e-6)
-  work = schedule(7, 7, 2, True, num_devices)
+  work = schedule(7, 7, panel_blocks=2, symmetric=True, num_devices=num_devices)
   uncarried = sum(
     (p.stop - p.first) + sum(1 for j, _ in p.tasks if not p.first <= j < p.stop)
     for p in work

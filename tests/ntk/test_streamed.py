@@ -67,7 +67,14 @@ def _budget_for(params, x, whole: bool) -> int:
       for budget in [2**40] + [2**k for k in range(26, 16, -1)]:
         planning.STREAM_BYTES = budget
         got = planning.stream_layout(  # the cross kernel keeps the most
-          _net, plan, p64, 4, len(x) - 4, "trace", None, x[0]
+          _net,
+          plan,
+          p64,
+          n1=4,
+          n2=len(x) - 4,
+          output="trace",
+          dtype=None,
+          x_example=x[0],
         )
         if got is not None:
           chosen[budget] = got[0]
@@ -124,16 +131,22 @@ def test_plan_makes_compact_the_largest_saving_first_and_refuses_when_too_big():
   backward = planning.streamed_fns(_net, plan)[0]
   block = jax.ShapeDtypeStruct((plan.block_size,) + x32.shape[1:], x32.dtype)
   shapes = jax.eval_shape(backward, jax.tree_util.tree_leaves(p32), block)
-  args = (plan.layers, shapes, plan.num_logits, 128, 128 * 128 * 4, 4)
-  roomy = streamed.stream_plan(*args, 2**40)
+  args = (plan.layers, shapes)
+  sizes = dict(
+    num_logits=plan.num_logits,
+    n_stored=128,
+    out_bytes=128 * 128 * 4,
+    itemsize=4,
+  )
+  roomy = streamed.stream_plan(*args, **sizes, budget=2**40)
   assert roomy.compact == () and roomy.group_channels == ()
   # conv 0 (2 -> 4 channels, 3x3, 8x8 out): whole C·D·O = 3·18·4 = 216 <
   # compact 8·8·2 + 3·8·8·4 = 896, never compact; conv 1 (4 -> 5, 3x3,
   # stride 2, 3x3 out): whole 3·36·5 = 540 > compact 4·8·8 + 3·9·5 = 391.
-  squeezed = streamed.stream_plan(*args, roomy.peak_bytes - 1)
+  squeezed = streamed.stream_plan(*args, **sizes, budget=roomy.peak_bytes - 1)
   assert squeezed is not None and squeezed.compact == (1,)
   assert squeezed.peak_bytes <= roomy.peak_bytes - 1
-  assert streamed.stream_plan(*args, 10_000) is None
+  assert streamed.stream_plan(*args, **sizes, budget=10_000) is None
 
 
 def test_streamed_layout_refuses_what_it_cannot_do(net):
