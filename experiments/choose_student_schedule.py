@@ -1,4 +1,5 @@
-"""Chooses the accuracy students' learning-rate schedule on the validation split.
+"""Chooses the accuracy students' learning-rate schedule on the validation
+split.
 
 Labels-only students (no teacher: no distillation outcome is seen) of the
 reproduction config's smallest claims student are trained under each form with
@@ -17,7 +18,8 @@ comparison against the constant rate, and the choice:
 
   python experiments/choose_student_schedule.py \
       --config=kd_ntk/configs/reproduce.py:quick,validation_size=5000 \
-      --workdir=runs/choose_schedule --seeds=0,1,2,3 --forms=constant,step,cosine_floor
+      --workdir=runs/choose_schedule --seeds=0,1,2,3 \
+      --forms=constant,step,cosine_floor
 """
 
 import json
@@ -25,16 +27,17 @@ import os
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from kd_ntk.grid import records
-from kd_ntk.science import schedule_choice, teacher_selection
-from kd_ntk.experiment.student_runs import COPIED_FROM_TEACHER
+from kd_ntk import cli
 from kd_ntk.configs import distill as distill_config
 from kd_ntk.data import data_mesh
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill.seed_grid import Shared
+from kd_ntk.experiment.student_runs import COPIED_FROM_TEACHER
+from kd_ntk.grid import records
+from kd_ntk.science import schedule_choice, teacher_selection
 from kd_ntk.train import runs
 from kd_ntk.train.evaluation import evaluate
 
@@ -81,8 +84,9 @@ def main(argv):
   seeds = [int(s) for s in _SEEDS.value]
   unknown = sorted(set(forms) - set(FORMS))
   if unknown or len(seeds) < 2:
-    raise app.UsageError(
-      f"forms among {list(FORMS)} and >= 2 seeds; got {forms}, {seeds}."
+    cli.fail(
+      f"error: --forms must be among {list(FORMS)} and --seeds hold >= 2 "
+      f"seeds; got {forms}, {seeds}."
     )
   family = config.claims.family
   students = [
@@ -144,4 +148,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.launch(main)

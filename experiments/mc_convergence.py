@@ -1,4 +1,4 @@
-r"""Monte-Carlo NTK of a ReLU MLP against its infinite-width limit: widths x samples.
+r"""Monte-Carlo NTK of a ReLU MLP against its infinite width: widths x samples.
 
 Writes mc_convergence.csv, mc_convergence.md (the table) and mc_convergence.png
 in --workdir; prints the table. Needs no neural-tangents (closed-form kernel).
@@ -11,50 +11,51 @@ Inputs: n class-balanced Fashion-MNIST training images (standardised); targets:
 their one-hot labels. See kd_ntk.experiment.mc_convergence for the definitions.
 """
 
-import argparse
-
 import numpy as np
+from absl import flags
 
-from kd_ntk import complexity
-from kd_ntk.experiment import mc_convergence
+from kd_ntk import cli, complexity
 from kd_ntk.data import prepare_splits
+from kd_ntk.experiment import mc_convergence
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
+_WIDTHS = flags.DEFINE_list("widths", ["64", "256", "1024"], "MLP widths.")
+_SAMPLES = flags.DEFINE_list(
+  "samples", ["1", "4", "16"], "Monte-Carlo samples."
+)
+_DEPTH = flags.DEFINE_integer("depth", 1, "Hidden layers of the MLP.")
+_N = flags.DEFINE_integer("n", 256, "Training images (class-balanced), >= 2.")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Independent draws per cell.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the image subset.")
+flags.mark_flags_as_required(["workdir"])
 
 
-def _ints(text: str):
-  return [int(v) for v in text.split(",") if v.strip()]
-
-
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--widths", type=_ints, default=[64, 256, 1024])
-  parser.add_argument("--samples", type=_ints, default=[1, 4, 16])
-  parser.add_argument("--depth", type=int, default=1)
-  parser.add_argument("--n", type=int, default=256)
-  parser.add_argument("--repeats", type=int, default=3)
-  parser.add_argument("--seed", type=int, default=0)
-  args = parser.parse_args()
-  if args.n < 2:
-    raise SystemExit(f"error: --n must be at least 2; got {args.n}.")
+def _run(workdir: str) -> str:
+  if _N.value < 2:
+    raise ValueError(f"--n must be at least 2; got {_N.value}.")
+  widths = [int(v) for v in _WIDTHS.value]
+  samples = [int(v) for v in _SAMPLES.value]
   splits = prepare_splits(
-    "fashion_mnist", train_subset=args.n, subset_seed=args.seed
+    "fashion_mnist", train_subset=_N.value, subset_seed=_SEED.value
   )
   targets = complexity.one_hot(
     np.asarray(splits.train_labels), splits.info.num_classes
   )
-  try:
-    rows = mc_convergence.convergence_rows(
-      np.asarray(splits.train_images, np.float32),
-      targets,
-      widths=args.widths,
-      samples=args.samples,
-      depth=args.depth,
-      repeats=args.repeats,
-    )
-  except ValueError as err:
-    raise SystemExit(f"error: {err}") from None
-  print(mc_convergence.write(rows, args.workdir))
+  rows = mc_convergence.convergence_rows(
+    np.asarray(splits.train_images, np.float32),
+    targets,
+    widths=widths,
+    samples=samples,
+    depth=_DEPTH.value,
+    repeats=_REPEATS.value,
+  )
+  return mc_convergence.write(rows, workdir)
+
+
+def main(argv):
+  del argv
+  print(cli.run_or_exit(_run, _WORKDIR.value))
 
 
 if __name__ == "__main__":
-  main()
+  cli.launch(main)

@@ -18,14 +18,15 @@ import os
 
 import ml_collections
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from kd_ntk.grid import records
-from kd_ntk.science import power, stats
-from kd_ntk.experiment.student_runs import student_config
+from kd_ntk import cli
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill.seed_grid import Shared
+from kd_ntk.experiment.student_runs import student_config
+from kd_ntk.grid import records
+from kd_ntk.science import power, stats
 from kd_ntk.train import loop as train_loop
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -99,4 +100,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.launch(main)
