@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from kd_ntk import distributed
-from kd_ntk.science import stats
+from kd_ntk.science import capacity, stats
 from kd_ntk.grid.layout import Layout
 from kd_ntk.grid.records import (
   kernel_student,
@@ -147,7 +147,8 @@ def _by(rows, task, key):
 
 
 def average_rows(rows: list[dict]) -> list[dict]:
-  """Complexity rows averaged over subsets and draws (for figures and tables)."""
+  """Complexity rows averaged over subsets and draws (for figures and
+  tables)."""
   groups: dict[tuple, list[dict]] = {}
   for r in rows:
     key = (
@@ -270,6 +271,20 @@ def write_report(summary: dict, config, layout: Layout) -> str:
       f"Early-stopped teacher: epoch {early['epoch']} of {early['final_epoch']} "
       f"(lowest {early['criterion']} on {early['validation_size']} validation "
       f"images; {scores}).",
+      "",
+    ]
+  family = config.claims.family or ""
+  gaps = capacity.capacity_gaps(rows, teacher["test_accuracy"], family)
+  if gaps:
+    large = sum(g["large"] for g in gaps)
+    lines += [
+      "## Capacity gap (teacher − labels-only student)",
+      "",
+      f"Family `{family}`, main task (`kd_ntk.science.capacity`): a large gap "
+      f"at {large} of {len(gaps)} width(s); the accuracy claims concern "
+      "students well below their teacher.",
+      "",
+      capacity.gap_table(gaps),
       "",
     ]
   plan = tables.power_table(verdicts)
