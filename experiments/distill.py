@@ -2,11 +2,13 @@
 
   python experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:quick \
       --workdir=runs/teacher_quick
-  python experiments/distill.py --config=kd_ntk/configs/distill.py:quick,online \
+  python experiments/distill.py \
+      --config=kd_ntk/configs/distill.py:quick,online \
       --workdir=runs/student_online_quick
 
 Modes and fields: see kd_ntk/configs/distill.py. Rerunning the same command
-resumes; a finished run is not trained again; a diverged run exits with an error.
+resumes; a finished run is not trained again; a diverged run exits with an
+error.
 """
 
 from absl import flags
@@ -34,7 +36,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
+  # Multi-process runs: see kd_ntk/distributed.py.
+  distributed.initialize_from_flags()
   config = _CONFIG.value
   if _DATA_DIR.value:
     config.data_dir = _DATA_DIR.value

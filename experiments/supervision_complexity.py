@@ -30,7 +30,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
+  # Multi-process runs: see kd_ntk/distributed.py.
+  distributed.initialize_from_flags()
   workdir = _WORKDIR.value
   rows = cli.run_or_exit(supervision_run.run, _CONFIG.value, workdir)
   verdicts = supervision_run.write_outputs(rows, workdir)

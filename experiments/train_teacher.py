@@ -26,7 +26,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  distributed.initialize_from_flags()  # Multi-process runs: see kd_ntk/distributed.py.
+  # Multi-process runs: see kd_ntk/distributed.py.
+  distributed.initialize_from_flags()
   config = _CONFIG.value
   if _DATA_DIR.value:
     config.data_dir = _DATA_DIR.value

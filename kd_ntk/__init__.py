@@ -13,7 +13,9 @@ Subpackages load on first use, so `import kd_ntk` stays light and
 
     import kd_ntk
     teacher = kd_ntk.load_teacher("runs/teacher")
-    scores = kd_ntk.score_teacher(model, variables, x, labels=y, targets=teacher)
+    scores = kd_ntk.score_teacher(
+        model, variables, x, labels=y, targets=teacher
+    )
 """
 
 import importlib

@@ -37,7 +37,8 @@ EXIT_DIVERGED = 3  # Not 1, which a crash's traceback exits with.
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C.
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
-# Errors that mean "the input was wrong": shown as one line, without a traceback.
+# Errors that mean "the input was wrong": shown as one line, without a
+# traceback.
 BAD_INPUT_ERRORS = (ValueError, KeyError, OSError)
 
 _DEBUG = flags.DEFINE_bool(
@@ -102,7 +103,8 @@ def quiet_absl_logs():
 
 
 def _no_space(err: BaseException) -> str | None:
-  """The one-line message of a full disk anywhere in `err`'s chain, else None."""
+  """The one-line message of a full disk anywhere in `err`'s chain, else
+  None."""
   seen = err
   while seen is not None:
     if getattr(seen, "errno", None) == errno.ENOSPC or "No space left" in str(
@@ -190,13 +192,15 @@ def _defines_get_config(path: str) -> bool:
 
 
 def parse_flags(argv: Sequence[str]):
-  """absl flag parsing whose errors (config files, overrides) are one line, exit 2."""
+  """absl flag parsing whose errors (config files, overrides) are one line, exit
+  2."""
   missing = _config_file_problem(argv)
   if missing:
     fail(f"error: {missing}", EXIT_BAD_INPUT)
   try:
     return flags.FLAGS(argv)
-  except Exception as err:  # pylint: disable=broad-except  # Any config-file error.
+  except Exception as err:  # pylint: disable=broad-except
+    # Any config-file error.
     if debugging(argv):
       traceback.print_exc()
     cause = _root_cause(err)

@@ -1,4 +1,5 @@
-"""Multi-process start-up on JAX's own multi-controller runtime, and process-0 writes.
+"""Multi-process start-up on JAX's own multi-controller runtime, and process-0
+writes.
 
 Every process runs the same program (SPMD). `jax.distributed.initialize` joins
 them into one runtime whose `jax.devices()` are the devices of all processes; a
@@ -67,7 +68,8 @@ def check_arguments(
   num_processes: int | None,
   process_id: int | None,
 ) -> bool:
-  """Validates explicit start-up arguments; True when they ask for a multi-process run.
+  """Validates explicit start-up arguments; True when they ask for a
+  multi-process run.
 
   Raises:
     ValueError naming the missing or wrong argument and how to fix it.
@@ -103,8 +105,9 @@ def check_arguments(
 
 
 def use_gloo_on_cpu() -> None:
-  """CPU collectives across processes over gloo (the default from some JAX version
-  on; must be set before the CPU backend starts). Harmless on GPU and TPU."""
+  """CPU collectives across processes over gloo (the default from some JAX
+  version on; must be set before the CPU backend starts). Harmless on GPU and
+  TPU."""
   try:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
   except (
@@ -122,16 +125,17 @@ def initialize(
   auto_detect: bool = False,
   timeout_seconds: int = 300,
 ) -> ProcessInfo:
-  """Joins the multi-process runtime when asked; returns this process's place in it.
+  """Joins the multi-process runtime when asked; returns this process's place in
+  it.
 
-  With no arguments (and `auto_detect=False`) nothing is initialised: one process
-  on its local devices. Must run before anything touches a JAX device.
+  With no arguments (and `auto_detect=False`) nothing is initialised: one
+  process on its local devices. Must run before anything touches a JAX device.
 
   Args:
     coordinator_address, num_processes, process_id: explicit start-up; all three
       or none.
-    auto_detect: let JAX find the cluster (TPU, SLURM, Open MPI) when no explicit
-      arguments are given.
+    auto_detect: let JAX find the cluster (TPU, SLURM, Open MPI) when no
+      explicit arguments are given.
     timeout_seconds: how long to wait for every process to join.
 
   Raises:
@@ -182,9 +186,9 @@ def warm_up_collectives() -> None:
   import jax.numpy as jnp
   import numpy as np
   from jax.sharding import NamedSharding, PartitionSpec
-  from kd_ntk.data.pipeline import (
-    data_mesh,
-  )  # One mesh layout for the whole library.
+
+  # One mesh layout for the whole library.
+  from kd_ntk.data.pipeline import data_mesh
 
   barrier("kd_ntk.distributed.warm_up")  # The cross-process groups.
   mesh = data_mesh()
@@ -248,12 +252,12 @@ def is_writer() -> bool:
 
 
 def broadcast_from_writer(value):
-  """Process 0's `value` (a number or array) in every process (no-op for one)."""
+  """Process 0's `value` (a number or array) in every process (no-op for
+  one)."""
   if not is_multiprocess():
     return value
-  from jax.experimental import (
-    multihost_utils,
-  )  # Only multi-process runs need it.
+  # Only multi-process runs need it.
+  from jax.experimental import multihost_utils
 
   return multihost_utils.broadcast_one_to_all(value)
 
@@ -289,10 +293,10 @@ def sum_over_processes(array):
 
 
 def barrier(name: str) -> None:
-  """Waits until every process reached the barrier `name` (no-op for one process)."""
+  """Waits until every process reached the barrier `name` (no-op for one
+  process)."""
   if is_multiprocess():
-    from jax.experimental import (
-      multihost_utils,
-    )  # Only multi-process runs need it.
+    # Only multi-process runs need it.
+    from jax.experimental import multihost_utils
 
     multihost_utils.sync_global_devices(name)

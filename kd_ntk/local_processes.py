@@ -1,12 +1,15 @@
-"""Runs one command as N local JAX processes joined by `jax.distributed` on a free port.
+"""Runs one command as N local JAX processes joined by `jax.distributed`.
 
-Each process gets `--coordinator_address=localhost:PORT --num_processes=N
---process_id=i` appended, D CPU devices (XLA_FLAGS) and its own stdout /
-stderr files. If one process fails or the time runs out, every process is killed
-(its whole process group) and the error shows the tail of each one's output.
-Used by the multi-process tests and experiments/benchmarks/bench_scale.py; also a command:
+They meet on a free local port: each process gets
+`--coordinator_address=localhost:PORT --num_processes=N --process_id=i`
+appended, D CPU devices (XLA_FLAGS) and its own stdout / stderr files. If one
+process fails or the time runs out, every process is killed (its whole process
+group) and the error shows the tail of each one's output.
+Used by the multi-process tests and experiments/benchmarks/bench_scale.py; also
+a command:
 
-  python -m kd_ntk.local_processes --num_processes=2 --devices=2 --logdir=/tmp/logs -- \
+  python -m kd_ntk.local_processes --num_processes=2 --devices=2 \
+      --logdir=/tmp/logs -- \
       experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:quick \
       --workdir=runs/teacher_2proc
 """
@@ -44,7 +47,8 @@ def free_port() -> int:
 def process_env(
   devices: int, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-  """The environment of one worker: `devices` fake CPU devices, this repo importable."""
+  """The environment of one worker: `devices` fake CPU devices, this repo
+  importable."""
   env = dict(os.environ)
   flags = re.sub(
     r"--xla_force_host_platform_device_count=\d+", "", env.get("XLA_FLAGS", "")
@@ -68,9 +72,8 @@ def kill_all(procs: Sequence[subprocess.Popen]) -> None:
   for proc in procs:
     if proc.poll() is None:
       try:
-        os.killpg(
-          proc.pid, signal.SIGKILL
-        )  # The process and anything it started.
+        # The process and anything it started.
+        os.killpg(proc.pid, signal.SIGKILL)
       except ProcessLookupError:
         pass
   for proc in procs:

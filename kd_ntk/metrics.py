@@ -1,4 +1,5 @@
-"""Pure numpy metrics of logits: accuracy, fidelity, margins, KL to a teacher, ECE.
+"""Pure numpy metrics of logits: accuracy, fidelity, margins, KL to a teacher,
+ECE.
 
 Every function takes logits (not probabilities) as `(N, C)` arrays and returns
 a float (mean over examples) or an `(N,)` array; computations run in float64 so
@@ -36,7 +37,8 @@ def accuracy(logits_NxC, labels_N) -> float:
 
 
 def fidelity(student_logits_NxC, teacher_logits_NxC) -> float:
-  """Top-1 agreement between student and teacher: mean of 1[argmax z_S = argmax z_T]."""
+  """Top-1 agreement between student and teacher: mean of
+  1[argmax z_S = argmax z_T]."""
   return accuracy(
     student_logits_NxC, np.argmax(_as_f64(teacher_logits_NxC), -1)
   )
@@ -49,7 +51,8 @@ def cross_entropy(logits_NxC, labels_N) -> float:
 
 
 def margins(logits_NxC, labels_N) -> np.ndarray:
-  """Multiclass margins ρ_i = f(x_i)_{y_i} − max_{y' ≠ y_i} f(x_i)_{y'}, shape (N,).
+  """Multiclass margins ρ_i = f(x_i)_{y_i} − max_{y' ≠ y_i} f(x_i)_{y'}, shape
+  (N,).
 
   Positive exactly when example i is classified as `y_i` (ties give 0). The
   margin term of the paper's bound counts examples with ρ ≤ γ; with `labels_N`
@@ -72,7 +75,8 @@ def mean_margin(logits_NxC, labels_N) -> float:
 def kl_divergence(
   teacher_logits_NxC, student_logits_NxC, temperature: float = 1.0
 ) -> float:
-  """Mean KL(p_T ‖ p_S) with p = softmax(z/τ): (1/N) Σ_i Σ_c p_T,ic (log p_T,ic − log p_S,ic).
+  """Mean KL(p_T ‖ p_S) with p = softmax(z/τ):
+  (1/N) Σ_i Σ_c p_T,ic (log p_T,ic − log p_S,ic).
 
   Terms with p_T,ic = 0 contribute 0 (the 0·log 0 = 0 convention).
   """

@@ -1,10 +1,10 @@
 """A teacher run of `experiments/train_teacher.py` read back from Python.
 
     teacher = kd_ntk.load_teacher("runs/teacher")
-    teacher.epochs                      # (0, 1, ..., E): every saved checkpoint
-    x, y = teacher.train_data()         # its training images, normalised as it saw them
-    x_new = teacher.normalize(images)   # any uint8 images (N, H, W, C), the same way
-    logits = teacher.logits(x)          # {epoch: (N, C) logits}
+    teacher.epochs  # (0, 1, ..., E): every saved checkpoint
+    x, y = teacher.train_data()  # training images, normalised as it saw them
+    x_new = teacher.normalize(images)  # any uint8 images (N, H, W, C), alike
+    logits = teacher.logits(x)  # {epoch: (N, C) logits}
     f, params = teacher.inference_fn(10)
 
 A teacher normalises its inputs per channel, `x ↦ (x/255 − mean)/std`, with
@@ -87,7 +87,8 @@ class Teacher:
 
   @property
   def normalization(self) -> Normalization:
-    """The mean and std of the teacher's training images (reads its data once)."""
+    """The mean and std of the teacher's training images (reads its data
+    once)."""
     return Normalization(self._splits.mean, self._splits.std)
 
   def normalize(self, images_uint8) -> np.ndarray:
@@ -95,11 +96,13 @@ class Teacher:
     return self.normalization(images_uint8)
 
   def train_data(self) -> tuple[np.ndarray, np.ndarray]:
-    """(x, labels): the teacher's own training images, normalised, and labels."""
+    """(x, labels): the teacher's own training images, normalised, and
+    labels."""
     return self._splits.train_images, self._splits.train_labels
 
   def test_data(self) -> tuple[np.ndarray, np.ndarray]:
-    """(x, labels) of its test split, normalised with the training statistics."""
+    """(x, labels) of its test split, normalised with the training
+    statistics."""
     return self._splits.test_images, self._splits.test_labels
 
   def _epoch(self, epoch: int) -> int:
@@ -115,7 +118,8 @@ class Teacher:
     return self._reader.variables(self._epoch(epoch))
 
   def inference_fn(self, epoch: int) -> tuple[Callable, Any]:
-    """`(f, θ)` of checkpoint `epoch`: `f(θ, x) -> logits`, one `f` for all epochs."""
+    """`(f, θ)` of checkpoint `epoch`: `f(θ, x) -> logits`, one `f` for all
+    epochs."""
     return self._f, with_state(self.variables(epoch))
 
   def logits(
@@ -124,7 +128,8 @@ class Teacher:
     epochs: Sequence[int] | None = None,
     batch_size: int = 512,
   ) -> dict[int, np.ndarray]:
-    """{epoch: logits (N, C) as float32 numpy} of inputs `x` (already normalised).
+    """{epoch: logits (N, C) as float32 numpy} of inputs `x` (already
+    normalised).
 
     Args:
       x: inputs (N, H, W, C) normalised as the teacher's (`normalize`).

@@ -4,8 +4,8 @@ On JAX 0.5.x, XLA's CPU backend runs compiled programs through its "thunk
 runtime" by default; its previous runtime (`--xla_cpu_use_thunk_runtime=false`)
 compiles each program into one native function, and ran the LeNet-5 train step
 at batch 128 about 1.6× faster on this project's 2-core machine (timed
-alternately with experiments/benchmarks/bench_train.py; see the README). It changes no
-result beyond float reassociation: the golden-loss test
+alternately with experiments/benchmarks/bench_train.py; see the README). It
+changes no result beyond float reassociation: the golden-loss test
 (tests/train/test_train.py) and the whole test suite pass with it. Newer JAX
 releases dropped that runtime (the flag is ignored with a warning), so it is
 applied to JAX 0.5.x only.
@@ -35,7 +35,8 @@ def flags_for(jaxlib_version: str) -> tuple:
 
 
 def apply_defaults(environ=os.environ) -> None:
-  """Appends `flags_for(the installed jaxlib)` to environ["XLA_FLAGS"] (see above)."""
+  """Appends `flags_for(the installed jaxlib)` to environ["XLA_FLAGS"] (see
+  above)."""
   if environ.get(OPT_OUT_ENV) == "0":
     return
   try:

@@ -1,6 +1,7 @@
 """Time of the advice itself (no student training): one JSON line per student.
 
-  python experiments/benchmarks/bench_advise.py --teacher_workdir=/tmp/teacher_quick9 \
+  python experiments/benchmarks/bench_advise.py \
+      --teacher_workdir=/tmp/teacher_quick9 \
       --students=mlp16,lenet5 --n=1024 --n_validation=1024
 
 A missing --teacher_workdir is first trained with teacher.py:quick and
@@ -33,7 +34,8 @@ TARGET_SECONDS = 120.0
 
 
 def _teacher() -> str:
-  from kd_ntk.configs import teacher as teacher_config  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from kd_ntk.configs import teacher as teacher_config
   from kd_ntk.train import loop, runs  # pylint: disable=g-import-not-at-top
 
   workdir = _TEACHER.value

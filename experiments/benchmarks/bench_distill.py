@@ -1,9 +1,12 @@
 """Seconds per training epoch: labels vs offline KD vs online KD, one process.
 
-  python experiments/benchmarks/bench_distill.py                       # trains a quick teacher first
-  python experiments/benchmarks/bench_distill.py --teacher_workdir=runs/teacher_quick --rounds=5
-  python experiments/benchmarks/bench_distill.py --teacher_config=tiny,epochs=2 --student=mlp16 \
-      --rounds=1 --batch_size=32                         # seconds: a smoke run
+  # Trains a quick teacher first:
+  python experiments/benchmarks/bench_distill.py
+  python experiments/benchmarks/bench_distill.py \
+      --teacher_workdir=runs/teacher_quick --rounds=5
+  # Seconds: a smoke run.
+  python experiments/benchmarks/bench_distill.py \
+      --teacher_config=tiny,epochs=2 --student=mlp16 --rounds=1 --batch_size=32
 
 The same student (LeNet-5 by default) trains on the same examples in all three
 modes, with the loop's own pieces: `train_batches` + `shard_batch`, the jitted
@@ -68,9 +71,8 @@ def _bench(teacher_dir: str) -> None:
   """Times label, offline and online epochs of the student against the
   teacher run in `teacher_dir` and prints the JSON lines."""
   tconfig, teacher_model = runs.load_run(teacher_dir)
-  splits = splits_from_config(
-    tconfig
-  )  # The teacher's examples (4096 for quick).
+  # The teacher's examples (4096 for quick).
+  splits = splits_from_config(tconfig)
   mesh = data_mesh()
   n, shape = len(splits.train_labels), splits.info.image_shape
   steps = n // _BATCH.value
@@ -105,7 +107,8 @@ def _bench(teacher_dir: str) -> None:
       teacher = None
     elif mode == "offline":
       teacher = offline_teacher
-    else:  # Reading the checkpoint is part of the epoch, as in a real online run.
+    else:
+      # Reading the checkpoint is part of the epoch, as in a real online run.
       teacher = runs.restore_variables(
         teacher_dir,
         checkpoints[index % len(checkpoints)],

@@ -1,4 +1,4 @@
-r"""Benchmark: seconds and peak memory of each kernel choice of the complexity run.
+r"""Benchmark: seconds and peak memory of each kernel of the complexity run.
 
 For each student twin (the "mlp" preset and LeNet-5) and each kernel of
 `kd_ntk.ntk.kernel_choice` ("empirical", "empirical_nt", "monte_carlo",
@@ -7,9 +7,12 @@ training images, each measurement in its own subprocess so its peak memory is
 its own, and prints one JSON line per measurement. `ratio_vs_empirical` is the
 wall time over that of "empirical" for the same model and n in this run.
 
-    python experiments/benchmarks/bench_kernels.py                        # n=2048, everything
-    python experiments/benchmarks/bench_kernels.py --models=mlp --kernels=empirical,infinite
-    python experiments/benchmarks/bench_kernels.py --models=lenet5 --kernels=infinite --n=64
+    # n=2048, everything:
+    python experiments/benchmarks/bench_kernels.py
+    python experiments/benchmarks/bench_kernels.py --models=mlp \
+        --kernels=empirical,infinite
+    python experiments/benchmarks/bench_kernels.py --models=lenet5 \
+        --kernels=infinite --n=64
 
 Fields: seconds (wall, first call, compilation included), cpu_seconds (all
 threads), peak_rss_gb (the process's peak resident memory, JAX runtime
@@ -125,9 +128,8 @@ def main(argv=None) -> None:
     args.model, args.kernel = models[0], kernels[0]
     print(json.dumps(worker(args)), flush=True)
     return
-  kernels = [
-    k for k in KERNELS if k in kernels
-  ]  # "empirical" first: the reference
+  # "empirical" first: the reference
+  kernels = [k for k in KERNELS if k in kernels]
   for model in models:
     reference = None
     for kernel in kernels:

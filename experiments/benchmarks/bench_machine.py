@@ -7,7 +7,8 @@ process: the denominator of a benchmark's fraction of peak), `StealMeter` (the
 share of CPU time the hypervisor gave to other guests while a measurement ran),
 `machine_fields` (which CPU ran it) and `ntk_inputs` (Fashion-MNIST images,
 or random inputs of any shape).
-Imported by the `experiments/benchmarks/bench_*.py` scripts from their own folder.
+Imported by the `experiments/benchmarks/bench_*.py` scripts from their own
+folder.
 """
 
 import json
@@ -131,7 +132,8 @@ def machine_fields() -> dict:
 
 
 def ntk_inputs(n: int, seed: int, shape) -> tuple:
-  """(inputs, source): Fashion-MNIST images for 28x28x1 when installed, else random."""
+  """(inputs, source): Fashion-MNIST images for 28x28x1 when installed, else
+  random."""
   if tuple(shape) == (28, 28, 1):
     try:
       return _fashion_mnist(n, seed), "fashion_mnist"
@@ -162,7 +164,8 @@ def matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
 
 
 def _fashion_mnist(n: int, seed: int) -> np.ndarray:
-  """n training images scaled to [0, 1], standardised, (n, 28, 28, 1) float32."""
+  """n training images scaled to [0, 1], standardised, (n, 28, 28, 1)
+  float32."""
   from kd_ntk.data import load  # pylint: disable=g-import-not-at-top
 
   images, _, _ = load("fashion_mnist", "train")

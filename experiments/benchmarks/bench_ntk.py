@@ -1,4 +1,4 @@
-r"""Benchmark: a student's trace-NTK Gram matrix (LeNet-5 on Fashion-MNIST by default).
+r"""Benchmark: a student's trace-NTK Gram (default: LeNet-5 on Fashion-MNIST).
 
 Times kd_ntk's own methods against neural-tangents' implementations (nt:jc
 Jacobian contraction, nt:sd structured derivatives, nt:ntvp NTK-vector
@@ -8,11 +8,16 @@ so that its peak memory (ru_maxrss, which sees XLA's buffers) is its own.
 Prints one JSON line per measurement and one "summary" line per n with
 own-best / nt-best.
 
-    .venv/bin/python experiments/benchmarks/bench_ntk.py                       # full run
-    .venv/bin/python experiments/benchmarks/bench_ntk.py --n=256 --methods=own:structured,nt:jc
-    .venv/bin/python experiments/benchmarks/bench_ntk.py --n=10000 --methods=own:structured
-    .venv/bin/python experiments/benchmarks/bench_ntk.py --model=lenet5x8 --n=1024 --methods=nt:jc,own:structured
-    .venv/bin/python experiments/benchmarks/bench_ntk.py --model=resnet20 --input_shape=32,32,3 --n=512
+    # Full run:
+    .venv/bin/python experiments/benchmarks/bench_ntk.py
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --n=256 \
+        --methods=own:structured,nt:jc
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --n=10000 \
+        --methods=own:structured
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --model=lenet5x8 \
+        --n=1024 --methods=nt:jc,own:structured
+    .venv/bin/python experiments/benchmarks/bench_ntk.py --model=resnet20 \
+        --input_shape=32,32,3 --n=512
 
 Any preset of `kd_ntk.models` runs (`--model`); inputs are Fashion-MNIST
 images when `--input_shape` is 28,28,1 and the data set is installed, else

@@ -1,4 +1,5 @@
-"""One measurement of `bench_ntk.py`, run in its own process: a Gram and its record.
+"""One measurement of `bench_ntk.py`, run in its own process: a Gram and its
+record.
 
 `worker(args)` builds the model's `f(params, x)` and inputs, runs one method
 (a neural-tangents implementation, or one of kd_ntk's with its plan from
@@ -61,7 +62,8 @@ def _nt_runner(args, f, params, x, *, record):
 
 def _own_runner(args, f, params, x, *, record):
   """A call computing kd_ntk's Gram; the plan's fields go into `record`."""
-  from kd_ntk.ntk import empirical_ntk, explain  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from kd_ntk.ntk import empirical_ntk, explain
 
   options = dict(
     method=args.method.split(":")[1],

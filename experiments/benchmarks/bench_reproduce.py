@@ -1,7 +1,8 @@
 """CPU seconds per epoch of every kind of run in a reproduction config, and the
 config's total time estimated from them (one JSON line per measurement).
 
-  python experiments/benchmarks/bench_reproduce.py --config=kd_ntk/configs/reproduce.py
+  python experiments/benchmarks/bench_reproduce.py \
+      --config=kd_ntk/configs/reproduce.py
 
 For the teacher and for each student (online mode, the costliest: a new teacher
 checkpoint is evaluated every epoch) it runs 1 and 3 epochs in fresh workdirs
@@ -71,7 +72,8 @@ def main(argv):
 
 
 def _estimate(config, root: str) -> None:
-  """Measures every kind of run of `config` in `root` and prints the estimate."""
+  """Measures every kind of run of `config` in `root` and prints the
+  estimate."""
   layout = Layout(root)
 
   def teacher_cfg(epochs):
@@ -80,9 +82,8 @@ def _estimate(config, root: str) -> None:
     return c
 
   teacher = _cost(train_loop.run, teacher_cfg, root, "teacher")
-  train_loop.run(
-    teacher_cfg(3), layout.teacher()
-  )  # The students' teacher (3 epochs).
+  # The students' teacher (3 epochs).
+  train_loop.run(teacher_cfg(3), layout.teacher())
   online = records.TeachingMethod("online", "online", 4.0)
   total, n_methods, n_seeds = 0.0, len(config.methods), len(config.seeds)
   students = records.students_from_config(config.students)
@@ -122,8 +123,9 @@ def _estimate(config, root: str) -> None:
     teacher["fixed_cpu_seconds_per_run"]
     + teacher["cpu_seconds_per_epoch"] * config.teacher.epochs
   )
+  # The two-class teacher.
   total += (
-    teacher["fixed_cpu_seconds_per_run"]  # The two-class teacher.
+    teacher["fixed_cpu_seconds_per_run"]
     + teacher["cpu_seconds_per_epoch"]
     * config.teacher.epochs
     * config.binary.train_subset

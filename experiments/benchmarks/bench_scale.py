@@ -1,8 +1,10 @@
 """Overhead of the multi-process runtime: teacher-step images/s of 1 process x 4
 devices (the reference) against 2 processes x 2 devices, on this machine's CPU.
 
-  python experiments/benchmarks/bench_scale.py                     # cnn teacher, batch 128
-  python experiments/benchmarks/bench_scale.py --model=lenet5 --repeats=3 --steps=40
+  # cnn teacher, batch 128:
+  python experiments/benchmarks/bench_scale.py
+  python experiments/benchmarks/bench_scale.py --model=lenet5 --repeats=3 \
+      --steps=40
 
 Both layouts run the training loop's own pieces: each process reads and
 augments only its rows of every global batch (`train_batches(rows=...)`),
@@ -30,9 +32,9 @@ import numpy as np
 from absl import app, flags
 
 import bench_machine  # experiments/benchmarks/, the script's own folder
-from kd_ntk import (
-  distributed,
-)  # Defines --coordinator_address etc.; starts nothing.
+
+# Defines --coordinator_address etc.; starts nothing.
+from kd_ntk import distributed
 
 _MODEL = flags.DEFINE_string(
   "model", "cnn", "Model preset (the teacher preset: cnn)."
@@ -59,7 +61,8 @@ _WORKER = flags.DEFINE_enum(
 
 
 def measure() -> dict:
-  """Images/s of the teacher train step with per-process data, in this process."""
+  """Images/s of the teacher train step with per-process data, in this
+  process."""
   import jax
   from kd_ntk import data, models
   from kd_ntk.configs import teacher

@@ -1,8 +1,12 @@
-"""Training-step throughput per model preset, against plain PyTorch, and the KD step.
+"""Training-step throughput per model preset, against plain PyTorch, and the KD
+step.
 
-  python experiments/benchmarks/bench_train.py                      # all presets, torch, KD step
-  python experiments/benchmarks/bench_train.py --models=lenet5 --epoch_models= --rounds=7
-  python experiments/benchmarks/bench_train.py --quick              # seconds: a smoke run
+  # All presets, torch, KD step:
+  python experiments/benchmarks/bench_train.py
+  python experiments/benchmarks/bench_train.py --models=lenet5 --epoch_models= \
+      --rounds=7
+  # Seconds: a smoke run.
+  python experiments/benchmarks/bench_train.py --quick
 
 Prints one JSON line per measurement, each with the XLA flags in force and the
 1-minute load average (the machine may be shared: read numbers beside it);
@@ -100,9 +104,9 @@ import jax
 from absl import app, flags
 
 from kd_ntk import data
-from bench_machine import (
-  StealMeter,
-)  # experiments/benchmarks/, the script's own folder
+
+# experiments/benchmarks/, the script's own folder
+from bench_machine import StealMeter
 from paired_timing import alternate, medians, paired_record
 from torch_reference import torch_lenet5_stepper
 from train_steppers import (

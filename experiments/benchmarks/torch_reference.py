@@ -1,4 +1,5 @@
-"""The PyTorch reference of `bench_train.py`: the LeNet-5 recipe in plain PyTorch.
+"""The PyTorch reference of `bench_train.py`: the LeNet-5 recipe in plain
+PyTorch.
 
 Same network (NCHW, PyTorch's default initialisation), loss and optimizer
 (SGD, Nesterov momentum 0.9, weight decay 5e-4) as the JAX step it is timed
@@ -7,7 +8,8 @@ against; torch is optional, so `torch_lenet5_stepper` returns None without it.
 
 
 def torch_lenet5_stepper(batch_size, threads=0):
-  """run(n): n steps of the same LeNet-5 recipe in plain PyTorch (None without torch)."""
+  """run(n): n steps of the same LeNet-5 recipe in plain PyTorch (None without
+  torch)."""
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:

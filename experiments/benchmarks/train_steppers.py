@@ -38,7 +38,8 @@ def _optimizer():
 
 
 def label_stepper(name, batch_size):
-  """run(n): n label steps of preset `name` on a fixed batch, waiting for the last."""
+  """run(n): n label steps of preset `name` on a fixed batch, waiting for the
+  last."""
   model, tx = models.get_model(name, 10), _optimizer()
   holder = [
     state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(name))
@@ -141,9 +142,8 @@ def seconds_per_epoch(name, splits, batch_size):
     splits.train_images, splits.train_labels, batch_size, seed=0, epoch=1
   )
   first_images, first_labels = next(batches)
-  state, metrics = step(
-    state, first_images, first_labels, key
-  )  # Compile outside the timing.
+  # Compile outside the timing.
+  state, metrics = step(state, first_images, first_labels, key)
   jax.block_until_ready(metrics)
   start = time.perf_counter()
   for images, labels in batches:

@@ -68,7 +68,8 @@ def advise(
   """Scores and ranks every (checkpoint, τ) pair of a teacher for a student.
 
   Args:
-    teacher_workdir: a run of experiments/train_teacher.py (every epoch's checkpoint).
+    teacher_workdir: a run of experiments/train_teacher.py (every epoch's
+      checkpoint).
     student: a preset name (kd_ntk.models.MODELS, built for the teacher's
       classes) or a function f(params, x) -> logits.
     student_params: θ_0 of a student function (required for one).

@@ -3,7 +3,8 @@
 Decision (written and committed before the first validation grid was run):
 the advice ranks pairs by the **linearised student's validation accuracy**,
 
-  krr_accuracy(t, τ) = (1/m) Σ_j 1[argmax_c (K_V (K + λI)⁻¹ Y_{t,τ})_{j,c} = y_V,j],
+  krr_accuracy(t, τ)
+    = (1/m) Σ_j 1[argmax_c (K_V (K + λI)⁻¹ Y_{t,τ})_{j,c} = y_V,j],
 
 higher first; ties (common: m validation examples give steps of 1/m) are broken
 by the lower linearised margin loss at γ, then the lower norm-matched ASC, then

@@ -12,18 +12,19 @@ targets, not the authors' code, and its constants are ours.
 
 For candidate targets Y = softmax(z_T/τ) and the student f at initialisation
 θ_0 (logits z_0), the gradient of example i of the distillation loss
-`τ² · CE(Y_i, softmax(z/τ))` is `J_iᵀ r_i` with `r_i = τ (softmax(z_0,i/τ) − Y_i)`
-and `J_i = ∂f(x_i)/∂θ` (C×P). With a Gaussian projection `R ∈ R^{P×d}`
-(entries N(0, 1/d)), computed ONCE for all candidates:
+`τ² · CE(Y_i, softmax(z/τ))` is `J_iᵀ r_i` with
+`r_i = τ (softmax(z_0,i/τ) − Y_i)` and `J_i = ∂f(x_i)/∂θ` (C×P). With a Gaussian
+projection `R ∈ R^{P×d}` (entries N(0, 1/d)), computed ONCE for all candidates:
 
   Φ_i = J_i R  (C×d),     g_i = Φ_iᵀ r_i  (d),
 
 then, for a fixed random split of the examples into halves A and B:
 
-  ĝ_i   = g_i / sqrt((1/|A|) Σ_{j∈A} ‖g_j‖²)              (normalised by A's RMS)
+  ĝ_i   = g_i / sqrt((1/|A|) Σ_{j∈A} ‖g_j‖²)       (normalised by A's RMS)
   Σ_A   = (1/|A|) Σ_{i∈A} ĝ_i ĝ_iᵀ = U diag(μ) Uᵀ
-  Σ̃_A  = U diag((1 − ν) μ + ν · tr(Σ_A)/d) Uᵀ            (eigenvalue shrinkage)
-  T_A→B = (1/(d |B|)) Σ_{i∈B} ĝ_iᵀ Σ̃_A⁻¹ ĝ_i = tr(Σ̃_A⁻¹ Σ_B)/d   (held-out trace)
+  Σ̃_A  = U diag((1 − ν) μ + ν · tr(Σ_A)/d) Uᵀ     (eigenvalue shrinkage)
+  T_A→B = (1/(d |B|)) Σ_{i∈B} ĝ_iᵀ Σ̃_A⁻¹ ĝ_i
+        = tr(Σ̃_A⁻¹ Σ_B)/d                          (held-out trace)
   GRACE = (T_A→B + T_B→A) / 2.
 
 Isotropic gradients give GRACE ≈ 1; held-out gradients in directions the other

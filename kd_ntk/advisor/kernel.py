@@ -1,4 +1,5 @@
-"""The student's NTK at initialisation, computed once, and its one factorisation.
+"""The student's NTK at initialisation, computed once, and its one
+factorisation.
 
 On the kernel subset X (n examples) and the validation split V (m examples):
 

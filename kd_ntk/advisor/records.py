@@ -27,8 +27,10 @@ class CandidateScores:
 
   Attributes:
     epoch, temperature: the pair.
-    asc: ASC of Y = softmax(z_T/τ) under the student's NTK at init, (1/n)·sqrt(SC·tr K).
-    asc_norm_matched: ASC·sqrt(n)/‖Y‖_F (Y rescaled to the norm of one-hot labels).
+    asc: ASC of Y = softmax(z_T/τ) under the student's NTK at init,
+      (1/n)·sqrt(SC·tr K).
+    asc_norm_matched: ASC·sqrt(n)/‖Y‖_F (Y rescaled to the norm of one-hot
+      labels).
     sc: SC = tr(Yᵀ(K+λI)⁻¹Y); target_norm: ‖Y‖_F.
     bound_margin_loss, bound_complexity, bound_confidence, bound_total: the
       computable terms of the margin bound (kd_ntk.complexity.bound) with the

@@ -18,7 +18,8 @@ V the validation split with labels y_V. Harutyunyan et al., ICLR 2023
                zero function): accuracy (1/m) Σ_j 1[argmax ŷ_V,j = y_V,j] and
                margin loss (1/m) Σ_j 1[ρ(ŷ_V,j, y_V,j) ≤ γ];
   baselines    the teacher checkpoint's validation accuracy
-               (1/m) Σ_j 1[argmax z_T(v_j) = y_V,j], and argmax Y's accuracy on X.
+               (1/m) Σ_j 1[argmax z_T(v_j) = y_V,j], and argmax Y's accuracy on
+               X.
 
 γ is in the units of Y (probabilities), so it is the same for every τ.
 """

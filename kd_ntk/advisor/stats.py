@@ -1,4 +1,5 @@
-"""Rank correlations, a bootstrap over student seeds, and regret: pure functions.
+"""Rank correlations, a bootstrap over student seeds, and regret: pure
+functions.
 
 The validation grid gives, for every candidate pair p = (checkpoint, τ) and
 every student seed s, a test accuracy `A[p, s]`; each advisor score gives one
@@ -59,7 +60,8 @@ def _check_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def spearman(x, y) -> float:
-  """Spearman's ρ with average ranks for ties (nan if either side is constant)."""
+  """Spearman's ρ with average ranks for ties (nan if either side is
+  constant)."""
   x, y = _check_pair(x, y)
   if len(x) < 2:
     return math.nan
@@ -70,7 +72,8 @@ def spearman(x, y) -> float:
 
 
 def kendall(x, y) -> float:
-  """Kendall's τ_b (ties in either variable accounted; nan if one is constant)."""
+  """Kendall's τ_b (ties in either variable accounted; nan if one is
+  constant)."""
   x, y = _check_pair(x, y)
   n = len(x)
   if n < 2:
@@ -104,7 +107,8 @@ class Interval:
 
 
 def seed_resamples(num_seeds: int, num_resamples: int, seed: int) -> np.ndarray:
-  """(B, S) seed indices drawn with replacement; row b is one bootstrap replicate."""
+  """(B, S) seed indices drawn with replacement; row b is one bootstrap
+  replicate."""
   if num_seeds < 1 or num_resamples < 1:
     raise ValueError(
       f"need at least 1 seed and 1 resample; got {num_seeds} and {num_resamples}."
@@ -140,7 +144,8 @@ def bootstrap_statistic(
 
   Args:
     statistic: maps the per-pair mean accuracies ā (P,) to a number.
-    accuracy_PxS: students' test accuracies, one row per pair, one column per seed.
+    accuracy_PxS: students' test accuracies, one row per pair, one column per
+      seed.
     num_resamples: B bootstrap replicates (seeds resampled with replacement).
     seed: seed of the resampling.
     confidence: coverage of the interval.

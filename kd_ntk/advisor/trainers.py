@@ -40,7 +40,8 @@ class DistillLoopTrainer:
     root: folder of the student runs (`t<epoch>_tau<τ>_s<seed>`).
     model, model_kwargs: the student preset and its overrides.
     epochs: student epochs.
-    learning_rate: peak SGD learning rate (divided by τ: `lr_scale` inverse_tau).
+    learning_rate: peak SGD learning rate (divided by τ: `lr_scale`
+      inverse_tau).
     schedule: the optimizer block's schedule.
     batch_size: global batch (the teacher's by default).
     log: optional callable taking one progress line.
@@ -59,7 +60,8 @@ class DistillLoopTrainer:
     batch_size: int = 0,
     log=None,
   ):
-    from kd_ntk.distill.seed_grid import Shared  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from kd_ntk.distill.seed_grid import Shared
 
     self.teacher_workdir = os.path.abspath(teacher_workdir)
     self.teacher_config, _ = runs.load_run(self.teacher_workdir)

@@ -1,4 +1,5 @@
-"""The validation report as files: per-pair and per-score CSVs, Markdown, a figure.
+"""The validation report as files: per-pair and per-score CSVs, Markdown, a
+figure.
 
 pairs.csv         every pair: its scores, the students' mean and std test
                   accuracy and each seed's accuracy;

@@ -1,8 +1,9 @@
-"""Supervision complexity of targets under the student's NTK, and margin-bound terms.
+"""Supervision complexity of targets under the student's NTK, and margin-bound
+terms.
 
-Pure numpy/scipy in float64; imports neither JAX, TensorFlow nor neural-tangents.
-Harutyunyan et al., "Supervision Complexity and its Role in Knowledge
-Distillation", ICLR 2023 (arXiv 2301.12245).
+Pure numpy/scipy in float64; imports neither JAX, TensorFlow nor
+neural-tangents. Harutyunyan et al., "Supervision Complexity and its Role in
+Knowledge Distillation", ICLR 2023 (arXiv 2301.12245).
 """
 
 from kd_ntk.complexity.bound import BoundTerms

@@ -17,9 +17,10 @@ The class constant `c_C` is a convention, not taken from the paper (whose exact
 constants are unknown). `CLASS_CONSTANTS` offers:
 
 * "two_c" (default): `c_C = 2C`. Then `(2/(γn))·2C = 4C/(γn)`, the `4C/γ · R̂_n`
-  of the Koltchinskii–Panchenko-style multiclass margin bound as stated in Mohri,
-  Rostamizadeh & Talwalkar, Foundations of ML (2nd ed., 2018), Thm 9.2 (our
-  reading), with the kernel-class Rademacher complexity `R̂_n ≤ sqrt(SC·tr K)/n`.
+  of the Koltchinskii–Panchenko-style multiclass margin bound as stated in
+  Mohri, Rostamizadeh & Talwalkar, Foundations of ML (2nd ed., 2018), Thm 9.2
+  (our reading), with the kernel-class Rademacher complexity
+  `R̂_n ≤ sqrt(SC·tr K)/n`.
 * "unit": `c_C = 1`, the constant-free form: the complexity term is `(2/γ)·ASC`.
 
 A float may be passed instead of a name.
@@ -53,7 +54,8 @@ class BoundTerms:
   Attributes:
     margin_loss: `(1/N) Σ_i 1[ρ(x_i, y_i) ≤ γ]` w.r.t. the true labels.
     teacher_error: `(1/N) Σ_i 1[argmax z_T(x_i) ≠ y_i]` (nan without a teacher).
-    margin_loss_wrt_teacher: `(1/N) Σ_i 1[ρ(x_i, ŷ_T(x_i)) ≤ γ]` (nan without one).
+    margin_loss_wrt_teacher: `(1/N) Σ_i 1[ρ(x_i, ŷ_T(x_i)) ≤ γ]` (nan without
+      one).
     complexity_term: `(2/(γ n)) · sqrt(sc · tr K) · c_C`.
     confidence_term: `3 · sqrt(ln(2/δ)/(2n))`.
     total: margin_loss + complexity_term + confidence_term.
@@ -176,13 +178,15 @@ def bound_terms(
     labels: true integer labels, shape (N,).
     teacher_logits_NxC: teacher logits on the same examples, shape (N, C), or
       None (then the teacher split is nan).
-    sc: supervision complexity `tr(Yᵀ K⁻¹ Y)` (e.g. `ComplexityResult.sc`); may be inf.
+    sc: supervision complexity `tr(Yᵀ K⁻¹ Y)` (e.g. `ComplexityResult.sc`); may
+      be inf.
     trace_k: `tr K` of the same Gram matrix.
     n: sample size of the bound (rows of K); the empirical terms average over
       the N given logits, so pass N = n for the bound to hold as stated.
     gamma: margin γ > 0.
     delta: confidence δ ∈ (0, 1).
-    class_constant: "two_c" (default, `c_C = 2C`), "unit" (`c_C = 1`) or a number.
+    class_constant: "two_c" (default, `c_C = 2C`), "unit" (`c_C = 1`) or a
+      number.
 
   Returns:
     A `BoundTerms`.

@@ -149,7 +149,8 @@ def _cholesky_spectrum(gram_fortran, targets, work_fortran) -> _Spectrum | None:
 
 
 def solve_with_cholesky(gram_fortran, targets, absolute_ridges):
-  """`SC_c(λ) = Y_cᵀ α_c` with `(K + λI) α = Y` by Cholesky, one factor per ridge.
+  """`SC_c(λ) = Y_cᵀ α_c` with `(K + λI) α = Y` by Cholesky, one factor per
+  ridge.
 
   Returns None when any factorisation fails, so that the caller runs eigh.
   """

@@ -15,9 +15,10 @@ Two routes, both float64 numpy/scipy (no JAX):
 * "cholesky" (default): one Cholesky factorisation of `K + λI` per ridge of the
   path. On 2 cores at n = 10,000: 5 s per factorisation against 107 s for one
   `eigh` (73 s for eigenvalues alone), so it wins at every size measured
-  (experiments/benchmarks/bench_complexity.py). The spectrum is probed instead: the largest
-  eigenvalue by Lanczos on K, the smallest by shift-invert Lanczos on the factor
-  of `K + tI` (`t` the rank tolerance), the outside-range share by a solve at `t`.
+  (experiments/benchmarks/bench_complexity.py). The spectrum is probed instead:
+  the largest eigenvalue by Lanczos on K, the smallest by shift-invert Lanczos
+  on the factor of `K + tI` (`t` the rank tolerance), the outside-range share by
+  a solve at `t`.
 * "eigh": one eigendecomposition serves every ridge exactly and gives the
   spectrum exactly; eigenvalues are floored at `eig_floor` before `+ λ`.
 
@@ -51,21 +52,26 @@ class ComplexityResult:
     sc: `tr(Yᵀ (K + λI)⁻¹ Y)` at the chosen ridge.
     sc_per_class: `Y_cᵀ (K + λI)⁻¹ Y_c`, shape (C,); sums to `sc`.
     asc: `(1/n) sqrt(sc · tr K)`, the y-axis of the paper's figures.
-    asc_per_class_root: `(1/n) Σ_c sqrt(sc_c · tr K)` (class sum outside the root).
+    asc_per_class_root: `(1/n) Σ_c sqrt(sc_c · tr K)` (class sum outside the
+      root).
     n: number of examples; num_classes: C; trace_k: tr K.
-    ridge_relative: the `ridge` argument; ridge_used: absolute `λ = ridge·tr K/n`.
-    ridge_path: `((relative ridge, sc, asc), ...)`, sorted, chosen ridge included.
+    ridge_relative: the `ridge` argument; ridge_used: absolute
+      `λ = ridge·tr K/n`.
+    ridge_path: `((relative ridge, sc, asc), ...)`, sorted, chosen ridge
+      included.
     ridge_sensitivity: max relative change of ASC from the chosen ridge to its
       neighbours on the path (nan without neighbours).
     max_eigenvalue, min_eigenvalue: extreme eigenvalues of K (estimates on the
       Cholesky route, to about 1e-6 relative).
     rank_tolerance: `n · eps · max_eigenvalue` (numpy's matrix_rank convention).
     condition_number: `max_eig / min_eig`; inf when `min_eig ≤ rank_tolerance`.
-    outside_range_share: `t · tr(Yᵀ (K + tI)⁻¹ Y) / ‖Y‖_F²` at `t = rank_tolerance`:
-      the share of ‖Y‖_F² in eigen-directions of K below the rank tolerance, with
-      a soft threshold (directions with eigenvalue μ count `t/(μ + t)`).
+    outside_range_share: `t · tr(Yᵀ (K + tI)⁻¹ Y) / ‖Y‖_F²` at
+      `t = rank_tolerance`: the share of ‖Y‖_F² in eigen-directions of K below
+      the rank tolerance, with a soft threshold (directions with eigenvalue μ
+      count `t/(μ + t)`).
     ridge_dominated: True when the value is set by the ridge, not by K: `ridge_
-      sensitivity > ridge_tolerance` or `outside_range_share > outside_share_tolerance`.
+      sensitivity > ridge_tolerance` or `outside_range_share >
+      outside_share_tolerance`.
     method_requested, method_used: "cholesky" or "eigh"; they differ after a
       Cholesky failure.
     spectrum_method: "eigh" (exact) or "lanczos" (estimated).
@@ -99,7 +105,8 @@ class ComplexityResult:
       include_per_class: also emit `sc_class_{c}` columns.
 
     Returns:
-      Every scalar field, plus `sc_ridge_{r:g}` / `asc_ridge_{r:g}` per path ridge.
+      Every scalar field, plus `sc_ridge_{r:g}` / `asc_ridge_{r:g}` per path
+      ridge.
     """
     row = {
       field.name: getattr(self, field.name)
@@ -246,10 +253,12 @@ def supervision_complexity(
     targets_NxC: targets Y, shape (N, C): one-hot labels, random labels, teacher
       probabilities (see `kd_ntk.complexity.targets`).
     gram_NxN: PSD Gram matrix K, shape (N, N), e.g. the student's empirical NTK.
-    ridge: relative ridge; the absolute ridge is `ridge · tr(K)/N`. 0 is allowed.
+    ridge: relative ridge; the absolute ridge is `ridge · tr(K)/N`. 0 is
+      allowed.
     method: "cholesky" (fast; default, faster at every n measured) or "eigh"
       (one eigendecomposition for all ridges; exact spectrum).
-    ridge_path: relative ridges at which SC/ASC are also reported; `()` for none.
+    ridge_path: relative ridges at which SC/ASC are also reported; `()` for
+      none.
     eig_floor: absolute floor for eigenvalues on the eigh route; None uses the
       rank tolerance `N · eps · max_eig`.
     ridge_tolerance: relative ASC change along the path that flags the value.
@@ -278,7 +287,8 @@ def supervision_complexity(
   trace_k = float(np.trace(gram))
   relatives = sorted(set(float(r) for r in ridge_path) | {float(ridge)})
   absolutes = [r * trace_k / n for r in relatives]
-  # gram.T is an F-ordered view LAPACK reads without a copy; both routes read its lower half.
+  # gram.T is an F-ordered view LAPACK reads without a copy; both routes read
+  # its lower half.
   gram_fortran = gram.T
 
   method_used, solution = method, None

@@ -72,7 +72,8 @@ def random_labels(n: int, num_classes: int, seed: int) -> np.ndarray:
 def teacher_probabilities(
   logits_NxC, temperature: float = 1.0, centered: bool = False
 ) -> np.ndarray:
-  """Teacher targets `softmax(z_T/τ)`, optionally centred: `softmax(z_T/τ) − 1/C`.
+  """Teacher targets `softmax(z_T/τ)`, optionally centred:
+  `softmax(z_T/τ) − 1/C`.
 
   Computed in float64 with the max subtracted, so large logits do not overflow.
   Higher τ moves the targets towards the uniform distribution (τ → ∞ gives 1/C).
@@ -86,7 +87,8 @@ def teacher_probabilities(
     float64 array of shape (N, C).
 
   Raises:
-    ValueError: logits not 2-D, empty, non-finite; τ not a finite positive number.
+    ValueError: logits not 2-D, empty, non-finite; τ not a finite positive
+      number.
   """
   logits = np.asarray(logits_NxC)
   if logits.ndim != 2 or logits.shape[1] < 1:

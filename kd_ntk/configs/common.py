@@ -15,7 +15,8 @@ _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 class ConfigError(ValueError):
-  """A config argument or value is wrong; the message says what and how to fix it."""
+  """A config argument or value is wrong; the message says what and how to fix
+  it."""
 
 
 def split_top_level(text: str) -> list[str]:
@@ -91,9 +92,8 @@ def apply_overrides(
         "value, not a block."
       )
     if leaf not in node and parents and parents[-1].endswith("model_kwargs"):
-      node[leaf] = (
-        value  # Any model option; checked against the model by validation.
-      )
+      # Any model option; checked against the model by validation.
+      node[leaf] = value
       continue
     if leaf not in node:
       raise ConfigError(f"Unknown config field {dotted!r}" + _known(node))
@@ -155,9 +155,7 @@ def optimizer_block(learning_rate=0.05, weight_decay=5e-4, schedule="cosine"):
   opt.weight_decay = weight_decay  # L2 coefficient added to the gradient.
   opt.schedule = schedule  # cosine | step | constant.
   opt.warmup_epochs = 0.0  # Linear warm-up length in epochs.
-  opt.step_boundaries = (
-    0.5,
-    0.75,
-  )  # Fractions of training where "step" decays.
+  # Fractions of training where "step" decays.
+  opt.step_boundaries = (0.5, 0.75)
   opt.step_factor = 0.1  # Multiplier at each step boundary.
   return opt

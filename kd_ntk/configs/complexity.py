@@ -1,4 +1,5 @@
-"""Supervision-complexity analysis of a teacher's trajectory under a student's NTK.
+"""Supervision-complexity analysis of a teacher's trajectory under a student's
+NTK.
 
 Launch:
   python experiments/supervision_complexity.py \
@@ -41,9 +42,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variants, overrides = common.parse_arg(arg)
   common.check_variants(variants, VARIANTS, "complexity.py")
   config = ml_collections.ConfigDict()
-  config.teacher_workdir = (
-    ""  # Required: a run of experiments/train_teacher.py.
-  )
+  # Required: a run of experiments/train_teacher.py.
+  config.teacher_workdir = ""
   # Kernel(s) scoring the targets: a name or a tuple of names, e.g.
   # "empirical" or ("empirical", "monte_carlo", "infinite"); "(a,b)" also works.
   config.kernel = ml_collections.FieldReference("empirical", field_type=object)
@@ -54,26 +54,20 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.student_model = "lenet5"
   config.student_model_kwargs = ml_collections.ConfigDict()  # Preset overrides.
   config.student_seed = 0  # Init seed of that student (NTK at init).
-  config.student_epochs = (
-    0,
-  )  # Student checkpoints whose NTK is used; () = all.
+  # Student checkpoints whose NTK is used; () = all.
+  config.student_epochs = (0,)
   config.teacher_epochs = ()  # Teacher checkpoints scored; () = all.
   config.temperatures = (1.0, 2.0, 4.0, 8.0)  # τ of softmax(z_T/τ).
   config.centered = False  # Subtract 1/C from teacher probabilities.
   config.num_examples = 2048  # Class-balanced NTK subset size n.
-  config.num_subsets = (
-    3  # NTK subsets (pairwise disjoint; refused when the data runs out).
-  )
+  # NTK subsets (pairwise disjoint; refused when the data runs out).
+  config.num_subsets = 3
   config.subset_seed = 0  # First member of the chain of disjoint subsets.
   config.num_random_draws = 3  # Random-label draws per subset.
   config.random_label_seed = 0  # Draw d on subset s: seed + 1000·s + d.
   config.ridge = 1e-6  # Relative ridge: λ = ridge · tr(K)/n.
-  config.ridge_path = (
-    1e-8,
-    1e-6,
-    1e-4,
-    1e-2,
-  )  # Ridges reported for sensitivity.
+  # Ridges reported for sensitivity.
+  config.ridge_path = (1e-8, 1e-6, 1e-4, 1e-2)
   config.solver = "cholesky"  # cholesky (fast) | eigh (robust).
   config.ntk_method = "auto"  # auto | jacobian | structured | ntvp.
   config.ntk_block_size = 0  # 0 = chosen from memory budgets.

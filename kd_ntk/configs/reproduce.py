@@ -1,11 +1,13 @@
-"""The paper's experiment end to end on Fashion-MNIST: teacher, one student family
-at several widths under typed teaching methods and several seeds, the
+"""The paper's experiment end to end on Fashion-MNIST: teacher, one student
+family at several widths under typed teaching methods and several seeds, the
 validation-chosen early-stopped teacher, supervision complexity over several NTK
 subsets, a two-class task, and a report of paired-by-seed verdicts.
 
 Launch:
-  python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
-  python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py --workdir=runs/full
+  python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick \
+      --workdir=runs/quick
+  python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py \
+      --workdir=runs/full
 
 The regime (chosen before looking at any outcome; the report repeats it):
   * A 6,000-image class-balanced training subset (quick: 4,096) and random-crop
@@ -100,9 +102,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.teacher.model_kwargs = ml_collections.ConfigDict(
     {"channels": (32, 64), "hidden": 128}
   )
-  config.validation_size = (
-    2000  # Class-balanced validation images (outside the subset).
-  )
+  # Class-balanced validation images (outside the subset).
+  config.validation_size = 2000
   config.validation_seed = 0  # Seed of that choice.
   # name -> {family, width}; names are labels only (claims read family/width).
   config.students = ml_collections.ConfigDict(
@@ -112,8 +113,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       "cnn-w8": {"family": "cnn", "width": 8},
     }
   )
-  # name -> {mode, temperature, alpha}; names are labels only. τ=4 only: τ=1 arms
-  # (e.g. "online τ=1": {"mode": "online", "temperature": 1.0}) do not fit 3 hours.
+  # name -> {mode, temperature, alpha}; names are labels only. τ=4 only: τ=1
+  # arms (e.g. "online τ=1": {"mode": "online", "temperature": 1.0}) do not fit
+  # 3 hours.
   config.methods = ml_collections.ConfigDict(
     {
       "labels": _method("none"),
@@ -122,38 +124,28 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       "early τ=4": _method("early", 4.0),
     }
   )
-  config.seeds = (
-    0,
-    1,
-    2,
-    3,
-    4,
-  )  # Student seeds: the pairs of every comparison.
+  # Student seeds: the pairs of every comparison.
+  config.seeds = (0, 1, 2, 3, 4)
   config.students_run = ml_collections.ConfigDict()
-  config.students_run.epochs = (
-    30  # = teacher epochs: online maps epoch t to checkpoint t.
-  )
+  # = teacher epochs: online maps epoch t to checkpoint t.
+  config.students_run.epochs = 30
   config.students_run.learning_rate = 0.05  # Peak SGD learning rate.
   # constant | step | cosine (chosen on validation: see the docstring).
   config.students_run.schedule = "step"
-  config.students_run.lr_scale = (
-    "inverse_tau"  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
-  )
+  # lr ÷ τ at τ > 1 (τ² factor; PAPER.md).
+  config.students_run.lr_scale = "inverse_tau"
   config.students_run.train_eval_size = 2048  # Train fidelity / margin subset.
-  config.students_run.warmup_epochs = (
-    0.0  # Linear lr warm-up (scale.py sets it).
-  )
+  # Linear lr warm-up (scale.py sets it).
+  config.students_run.warmup_epochs = 0.0
   config.early = ml_collections.ConfigDict()
   # Teacher epochs the early teacher is chosen from; they must include a
   # quarter and a half of training (7 and 15 of 30; teacher_selection).
   config.early.candidates = (5, 7, 10, 15, 20)
-  config.early.criterion = (
-    "val_loss"  # val_loss (lowest) | val_accuracy (highest).
-  )
+  # val_loss (lowest) | val_accuracy (highest).
+  config.early.criterion = "val_loss"
   config.claims = ml_collections.ConfigDict()
-  config.claims.family = (
-    "cnn"  # The family of C5–C7 ("" = the one with most widths).
-  )
+  # The family of C5–C7 ("" = the one with most widths).
+  config.claims.family = "cnn"
   config.claims.alpha = 0.0  # α of the compared methods.
   config.claims.gamma = 1.0  # Margin γ of C7's margin loss (logit units).
   config.complexity = ml_collections.ConfigDict()
@@ -162,18 +154,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # smallest. 8: the width-2 kernel (1,696 parameters) is near-singular at
   # n = 1024 (experiments/results/fashion_mnist_full), width 8 has ~27k.
   config.complexity.student_width = 8
-  config.complexity.num_subsets = (
-    3  # Independent subsets (and random-label draws).
-  )
+  # Independent subsets (and random-label draws).
+  config.complexity.num_subsets = 3
   config.complexity.temperatures = (1.0, 2.0, 4.0, 8.0)
-  config.complexity.teacher_epoch_stride = (
-    3  # Score every k-th teacher checkpoint.
-  )
-  config.complexity.student_epoch_stride = (
-    6  # C3: NTK at every k-th student epoch (a
-  )
-  # multiple of the teacher stride, so the
-  # online teacher t meets student epoch t).
+  # Score every k-th teacher checkpoint.
+  config.complexity.teacher_epoch_stride = 3
+  # C3: NTK at every k-th student epoch (a multiple of the teacher stride, so
+  # the online teacher t meets student epoch t).
+  config.complexity.student_epoch_stride = 6
   config.complexity.trajectory = True  # False: only the NTK at init (no C3).
   # C3's (reference epoch, end epoch), fixed before the run; () chooses each
   # subset's reference on the other subsets (kd_ntk.science.c3_trajectory).
@@ -182,15 +170,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.complexity.gamma = 1.0  # γ of bound.csv.
   config.binary = ml_collections.ConfigDict()
   config.binary.classes = (0, 6)  # T-shirt/top vs shirt: the hardest pair (C8).
-  config.binary.train_subset = (
-    4000  # Class-balanced training images of the two classes.
-  )
+  # Class-balanced training images of the two classes.
+  config.binary.train_subset = 4000
   config.binary.methods = ml_collections.ConfigDict(
     {"labels": _method("none"), "online τ=4": _method("online", 4.0)}
   )
+  # C8's pre-specified method.
   config.binary.primary = ml_collections.ConfigDict(
     {"mode": "online", "temperature": 4.0}
-  )  # C8's pre-specified method.
+  )
   config.binary.seeds = (0, 1, 2, 3, 4)
 
   if "quick" in variants:
@@ -204,7 +192,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.students = ml_collections.ConfigDict(
       {"cnn-w2": {"family": "cnn", "width": 2}}
     )
-    # Only the two arms of C5 (and C7): the 10-minute budget buys seeds, not methods.
+    # Only the two arms of C5 (and C7): the 10-minute budget buys seeds, not
+    # methods.
     config.methods = ml_collections.ConfigDict(
       {
         "offline τ=4": _method("offline", 4.0),
@@ -281,13 +270,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.binary.train_subset = 512
   if variants & {"cifar10", "cifar100", "mobilenet"}:
     dataset = "cifar10" if "cifar10" in variants else "cifar100"
-    config.teacher = teacher_config.get_config(
-      dataset
-    )  # ResNet-56, crop+flip, lr 0.1.
+    # ResNet-56, crop+flip, lr 0.1.
+    config.teacher = teacher_config.get_config(dataset)
     config.teacher.model = "resnet110" if "cifar100" in variants else "resnet56"
-    config.teacher.train_subset = (
-      45000  # The other 5,000 training images: validation.
-    )
+    # The other 5,000 training images: validation.
+    config.teacher.train_subset = 45000
     config.validation_size = 5000
     config.students = ml_collections.ConfigDict(
       {

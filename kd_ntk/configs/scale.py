@@ -12,7 +12,8 @@ from every host, runs/ a file system shared by all hosts, e.g. NFS or GCS FUSE):
       --config=kd_ntk/configs/scale.py:reproduce,cifar100,tpu_pod,data_dir=DIR \
       --workdir=/mnt/shared/runs/c100_pod"
   # SLURM, one task per GPU host:
-  srun --nodes=2 --ntasks-per-node=1 python experiments/train_teacher.py --distributed \
+  srun --nodes=2 --ntasks-per-node=1 python experiments/train_teacher.py
+  --distributed \
       --config=kd_ntk/configs/scale.py:teacher,cifar10,multi_gpu,data_dir=DIR \
       --workdir=/shared/runs/c10_teacher
 
@@ -21,15 +22,17 @@ Variants (combine one of each):
             (experiments/train_teacher.py)
   dataset:  cifar10 (default) | cifar100 | mobilenet   (as in reproduce.py)
   platform: tpu_pod (global batch 2048, e.g. 32 chips x 64) | multi_gpu (global
-            batch 1024, e.g. 2 hosts x 8 GPUs x 64) | cpu (global batch 128: local
-            processes on one machine; the lr is the paper's)
+            batch 1024, e.g. 2 hosts x 8 GPUs x 64) | cpu (global batch 128:
+            local processes on one machine; the lr is the paper's)
   quick:    tiny models and subsets, for a multi-process smoke run on a CPU.
 Scale keys (taken out of the overrides before they are applied):
-  global_batch=N     global batch, split over all devices (divisible by their count)
+  global_batch=N     global batch, split over all devices (divisible by their
+                     count)
   data_dir=PATH      TFDS data_dir (every host must see it)
   lr_rule=linear     linear | sqrt | none: lr = base_lr · (global_batch / 128)^k
   warmup_epochs=5.0  linear lr warm-up when the batch is scaled up
-Other `key=value` overrides apply to the job's config as usual (dotted for blocks).
+Other `key=value` overrides apply to the job's config as usual (dotted for
+blocks).
 """
 
 import ml_collections
@@ -40,15 +43,11 @@ from kd_ntk.configs import teacher as teacher_config
 
 JOBS = {"reproduce", "teacher"}
 DATASETS = {"cifar10", "cifar100", "mobilenet"}
-PLATFORMS = {
-  "tpu_pod": 2048,
-  "multi_gpu": 1024,
-  "cpu": 128,
-}  # -> default global batch.
+# Platform -> default global batch.
+PLATFORMS = {"tpu_pod": 2048, "multi_gpu": 1024, "cpu": 128}
 VARIANTS = JOBS | DATASETS | set(PLATFORMS) | {"quick"}
-BASE_BATCH = (
-  128  # The batch the paper's (and reproduce.py's) learning rates are for.
-)
+# The batch the paper's (and reproduce.py's) learning rates are for.
+BASE_BATCH = 128
 LR_EXPONENT = {"linear": 1.0, "sqrt": 0.5, "none": 0.0}
 SCALE_KEYS = ("global_batch", "data_dir", "lr_rule", "warmup_epochs")
 
@@ -61,7 +60,7 @@ def one_of(variants, group, default, what):
 
 
 def scaled_learning_rate(base_lr: float, global_batch: int, rule: str) -> float:
-  """lr = base_lr · (global_batch / 128)^k, k = 1 (linear), ½ (sqrt) or 0 (none).
+  """lr = base_lr · (global_batch / 128)^k, k = 1 (linear), ½ (sqrt) or 0.
 
   The linear rule with warm-up is Goyal et al. (2017), "Accurate, Large
   Minibatch SGD"; 128 is the batch the paper's learning rates were tuned for.
@@ -77,20 +76,19 @@ def scale_block(platform, global_batch, *, data_dir, lr_rule, warmup_epochs):
   """The scale-out choices, recorded with the run (config.json)."""
   s = ml_collections.ConfigDict()
   s.platform = platform  # tpu_pod | multi_gpu | cpu.
-  s.global_batch = (
-    global_batch  # Global batch over all devices of all processes.
-  )
+  # Global batch over all devices of all processes.
+  s.global_batch = global_batch
   s.base_batch = BASE_BATCH  # Batch the base learning rates were tuned for.
   s.lr_rule = lr_rule  # linear | sqrt | none.
-  s.warmup_epochs = (
-    warmup_epochs  # Warm-up applied when global_batch > base_batch.
-  )
+  # Warm-up applied when global_batch > base_batch.
+  s.warmup_epochs = warmup_epochs
   s.data_dir = data_dir  # TFDS data_dir every host reads.
   return s
 
 
 def scale_teacher(config, global_batch, *, data_dir, lr_rule, warmup_epochs):
-  """Sets a teacher-style run config's batch, learning rate, warm-up and data_dir."""
+  """Sets a teacher-style run config's batch, learning rate, warm-up and
+  data_dir."""
   config.batch_size = global_batch
   # A multiple of the global batch, so divisible by the device count like it.
   config.eval_batch_size = global_batch * max(1, 1024 // global_batch)
@@ -154,9 +152,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
         config.complexity.student_epoch_stride
       ) = 1
       config.binary.seeds = (0,)
-    scale_teacher(
-      config.teacher, **scaled
-    )  # Students copy batch sizes and data_dir.
+    # Students copy batch sizes and data_dir.
+    scale_teacher(config.teacher, **scaled)
     config.students_run.learning_rate = scaled_learning_rate(
       config.students_run.learning_rate, global_batch, lr_rule
     )

@@ -1,9 +1,12 @@
 """Teacher (or label-only student) training on Fashion-MNIST by default.
 
 Launch:
-  python experiments/train_teacher.py --config=kd_ntk/configs/teacher.py --workdir=runs/teacher
-  python experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:quick --workdir=/tmp/t
-  python experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:student_lenet5 \
+  python experiments/train_teacher.py --config=kd_ntk/configs/teacher.py \
+      --workdir=runs/teacher
+  python experiments/train_teacher.py --config=kd_ntk/configs/teacher.py:quick \
+      --workdir=/tmp/t
+  python experiments/train_teacher.py \
+      --config=kd_ntk/configs/teacher.py:student_lenet5 \
       --workdir=runs/lenet5_labels
 
 Variants: quick (tiny CPU smoke run), tiny (unit tests), student_lenet5 (the

@@ -55,14 +55,16 @@ def normalize(
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
-  """The example order of `epoch`: a permutation drawn from (seed, epoch) alone."""
+  """The example order of `epoch`: a permutation drawn from (seed, epoch)
+  alone."""
   return np.random.default_rng([seed, epoch]).permutation(n)
 
 
 def epoch_batch_indices(
   n: int, batch_size: int, seed: int, epoch: int
 ) -> np.ndarray:
-  """Index array (steps, batch_size) for one epoch; the ragged tail is dropped."""
+  """Index array (steps, batch_size) for one epoch; the ragged tail is
+  dropped."""
   steps = n // batch_size
   if steps == 0:
     raise ValueError(
@@ -98,7 +100,8 @@ def draw_augmentation(
 def apply_augmentation(
   images_NxHxWxC: np.ndarray, draws: AugmentDraws, pad: int = 4
 ) -> np.ndarray:
-  """Zero-pads by `pad`, crops at (dy, dx) and flips where `flips` (per example)."""
+  """Zero-pads by `pad`, crops at (dy, dx) and flips where `flips` (per
+  example)."""
   n, h, w, _ = images_NxHxWxC.shape
   out = images_NxHxWxC
   if draws.dy is not None:
@@ -142,7 +145,8 @@ def train_batches(
   augment_flip: bool = False,
   rows: Rows = ALL_ROWS,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-  """Yields the (images, labels) batches of one training epoch, deterministically.
+  """Yields the (images, labels) batches of one training epoch,
+  deterministically.
 
   `batch_size` is the global batch; `rows` (from `process_rows`) selects this
   process's rows of each, and only those are read and augmented. Augmentation
@@ -163,8 +167,8 @@ def train_batches(
 def eval_batches(
   images: np.ndarray, labels: np.ndarray, batch_size: int, rows: Rows = ALL_ROWS
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-  """Yields (images, labels, mask) covering every example once; the last batch is
-  padded to `batch_size` (so one compiled step serves all) and masked. `rows`
+  """Yields (images, labels, mask) covering every example once; the last batch
+  is padded to `batch_size` (so one compiled step serves all) and masked. `rows`
   selects this process's rows of each global batch, as in `train_batches`."""
   n = len(labels)
   for start in range(0, n, batch_size):
@@ -207,7 +211,8 @@ def class_balanced_subset(
 
 
 def data_mesh(devices=None) -> Mesh:
-  """A one-axis mesh ('data',) over all (or the given) devices, of every process.
+  """A one-axis mesh ('data',) over all (or the given) devices, of every
+  process.
 
   Devices are grouped by process (stable within one), so each process owns one
   contiguous block of every global batch.
@@ -252,7 +257,8 @@ def rows_of_process(
 
 
 def process_rows(mesh: Mesh, global_batch: int) -> Rows:
-  """This process's rows of a global batch on `mesh` (all rows for one process)."""
+  """This process's rows of a global batch on `mesh` (all rows for one
+  process)."""
   check_divisible(global_batch, mesh.devices.size)
   processes = [d.process_index for d in mesh.devices.flat]
   if len(set(processes)) == 1:

@@ -1,4 +1,5 @@
-"""`load(name, split)`: a dataset split as in-memory numpy arrays plus metadata."""
+"""`load(name, split)`: a dataset split as in-memory numpy arrays plus
+metadata."""
 
 import functools
 import os
@@ -27,7 +28,8 @@ IDX_DATASETS = {"fashion_mnist": FASHION_MNIST_CLASSES}
 
 
 def fashion_mnist_dir(data_dir: str | None = None) -> str:
-  """The IDX folder: `data_dir`, else $KD_NTK_FASHION_MNIST_DIR, else the Debian path."""
+  """The IDX folder: `data_dir`, else $KD_NTK_FASHION_MNIST_DIR, else the Debian
+  path."""
   return (
     data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DEFAULT_DIR
   )
@@ -91,7 +93,8 @@ def _load_idx(name: str, split: str, data_dir: str | None):
 @functools.lru_cache(maxsize=4)
 def _read_idx_split(name, *, images_path, labels_path, directory, stamp):
   """Decoded arrays of one split, cached per process (a reproduction loads the
-  same files for dozens of runs); `stamp` invalidates the entry if a file changes."""
+  same files for dozens of runs); `stamp` invalidates the entry if a file
+  changes."""
   del stamp
   images = idx.read_idx(images_path)
   labels = idx.read_idx(labels_path)

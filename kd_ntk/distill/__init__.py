@@ -1,4 +1,5 @@
-"""Knowledge distillation: losses, teacher schedules, the student's step and loop.
+"""Knowledge distillation: losses, teacher schedules, the student's step and
+loop.
 
 `kd_ntk.distill.run(config, workdir)` trains a student (see
 kd_ntk/configs/distill.py); `losses`, `sources` and `steps` are its pure parts.

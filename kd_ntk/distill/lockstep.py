@@ -107,16 +107,17 @@ class LockstepTraining:
     self.weights, self.alpha = np.ones(1, np.float32), scalar(d.alpha)
     self.teacher_first = d.online_offset == 0
     self.per_step = d.granularity == "step"
-    self.t_logits = (
-      None  # The teacher's logits now (at the end of the last epoch).
-    )
+    # The teacher's logits now (at the end of the last epoch).
+    self.t_logits = None
 
   def _logits(self, which: int, state):
     return student_rows.logits_on(
       self.evaluators[which], state.variables(), self.sets
     )
 
-  def _teacher_row(self, epoch, logits, *, seconds, sums=None, steps=1, lr=None):
+  def _teacher_row(
+    self, epoch, logits, *, seconds, sums=None, steps=1, lr=None
+  ):
     """The row `train.loop.run` writes for a teacher epoch."""
     labels = self.sets["test"][1]
     test = {
@@ -202,12 +203,11 @@ class LockstepTraining:
     else:
       s_state, s_sums = self._student_pass(s_state, t_state, epoch, scalar(tau))
       t_state, t_sums = self._teacher_pass(t_state, epoch)
-    jax.block_until_ready(
-      (s_state, t_state)
-    )  # Time the work, not its dispatch.
+    # Time the work, not its dispatch.
+    jax.block_until_ready((s_state, t_state))
     seconds, eval_start = time.time() - start, time.time()
-    # The teacher that taught this epoch: the one now (offset 0, or per step, where
-    # it taught the last step), else the one of the start of the epoch.
+    # The teacher that taught this epoch: the one now (offset 0, or per step,
+    # where it taught the last step), else the one of the start of the epoch.
     now = self.teacher_first or self.per_step
     previous, self.t_logits = self.t_logits, self._logits(1, t_state)
     current = self.t_logits if now else previous

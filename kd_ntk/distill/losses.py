@@ -1,9 +1,11 @@
-"""Distillation losses: temperature-scaled KL to the teacher, mixed with label CE.
+"""Distillation losses: temperature-scaled KL to the teacher, mixed with label
+CE.
 
 With `p^τ = softmax(z/τ)`, the knowledge-distillation loss of Hinton et al.
 (2015), as used by Harutyunyan et al. (2023), is
 
-  L_KD(z_S, z_T) = τ² · KL(p_T^τ ‖ p_S^τ) = τ² · Σ_c p_T,c^τ (log p_T,c^τ − log p_S,c^τ),
+  L_KD(z_S, z_T) = τ² · KL(p_T^τ ‖ p_S^τ)
+                 = τ² · Σ_c p_T,c^τ (log p_T,c^τ − log p_S,c^τ),
 
 and the training objective mixes it with the label cross-entropy at τ = 1:
 
@@ -15,8 +17,8 @@ gradient with respect to the student logits is
   ∂[τ² · KL(p_T^τ ‖ p_S^τ)] / ∂z_S = τ · (p_S^τ − p_T^τ),
 
 which for large τ approaches (z_S − z_T)/C (logit matching) instead of vanishing
-like 1/τ. Without the factor the gradient is (p_S^τ − p_T^τ)/τ. All functions are
-pure and jittable; the temperature and α may be traced scalars.
+like 1/τ. Without the factor the gradient is (p_S^τ − p_T^τ)/τ. All functions
+are pure and jittable; the temperature and α may be traced scalars.
 """
 
 import jax
@@ -34,7 +36,8 @@ def soft_targets(teacher_logits_BxC: jax.Array, temperature) -> jax.Array:
 def kl_to_teacher_B(
   student_logits_BxC: jax.Array, teacher_logits_BxC: jax.Array, temperature
 ) -> jax.Array:
-  """Per-example KL(p_T^τ ‖ p_S^τ), shape (B,); no gradient flows to the teacher.
+  """Per-example KL(p_T^τ ‖ p_S^τ), shape (B,); no gradient flows to the
+  teacher.
 
   Uses log-softmax on both sides, so finite logits never produce NaN (a teacher
   probability that underflows to 0 multiplies a finite log-ratio).
@@ -57,8 +60,8 @@ def kd_loss(
     student_logits_BxC: student logits z_S (differentiated).
     teacher_logits_BxC: teacher logits z_T (treated as constants).
     temperature: τ > 0, a Python float or a traced scalar.
-    scale_by_tau_squared: multiply by τ² (Hinton's convention, the paper's loss).
-      Dropping it divides the gradient by τ², the same as dividing an SGD
+    scale_by_tau_squared: multiply by τ² (Hinton's convention, the paper's
+      loss). Dropping it divides the gradient by τ², the same as dividing an SGD
       learning rate by τ² (up to weight decay).
 
   Returns:
@@ -90,10 +93,12 @@ def distillation_loss(
     alpha: weight α ∈ [0, 1] of the label term (may be traced). α = 1 is
       training on labels alone; α = 0 is pure distillation.
     scale_by_tau_squared: see `kd_loss`.
-    label_smoothing: ε of the label term, as in `kd_ntk.train.steps.cross_entropy`.
+    label_smoothing: ε of the label term, as in
+      `kd_ntk.train.steps.cross_entropy`.
 
   Returns:
-    (loss, {"kd": KD term, "ce": label term}); both terms are reported whatever α.
+    (loss, {"kd": KD term, "ce": label term}); both terms are reported whatever
+    α.
   """
   num_classes = student_logits_BxC.shape[-1]
   targets = optax.smooth_labels(

@@ -1,10 +1,10 @@
-"""The student's optimizer: the teacher recipe with the KD temperature's scaling,
-and a cosine that can end at a floor after a constant phase.
+"""The student's optimizer: the teacher recipe with the KD temperature's
+scaling, and a cosine that can end at a floor after a constant phase.
 
 Learning-rate forms of `config.optimizer.schedule` for students:
 
-  constant   η(t) = η                       (C3's own run: the kernel keeps moving)
-  step       η(t) = η · f^{#boundaries passed}   (f = step_factor; the teacher's)
+  constant   η(t) = η                    (C3's own run: the kernel keeps moving)
+  step       η(t) = η · f^{#boundaries passed}  (f = step_factor; the teacher's)
   cosine     η(t) = η                                       for t < t_0,
              η(t) = η·[φ + (1 − φ)·½(1 + cos(π (t − t_0)/(T − t_0)))]  after,
 
@@ -14,7 +14,8 @@ lr_floor = decay_start = 0 is the teacher's cosine to 0 (`kd_ntk.train.state`).
 A decaying end averages out the last steps' noise, so paired seeds agree more
 closely (less seed variance) than at a constant rate; a floor > 0 keeps the
 kernel moving a little. Which form the accuracy claims use is chosen on the
-validation split with labels-only students (experiments/choose_student_schedule.py).
+validation split with labels-only students
+(experiments/choose_student_schedule.py).
 """
 
 import copy
@@ -33,7 +34,8 @@ def _floored(opt) -> bool:
 
 
 def check_schedule_fields(opt: ml_collections.ConfigDict) -> None:
-  """One-line errors for lr_floor / decay_start outside [0, 1) (before training)."""
+  """One-line errors for lr_floor / decay_start outside [0, 1) (before
+  training)."""
   for name in ("lr_floor", "decay_start"):
     value = float(opt.get(name, 0.0))
     if not 0.0 <= value < 1.0:
@@ -91,12 +93,12 @@ def schedule_and_transform(
 def student_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
   """(optax transformation, learning-rate schedule) of the student.
 
-  With distill.lr_scale = "inverse_tau_squared" the peak learning rate is divided
-  by τ_max², τ_max the largest temperature of the run: the τ² factor of the KD loss
-  then no longer multiplies the SGD step (the pilot's LeNet-5 at τ=4 diverged
-  without it). "inverse_tau" divides by τ_max, a milder correction: at large τ
-  the gradient of τ²·KL w.r.t. the logits, τ·(p_S^τ − p_T^τ), grows about
-  linearly in τ early in training, when the logits are still far apart.
+  With distill.lr_scale = "inverse_tau_squared" the peak learning rate is
+  divided by τ_max², τ_max the largest temperature of the run: the τ² factor of
+  the KD loss then no longer multiplies the SGD step (the pilot's LeNet-5 at τ=4
+  diverged without it). "inverse_tau" divides by τ_max, a milder correction: at
+  large τ the gradient of τ²·KL w.r.t. the logits, τ·(p_S^τ − p_T^τ), grows
+  about linearly in τ early in training, when the logits are still far apart.
   The schedule's form (and lr_floor, decay_start) is the module docstring's.
   """
   opt = config.optimizer

@@ -5,20 +5,23 @@ network after `e` training epochs, checkpoint 0 the initialisation. Student
 training epochs are numbered t = 1..E; epoch t takes the student from its
 checkpoint t−1 to t, in `S` steps s = 0..S−1.
 
-A schedule is a pure function `pick(epoch, step, steps_per_epoch) -> TeacherPick`:
-the teacher checkpoints whose logits, mixed with the given weights, are the
-student's targets at that step. Built by the functions below (all module-level
-functions under `functools.partial`, so schedules compare, print and pickle).
+A schedule is a pure function
+`pick(epoch, step, steps_per_epoch) -> TeacherPick`: the teacher checkpoints
+whose logits, mixed with the given weights, are the student's targets at that
+step. Built by the functions below (all module-level functions under
+`functools.partial`, so schedules compare, print and pickle).
 
 Online convention. With E student and T teacher epochs, the position of the end
-of student epoch t on the teacher's trajectory is u(t) = t·T/E (u = t when E = T).
-Per-epoch online distillation uses checkpoint ⌈u(t)⌉ + offset, clipped to [0, T]:
+of student epoch t on the teacher's trajectory is u(t) = t·T/E (u = t when
+E = T). Per-epoch online distillation uses checkpoint ⌈u(t)⌉ + offset, clipped
+to [0, T]:
 
   offset = 0  (default): student epoch t learns from teacher checkpoint t, the
               teacher at the END of its epoch t. This is the pilot's convention
               ("epoch t counted from 0 uses checkpoint t+1") and the reading of
               PAPER.md's "at student epoch t ... teacher checkpoint t" with
-              epochs counted from 1. The last student epoch meets the final teacher.
+              epochs counted from 1. The last student epoch meets the final
+              teacher.
   offset = −1: student epoch t learns from checkpoint t−1, the teacher at the
               START of epoch t; the first epoch fits the random initial teacher.
 
@@ -32,9 +35,8 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Optional
 
-Schedule = Callable[[int, int, int], Optional["TeacherPick"]]
+Schedule = Callable[[int, int, int], "TeacherPick | None"]
 TemperatureSchedule = Callable[[int], float]
 
 GRANULARITIES = ("epoch", "step_switch", "step_blend")
@@ -43,10 +45,12 @@ TEMPERATURE_SCHEDULES = ("constant", "linear", "cosine")
 
 @dataclasses.dataclass(frozen=True)
 class TeacherPick:
-  """Targets of one student step: z_T = Σ_k weights[k] · z(checkpoint epochs[k]).
+  """Targets of one student step: z_T = Σ_k weights[k] · z(checkpoint
+  epochs[k]).
 
   Attributes:
-    epochs: teacher checkpoint epochs (one for plain schedules, two when blending).
+    epochs: teacher checkpoint epochs (one for plain schedules, two when
+      blending).
     weights: mixing weights of their logits (sum to 1).
   """
 
@@ -55,7 +59,8 @@ class TeacherPick:
 
   @property
   def last(self) -> int:
-    """The checkpoint with the largest weight, ties to the later one (reporting)."""
+    """The checkpoint with the largest weight, ties to the later one
+    (reporting)."""
     return max(zip(self.weights, self.epochs))[1]
 
 
@@ -82,10 +87,10 @@ def _fixed(
 def online_checkpoint(
   epoch: int, student_epochs: int, teacher_epochs: int, offset: int = 0
 ) -> int:
-  """⌈t·T/E⌉ + offset clipped to [0, T]: the per-epoch online checkpoint of epoch t."""
-  mapped = -(
-    -epoch * teacher_epochs // student_epochs
-  )  # Exact integer ceiling.
+  """⌈t·T/E⌉ + offset clipped to [0, T]: the per-epoch online checkpoint of
+  epoch t."""
+  # Exact integer ceiling.
+  mapped = -(-epoch * teacher_epochs // student_epochs)
   return _clip(mapped + offset, teacher_epochs)
 
 
@@ -155,7 +160,8 @@ def online(
 
   Args:
     student_epochs: E, the student's number of epochs.
-    teacher_epochs: T, the teacher's final checkpoint (T ≠ E maps proportionally).
+    teacher_epochs: T, the teacher's final checkpoint (T ≠ E maps
+      proportionally).
     offset: added to the mapped checkpoint (0: teacher at the end of the epoch,
       −1: at its start).
     granularity: "epoch", "step_switch" or "step_blend".
@@ -183,7 +189,8 @@ def anchors(
   switch_epochs: Sequence[int] = (),
   student_epochs: int = 0,
 ) -> Schedule:
-  """Stage-wise teachers: anchor checkpoint k teaches from student epoch switch_epochs[k].
+  """Stage-wise teachers: anchor checkpoint k teaches from student epoch
+  switch_epochs[k].
 
   Route-constrained optimisation (Jin et al., 2019) is a few increasing anchors
   in equal stages; two-checkpoint progressive distillation is
@@ -191,8 +198,8 @@ def anchors(
 
   Args:
     anchor_epochs: teacher checkpoints, in the order they are used.
-    switch_epochs: the student epoch at which each anchor starts; the first must be
-      1 and they must increase. Empty: equal stages over `student_epochs`.
+    switch_epochs: the student epoch at which each anchor starts; the first must
+      be 1 and they must increase. Empty: equal stages over `student_epochs`.
     student_epochs: E, needed only to derive equal stages.
   """
   anchor_epochs = tuple(int(e) for e in anchor_epochs)
@@ -248,7 +255,7 @@ def needed_checkpoints(
   return needed
 
 
-# --- Temperature curricula (a function of the student epoch) -----------------------
+# --- Temperature curricula (a function of the student epoch) ------------------
 
 
 def _temperature(
@@ -268,10 +275,13 @@ def temperature_schedule(
 ) -> TemperatureSchedule:
   """τ(t) for student epochs t = 1..E: τ(1) = start, τ(E) = end.
 
-  "constant": τ = end throughout; "linear": τ(t) = start + (end − start)·(t−1)/(E−1);
-  "cosine": τ(t) = end + (start − end)·(1 + cos(π (t−1)/(E−1)))/2. A curriculum from
-  a high to a low temperature starts from simpler (lower supervision complexity)
-  targets and ends at the sharper ones, with one fixed teacher.
+  "constant": τ = end throughout;
+  "linear":   τ(t) = start + (end − start)·(t−1)/(E−1);
+  "cosine":   τ(t) = end + (start − end)·(1 + cos(π (t−1)/(E−1)))/2.
+
+  A curriculum from a high to a low temperature starts from simpler (lower
+  supervision complexity) targets and ends at the sharper ones, with one fixed
+  teacher.
   """
   if kind not in TEMPERATURE_SCHEDULES:
     raise ValueError(

@@ -18,7 +18,8 @@ SPLITS = ("train", "test")
 
 
 def eval_sets(splits, config) -> dict[str, tuple]:
-  """{"train": (images, labels) of the fixed subset, "test": (images, labels)}."""
+  """{"train": (images, labels) of the fixed subset, "test": (images,
+  labels)}."""
   n = len(splits.train_labels)
   size = config.train_eval_size
   if size and size < n:
@@ -46,17 +47,19 @@ def evaluation_row(
   """Metrics of the student's logits per split, against labels and teachers.
 
   For split ∈ {train (the subset), test}: {split}_accuracy, _ece (15 bins), the
-  cross-entropy test_loss / train_eval_loss (train_loss is the training objective);
-  with the final teacher's logits: _fidelity_final (top-1 agreement), _kl_final
-  (KL(p_T ‖ p_S) at τ = 1), _margin_final (mean student margin ρ w.r.t. the
-  teacher's predicted labels); the same with _current for the teacher that
-  taught the epoch, plus teacher_{split}_accuracy of that teacher.
+  cross-entropy test_loss / train_eval_loss (train_loss is the training
+  objective); with the final teacher's logits: _fidelity_final (top-1
+  agreement), _kl_final (KL(p_T ‖ p_S) at τ = 1), _margin_final (mean student
+  margin ρ w.r.t. the teacher's predicted labels); the same with _current for
+  the teacher that taught the epoch, plus teacher_{split}_accuracy of that
+  teacher.
   """
   row = {}
   for split in SPLITS:
     logits, labels = student[split], sets[split][1]
     row[f"{split}_accuracy"] = metrics.accuracy(logits, labels)
-    # "train_loss" is the epoch's training objective; the subset's CE gets its own name.
+    # "train_loss" is the epoch's training objective; the subset's CE gets its
+    # own name.
     row["test_loss" if split == "test" else "train_eval_loss"] = (
       metrics.cross_entropy(logits, labels)
     )

@@ -1,15 +1,15 @@
 """complexity.csv rows over several NTK subsets, with ‖Y‖_F for norm matching.
 
 Claims C1–C4 take their spread from several class-balanced NTK subsets: subset
-s uses `subset_seed = s` and its own random-label draw (`random_label_seed = s`),
-so each subset is an independent replicate of the whole measurement. Each is
-one run of `kd_ntk.experiment.supervision_run` in `<out>/subset<s>`; its rows get
-the integer columns `subset` and `draw` (the layout the kernels helper's
-multi-subset runs also write). Each row carries `target_norm` = ‖Y‖_F of its
-target matrix (written by supervision_run through `kd_ntk.scoring`; for a
-complexity.csv written before that column existed, `target_norms` recomputes
-it from the same subset and teacher checkpoints), so that
-`kd_ntk.science.claims` can rescale ASC to the labels' norm (C2n, C4n).
+s uses `subset_seed = s` and its own random-label draw
+(`random_label_seed = s`), so each subset is an independent replicate of the
+whole measurement. Each is one run of `kd_ntk.experiment.supervision_run` in
+`<out>/subset<s>`; its rows get the integer columns `subset` and `draw` (the
+layout the kernels helper's multi-subset runs also write). Each row carries
+`target_norm` = ‖Y‖_F of its target matrix (written by supervision_run through
+`kd_ntk.scoring`; for a complexity.csv written before that column existed,
+`target_norms` recomputes it from the same subset and teacher checkpoints), so
+that `kd_ntk.science.claims` can rescale ASC to the labels' norm (C2n, C4n).
 """
 
 import os
@@ -146,9 +146,8 @@ def run_subsets(
           c, shape.num_classes, shape.input_shape
         )
       supervision_run.run(c, sub_dir, checkpoints)
-    subset_rows = supervision_run.read_csv(
-      csv_path
-    )  # Same parsed types as a reused file.
+    # Same parsed types as a reused file.
+    subset_rows = supervision_run.read_csv(csv_path)
     norms = (
       None
       if all(r.get("target_norm") is not None for r in subset_rows)

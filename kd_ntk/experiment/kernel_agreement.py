@@ -49,7 +49,8 @@ def ranks(values: Sequence[float]) -> np.ndarray:
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-  """Spearman's ρ: Pearson correlation of the (tie-averaged) ranks; nan if constant."""
+  """Spearman's ρ: Pearson correlation of the (tie-averaged) ranks; nan if
+  constant."""
   if len(x) != len(y):
     raise ValueError(
       f"spearman needs equal lengths; got {len(x)} and {len(y)}."
@@ -214,8 +215,8 @@ def write_agreement(rows: list[dict], workdir: str) -> dict:
 
 
 def plot_by_kernel(rows: list[dict], path: str) -> str:
-  """ASC against teacher epoch, one panel per kernel on shared axes: one line per
-  τ (mean over subsets, band = min–max), labels and random labels dashed."""
+  """ASC against teacher epoch, one panel per kernel on shared axes: one line
+  per τ (mean over subsets, band = min–max), labels and random labels dashed."""
   kernels = kernels_of(rows)
   fig, axes = plt.subplots(
     1,

@@ -26,7 +26,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kd_ntk import complexity  # noqa: E402
-from kd_ntk.ntk import NTKParamMLP, mlp_kernels_closed_form, monte_carlo_ntk  # noqa: E402
+from kd_ntk.ntk import (  # noqa: E402
+  NTKParamMLP,
+  mlp_kernels_closed_form,
+  monte_carlo_ntk,
+)
 
 CSV_FILE = "mc_convergence.csv"
 MD_FILE = "mc_convergence.md"

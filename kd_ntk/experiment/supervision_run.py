@@ -13,7 +13,8 @@ and the solve's diagnostics in `complexity.csv` (Harutyunyan et al., ICLR 2023,
 Sec. 3). Rows come in one block per kernel, and carry `kernel`, `kernel_note`
 (the approximation, if any), `subset` and `draw` (the random-label draw; 0 on
 other rows). Kernels of the initialisation distribution ("monte_carlo",
-"infinite", "nngp") are computed once per subset and recorded at student epoch 0.
+"infinite", "nngp") are computed once per subset and recorded at student epoch
+0.
 """
 
 import contextlib
@@ -287,10 +288,10 @@ def write_outputs(rows: list[dict], workdir: str) -> list[dict]:
 
   The single-kernel outputs (asc_vs_teacher_epoch.png, the student-epoch
   figure, verdicts.json with `claims.complexity_verdicts`) use the first
-  kernel, every subset and draw; with several kernels, also asc_vs_teacher_epoch_by_kernel.png
-  and kernel_agreement.json/.md; then report.md (`complexity_report`), which
-  lists every file written. Returns the verdicts. Holds the workdir's lock
-  while it writes (as `run` does).
+  kernel, every subset and draw; with several kernels, also
+  asc_vs_teacher_epoch_by_kernel.png and kernel_agreement.json/.md; then
+  report.md (`complexity_report`), which lists every file written. Returns the
+  verdicts. Holds the workdir's lock while it writes (as `run` does).
   """
   writer = distributed.is_writer()
   with lock.held(workdir) if writer else contextlib.nullcontext():

@@ -1,11 +1,14 @@
-"""Where a reproduction's runs, results and figures live: the one owner of paths.
+"""Where a reproduction's runs, results and figures live: the one owner of
+paths.
 
-  <root>/teacher                                  teacher on labels, every epoch kept
-  <root>/students/<student slug>/<method slug>/seed<k>   one distillation run each
-  <root>/binary/teacher, <root>/binary/students/...      the two-class task (claim C8)
-  <root>/complexity                               complexity.csv (claims C1–C4)
-  <root>/teacher_selection.json                   validation scores of the early-
-                                                  stopped teacher's candidates
+  <root>/teacher                   teacher on labels, every epoch kept
+  <root>/students/<student slug>/<method slug>/seed<k>
+                                   one distillation run each
+  <root>/binary/teacher, <root>/binary/students/...
+                                   the two-class task (claim C8)
+  <root>/complexity                complexity.csv (claims C1–C4)
+  <root>/teacher_selection.json    validation scores of the early-stopped
+                                   teacher's candidates
   <root>/results.json, verdicts.json, report.md, figures/*.png
 
 Slugs come from record fields (`Student.slug`, `TeachingMethod.slug`), never
@@ -69,6 +72,7 @@ class Layout:
     return os.path.join(self.root, "figures")
 
   def figure(self, name: str) -> str:
-    """Path of figure `name` (a file name ending in .png); creates the folder."""
+    """Path of figure `name` (a file name ending in .png); creates the
+    folder."""
     os.makedirs(self.figures, exist_ok=True)
     return os.path.join(self.figures, name)

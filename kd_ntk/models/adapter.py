@@ -1,4 +1,5 @@
-"""Any flax linen module as `f(params, x) -> logits`, the form the NTK code takes.
+"""Any flax linen module as `f(params, x) -> logits`, the form the NTK code
+takes.
 
 kd_ntk's presets take `__call__(x, train=False)`; a user's module may take no
 mode argument at all, another name for it, or write to mutable collections.
@@ -39,7 +40,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# Mode arguments recognised in `__call__`'s signature, and their inference value.
+# Mode arguments recognised in `__call__`'s signature, and their inference
+# value.
 INFERENCE_FLAGS = {
   "train": False,
   "training": False,
@@ -130,7 +132,8 @@ class FlaxAdapter:
   def inference_fn(
     self, variables: Mapping[str, Any]
   ) -> tuple[Callable[[Any, jax.Array], jax.Array], Any]:
-    """`(f, params)` with `f(params, x) -> logits`; other collections closed over."""
+    """`(f, params)` with `f(params, x) -> logits`; other collections closed
+    over."""
     if "params" not in variables:
       raise ValueError(
         f"variables must hold a 'params' collection; got {sorted(variables)}. "
@@ -155,7 +158,8 @@ class FlaxAdapter:
 
 
 def with_state(variables: Mapping[str, Any]) -> dict[str, Any]:
-  """θ of `FlaxAdapter.stateful_fn`: the parameters and the other collections."""
+  """θ of `FlaxAdapter.stateful_fn`: the parameters and the other
+  collections."""
   return {"params": variables["params"], "state": _state(variables)}
 
 

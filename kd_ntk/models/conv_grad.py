@@ -54,8 +54,8 @@ _SPEC = ("NHWC", "HWIO", "NHWC")
 # Input channels up to which the row-patch filter gradient is used. Measured
 # on the LeNet-5 train step (batch 128, paired rounds, one process): with it
 # on conv1 (1 channel) the step ran 1.09x [1.01, 1.18] as fast (1.08-1.11x in
-# `experiments/benchmarks/bench_train.py --conv_grad_ab`); on conv2 (6 channels) too,
-# only 1.05x [0.97, 1.13], so conv2 alone made it slower.
+# `experiments/benchmarks/bench_train.py --conv_grad_ab`); on conv2 (6 channels)
+# too, only 1.05x [0.97, 1.13], so conv2 alone made it slower.
 MAX_CHANNELS = 1
 # The band input gradient is used where C·O ≤ BAND_MAX_CHANNEL_PRODUCT and
 # W ≤ BAND_MAX_WIDTH_PER_TAP · kw (the arithmetic it wastes): the limits of
@@ -68,7 +68,8 @@ BAND_MAX_WIDTH_PER_TAP = 4
 @contextlib.contextmanager
 def disabled():
   """Within it, newly traced convolutions take XLA's gradients throughout
-  (the in-process reference of `experiments/benchmarks/bench_train.py --conv_grad_ab`)."""
+  (the in-process reference of
+  `experiments/benchmarks/bench_train.py --conv_grad_ab`)."""
   global MAX_CHANNELS, BAND_MAX_CHANNEL_PRODUCT
   saved = MAX_CHANNELS, BAND_MAX_CHANNEL_PRODUCT
   MAX_CHANNELS, BAND_MAX_CHANNEL_PRODUCT = 0, 0

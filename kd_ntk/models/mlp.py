@@ -9,7 +9,8 @@ class MLP(nn.Module):
   Attributes:
     num_classes: number of output logits C.
     width: units in every hidden layer.
-    depth: number of hidden layers (depth=1 is the pilot's one-hidden-layer MLP).
+    depth: number of hidden layers (depth=1 is the pilot's one-hidden-layer
+      MLP).
   """
 
   num_classes: int

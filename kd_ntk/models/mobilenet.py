@@ -9,7 +9,8 @@ otherwise the network would reduce CIFAR images to 1x1 too early.
 import flax.linen as nn
 import jax.numpy as jnp
 
-# (kernel, expanded channels, output channels, squeeze-excite, hard-swish, stride)
+# (kernel, expanded channels, output channels, squeeze-excite, hard-swish,
+# stride)
 SMALL_BLOCKS = (
   (3, 16, 16, True, False, 2),
   (3, 72, 24, False, False, 2),
@@ -26,7 +27,8 @@ SMALL_BLOCKS = (
 
 
 def scaled_channels(channels: int, multiplier: float, divisor: int = 8) -> int:
-  """Channels times the multiplier, rounded to a multiple of `divisor` (>= it)."""
+  """Channels times the multiplier, rounded to a multiple of `divisor` (>=
+  it)."""
   return max(
     divisor, int(channels * multiplier + divisor / 2) // divisor * divisor
   )
@@ -49,7 +51,8 @@ class SqueezeExcite(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-  """Expand (1x1), depthwise (kxk), optional SE, project (1x1), residual if shapes match."""
+  """Expand (1x1), depthwise (kxk), optional SE, project (1x1), residual if
+  shapes match."""
 
   kernel: int
   expanded: int

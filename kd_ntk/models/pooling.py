@@ -21,11 +21,11 @@ same rule as JAX's own `reduce_window_max` derivative, ties included
   the tangent Σ_k t_k · [k = first argmax], so the backward pass is one select
   in the input's own layout. LeNet-5's train step ran 1.17x [1.12, 1.22] and
   1.18x [1.10, 1.26] as fast as with the one-hot form (25 paired rounds each),
-  1.08x [1.02, 1.13] twice in `experiments/benchmarks/bench_train.py --pool_ab`; the
-  `cnn` preset's step 0.99x [0.93, 1.06]. On XLA's thunk runtime (JAX
-  0.10.2) the LeNet-5 step ran at 0.82-0.90x of the one-hot form: XLA fuses
-  the whole chain (ReLU, window maxima, first index) into the backward select
-  and evaluates it once per input element instead of once per window.
+  1.08x [1.02, 1.13] twice in `experiments/benchmarks/bench_train.py --pool_ab`;
+  the `cnn` preset's step 0.99x [0.93, 1.06]. On XLA's thunk runtime (JAX
+  0.10.2) the LeNet-5 step ran at 0.82-0.90x of the one-hot form: XLA fuses the
+  whole chain (ReLU, window maxima, first index) into the backward select and
+  evaluates it once per input element instead of once per window.
 * `tiled_max_pool` (any rank; the training form everywhere else, and the NTK
   engine's stand-in for `reduce_window_max`, `kd_ntk.ntk.structure`):
   windows laid out on a trailing axis, the first maximum found with `argmax`

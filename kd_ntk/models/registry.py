@@ -1,4 +1,5 @@
-"""Model presets by name, and the bridge from trained variables to `f(params, x)`."""
+"""Model presets by name, and the bridge from trained variables to
+`f(params, x)`."""
 
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -128,7 +129,8 @@ def parameter_count(params) -> int:
 
 
 def flops_per_example(model: nn.Module, variables, input_shape) -> float:
-  """Forward-pass FLOPs for one example, from XLA's cost analysis (nan if unknown)."""
+  """Forward-pass FLOPs for one example, from XLA's cost analysis (nan if
+  unknown)."""
   f, params = inference_fn(model, variables)
   x = jnp.zeros((1, *input_shape), jnp.float32)
   try:

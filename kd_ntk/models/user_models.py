@@ -2,7 +2,7 @@
 
 Configs name models by preset (`kd_ntk.models.MODELS`) or by a path:
 
-    student_model = "my_models:SmallCNN"          # module on sys.path (or the cwd)
+    student_model = "my_models:SmallCNN"  # module on sys.path (or the cwd)
     student_model = "path/to/my_models.py:SmallCNN"  # a file
 
 The attribute may be

@@ -1,4 +1,5 @@
-"""Neural tangent kernels: kd_ntk's own empirical NTK engine and infinite-width kernels.
+"""Neural tangent kernels: kd_ntk's own empirical NTK engine and infinite-width
+kernels.
 
     K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩
 

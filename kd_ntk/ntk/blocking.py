@@ -314,9 +314,8 @@ def blocked_gram(
       b = row(j, device) if in_panel else make("b", j, device)
       for i in row_blocks:
         pending.append(((i, j), pair(row(i, device), b, device)))
-        drain(
-          num_devices
-        )  # keep blocks in flight so devices overlap the copy-out
+        # keep blocks in flight so devices overlap the copy-out
+        drain(num_devices)
       if carried.get(device) == j:
         carry[(j, device)] = b
       del b

@@ -1,8 +1,8 @@
 """The empirical neural tangent kernel of any `f(params, x)`, blocked.
 
-    K_ij = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩                 ("trace", n1 x n2)
-    K_ij^{cd} = ⟨∂f_c(x_i)/∂θ, ∂f_d(x_j)/∂θ⟩                ("full", n1 x n2 x C x C)
-    K_ij^{c} = ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩                  ("diagonal", n1 x n2 x C)
+    K_ij      = Σ_c ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩  ("trace", n1 x n2)
+    K_ij^{cd} = ⟨∂f_c(x_i)/∂θ, ∂f_d(x_j)/∂θ⟩      ("full", n1 x n2 x C x C)
+    K_ij^{c}  = ⟨∂f_c(x_i)/∂θ, ∂f_c(x_j)/∂θ⟩      ("diagonal", n1 x n2 x C)
 
 The trace is the *sum* over logits; `trace_reduction="mean"` divides it by C,
 neural-tangents' convention (`trace_axes=(-1,)` returns the mean, C times less;
@@ -22,10 +22,11 @@ Methods (all exact; they differ in time and memory):
     backward pass forms only its output cotangents `g_c` (XLA's own
     transposed convolution) and its kernel Jacobian is formed afterwards as
     `patchesᵀ g_c` (one GEMM per example) rather than by per-example kernel
-    gradients (grouped convolutions, slow on the CPU). Layers are found in the jaxpr of `f` (`kd_ntk.ntk.structure`,
-    the one module that reads jaxprs); every other parameter (tied, scaled,
-    transposed or grouped weights, ...) takes the "jacobian" path, so any `f`
-    works. `kd_ntk.ntk.explain` prints the per-layer plan and its cost.
+    gradients (grouped convolutions, slow on the CPU). Layers are found in the
+    jaxpr of `f` (`kd_ntk.ntk.structure`, the one module that reads jaxprs);
+    every other parameter (tied, scaled, transposed or grouped weights, ...)
+    takes the "jacobian" path, so any `f` works. `kd_ntk.ntk.explain` prints the
+    per-layer plan and its cost.
   * "ntvp": NTK-vector products; never stores a Jacobian (slowest).
   * "auto": "structured" unless one example's features exceed the memory
     budget (`kd_ntk.ntk.planning.EXAMPLE_FEATURE_BYTES`), then "ntvp".
@@ -91,8 +92,8 @@ def empirical_ntk(
 
   Args:
     f: any function `f(params, x) -> logits (B, C)` (e.g. from
-      `kd_ntk.models.inference_fn`); examples must not interact (inference mode).
-      Axes after the batch axis are flattened into C.
+      `kd_ntk.models.inference_fn`); examples must not interact (inference
+      mode). Axes after the batch axis are flattened into C.
     params: pytree of floating-point parameters θ.
     x1: inputs (n1, ...), numpy or JAX.
     x2: inputs (n2, ...) with the same per-example shape, or None for the
@@ -280,16 +281,16 @@ def _host_if_global(params):
 
   def host(leaf):
     if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
-      return np.asarray(
-        leaf
-      )  # Replicated: every process holds the whole value.
+      # Replicated: every process holds the whole value.
+      return np.asarray(leaf)
     return leaf
 
   return jax.tree_util.tree_map(host, params)
 
 
 def _devices(devices) -> list[jax.Device]:
-  """The devices to use: all devices (of every process) by default, never empty."""
+  """The devices to use: all devices (of every process) by default, never
+  empty."""
   if devices is None:
     return sorted(jax.devices(), key=lambda d: d.process_index)
   devices = list(devices)
@@ -320,7 +321,8 @@ def _zero_block(x, block_size: int) -> np.ndarray:
 
 
 def _precision_scope(dtype: np.dtype | None):
-  """float64 enabled around the contraction only when it accumulates in float64."""
+  """float64 enabled around the contraction only when it accumulates in
+  float64."""
   if dtype is not None and dtype.itemsize == 8:
     return x64_scope()
   return contextlib.nullcontext()

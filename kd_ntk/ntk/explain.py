@@ -1,4 +1,5 @@
-"""`explain(f, params, x)`: the per-layer plan of `empirical_ntk`, with its cost.
+"""`explain(f, params, x)`: the per-layer plan of `empirical_ntk`, with its
+cost.
 
 For every parameter leaf it says how its share of
 
@@ -193,7 +194,8 @@ def explain(
   layout: str = "auto",
   cache_bytes: int | None = None,
 ) -> Explanation:
-  """The plan `empirical_ntk(f, params, x, ...)` would follow, without running it.
+  """The plan `empirical_ntk(f, params, x, ...)` would follow, without running
+  it.
 
   Args:
     f, params, x, output, method, block_size, dtype: as for `empirical_ntk`

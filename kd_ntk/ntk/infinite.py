@@ -1,4 +1,5 @@
-"""Infinite-width NTK and NNGP kernels of kd_ntk's presets that have a stax twin.
+"""Infinite-width NTK and NNGP kernels of kd_ntk's presets that have a stax
+twin.
 
     Θ(x, x') = lim_{width→∞} Σ_c ⟨∂f_c(x)/∂θ, ∂f_c(x')/∂θ⟩ / C    (per logit)
 
@@ -91,7 +92,8 @@ def infinite_kernels(
 
 
 def _relu_expectations(cov12, var1, var2) -> tuple[np.ndarray, np.ndarray]:
-  """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians (u, v)."""
+  """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians (u,
+  v)."""
   norm = np.sqrt(np.maximum(var1 * var2, 1e-300))
   cos = np.clip(cov12 / norm, -1.0, 1.0)
   theta = np.arccos(cos)
@@ -112,14 +114,16 @@ def mlp_kernels_closed_form(
   b_std: float | None = 0.0,
   output: str = "trace",
 ) -> dict[str, np.ndarray]:
-  """NNGP and NTK of a ReLU MLP at infinite width, in closed form (numpy float64).
+  """NNGP and NTK of a ReLU MLP at infinite width, in closed form (numpy
+  float64).
 
   The arc-cosine recursion, with inputs flattened and covariances normalised by
   the input size d, in neural-tangents' conventions:
 
       Σ⁰ = x·x'/d,                  Σ^{l+1} = W_std² E[φ(u)φ(v)] + b_std²
       NTK param:      Θ^{l+1} = Σ^{l+1} + W_std² E[φ'(u)φ'(v)] Θ^l
-      standard param: Θ^{l+1} = n_l E[φ(u)φ(v)] + W_std² E[φ'(u)φ'(v)] Θ^l + [bias]
+      standard param: Θ^{l+1} = n_l E[φ(u)φ(v)] + W_std² E[φ'(u)φ'(v)] Θ^l +
+      [bias]
 
   (u, v) ~ N(0, Σ^l), n_l the width feeding the layer (d for the first). The
   "standard" form is the finite-width expectation of the flax MLP presets.

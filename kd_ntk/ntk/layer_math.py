@@ -14,7 +14,8 @@ import jax.numpy as jnp
 
 def conv_patches(lhs, patch) -> jax.Array:
   """(S, D) input patches of one example: row s holds every input value that
-  output position s of the convolution reads, in a fixed (feature, offset) order.
+  output position s of the convolution reads, in a fixed (feature, offset)
+  order.
 
   Strided slices of the padded input, one per filter offset: no arithmetic
   (`lax.conv_general_dilated_patches` would run a convolution with a D x D

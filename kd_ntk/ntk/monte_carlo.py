@@ -38,7 +38,8 @@ def monte_carlo_ntk(
     num_samples: number m of initialisations.
     rng: a JAX PRNG key, split into m keys.
     **kwargs: `output`, `method`, `block_size`, `dtype`, `progress`,
-      `trace_reduction` of `empirical_ntk`. The compiled block functions are reused across samples.
+      `trace_reduction` of `empirical_ntk`. The compiled block functions are
+      reused across samples.
 
   Returns:
     A float64 numpy array shaped like `empirical_ntk`'s result.

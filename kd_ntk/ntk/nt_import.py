@@ -1,5 +1,5 @@
-"""neural-tangents, imported only when asked for, with an error that says what to
-install.
+"""neural-tangents, imported only when asked for, with an error that says what
+to install.
 
 neural-tangents 0.6.5 imports TensorFlow and does not import on JAX ≥ 0.6, so
 kd_ntk never imports it at module level. Every module that needs it

@@ -1,4 +1,5 @@
-"""Choices made before a kernel is computed: method, block sizes, compiled functions.
+"""Choices made before a kernel is computed: method, block sizes, compiled
+functions.
 
 Kept apart from `empirical.py` so the public functions there read as the
 algorithm, and so the jitted per-block functions are built (and compiled) once
@@ -66,7 +67,8 @@ def full_precision(fn):
   Without it GPUs run them in TF32 (10-bit mantissa): Jacobian features then
   carry relative errors near 1e-3, which swamp the Gram matrix's small
   eigenvalues and so the supervision complexity Yᵀ K⁻¹ Y (on an H200 the
-  Gram's largest error was 12.5% of max |K|). CPUs compute float32 at full precision anyway.
+  Gram's largest error was 12.5% of max |K|). CPUs compute float32 at full
+  precision anyway.
   """
 
   @functools.wraps(fn)
@@ -88,7 +90,8 @@ def x64_scope():
   if hasattr(jax, "enable_x64"):
     return jax.enable_x64(True)
   try:
-    from jax.experimental import enable_x64  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from jax.experimental import enable_x64
   except ImportError as err:
     raise RuntimeError(
       "float64 accumulation needs 64-bit JAX: call "
@@ -193,8 +196,9 @@ def make_plan(
   """Resolves "auto", the tapped layers and the block size.
 
   "auto" is "structured" (never costlier than "jacobian": tapping only removes
-  work) unless one example's features exceed `EXAMPLE_FEATURE_BYTES`, where it falls
-  back to the memory-light "ntvp" (not with `dtype`, which needs Jacobians).
+  work) unless one example's features exceed `EXAMPLE_FEATURE_BYTES`, where it
+  falls back to the memory-light "ntvp" (not with `dtype`, which needs
+  Jacobians).
   """
   logits = jax.eval_shape(f, params, jnp.asarray(x_example)[None])
   num_logits = int(math.prod(logits.shape[1:]))

@@ -1,4 +1,5 @@
-"""The trace Gram matrix with every example's backward pass run once ("streamed").
+"""The trace Gram matrix with every example's backward pass run once
+("streamed").
 
 The blocked layout (`kd_ntk.ntk.blocking`) pairs blocks of examples; when
 not all prepared blocks fit in memory it prepares column blocks again for

@@ -7,9 +7,9 @@ one input row per example (a dense layer `y = x W`, also `DenseGeneral` and
     ∂f_c(x_i)/∂W = a_i ⊗ g_ic,    a_i = the layer input,  g_ic = ∂f_c(x_i)/∂y.
 
 Its share of the kernel is then `Σ_c ⟨a_i, a_j⟩⟨g_ic, g_jc⟩`, which costs
-`d_in + C·d_out` per pair of examples instead of `C·d_in·d_out` (the "structured"
-method of `kd_ntk.ntk.empirical_ntk`), and `a_i`, `g_ic` are read off the
-forward and backward passes (`tapped_fn`) without ever forming `∂f/∂W`.
+`d_in + C·d_out` per pair of examples instead of `C·d_in·d_out` (the
+"structured" method of `kd_ntk.ntk.empirical_ntk`), and `a_i`, `g_ic` are read
+off the forward and backward passes (`tapped_fn`) without ever forming `∂f/∂W`.
 
 A convolution kernel `K` used once with one example per call has the
 Jacobian `∂f_c/∂K = Σ_p patch_p(a_i) ⊗ g_icp`, a sum over output positions:
@@ -65,7 +65,8 @@ LeafAxes = dict[int, tuple[int, ...]]
 def per_example_fn(
   f: Callable[[Any, jax.Array], jax.Array],
 ) -> Callable[[Any, jax.Array], jax.Array]:
-  """`f1(params, x_i) -> logits_C` for one example, from a batched `f(params, x)`.
+  """`f1(params, x_i) -> logits_C` for one example, from a batched
+  `f(params, x)`.
 
   Axes after the batch axis are flattened into the logit axis C, so a scalar
   output per example is C = 1.
@@ -229,7 +230,8 @@ def _follow(jaxpr, var, calls):
 
 
 def _conv_patch_params(eqn) -> dict[str, Any] | None:
-  """Arguments of `conv_general_dilated_patches` equivalent to this convolution."""
+  """Arguments of `conv_general_dilated_patches` equivalent to this
+  convolution."""
   p = eqn.params
   if p.get("feature_group_count", 1) != 1 or p.get("batch_group_count", 1) != 1:
     return None  # grouped/depthwise: patches would mix groups

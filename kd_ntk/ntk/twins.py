@@ -15,8 +15,9 @@ Twins (`TWIN_NOTES` spells out each approximation):
   * norm-free ResNets (`norm="none"`): the network at initialisation. SkipInit
     gains start at 0, so every residual branch outputs 0 and its weights get no
     gradient; what remains is the shortcut path (stem, ReLU, 1x1 stride-2
-    projections followed by ReLU, global average pooling, Dense). The NTK term of
-    the scalar gains themselves is dropped. The twin does not depend on depth.
+    projections followed by ReLU, global average pooling, Dense). The NTK term
+    of the scalar gains themselves is dropped. The twin does not depend on
+    depth.
 """
 
 from typing import Any
@@ -109,7 +110,8 @@ def stax_twin(
   b_std: float | None = 0.0,
   **model_kwargs,
 ):
-  """`(init_fn, apply_fn, kernel_fn)` of the stax network matching preset `name`.
+  """`(init_fn, apply_fn, kernel_fn)` of the stax network matching preset
+  `name`.
 
   With the defaults (standard parameterisation, W_std=1, b_std=0) each layer is
   the flax layer itself: LeCun-normal weights of variance 1/fan_in (fan_in =
@@ -124,7 +126,8 @@ def stax_twin(
     W_std, b_std: weight and bias scales (b_std None: no bias).
     **model_kwargs: the preset's options (width, depth, channels, ...).
   """
-  from kd_ntk.ntk.nt_import import import_neural_tangents  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from kd_ntk.ntk.nt_import import import_neural_tangents
 
   opts = check_twin(name, model_kwargs)
   stax = import_neural_tangents().stax
@@ -154,7 +157,8 @@ def stax_twin(
       ]
     layers += [stax.Flatten(), dense(120), stax.Relu(), dense(84), stax.Relu()]
   else:  # norm-free ResNet at initialisation: the shortcut path.
-    from kd_ntk.models.resnet import blocks_per_stage  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from kd_ntk.models.resnet import blocks_per_stage
 
     blocks_per_stage(opts["depth"])  # validates the depth
     widths = [16 * opts.get("width_multiplier", 1) * 2**s for s in range(3)]

@@ -1,5 +1,6 @@
 """report.md of a complexity run: what was scored, ASC by target with its spread
-over NTK subsets (raw and norm-matched), the claims' verdicts, the files written.
+over NTK subsets (raw and norm-matched), the claims' verdicts, the files
+written.
 
 Per target (labels, random labels, each teacher checkpoint and τ), kernel and
 student epoch, the random-label draws of a subset are averaged, then the
@@ -137,7 +138,8 @@ def markdown(config, rows: list[dict], verdicts: list[dict], files) -> str:
 def write_report(
   config, rows: list[dict], verdicts: list[dict], workdir
 ) -> str:
-  """Writes report.md into `workdir`, listing the files there; returns its path."""
+  """Writes report.md into `workdir`, listing the files there; returns its
+  path."""
   present = [
     name
     for name in FILES

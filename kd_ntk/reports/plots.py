@@ -15,7 +15,8 @@ from kd_ntk.science import stats
 
 
 def _save(fig, path: str) -> str:
-  """Writes the figure (process 0 alone in a multi-process run); returns `path`."""
+  """Writes the figure (process 0 alone in a multi-process run); returns
+  `path`."""
   if not distributed.is_writer():
     return path
   fig.tight_layout()
@@ -56,7 +57,8 @@ def _finish(ax, xlabel: str, title: str) -> None:
 
 
 def complexity_title(student: str, kernel: str, rows: list[dict]) -> str:
-  """ "ASC under <student>'s <kernel> NTK, n = <n> (<k> subsets, mean ± 95% CI)"."""
+  """ "ASC under <student>'s <kernel> NTK, n = <n> (<k> subsets, mean ± 95%
+  CI)"."""
   ns = sorted(
     {int(float(r["n"])) for r in rows if r.get("n") not in (None, "")}
   )
@@ -164,7 +166,8 @@ def asc_vs_student_epoch(
 def metric_vs_epoch(
   runs: dict[str, Sequence[list[dict]]], metric: str, path: str, title: str = ""
 ) -> str:
-  """Mean (± std band over seeds) of `metric` against epoch, one line per method.
+  """Mean (± std band over seeds) of `metric` against epoch, one line per
+  method.
 
   Args:
     runs: method name -> list (one per seed) of metrics.jsonl rows.

@@ -1,4 +1,5 @@
-"""Verdicts of the paper's claims C1–C4 from complexity.csv rows, with intervals.
+"""Verdicts of the paper's claims C1–C4 from complexity.csv rows, with
+intervals.
 
 The replicate is the NTK subset: rows may carry integer columns `subset` (which
 class-balanced subset of training examples the kernel was taken on) and `draw`
@@ -31,7 +32,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from kd_ntk.science import stats
-from kd_ntk.science.verdicts import format_verdict, verdict  # noqa: F401 (re-export)
+from kd_ntk.science.verdicts import (  # noqa: F401 (re-exported)
+  format_verdict,
+  verdict,
+)
 
 from kd_ntk.science.asc_rows import (  # noqa: F401 (re-exported)
   ASC_COLUMN,
@@ -123,7 +127,8 @@ def claim_c2(
   column: str = ASC_COLUMN,
   claim: str = "C2",
 ) -> dict:
-  """ASC of teacher checkpoint t grows with t and is near its minimum at t = 0."""
+  """ASC of teacher checkpoint t grows with t and is near its minimum at t =
+  0."""
   prediction = (
     "ASC of teacher checkpoint t grows with t and is near its minimum at t = 0"
   )
@@ -220,7 +225,8 @@ def claim_c4(
   column: str = ASC_COLUMN,
   claim: str = "C4",
 ) -> dict:
-  """ASC of softmax(z_T/τ) falls as τ grows (final teacher, one student kernel)."""
+  """ASC of softmax(z_T/τ) falls as τ grows (final teacher, one student
+  kernel)."""
   prediction = "ASC of the final teacher's softmax(z/τ) falls as τ grows"
   if column == NORM_MATCHED:
     prediction += " (targets scaled to the labels' Frobenius norm)"
@@ -288,11 +294,13 @@ def complexity_verdicts(
   *,
   c3_window: Sequence[float] = (),
 ) -> list[dict]:
-  """Verdicts C1, C2, C2n (norm-matched), C3a, C3b, C4, C4n from complexity rows.
+  """Verdicts C1, C2, C2n (norm-matched), C3a, C3b, C4, C4n from complexity
+  rows.
 
   Args:
     rows: complexity.csv rows (see the module docstring for optional columns).
-    kernel_epoch: student epoch whose NTK C1, C2 and C4 use (default: the first).
+    kernel_epoch: student epoch whose NTK C1, C2 and C4 use (default: the
+      first).
     c3_regime_reason: non-empty when the regime cannot show C3 (e.g. a schedule
       decaying to zero freezes the kernel); C3 is then not testable, with it.
     c3_window: (e_ref, e_end) of C3 fixed before the run (config

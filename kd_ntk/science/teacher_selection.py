@@ -4,8 +4,9 @@ Candidates are configured teacher epochs; each is scored on a class-balanced
 validation split carved from the training data (`kd_ntk.data.prepare_splits`),
 never on the test set:
 
-  val_loss      mean cross-entropy −(1/V) Σ_v log softmax(z_T(x_v))_{y_v}  (lowest wins)
-  val_accuracy  top-1 accuracy on the validation split                      (highest wins)
+  val_loss      mean cross-entropy −(1/V) Σ_v log softmax(z_T(x_v))_{y_v}
+                (lowest wins)
+  val_accuracy  top-1 accuracy on the validation split (highest wins)
 
 Ties go to the earlier checkpoint. The scores and the choice are written to
 `teacher_selection.json` by the caller, so the report can show them.
@@ -89,9 +90,9 @@ def select(
   """Scores every candidate checkpoint on validation and picks one.
 
   Returns:
-    {"epoch": chosen epoch, "criterion", "candidates", "scores": {epoch: {"loss",
-    "accuracy"}}, "validation_size"}; read from `cache_path` when it holds the
-    same request.
+    {"epoch": chosen epoch, "criterion", "candidates", "scores": {epoch:
+    {"loss", "accuracy"}}, "validation_size"}; read from `cache_path` when it
+    holds the same request.
   """
   request = {
     "candidates": [int(e) for e in candidates],

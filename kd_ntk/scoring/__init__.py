@@ -1,7 +1,9 @@
 """Score a teacher's targets for a student in one call: `score_teacher`.
 
-    scores = kd_ntk.score_teacher(f, params, x, labels=y, targets="runs/teacher",
-                                  temperatures=(1, 4), subsets=3)
+    scores = kd_ntk.score_teacher(
+        f, params, x, labels=y, targets="runs/teacher", temperatures=(1, 4),
+        subsets=3,
+    )
     print(scores.to_markdown()); scores.to_csv("scores.csv")
 
 `score_teacher` computes the student's NTK on each subset and scores labels,

@@ -1,4 +1,5 @@
-"""What `score_teacher` scores: NTK subsets of the inputs and the target matrices.
+"""What `score_teacher` scores: NTK subsets of the inputs and the target
+matrices.
 
 Targets, Y ∈ R^{n×C} on one subset (Harutyunyan et al., ICLR 2023):
 
@@ -122,7 +123,8 @@ def is_teacher_source(targets) -> bool:
 
 
 def logits_by_checkpoint(targets, total: int) -> dict:
-  """{checkpoint: logits (N, C)} of logits (N, C), (K, N, C) or a dict of them."""
+  """{checkpoint: logits (N, C)} of logits (N, C), (K, N, C) or a dict of
+  them."""
   if isinstance(targets, dict):
     items = list(targets.items())
   else:

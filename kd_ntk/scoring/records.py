@@ -133,7 +133,8 @@ class Score:
     return (self.target, self.checkpoint, self.temperature)
 
   def as_row(self) -> dict:
-    """Flat dict: these fields first, then every column of `result.as_dict()`."""
+    """Flat dict: these fields first, then every column of
+    `result.as_dict()`."""
     row = {
       f.name: getattr(self, f.name)
       for f in dataclasses.fields(self)

@@ -1,4 +1,5 @@
-"""`score_teacher`: the supervision complexity of a teacher's targets for a student.
+"""`score_teacher`: the supervision complexity of a teacher's targets for a
+student.
 
 For each NTK subset S (n examples) the student's kernel K = K_S (the trace
 empirical NTK of `f` at `params`, summed over logits, as in Harutyunyan et
@@ -180,7 +181,8 @@ def score_teacher(
     ValueError: mismatched shapes, bad temperatures or subsets, a target
       whose class count differs from the student's; before any kernel.
   """
-  from kd_ntk.models.adapter import as_function  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from kd_ntk.models.adapter import as_function
 
   f, params = as_function(f, params)
   x = np.asarray(x)
@@ -193,7 +195,8 @@ def score_teacher(
   num_classes = _num_outputs(f, params, x)
   teacher, logits = None, {}
   if targets is not None and inputs.is_teacher_source(targets):
-    from kd_ntk.teachers import Teacher, load_teacher  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from kd_ntk.teachers import Teacher, load_teacher
 
     teacher = targets if isinstance(targets, Teacher) else load_teacher(targets)
     checkpoints = list(teacher.epochs if checkpoints is None else checkpoints)

@@ -1,4 +1,5 @@
-"""Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation, all kept.
+"""Per-epoch orbax checkpoints: step number = epoch, epoch 0 = initialisation,
+all kept.
 
 Every manager made here is a `VerifiedManager`: once a save is complete it
 records the checksums of the step's files and the content digest of its weights
@@ -94,12 +95,12 @@ def manager(workdir: str, create: bool = True) -> VerifiedManager:
   see `drop_unusable_steps`.
   """
   if create:
-    close_all(
-      workdir
-    )  # A run that stopped with an error may have left one open.
+    # A run that stopped with an error may have left one open.
+    close_all(workdir)
     if distributed.is_writer():
       drop_unusable_steps(workdir)
-    # Every process may create it (orbax refuses to when active_processes is set).
+    # Every process may create it (orbax refuses to when active_processes is
+    # set).
     os.makedirs(checkpoint_dir(workdir), exist_ok=True)
     distributed.barrier(f"checkpoint.manager {os.path.abspath(workdir)}")
   options = ocp.CheckpointManagerOptions(
@@ -177,7 +178,8 @@ def close_all(workdir: str | None = None) -> None:
       continue
     try:
       mngr.close()
-    except Exception:  # pylint: disable=broad-except  # Already failing: exit anyway.
+    except Exception:  # pylint: disable=broad-except
+      # Already failing: exit anyway.
       pass
 
 
@@ -185,15 +187,18 @@ atexit.register(close_all)
 
 
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
-  """Saves `state` as epoch `epoch` (asynchronously; `mngr.wait_until_finished()`)."""
+  """Saves `state` as epoch `epoch` (asynchronously;
+  `mngr.wait_until_finished()`)."""
   mngr.save(epoch, args=ocp.args.StandardSave(state))
 
 
 def restore(mngr: ocp.CheckpointManager, epoch: int, abstract_state):
-  """Restores epoch `epoch` into the structure (and shardings) of `abstract_state`.
+  """Restores epoch `epoch` into the structure (and shardings) of
+  `abstract_state`.
 
   `abstract_state` is typically `jax.eval_shape(create_state, ...)`, so nothing
-  is initialised just to be overwritten. The step's checksums are verified first.
+  is initialised just to be overwritten. The step's checksums are verified
+  first.
   """
   return mngr.restore(epoch, args=ocp.args.StandardRestore(abstract_state))
 
@@ -210,7 +215,8 @@ def saved_epochs(workdir: str) -> list[int]:
 
 
 def abstract_replicated(shape_tree, mesh):
-  """ShapeDtypeStructs of `shape_tree` (e.g. from `jax.eval_shape`) replicated on `mesh`."""
+  """ShapeDtypeStructs of `shape_tree` (e.g. from `jax.eval_shape`) replicated
+  on `mesh`."""
   sharding = NamedSharding(mesh, PartitionSpec())
   return jax.tree_util.tree_map(
     lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),

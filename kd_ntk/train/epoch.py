@@ -1,4 +1,5 @@
-"""One pass of a jitted step over an epoch's batches, with metric sums on device."""
+"""One pass of a jitted step over an epoch's batches, with metric sums on
+device."""
 
 from collections.abc import Callable, Iterator
 
@@ -48,8 +49,9 @@ def train_pass(
   *,
   extra_args: Callable[[int], tuple] = lambda step: (),
 ):
-  """Runs `state, metrics = step_fn(state, images, labels, rng, *extra_args(step))`
-  over `batches` (global arrays, from `epoch_batches`).
+  """Runs
+  `state, metrics = step_fn(state, images, labels, rng, *extra_args(step))` over
+  `batches` (global arrays, from `epoch_batches`).
 
   Returns:
     (final state, sums of the step metrics on device).

@@ -1,4 +1,5 @@
-"""Whole-split evaluation and prediction of one model, compiled once per `Evaluator`.
+"""Whole-split evaluation and prediction of one model, compiled once per
+`Evaluator`.
 
 The compiled steps belong to the `Evaluator` that uses them (a run holds one
 per network), so nothing outlives the run that made it. The module functions
@@ -28,7 +29,8 @@ class Evaluator:
 
   Args:
     model: the flax module (applied with `train=False`).
-    batch_size: examples per compiled call (the last batch is padded and masked).
+    batch_size: examples per compiled call (the last batch is padded and
+      masked).
     mesh: batches are sharded over this mesh.
   """
 
@@ -40,7 +42,8 @@ class Evaluator:
     )
 
   def evaluate(self, variables, images, labels) -> dict[str, float]:
-    """Mean cross-entropy and accuracy on a whole split: {"loss", "accuracy"}."""
+    """Mean cross-entropy and accuracy on a whole split: {"loss",
+    "accuracy"}."""
     totals, rows = None, process_rows(self.mesh, self.batch_size)
     for batch in eval_batches(images, labels, self.batch_size, rows):
       out = self._eval_step(
@@ -56,7 +59,8 @@ class Evaluator:
     }
 
   def logits(self, variables, images) -> np.ndarray:
-    """Inference-mode logits (N, C) for every image, as a float32 numpy array."""
+    """Inference-mode logits (N, C) for every image, as a float32 numpy
+    array."""
     dummy_labels = np.zeros(len(images), np.int32)
     chunks, rows = [], process_rows(self.mesh, self.batch_size)
     for i, (batch_images, _, _) in enumerate(
@@ -64,21 +68,22 @@ class Evaluator:
     ):
       (sharded,) = shard_process_batch(self.mesh, self.batch_size, batch_images)
       logits = to_host(self._predict_step(variables, sharded))
-      chunks.append(
-        logits[: len(images) - i * self.batch_size]
-      )  # Drops the padding.
+      # Drops the padding.
+      chunks.append(logits[: len(images) - i * self.batch_size])
     return np.concatenate(chunks)
 
 
 def evaluate(
   model, variables, images, labels, *, batch_size: int, mesh
 ) -> dict[str, float]:
-  """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every call)."""
+  """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every
+  call)."""
   return Evaluator(model, batch_size, mesh).evaluate(variables, images, labels)
 
 
 def predict_logits(
   model, variables, images, *, batch_size: int, mesh
 ) -> np.ndarray:
-  """`Evaluator(model, batch_size, mesh).logits(...)` (compiles on every call)."""
+  """`Evaluator(model, batch_size, mesh).logits(...)` (compiles on every
+  call)."""
   return Evaluator(model, batch_size, mesh).logits(variables, images)

@@ -1,4 +1,5 @@
-"""TensorBoard event files of scalars, written with tensorboardX (no TensorFlow).
+"""TensorBoard event files of scalars, written with tensorboardX (no
+TensorFlow).
 
 `tensorboard --logdir runs/` reads any file whose name contains "tfevents": a
 sequence of TFRecords, each an `Event` protocol buffer. tensorboardX (a
@@ -16,7 +17,8 @@ and encodes them; kd_ntk adds what its runs need on top:
     file), named `events.out.tfevents.<time>.<host>.<pid>.<index>.v2`: the
     process id tells multi-process runs' writers apart.
 
-tensorboardX is imported on first use, so `import kd_ntk.train` does not load it.
+tensorboardX is imported on first use, so `import kd_ntk.train` does not load
+it.
 """
 
 import os
@@ -28,21 +30,23 @@ FILE_VERSION = "brain.Event:2"
 
 def crc32c(data: bytes) -> int:
   """CRC-32C of `data` (tensorboardX's; crc32c(b"123456789") = 0xE3069283)."""
-  from tensorboardX.crc32c import crc32c as _crc32c  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from tensorboardX.crc32c import crc32c as _crc32c
 
   return _crc32c(data) & 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
   """The TFRecord checksum: ((c >> 15) | (c << 17)) + 0xa282ead8 mod 2³²."""
-  from tensorboardX.record_writer import masked_crc32c as _masked  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from tensorboardX.record_writer import masked_crc32c as _masked
 
   return _masked(data)
 
 
 def scalar_values(row: Mapping[str, object]) -> dict[str, float]:
-  """The numbers of a metrics row as TensorBoard scalars (None, strings, booleans
-  and the step field "epoch" are left out; NaN and inf are kept)."""
+  """The numbers of a metrics row as TensorBoard scalars (None, strings,
+  booleans and the step field "epoch" are left out; NaN and inf are kept)."""
   return {
     k: float(v)
     for k, v in row.items()
@@ -63,7 +67,8 @@ class EventFileWriter:
     self._writer = None
 
   def _open(self) -> None:
-    from tensorboardX.event_file_writer import EventsWriter  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from tensorboardX.event_file_writer import EventsWriter
 
     index = 0
     while any(
@@ -81,7 +86,8 @@ class EventFileWriter:
     """Writes one event holding every (tag, value) at `step`."""
     if not values:
       return
-    from tensorboardX.proto import event_pb2, summary_pb2  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from tensorboardX.proto import event_pb2, summary_pb2
 
     if self._writer is None:
       self._open()

@@ -13,13 +13,15 @@ import ml_collections
 from kd_ntk.data import load, prepare_splits
 from kd_ntk.models import get_model
 
-# Fields a run adds to its config from the data it loaded (see `with_data_fields`).
+# Fields a run adds to its config from the data it loaded (see
+# `with_data_fields`).
 SHAPE_FIELDS = ("num_classes", "input_shape")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataShape:
-  """What a model needs to know of its data: the class count and one image's shape."""
+  """What a model needs to know of its data: the class count and one image's
+  shape."""
 
   num_classes: int
   input_shape: tuple[int, ...]
@@ -54,7 +56,8 @@ def model_from_config(config: ml_collections.ConfigDict, num_classes: int):
 
 
 def check_batch_size(batch_size: int, mesh, n_train: int) -> None:
-  """Raises unless `batch_size` splits over the mesh and fits the training set."""
+  """Raises unless `batch_size` splits over the mesh and fits the training
+  set."""
   devices = mesh.devices.size
   if batch_size % devices:
     raise ValueError(

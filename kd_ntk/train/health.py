@@ -1,5 +1,6 @@
-"""Finite or nothing: the checks every epoch passes before its row and checkpoint
-are written, and the chance-level warning every network (teacher or student) gets.
+"""Finite or nothing: the checks every epoch passes before its row and
+checkpoint are written, and the chance-level warning every network (teacher or
+student) gets.
 """
 
 import math
@@ -24,7 +25,8 @@ def non_finite_metrics(row: dict[str, Any]) -> list[str]:
 
 
 def non_finite_leaves(tree) -> int:
-  """How many floating-point arrays of `tree` hold a NaN or ±Inf (one device sync)."""
+  """How many floating-point arrays of `tree` hold a NaN or ±Inf (one device
+  sync)."""
   leaves = [
     x
     for x in jax.tree_util.tree_leaves(tree)
@@ -40,12 +42,14 @@ def check_finite_epoch(
   row: dict[str, Any],
   state,
   epoch: int,
-  *, label: str = "Training",
+  *,
+  label: str = "Training",
   hint: str = "lower optimizer.learning_rate",
   error: type = FloatingPointError,
 ) -> None:
-  """Raises `error` (a FloatingPointError) unless every metric of the row and every array of
-  the training state (parameters, statistics, optimizer state) is finite.
+  """Raises `error` (a FloatingPointError) unless every metric of the row and
+  every array of the training state (parameters, statistics, optimizer state) is
+  finite.
 
   Called before an epoch's metrics row and checkpoint are written, so no
   non-finite result is ever saved and a resume starts from the last good epoch.
@@ -68,7 +72,8 @@ def check_finite_epoch(
 def warn_if_chance_level(
   row: dict[str, Any], num_classes: int, epoch: int, *, label: str, hint: str
 ) -> bool:
-  """Warns (stderr) when test accuracy is at chance level (≤ 1.2/C) after epoch 2.
+  """Warns (stderr) when test accuracy is at chance level (≤ 1.2/C) after epoch
+  2.
 
   A collapse need not produce a non-finite loss, and is not proof of one, so
   this warns instead of stopping. Returns whether it warned.

@@ -32,7 +32,8 @@ _CHUNK = 1 << 20
 
 
 class CorruptCheckpointError(ValueError):
-  """A saved checkpoint step no longer matches the checksums recorded when it was saved."""
+  """A saved checkpoint step no longer matches the checksums recorded when it
+  was saved."""
 
 
 def warn(message: str) -> None:
@@ -50,7 +51,8 @@ def _record_path(workdir: str, step: int) -> str:
 
 
 def is_checksummed(workdir: str) -> bool:
-  """Whether the run's integrity/ folder exists (steps without it are refused)."""
+  """Whether the run's integrity/ folder exists (steps without it are
+  refused)."""
   return os.path.isdir(os.path.join(workdir, INTEGRITY_DIR))
 
 
@@ -111,7 +113,8 @@ def config_fingerprint(workdir: str) -> str | None:
 
 
 def step_files(workdir: str, step: int) -> dict[str, list]:
-  """{path relative to the step folder: [size, sha256]} of every file of a step."""
+  """{path relative to the step folder: [size, sha256]} of every file of a
+  step."""
   root = step_dir(workdir, step)
   files = {}
   for folder, _, names in os.walk(root):
@@ -133,7 +136,8 @@ def digest(files: dict[str, list]) -> str:
 
 
 def record(workdir: str, step: int, content: str | None = None) -> None:
-  """Writes integrity/<step>.json for a finished save (atomically: tmp + rename).
+  """Writes integrity/<step>.json for a finished save (atomically: tmp +
+  rename).
 
   Args:
     content: `content_digest` of the step's inference variables (None: unknown).
@@ -227,7 +231,8 @@ def _relative_files(root: str) -> list[str]:
 
 
 def verify(workdir: str, step: int) -> None:
-  """Raises CorruptCheckpointError unless step `step` is intact (fails closed)."""
+  """Raises CorruptCheckpointError unless step `step` is intact (fails
+  closed)."""
   issue = problem(workdir, step)
   if issue:
     raise CorruptCheckpointError(

@@ -39,8 +39,9 @@ def label_row(
   means: dict[str, float] | None = None,
   learning_rate: float | None = None,
 ) -> dict[str, Any]:
-  """A teacher's metrics row: test loss/accuracy, seconds and, after epoch 0, the
-  epoch means of the train loss/accuracy and the last step's learning rate."""
+  """A teacher's metrics row: test loss/accuracy, seconds and, after epoch 0,
+  the epoch means of the train loss/accuracy and the last step's learning
+  rate."""
   row = {
     "epoch": epoch,
     "test_loss": test["loss"],
@@ -94,9 +95,8 @@ class LabelTraining:
       epoch_lib.epoch_batches(self.splits, self.config, epoch, self.mesh),
       self.train_rng,
     )
-    means = epoch_lib.means(
-      sums, self.steps_per_epoch
-    )  # Waits for queued steps.
+    # Waits for queued steps.
+    means = epoch_lib.means(sums, self.steps_per_epoch)
     seconds = time.time() - start
     learning_rate = float(self.schedule(epoch * self.steps_per_epoch - 1))
     row = label_row(
@@ -128,7 +128,8 @@ def run(
 
   Writes to `workdir`: config.json (with the data's num_classes and
   input_shape), checkpoints/<epoch> for epoch 0..epochs and metrics.jsonl (one
-  row per epoch: train loss/accuracy, test loss/accuracy, learning rate, seconds).
+  row per epoch: train loss/accuracy, test loss/accuracy, learning rate,
+  seconds).
 
   Args:
     checked: the caller has run `preflight.check_training_config` on this
@@ -143,9 +144,8 @@ def run(
     preflight.check_run_inputs(config, workdir)
   else:
     preflight.check_training_config(config, workdir)
-  splits = splits_from_config(
-    config
-  )  # Missing data fails before any model work.
+  # Missing data fails before any model work.
+  splits = splits_from_config(config)
   config = with_data_fields(config, splits.info)
   model = model_from_config(config, config.num_classes)
   mesh = data_mesh()

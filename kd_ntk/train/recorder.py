@@ -65,7 +65,8 @@ class Recorder:
     return self._mngr.latest_step()
 
   def start(self, init: Callable[[], Any], mesh, epoch: int | None):
-    """The state at checkpoint `epoch` (None: a fresh `init()`), replicated on `mesh`.
+    """The state at checkpoint `epoch` (None: a fresh `init()`), replicated on
+    `mesh`.
 
     Checkpoints and metric rows after `epoch` (all of them when None) are
     dropped first: they belong to epochs that will be trained again.
@@ -81,8 +82,8 @@ class Recorder:
     return checkpoint.restore(self._mngr, epoch, abstract)
 
   def record(self, epoch: int, state, row: dict[str, Any]) -> None:
-    """Appends the epoch's metrics row and its TensorBoard scalars (step = epoch),
-    then saves its checkpoint."""
+    """Appends the epoch's metrics row and its TensorBoard scalars (step =
+    epoch), then saves its checkpoint."""
     if self.writes:
       wd.append_metrics(self.workdir, row)
       self._events.scalars(epoch, scalar_values(row))
@@ -94,12 +95,14 @@ class Recorder:
       wd.write_json_atomic(os.path.join(self.workdir, DIVERGED_FILE), record)
 
   def rows(self) -> list[dict[str, Any]]:
-    """Every metrics row written so far (by process 0, once all processes are here)."""
+    """Every metrics row written so far (by process 0, once all processes are
+    here)."""
     distributed.barrier(f"rows {os.path.abspath(self.workdir)}")
     return wd.read_metrics(self.workdir)
 
   def close(self) -> None:
-    """Waits for pending checkpoint saves and releases the manager and events."""
+    """Waits for pending checkpoint saves and releases the manager and
+    events."""
     if self._events is not None:
       self._events.close()
     try:

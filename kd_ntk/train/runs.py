@@ -102,10 +102,12 @@ class RunReader:
     """The flax variables {"params", "batch_stats"?} of checkpoint `epoch`.
 
     Returns:
-      A dict for `model.apply(variables, x, train=False)`; treat it as read-only.
+      A dict for `model.apply(variables, x, train=False)`; treat it as
+      read-only.
 
     Raises:
-      FileNotFoundError if the checkpoint does not exist, naming the saved epochs.
+      FileNotFoundError if the checkpoint does not exist, naming the saved
+      epochs.
     """
     epoch = int(epoch)
     if epoch in self._restored:
@@ -118,8 +120,9 @@ class RunReader:
         f"epochs: {epochs or 'none'}."
       )
     abstract = self.abstract_variables()
-    # A private manager: orbax binds a handler to the first args type it sees, and
-    # partial restores need PyTreeRestore (the training runs use StandardRestore).
+    # A private manager: orbax binds a handler to the first args type it sees,
+    # and partial restores need PyTreeRestore (the training runs use
+    # StandardRestore).
     mngr = checkpoint.manager(self.workdir, create=False)
     try:
       restore_args = ocp.checkpoint_utils.construct_restore_args(abstract)
@@ -145,7 +148,8 @@ def restore_variables(
   mesh=None,
   num_classes: int | None = None,
 ) -> dict[str, Any]:
-  """The inference variables of checkpoint `epoch` of a run, read once (no cache).
+  """The inference variables of checkpoint `epoch` of a run, read once (no
+  cache).
 
   Args:
     workdir: the run directory.

@@ -43,7 +43,8 @@ class TrainState:
 def learning_rate_schedule(
   opt: ml_collections.ConfigDict, steps_per_epoch: int, epochs: int
 ) -> optax.Schedule:
-  """The per-step learning rate: optional linear warm-up, then cosine or step decay.
+  """The per-step learning rate: optional linear warm-up, then cosine or step
+  decay.
 
   `opt.schedule`: "cosine" (to 0 at the last step), "step" (multiply by
   `opt.step_factor` at each fraction of training in `opt.step_boundaries`) or

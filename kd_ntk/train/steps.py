@@ -40,7 +40,8 @@ def apply_gradients_of(
   """One optimizer step on `loss_of_logits(model(images, train=True))`.
 
   Returns:
-    (new state, logits of the batch in train mode, auxiliary metrics of the loss).
+    (new state, logits of the batch in train mode, auxiliary metrics of the
+    loss).
   """
   dropout_rng = jax.random.fold_in(rng, state.step)
   mutable = ["batch_stats"] if state.batch_stats else []

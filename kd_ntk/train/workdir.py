@@ -36,7 +36,8 @@ def config_to_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
 def claim(
   workdir: str, config: ml_collections.ConfigDict, write: bool = True
 ) -> bool:
-  """Creates `workdir` and writes config.json, or checks it matches an earlier run.
+  """Creates `workdir` and writes config.json, or checks it matches an earlier
+  run.
 
   With write=False only the checks are made (the other processes of a
   multi-process run, whose process 0 writes).
@@ -97,7 +98,8 @@ def is_path_field(name: str) -> bool:
 
 
 def normalise_path(path: str) -> str:
-  """The real absolute path (symlinks resolved, trailing '/' dropped; '' stays '')."""
+  """The real absolute path (symlinks resolved, trailing '/' dropped; '' stays
+  '')."""
   if not isinstance(path, str) or not path:
     return path
   return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
@@ -123,7 +125,8 @@ def config_differences(existing: dict, wanted: dict) -> list[str]:
 
 
 def write_json_atomic(path: str, value: Any, indent: int | None = 1) -> None:
-  """Writes `value` as JSON to `path` through a temporary file, fsync and rename.
+  """Writes `value` as JSON to `path` through a temporary file, fsync and
+  rename.
 
   On any error (a full disk: ENOSPC) the temporary file is removed and `path`
   keeps its previous content (or stays absent), then the error propagates.
@@ -171,7 +174,8 @@ def recorded_data(workdir: str) -> dict[str, str] | None:
 
 
 def _record_data(workdir: str, config) -> None:
-  """Writes data.json once (process 0); runs from before it get one on resume."""
+  """Writes data.json once (process 0); runs from before it get one on
+  resume."""
   where = data_location(config)
   if where is not None and recorded_data(workdir) is None:
     write_json_atomic(os.path.join(workdir, DATA_FILE), where)
@@ -205,7 +209,8 @@ def _read_json(path: str) -> dict[str, Any]:
 
 
 def check_writable(workdir: str) -> None:
-  """Raises (one line) unless `workdir` is, or can be created as, a writable folder.
+  """Raises (one line) unless `workdir` is, or can be created as, a writable
+  folder.
 
   Called before any data is loaded, so a run that cannot write its results
   fails before computing them. Also refuses an empty path, a symlink to a
@@ -243,7 +248,8 @@ def check_writable(workdir: str) -> None:
 
 
 def _parse_rows(path: str):
-  """(rows, None) or (rows before the first damaged line, (line number, error))."""
+  """(rows, None) or (rows before the first damaged line, (line number,
+  error))."""
   rows = []
   with open(path) as fh:
     for number, line in enumerate(fh, 1):
