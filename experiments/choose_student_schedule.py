@@ -37,7 +37,8 @@ from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill.seed_grid import Shared
 from kd_ntk.experiment.student_runs import COPIED_FROM_TEACHER
 from kd_ntk.grid import records
-from kd_ntk.science import schedule_choice, teacher_selection
+from kd_ntk.experiment import teacher_selection
+from kd_ntk.science import schedule_choice
 from kd_ntk.train import runs
 from kd_ntk.train.evaluation import evaluate
 

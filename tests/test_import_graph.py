@@ -97,3 +97,10 @@ def test_the_cycle_finder_finds_a_planted_cycle():
   graph = {"a": {"b": []}, "b": {"c": []}, "c": {"a": []}, "d": {"a": []}}
   assert find_cycle(graph) in (["a", "b", "c", "a"],)
   assert find_cycle({"a": {"b": []}, "b": {}}) == []
+
+
+def test_the_science_imports_nothing_but_itself():
+  """kd_ntk/science holds the claims as pure functions of result rows: no
+  data, no runs, no models (the early teacher's selection, which evaluates
+  checkpoints, lives in kd_ntk/experiment)."""
+  assert folder_graph()["science"] == {}

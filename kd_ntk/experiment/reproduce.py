@@ -16,12 +16,17 @@ import time
 import ml_collections
 
 from kd_ntk import distributed
-from kd_ntk.experiment import complexity_runs, preflight, student_runs
+from kd_ntk.experiment import (
+  complexity_runs,
+  preflight,
+  student_runs,
+  teacher_selection,
+)
 from kd_ntk.experiment.reproduction_plan import Part, Plan, plan_of
 from kd_ntk.experiment.student_runs import GridSettings
 from kd_ntk.grid import records
 from kd_ntk.grid.layout import Layout
-from kd_ntk.science import claims, kd_claims, teacher_selection
+from kd_ntk.science import claims, kd_claims
 from kd_ntk.train import checkpoint
 from kd_ntk.train import loop as train_loop
 

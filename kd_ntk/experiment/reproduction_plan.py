@@ -20,7 +20,7 @@ import ml_collections
 from kd_ntk.experiment.student_runs import GridRun, student_config
 from kd_ntk.grid import records
 from kd_ntk.grid.records import Student, TeachingMethod
-from kd_ntk.science import teacher_selection
+from kd_ntk.experiment import teacher_selection
 
 PART_KINDS = ("all", "teachers", "students")
 

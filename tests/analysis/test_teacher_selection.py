@@ -2,7 +2,7 @@
 
 import pytest
 
-from kd_ntk.science import teacher_selection
+from kd_ntk.experiment import teacher_selection
 from kd_ntk.configs import reproduce as reproduce_config
 
 
