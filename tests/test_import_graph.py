@@ -77,11 +77,30 @@ def find_cycle(graph) -> list[str]:
   return []
 
 
+def floors(graph) -> dict[str, int]:
+  """Each folder's floor: 1 + the highest floor it imports (1: imports none).
+  Defined only for a graph without cycles."""
+  out: dict[str, int] = {}
+
+  def floor(node):
+    if node not in out:
+      deps = [d for d in graph.get(node, {}) if d in graph]
+      out[node] = 1 + max((floor(d) for d in deps), default=0)
+    return out[node]
+
+  for node in graph:
+    floor(node)
+  return out
+
+
 def test_no_cycle_between_folders():
   graph = folder_graph()
   cycle = find_cycle(graph)
   detail = [f"{a} -> {b}: {graph[a][b][:3]}" for a, b in zip(cycle, cycle[1:])]
   assert not cycle, "import cycle between folders: " + "; ".join(detail)
+  levels = floors(graph)
+  for src, deps in graph.items():  # Every import goes to a lower floor.
+    assert all(levels[src] > levels[d] for d in deps if d in levels), src
 
 
 def test_the_config_layer_imports_no_layer_that_runs_things():
