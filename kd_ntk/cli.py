@@ -103,8 +103,7 @@ def quiet_absl_logs():
 
 
 def _no_space(err: BaseException) -> str | None:
-  """The one-line message of a full disk anywhere in `err`'s chain, else
-  None."""
+  """The one-line message of a full disk anywhere in `err`'s chain, or None."""
   seen = err
   while seen is not None:
     if getattr(seen, "errno", None) == errno.ENOSPC or "No space left" in str(
@@ -192,8 +191,7 @@ def _defines_get_config(path: str) -> bool:
 
 
 def parse_flags(argv: Sequence[str]):
-  """absl flag parsing whose errors (config files, overrides) are one line, exit
-  2."""
+  """absl flag parsing: config-file and override errors exit 2, in one line."""
   missing = _config_file_problem(argv)
   if missing:
     fail(f"error: {missing}", EXIT_BAD_INPUT)

@@ -252,8 +252,7 @@ def is_writer() -> bool:
 
 
 def broadcast_from_writer(value):
-  """Process 0's `value` (a number or array) in every process (no-op for
-  one)."""
+  """Process 0's `value` (a number or array) in every process (no-op for 1)."""
   if not is_multiprocess():
     return value
   # Only multi-process runs need it.
@@ -293,8 +292,7 @@ def sum_over_processes(array):
 
 
 def barrier(name: str) -> None:
-  """Waits until every process reached the barrier `name` (no-op for one
-  process)."""
+  """Waits until every process reached the barrier `name` (no-op for one)."""
   if is_multiprocess():
     # Only multi-process runs need it.
     from jax.experimental import multihost_utils

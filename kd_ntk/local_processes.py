@@ -47,8 +47,7 @@ def free_port() -> int:
 def process_env(
   devices: int, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-  """The environment of one worker: `devices` fake CPU devices, this repo
-  importable."""
+  """A worker's environment: `devices` fake CPU devices, the repo importable."""
   env = dict(os.environ)
   flags = re.sub(
     r"--xla_force_host_platform_device_count=\d+", "", env.get("XLA_FLAGS", "")

@@ -87,8 +87,7 @@ class Teacher:
 
   @property
   def normalization(self) -> Normalization:
-    """The mean and std of the teacher's training images (reads its data
-    once)."""
+    """Mean and std of the teacher's training images (reads its data once)."""
     return Normalization(self._splits.mean, self._splits.std)
 
   def normalize(self, images_uint8) -> np.ndarray:
@@ -96,13 +95,11 @@ class Teacher:
     return self.normalization(images_uint8)
 
   def train_data(self) -> tuple[np.ndarray, np.ndarray]:
-    """(x, labels): the teacher's own training images, normalised, and
-    labels."""
+    """(x, labels): the teacher's own training images, normalised; labels."""
     return self._splits.train_images, self._splits.train_labels
 
   def test_data(self) -> tuple[np.ndarray, np.ndarray]:
-    """(x, labels) of its test split, normalised with the training
-    statistics."""
+    """(x, labels) of its test split, normalised with training statistics."""
     return self._splits.test_images, self._splits.test_labels
 
   def _epoch(self, epoch: int) -> int:
@@ -118,8 +115,7 @@ class Teacher:
     return self._reader.variables(self._epoch(epoch))
 
   def inference_fn(self, epoch: int) -> tuple[Callable, Any]:
-    """`(f, θ)` of checkpoint `epoch`: `f(θ, x) -> logits`, one `f` for all
-    epochs."""
+    """`(f, θ)` of checkpoint `epoch`, `f(θ, x) -> logits`; one `f` for all."""
     return self._f, with_state(self.variables(epoch))
 
   def logits(

@@ -35,8 +35,7 @@ def flags_for(jaxlib_version: str) -> tuple:
 
 
 def apply_defaults(environ=os.environ) -> None:
-  """Appends `flags_for(the installed jaxlib)` to environ["XLA_FLAGS"] (see
-  above)."""
+  """Appends `flags_for(installed jaxlib)` to environ["XLA_FLAGS"] (above)."""
   if environ.get(OPT_OUT_ENV) == "0":
     return
   try:

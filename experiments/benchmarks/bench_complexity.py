@@ -27,8 +27,7 @@ from kd_ntk.complexity import targets as targets_lib
 
 
 def synthetic_gram(n: int, num_features: int, seed: int) -> np.ndarray:
-  """`X Xᵀ/d + 1e-3·I` with feature scales `j^{-1/2}`: a decaying, NTK-like
-  spectrum."""
+  """`X Xᵀ/d + 1e-3·I` with feature scales `j^{-1/2}`: an NTK-like spectrum."""
   rng = np.random.default_rng(seed)
   features = rng.standard_normal((n, num_features))
   features *= (1.0 + np.arange(num_features)) ** -0.5
@@ -39,8 +38,7 @@ def synthetic_gram(n: int, num_features: int, seed: int) -> np.ndarray:
 
 
 def timed(fn):
-  """Runs fn once; returns (result, seconds, peak MiB allocated while it
-  ran)."""
+  """Runs fn once: (result, seconds, peak MiB allocated while it ran)."""
   tracemalloc.start()
   start = time.perf_counter()
   result = fn()

@@ -132,8 +132,7 @@ def machine_fields() -> dict:
 
 
 def ntk_inputs(n: int, seed: int, shape) -> tuple:
-  """(inputs, source): Fashion-MNIST images for 28x28x1 when installed, else
-  random."""
+  """(inputs, source): Fashion-MNIST for 28x28x1 if installed, else random."""
   if tuple(shape) == (28, 28, 1):
     try:
       return _fashion_mnist(n, seed), "fashion_mnist"
@@ -164,8 +163,7 @@ def matmul_peak_gflops(size: int = 4096, repeats: int = 4) -> float:
 
 
 def _fashion_mnist(n: int, seed: int) -> np.ndarray:
-  """n training images scaled to [0, 1], standardised, (n, 28, 28, 1)
-  float32."""
+  """n training images scaled to [0, 1] and standardised: (n, 28, 28, 1) f32."""
   from kd_ntk.data import load  # pylint: disable=g-import-not-at-top
 
   images, _, _ = load("fashion_mnist", "train")

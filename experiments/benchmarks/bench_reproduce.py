@@ -72,8 +72,7 @@ def main(argv):
 
 
 def _estimate(config, root: str) -> None:
-  """Measures every kind of run of `config` in `root` and prints the
-  estimate."""
+  """Measures every kind of run of `config` in `root`; prints the estimate."""
   layout = Layout(root)
 
   def teacher_cfg(epochs):

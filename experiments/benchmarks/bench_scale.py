@@ -61,8 +61,7 @@ _WORKER = flags.DEFINE_enum(
 
 
 def measure() -> dict:
-  """Images/s of the teacher train step with per-process data, in this
-  process."""
+  """Images/s of the teacher train step, per-process data, in this process."""
   import jax
   from kd_ntk import data, models
   from kd_ntk.configs import teacher

@@ -8,8 +8,7 @@ against; torch is optional, so `torch_lenet5_stepper` returns None without it.
 
 
 def torch_lenet5_stepper(batch_size, threads=0):
-  """run(n): n steps of the same LeNet-5 recipe in plain PyTorch (None without
-  torch)."""
+  """run(n): n steps of the LeNet-5 recipe in PyTorch (None without torch)."""
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:

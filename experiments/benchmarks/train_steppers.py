@@ -38,8 +38,7 @@ def _optimizer():
 
 
 def label_stepper(name, batch_size):
-  """run(n): n label steps of preset `name` on a fixed batch, waiting for the
-  last."""
+  """run(n): n label steps of preset `name` on one batch; waits for the last."""
   model, tx = models.get_model(name, 10), _optimizer()
   holder = [
     state_lib.create_state(model, tx, jax.random.PRNGKey(0), input_shape(name))

@@ -22,8 +22,7 @@ from kd_ntk.train.from_config import data_shape_of, splits_from_config
 
 @dataclasses.dataclass(frozen=True)
 class TeacherRun:
-  """A checked teacher run: its workdir, saved epochs, class count, image
-  shape."""
+  """A checked teacher run: workdir, saved epochs, class count, image shape."""
 
   workdir: str
   epochs: tuple[int, ...]

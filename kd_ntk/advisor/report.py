@@ -49,8 +49,7 @@ def _cell(value) -> str:
 
 
 def markdown(advice: Advice, limit: int = 0) -> str:
-  """The ranked table (all pairs, or the first `limit`) and the
-  recommendation."""
+  """The ranked table (all pairs, or the first `limit`) and the advice."""
   rec = advice.recommended
   lines = [
     f"Recommended for student `{advice.student}`: checkpoint {rec.epoch} at "

@@ -60,8 +60,7 @@ def _check_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def spearman(x, y) -> float:
-  """Spearman's ρ with average ranks for ties (nan if either side is
-  constant)."""
+  """Spearman's ρ with average ranks for ties (nan if a side is constant)."""
   x, y = _check_pair(x, y)
   if len(x) < 2:
     return math.nan
@@ -72,8 +71,7 @@ def spearman(x, y) -> float:
 
 
 def kendall(x, y) -> float:
-  """Kendall's τ_b (ties in either variable accounted; nan if one is
-  constant)."""
+  """Kendall's τ_b (ties in either variable counted; nan if one is constant)."""
   x, y = _check_pair(x, y)
   n = len(x)
   if n < 2:
@@ -107,8 +105,7 @@ class Interval:
 
 
 def seed_resamples(num_seeds: int, num_resamples: int, seed: int) -> np.ndarray:
-  """(B, S) seed indices drawn with replacement; row b is one bootstrap
-  replicate."""
+  """(B, S) seed indices drawn with replacement; row b is one replicate."""
   if num_seeds < 1 or num_resamples < 1:
     raise ValueError(
       f"need at least 1 seed and 1 resample; got {num_seeds} and {num_resamples}."

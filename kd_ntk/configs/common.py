@@ -15,8 +15,7 @@ _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 class ConfigError(ValueError):
-  """A config argument or value is wrong; the message says what and how to fix
-  it."""
+  """A wrong config argument or value; the message says what and how to fix."""
 
 
 def split_top_level(text: str) -> list[str]:

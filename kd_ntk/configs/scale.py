@@ -87,8 +87,7 @@ def scale_block(platform, global_batch, *, data_dir, lr_rule, warmup_epochs):
 
 
 def scale_teacher(config, global_batch, *, data_dir, lr_rule, warmup_epochs):
-  """Sets a teacher-style run config's batch, learning rate, warm-up and
-  data_dir."""
+  """Sets a teacher-style config's batch, learning rate, warm-up, data_dir."""
   config.batch_size = global_batch
   # A multiple of the global batch, so divisible by the device count like it.
   config.eval_batch_size = global_batch * max(1, 1024 // global_batch)

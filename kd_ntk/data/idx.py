@@ -72,8 +72,7 @@ def read_idx(path: str) -> np.ndarray:
 
 
 def write_idx(path: str, array: np.ndarray) -> None:
-  """Writes `array` as an IDX file (gzipped when `path` ends in .gz); for
-  tests."""
+  """Writes `array` as an IDX file (gzipped when `path` ends in .gz); tests."""
   codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
   dtype = np.dtype(array.dtype).newbyteorder("=")
   if dtype not in codes:

@@ -55,16 +55,14 @@ def normalize(
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
-  """The example order of `epoch`: a permutation drawn from (seed, epoch)
-  alone."""
+  """The example order of `epoch`: a permutation drawn from (seed, epoch)."""
   return np.random.default_rng([seed, epoch]).permutation(n)
 
 
 def epoch_batch_indices(
   n: int, batch_size: int, seed: int, epoch: int
 ) -> np.ndarray:
-  """Index array (steps, batch_size) for one epoch; the ragged tail is
-  dropped."""
+  """Index array (steps, batch_size) for one epoch; drops the ragged tail."""
   steps = n // batch_size
   if steps == 0:
     raise ValueError(
@@ -100,8 +98,7 @@ def draw_augmentation(
 def apply_augmentation(
   images_NxHxWxC: np.ndarray, draws: AugmentDraws, pad: int = 4
 ) -> np.ndarray:
-  """Zero-pads by `pad`, crops at (dy, dx) and flips where `flips` (per
-  example)."""
+  """Zero-pads by `pad`, crops at (dy, dx), flips where `flips` (per image)."""
   n, h, w, _ = images_NxHxWxC.shape
   out = images_NxHxWxC
   if draws.dy is not None:
@@ -257,8 +254,7 @@ def rows_of_process(
 
 
 def process_rows(mesh: Mesh, global_batch: int) -> Rows:
-  """This process's rows of a global batch on `mesh` (all rows for one
-  process)."""
+  """This process's rows of a global batch on `mesh` (all, for one process)."""
   check_divisible(global_batch, mesh.devices.size)
   processes = [d.process_index for d in mesh.devices.flat]
   if len(set(processes)) == 1:

@@ -1,5 +1,4 @@
-"""`load(name, split)`: a dataset split as in-memory numpy arrays plus
-metadata."""
+"""`load(name, split)`: a dataset split as numpy arrays plus metadata."""
 
 import functools
 import os
@@ -28,8 +27,7 @@ IDX_DATASETS = {"fashion_mnist": FASHION_MNIST_CLASSES}
 
 
 def fashion_mnist_dir(data_dir: str | None = None) -> str:
-  """The IDX folder: `data_dir`, else $KD_NTK_FASHION_MNIST_DIR, else the Debian
-  path."""
+  """The IDX folder: `data_dir`, $KD_NTK_FASHION_MNIST_DIR, or Debian's path."""
   return (
     data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DEFAULT_DIR
   )

@@ -35,8 +35,7 @@ class Splits:
 
 
 def select_classes(train, test, info: DatasetInfo, classes: Sequence[int]):
-  """Keeps the examples of `classes` and relabels them 0..k-1 (in that
-  order)."""
+  """Keeps the examples of `classes`, relabelled 0..k-1 (in that order)."""
   classes = [int(c) for c in classes]
   if (
     len(set(classes)) != len(classes)

@@ -1,5 +1,4 @@
-"""Checks on a student's epoch row: stop a diverged run, warn on a collapsed
-one."""
+"""Checks on a student's epoch row: stop a diverged run, warn on a collapse."""
 
 from kd_ntk.train import health as train_health
 from kd_ntk.train.runner import Diverged

@@ -34,8 +34,7 @@ def _floored(opt) -> bool:
 
 
 def check_schedule_fields(opt: ml_collections.ConfigDict) -> None:
-  """One-line errors for lr_floor / decay_start outside [0, 1) (before
-  training)."""
+  """One-line errors for lr_floor / decay_start outside [0, 1), pre-training."""
   for name in ("lr_floor", "decay_start"):
     value = float(opt.get(name, 0.0))
     if not 0.0 <= value < 1.0:

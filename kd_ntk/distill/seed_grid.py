@@ -198,8 +198,7 @@ class Shared:
     )
 
   def eval_sets(self, config, splits) -> dict[str, tuple]:
-    """`student_rows.eval_sets`, made once per (data config,
-    train_eval_size)."""
+    """`student_rows.eval_sets`, once per (data config, train_eval_size)."""
     key = (data_key(config), int(config.train_eval_size))
     return self._get(
       self._sets, key, "sets", lambda: student_rows.eval_sets(splits, config)

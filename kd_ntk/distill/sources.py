@@ -59,8 +59,7 @@ class TeacherPick:
 
   @property
   def last(self) -> int:
-    """The checkpoint with the largest weight, ties to the later one
-    (reporting)."""
+    """The checkpoint of largest weight, ties to the later one (reporting)."""
     return max(zip(self.weights, self.epochs))[1]
 
 
@@ -87,8 +86,7 @@ def _fixed(
 def online_checkpoint(
   epoch: int, student_epochs: int, teacher_epochs: int, offset: int = 0
 ) -> int:
-  """⌈t·T/E⌉ + offset clipped to [0, T]: the per-epoch online checkpoint of
-  epoch t."""
+  """⌈t·T/E⌉ + offset clipped to [0, T]: the online checkpoint of epoch t."""
   # Exact integer ceiling.
   mapped = -(-epoch * teacher_epochs // student_epochs)
   return _clip(mapped + offset, teacher_epochs)

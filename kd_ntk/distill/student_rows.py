@@ -18,8 +18,7 @@ SPLITS = ("train", "test")
 
 
 def eval_sets(splits, config) -> dict[str, tuple]:
-  """{"train": (images, labels) of the fixed subset, "test": (images,
-  labels)}."""
+  """{"train": (images, labels) of the fixed subset, "test": the same}."""
   n = len(splits.train_labels)
   size = config.train_eval_size
   if size and size < n:

@@ -38,8 +38,7 @@ ntk_subsets = scoring_inputs.ntk_subsets
 
 
 def random_label_seed(config, subset: int, draw: int) -> int:
-  """Seed of draw `draw` on subset `subset`: random_label_seed + 1000·subset +
-  draw."""
+  """Seed of draw `draw` on `subset`: random_label_seed + 1000·subset + draw."""
   return scoring_inputs.random_label_seed(
     config.random_label_seed, subset, draw
   )

@@ -49,8 +49,7 @@ def ranks(values: Sequence[float]) -> np.ndarray:
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-  """Spearman's ρ: Pearson correlation of the (tie-averaged) ranks; nan if
-  constant."""
+  """Spearman's ρ: Pearson correlation of tie-averaged ranks (nan: constant)."""
   if len(x) != len(y):
     raise ValueError(
       f"spearman needs equal lengths; got {len(x)} and {len(y)}."

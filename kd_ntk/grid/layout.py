@@ -72,7 +72,6 @@ class Layout:
     return os.path.join(self.root, "figures")
 
   def figure(self, name: str) -> str:
-    """Path of figure `name` (a file name ending in .png); creates the
-    folder."""
+    """Path of figure `name` (a file name ending in .png); makes the folder."""
     os.makedirs(self.figures, exist_ok=True)
     return os.path.join(self.figures, name)

@@ -132,8 +132,7 @@ class FlaxAdapter:
   def inference_fn(
     self, variables: Mapping[str, Any]
   ) -> tuple[Callable[[Any, jax.Array], jax.Array], Any]:
-    """`(f, params)` with `f(params, x) -> logits`; other collections closed
-    over."""
+    """`(f, params)`, `f(params, x) -> logits`; other collections closed in."""
     if "params" not in variables:
       raise ValueError(
         f"variables must hold a 'params' collection; got {sorted(variables)}. "
@@ -158,8 +157,7 @@ class FlaxAdapter:
 
 
 def with_state(variables: Mapping[str, Any]) -> dict[str, Any]:
-  """θ of `FlaxAdapter.stateful_fn`: the parameters and the other
-  collections."""
+  """θ of `FlaxAdapter.stateful_fn`: the parameters and other collections."""
   return {"params": variables["params"], "state": _state(variables)}
 
 

@@ -27,8 +27,7 @@ SMALL_BLOCKS = (
 
 
 def scaled_channels(channels: int, multiplier: float, divisor: int = 8) -> int:
-  """Channels times the multiplier, rounded to a multiple of `divisor` (>=
-  it)."""
+  """Channels times the multiplier, rounded to a multiple of `divisor` (>=)."""
   return max(
     divisor, int(channels * multiplier + divisor / 2) // divisor * divisor
   )
@@ -51,8 +50,7 @@ class SqueezeExcite(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-  """Expand (1x1), depthwise (kxk), optional SE, project (1x1), residual if
-  shapes match."""
+  """Expand (1x1), depthwise (kxk), SE?, project (1x1), residual if it fits."""
 
   kernel: int
   expanded: int

@@ -146,8 +146,7 @@ def max_pool(
 
 
 def one_hot_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
-  """`tiled_max_pool` of NHWC x over 2-D `window`s (`first_max_pool`'s
-  signature)."""
+  """`tiled_max_pool` of NHWC x over 2-D `window`s (as `first_max_pool`)."""
   return tiled_max_pool(x, (1, *window, 1))
 
 

@@ -1,5 +1,4 @@
-"""Model presets by name, and the bridge from trained variables to
-`f(params, x)`."""
+"""Model presets by name, and trained variables turned into `f(params, x)`."""
 
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -129,8 +128,7 @@ def parameter_count(params) -> int:
 
 
 def flops_per_example(model: nn.Module, variables, input_shape) -> float:
-  """Forward-pass FLOPs for one example, from XLA's cost analysis (nan if
-  unknown)."""
+  """Forward-pass FLOPs of one example, from XLA's cost analysis (or nan)."""
   f, params = inference_fn(model, variables)
   x = jnp.zeros((1, *input_shape), jnp.float32)
   try:

@@ -35,8 +35,7 @@ class _Norm(nn.Module):
 
 
 class BasicBlock(nn.Module):
-  """Two 3x3 convolutions plus a shortcut (projection when the shape
-  changes)."""
+  """Two 3x3 convolutions plus a shortcut (projected if the shape changes)."""
 
   channels: int
   stride: int

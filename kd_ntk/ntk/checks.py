@@ -55,8 +55,7 @@ def check_cache_bytes(cache_bytes) -> None:
 
 
 def check_finite(params, x1, x2) -> None:
-  """Refuses NaN/Inf inputs or parameters before any work (a NaN Gram helps no
-  one)."""
+  """Refuses NaN/Inf inputs or parameters before any work (no NaN Grams)."""
   for name, x in (("x1", x1), ("x2", x2)):
     if x is None:
       continue

@@ -289,8 +289,7 @@ def _host_if_global(params):
 
 
 def _devices(devices) -> list[jax.Device]:
-  """The devices to use: all devices (of every process) by default, never
-  empty."""
+  """The devices to use: all (of every process) by default; never empty."""
   if devices is None:
     return sorted(jax.devices(), key=lambda d: d.process_index)
   devices = list(devices)
@@ -321,8 +320,7 @@ def _zero_block(x, block_size: int) -> np.ndarray:
 
 
 def _precision_scope(dtype: np.dtype | None):
-  """float64 enabled around the contraction only when it accumulates in
-  float64."""
+  """float64 around the contraction only when it accumulates in float64."""
   if dtype is not None and dtype.itemsize == 8:
     return x64_scope()
   return contextlib.nullcontext()

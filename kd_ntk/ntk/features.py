@@ -61,8 +61,7 @@ def jacobian_fn(f: Callable[[Any, jax.Array], jax.Array]) -> Callable:
 
 
 def conv_cotangents(cot_C, patch) -> jax.Array:
-  """(C, S, O): cotangents at the convolution output, positions then
-  features."""
+  """(C, S, O): cotangents at the convolution output, positions x features."""
   out_spec = patch["dimension_numbers"].out_spec
   cot = jnp.transpose(cot_C, [0] + [1 + a for a in out_spec])  # (C, 1, O, *out)
   cot = cot.reshape(cot.shape[0], cot.shape[2], -1)
@@ -70,8 +69,7 @@ def conv_cotangents(cot_C, patch) -> jax.Array:
 
 
 def _conv_jacobian(patches_SxD, cot_C, patch) -> jax.Array:
-  """(D, C, O) kernel Jacobian of one example: patchesᵀ · cotangents, one
-  GEMM."""
+  """(D, C, O) kernel Jacobian of one example: patchesᵀ · cotangents, a GEMM."""
   cot_SxCxO = jnp.swapaxes(conv_cotangents(cot_C, patch), 0, 1)
   logits, outs = cot_SxCxO.shape[1:]
   jac = jax.lax.dot_general(

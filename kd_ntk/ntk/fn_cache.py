@@ -25,8 +25,7 @@ from typing import Any
 
 
 def weak_callable(f: Callable) -> Callable:
-  """Calls `f` through a weak reference (raises if `f` was
-  garbage-collected)."""
+  """Calls `f` through a weak reference (raises if `f` was collected)."""
   try:
     ref = weakref.ref(f)
   except TypeError:
@@ -45,8 +44,7 @@ def weak_callable(f: Callable) -> Callable:
 
 
 class FunctionCache:
-  """`get(f, key, build)`: `build(weak_f)` once per live `f` and hashable
-  key."""
+  """`get(f, key, build)`: `build(weak_f)` once per live `f` and key."""
 
   def __init__(self, max_per_fn: int = 8):
     if max_per_fn < 1:

@@ -92,8 +92,7 @@ def infinite_kernels(
 
 
 def _relu_expectations(cov12, var1, var2) -> tuple[np.ndarray, np.ndarray]:
-  """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for centred Gaussians (u,
-  v)."""
+  """E[relu(u) relu(v)] and E[relu'(u) relu'(v)], (u, v) centred Gaussians."""
   norm = np.sqrt(np.maximum(var1 * var2, 1e-300))
   cos = np.clip(cov12 / norm, -1.0, 1.0)
   theta = np.arccos(cos)

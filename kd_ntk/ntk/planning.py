@@ -317,8 +317,7 @@ def compiled_block_fn(
   dtype: np.dtype | None,
   cache: FunctionCache = DEFAULT_CACHE,
 ) -> Callable:
-  """`block(params, x_a, x_b)` (jitted pieces): features of both blocks,
-  contracted."""
+  """`block(params, x_a, x_b)`, jitted pieces: features of both, contracted."""
   key = (
     "block",
     plan.method,

@@ -230,8 +230,7 @@ def _follow(jaxpr, var, calls):
 
 
 def _conv_patch_params(eqn) -> dict[str, Any] | None:
-  """Arguments of `conv_general_dilated_patches` equivalent to this
-  convolution."""
+  """Arguments of `conv_general_dilated_patches` matching this convolution."""
   p = eqn.params
   if p.get("feature_group_count", 1) != 1 or p.get("batch_group_count", 1) != 1:
     return None  # grouped/depthwise: patches would mix groups

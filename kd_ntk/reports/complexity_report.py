@@ -138,8 +138,7 @@ def markdown(config, rows: list[dict], verdicts: list[dict], files) -> str:
 def write_report(
   config, rows: list[dict], verdicts: list[dict], workdir
 ) -> str:
-  """Writes report.md into `workdir`, listing the files there; returns its
-  path."""
+  """Writes report.md (listing the files) into `workdir`; returns its path."""
   present = [
     name
     for name in FILES

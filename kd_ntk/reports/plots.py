@@ -15,8 +15,7 @@ from kd_ntk.science import stats
 
 
 def _save(fig, path: str) -> str:
-  """Writes the figure (process 0 alone in a multi-process run); returns
-  `path`."""
+  """Writes the figure (process 0 alone when multi-process); returns `path`."""
   if not distributed.is_writer():
     return path
   fig.tight_layout()
@@ -57,8 +56,7 @@ def _finish(ax, xlabel: str, title: str) -> None:
 
 
 def complexity_title(student: str, kernel: str, rows: list[dict]) -> str:
-  """ "ASC under <student>'s <kernel> NTK, n = <n> (<k> subsets, mean ± 95%
-  CI)"."""
+  """ "ASC under <student>'s <kernel> NTK, n = <n> (<k> subsets, mean ± CI)"."""
   ns = sorted(
     {int(float(r["n"])) for r in rows if r.get("n") not in (None, "")}
   )

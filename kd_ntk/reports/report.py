@@ -147,8 +147,7 @@ def _by(rows, task, key):
 
 
 def average_rows(rows: list[dict]) -> list[dict]:
-  """Complexity rows averaged over subsets and draws (for figures and
-  tables)."""
+  """Complexity rows averaged over subsets and draws (for figures, tables)."""
   groups: dict[tuple, list[dict]] = {}
   for r in rows:
     key = (

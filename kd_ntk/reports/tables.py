@@ -18,8 +18,7 @@ def read_jsonl(path: str) -> list[dict]:
 def mean_std(
   values: Sequence[float], scale: float = 1.0, digits: int = 2
 ) -> str:
-  """ "mean ± std" (population std over seeds) of finite values; "n/a" if
-  none."""
+  """ "mean ± std" (population std over seeds) of finite values, or "n/a"."""
   vals = (
     np.asarray([v for v in values if v is not None and np.isfinite(v)], float)
     * scale

@@ -18,8 +18,7 @@ NORM_MATCHED = "asc_norm_matched"
 
 
 def with_norm_matched(rows: list[dict]) -> list[dict]:
-  """Rows with `asc_norm_matched` = asc·sqrt(n)/target_norm where target_norm is
-  known."""
+  """Rows with `asc_norm_matched` = asc·sqrt(n)/target_norm where known."""
   out = []
   for r in rows:
     norm, n = r.get("target_norm"), r.get("n")
@@ -38,8 +37,7 @@ def subset_of(row) -> int:
 def per_subset(
   rows: list[dict], column: str = ASC_COLUMN, **match
 ) -> dict[int, float]:
-  """subset -> mean of `column` over the rows matching every field (draws
-  averaged)."""
+  """subset -> mean of `column` over rows matching the fields and all draws."""
   groups: dict[int, list[float]] = {}
   for r in rows:
     if (

@@ -127,8 +127,7 @@ def claim_c2(
   column: str = ASC_COLUMN,
   claim: str = "C2",
 ) -> dict:
-  """ASC of teacher checkpoint t grows with t and is near its minimum at t =
-  0."""
+  """ASC of teacher checkpoint t grows with t, near its minimum at t = 0."""
   prediction = (
     "ASC of teacher checkpoint t grows with t and is near its minimum at t = 0"
   )
@@ -225,8 +224,7 @@ def claim_c4(
   column: str = ASC_COLUMN,
   claim: str = "C4",
 ) -> dict:
-  """ASC of softmax(z_T/τ) falls as τ grows (final teacher, one student
-  kernel)."""
+  """ASC of softmax(z_T/τ) falls as τ grows (final teacher, one kernel)."""
   prediction = "ASC of the final teacher's softmax(z/τ) falls as τ grows"
   if column == NORM_MATCHED:
     prediction += " (targets scaled to the labels' Frobenius norm)"

@@ -20,8 +20,7 @@ MARGIN_LOSS = "train_margin_loss_final"
 
 
 def by_seed(rows: list[dict], metric: str, **fields) -> dict[int, float | None]:
-  """seed -> metric of the rows matching every field (None for a diverged
-  run)."""
+  """seed -> metric of the rows matching every field (None: a diverged run)."""
   out = {}
   for r in rows:
     if all(r.get(k) == v for k, v in fields.items()):
@@ -101,8 +100,7 @@ C5B_RULE = (
 def claim_c5(
   rows: list[dict], family: str | None = None, alpha: float = 0.0
 ) -> list[dict]:
-  """C5a: online ≥ offline for the smallest student; C5b: the gap grows as it
-  shrinks."""
+  """C5a: online ≥ offline (smallest student); C5b: gap grows as it shrinks."""
   family, smallest = _smallest(rows, family)
   taus = [t for t in _taus(rows, "online") if t in _taus(rows, "offline")]
   pred_a = "online ≥ offline test accuracy for the smallest student"
@@ -195,8 +193,7 @@ def claim_c6(
   selected_epoch=None,
   final_epoch=None,
 ) -> dict:
-  """The early-stopped teacher (chosen on validation) can beat the final
-  teacher."""
+  """The early-stopped teacher (chosen on validation) can beat the final one."""
   family, smallest = _smallest(rows, family)
   prediction = (
     "for the smallest student, the early-stopped teacher can beat the final one"
@@ -256,8 +253,7 @@ def claim_c7(
   alpha: float = 0.0,
   gamma: float | None = None,
 ) -> dict:
-  """Online: higher train fidelity and lower margin loss w.r.t. the final
-  teacher."""
+  """Online: higher train fidelity, lower margin loss w.r.t. the final one."""
   family, smallest = _smallest(rows, family)
   prediction = (
     "online: higher train fidelity and lower margin loss w.r.t. the teacher"

@@ -130,8 +130,7 @@ def expected_half_width(
 
 
 def _smallest_n(ok) -> int:
-  """Smallest n >= 2 with ok(n), for ok monotone in n (doubling, then
-  bisection)."""
+  """Smallest n >= 2 with ok(n), ok monotone in n (doubling, then bisection)."""
   if ok(2):
     return 2
   low, high = 2, 4
@@ -151,8 +150,7 @@ def _smallest_n(ok) -> int:
 def seeds_for_half_width(
   sd: float, half_width: float, confidence: float = 1 - ALPHA
 ) -> int:
-  """Fewest pairs whose t-interval half-width at the pilot's SD is <=
-  half_width."""
+  """Fewest pairs whose t-interval half-width (pilot's SD) is <= half_width."""
   if not half_width > 0:
     raise ValueError(f"half_width must be > 0; got {half_width}.")
   _check(2, sd, 1 - confidence, POWER)
@@ -164,8 +162,7 @@ def seeds_for_half_width(
 def seeds_for_effect(
   sd: float, effect: float, alpha: float = ALPHA, power: float = POWER
 ) -> int:
-  """Fewest pairs whose minimum detectable effect at the pilot's SD is <=
-  effect."""
+  """Fewest pairs whose minimum detectable effect (pilot's SD) is <= effect."""
   if not effect > 0:
     raise ValueError(f"effect must be > 0; got {effect}.")
   _check(2, sd, alpha, power)

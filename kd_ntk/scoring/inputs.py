@@ -123,8 +123,7 @@ def is_teacher_source(targets) -> bool:
 
 
 def logits_by_checkpoint(targets, total: int) -> dict:
-  """{checkpoint: logits (N, C)} of logits (N, C), (K, N, C) or a dict of
-  them."""
+  """{checkpoint: logits (N, C)} from logits (N, C), (K, N, C) or a dict."""
   if isinstance(targets, dict):
     items = list(targets.items())
   else:

@@ -133,8 +133,7 @@ class Score:
     return (self.target, self.checkpoint, self.temperature)
 
   def as_row(self) -> dict:
-    """Flat dict: these fields first, then every column of
-    `result.as_dict()`."""
+    """Flat dict: these fields, then every column of `result.as_dict()`."""
     row = {
       f.name: getattr(self, f.name)
       for f in dataclasses.fields(self)

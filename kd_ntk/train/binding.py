@@ -75,8 +75,7 @@ def _restored_digest(teacher_workdir: str, step: int) -> str:
 
 
 def changes(stored: dict[str, Any], current: dict[str, Any]) -> str:
-  """What differs between two fingerprints ("" when the teacher is
-  unchanged)."""
+  """What differs between two fingerprints ("" if the teacher is unchanged)."""
   found = []
   old, new = stored.get("config", {}), current["config"]
   fields = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -128,8 +127,7 @@ def check(student_workdir: str, teacher_workdir: str) -> dict[str, Any]:
 
 
 def record(student_workdir: str, fingerprint_: dict[str, Any]) -> None:
-  """Writes the teacher's fingerprint into the student's workdir (once; process
-  0)."""
+  """Writes the teacher's fingerprint into the student's workdir (once)."""
   path = os.path.join(student_workdir, BINDING_FILE)
   if os.path.exists(path) or not distributed.is_writer():
     return

@@ -187,8 +187,7 @@ atexit.register(close_all)
 
 
 def save(mngr: ocp.CheckpointManager, epoch: int, state) -> None:
-  """Saves `state` as epoch `epoch` (asynchronously;
-  `mngr.wait_until_finished()`)."""
+  """Saves `state` as epoch `epoch`, asynchronously (wait_until_finished)."""
   mngr.save(epoch, args=ocp.args.StandardSave(state))
 
 
@@ -215,8 +214,7 @@ def saved_epochs(workdir: str) -> list[int]:
 
 
 def abstract_replicated(shape_tree, mesh):
-  """ShapeDtypeStructs of `shape_tree` (e.g. from `jax.eval_shape`) replicated
-  on `mesh`."""
+  """ShapeDtypeStructs of `shape_tree` (e.g. `jax.eval_shape`'s) on `mesh`."""
   sharding = NamedSharding(mesh, PartitionSpec())
   return jax.tree_util.tree_map(
     lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),

@@ -1,5 +1,4 @@
-"""One pass of a jitted step over an epoch's batches, with metric sums on
-device."""
+"""One pass of a jitted step over an epoch's batches, metric sums on device."""
 
 from collections.abc import Callable, Iterator
 

@@ -42,8 +42,7 @@ class Evaluator:
     )
 
   def evaluate(self, variables, images, labels) -> dict[str, float]:
-    """Mean cross-entropy and accuracy on a whole split: {"loss",
-    "accuracy"}."""
+    """Mean cross-entropy and accuracy on a split: {"loss", "accuracy"}."""
     totals, rows = None, process_rows(self.mesh, self.batch_size)
     for batch in eval_batches(images, labels, self.batch_size, rows):
       out = self._eval_step(
@@ -59,8 +58,7 @@ class Evaluator:
     }
 
   def logits(self, variables, images) -> np.ndarray:
-    """Inference-mode logits (N, C) for every image, as a float32 numpy
-    array."""
+    """Inference-mode logits (N, C) of every image, a float32 numpy array."""
     dummy_labels = np.zeros(len(images), np.int32)
     chunks, rows = [], process_rows(self.mesh, self.batch_size)
     for i, (batch_images, _, _) in enumerate(
@@ -76,14 +74,12 @@ class Evaluator:
 def evaluate(
   model, variables, images, labels, *, batch_size: int, mesh
 ) -> dict[str, float]:
-  """`Evaluator(model, batch_size, mesh).evaluate(...)` (compiles on every
-  call)."""
+  """`Evaluator(model, batch_size, mesh).evaluate(...)`; compiles every call."""
   return Evaluator(model, batch_size, mesh).evaluate(variables, images, labels)
 
 
 def predict_logits(
   model, variables, images, *, batch_size: int, mesh
 ) -> np.ndarray:
-  """`Evaluator(model, batch_size, mesh).logits(...)` (compiles on every
-  call)."""
+  """`Evaluator(model, batch_size, mesh).logits(...)`; compiles every call."""
   return Evaluator(model, batch_size, mesh).logits(variables, images)

@@ -20,8 +20,7 @@ SHAPE_FIELDS = ("num_classes", "input_shape")
 
 @dataclasses.dataclass(frozen=True)
 class DataShape:
-  """What a model needs to know of its data: the class count and one image's
-  shape."""
+  """What a model needs to know of its data: class count and image shape."""
 
   num_classes: int
   input_shape: tuple[int, ...]
@@ -56,8 +55,7 @@ def model_from_config(config: ml_collections.ConfigDict, num_classes: int):
 
 
 def check_batch_size(batch_size: int, mesh, n_train: int) -> None:
-  """Raises unless `batch_size` splits over the mesh and fits the training
-  set."""
+  """Raises unless `batch_size` splits over the mesh and fits the train set."""
   devices = mesh.devices.size
   if batch_size % devices:
     raise ValueError(

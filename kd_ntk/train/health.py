@@ -25,8 +25,7 @@ def non_finite_metrics(row: dict[str, Any]) -> list[str]:
 
 
 def non_finite_leaves(tree) -> int:
-  """How many floating-point arrays of `tree` hold a NaN or ±Inf (one device
-  sync)."""
+  """How many floating-point arrays of `tree` hold NaN or ±Inf (one sync)."""
   leaves = [
     x
     for x in jax.tree_util.tree_leaves(tree)

@@ -32,8 +32,7 @@ _CHUNK = 1 << 20
 
 
 class CorruptCheckpointError(ValueError):
-  """A saved checkpoint step no longer matches the checksums recorded when it
-  was saved."""
+  """A saved checkpoint step no longer matches the checksums recorded for it."""
 
 
 def warn(message: str) -> None:
@@ -51,8 +50,7 @@ def _record_path(workdir: str, step: int) -> str:
 
 
 def is_checksummed(workdir: str) -> bool:
-  """Whether the run's integrity/ folder exists (steps without it are
-  refused)."""
+  """Whether the run's integrity/ folder exists (steps without it: refused)."""
   return os.path.isdir(os.path.join(workdir, INTEGRITY_DIR))
 
 
@@ -113,8 +111,7 @@ def config_fingerprint(workdir: str) -> str | None:
 
 
 def step_files(workdir: str, step: int) -> dict[str, list]:
-  """{path relative to the step folder: [size, sha256]} of every file of a
-  step."""
+  """{path in the step folder: [size, sha256]} of every file of a step."""
   root = step_dir(workdir, step)
   files = {}
   for folder, _, names in os.walk(root):
@@ -231,8 +228,7 @@ def _relative_files(root: str) -> list[str]:
 
 
 def verify(workdir: str, step: int) -> None:
-  """Raises CorruptCheckpointError unless step `step` is intact (fails
-  closed)."""
+  """Raises CorruptCheckpointError unless `step` is intact (fails closed)."""
   issue = problem(workdir, step)
   if issue:
     raise CorruptCheckpointError(

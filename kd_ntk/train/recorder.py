@@ -95,14 +95,12 @@ class Recorder:
       wd.write_json_atomic(os.path.join(self.workdir, DIVERGED_FILE), record)
 
   def rows(self) -> list[dict[str, Any]]:
-    """Every metrics row written so far (by process 0, once all processes are
-    here)."""
+    """Every metrics row written so far (by process 0, once all are here)."""
     distributed.barrier(f"rows {os.path.abspath(self.workdir)}")
     return wd.read_metrics(self.workdir)
 
   def close(self) -> None:
-    """Waits for pending checkpoint saves and releases the manager and
-    events."""
+    """Waits for pending checkpoint saves; releases the manager and events."""
     if self._events is not None:
       self._events.close()
     try:

@@ -98,8 +98,7 @@ def is_path_field(name: str) -> bool:
 
 
 def normalise_path(path: str) -> str:
-  """The real absolute path (symlinks resolved, trailing '/' dropped; '' stays
-  '')."""
+  """The real absolute path (symlinks resolved, no trailing '/'; '' kept)."""
   if not isinstance(path, str) or not path:
     return path
   return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
@@ -174,8 +173,7 @@ def recorded_data(workdir: str) -> dict[str, str] | None:
 
 
 def _record_data(workdir: str, config) -> None:
-  """Writes data.json once (process 0); runs from before it get one on
-  resume."""
+  """Writes data.json once (process 0); runs older than it get one on resume."""
   where = data_location(config)
   if where is not None and recorded_data(workdir) is None:
     write_json_atomic(os.path.join(workdir, DATA_FILE), where)
@@ -248,8 +246,7 @@ def check_writable(workdir: str) -> None:
 
 
 def _parse_rows(path: str):
-  """(rows, None) or (rows before the first damaged line, (line number,
-  error))."""
+  """(rows, None), or (rows before the first damaged line, (line, error))."""
   rows = []
   with open(path) as fh:
     for number, line in enumerate(fh, 1):
