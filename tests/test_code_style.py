@@ -7,8 +7,8 @@
   Python >= 3.10), never `typing.Dict`, `List`, `Tuple`, `Set`, `FrozenSet`,
   `Type`, `Optional` or `Union`.
 * Comments above the line they explain: no line holding only a closing
-  bracket and a comment, the scar ruff format leaves when a trailing comment
-  sits on a wrapped value.
+  bracket and a comment, and no `x = (value  # comment)` wrapper, the scars
+  ruff format leaves when a trailing comment sits on a wrapped value.
 * Docstring and comment lines within ruff.toml's line length (80 columns);
   code lines are the formatter's business (`./run.sh lint`). A line holding
   one unbreakable word (a long shell argument, optionally followed by ` \\`)
@@ -125,17 +125,26 @@ def _comment_lines(text) -> set[int]:
   return {t.start[0] for t in tokens if t.type == tokenize.COMMENT}
 
 
-def test_no_comment_stranded_after_a_closing_bracket():
+def test_no_comment_stranded_by_the_formatter():
   found = []
   for name, text in _sources():
     comments = _comment_lines(text)
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
       if number in comments and re.fullmatch(r"\s*[)\]}],?\s*#.*", line):
         found.append(f"{name}:{number}")
+      wrapped = (
+        line.rstrip().endswith("= (")
+        and number + 1 in comments
+        and number + 1 < len(lines)
+        and re.fullmatch(r"\s*\)", lines[number + 1])
+      )
+      if wrapped:
+        found.append(f"{name}:{number + 1}")
   assert not found, (
     "move the comment above the statement it explains (ruff format strands "
-    "a trailing comment of a wrapped value on the closing bracket): "
-    + ", ".join(found)
+    "a trailing comment of a wrapped value on the closing bracket, or wraps "
+    "`x = value  # comment` in parentheses): " + ", ".join(found)
   )
 
 
