@@ -22,12 +22,25 @@ and of the single step compute, up to the floating-point order of the kernels
 (a device's vmapped convolution over S/D seeds is a grouped convolution of
 S/D groups, not S). The test states the tolerance in units of float32 ε.
 
-Measured (experiments/benchmarks/bench_seed_shard.py, width-2 CNN student,
-batch 128; numbers in docs/students.md and
-experiments/results/benchmarks/seed_sharded_step_w2_cpu.jsonl): on the 2-core
-CPU VM the sharded step over 2 host devices is not faster than the per-seed
-steps of one grid process; it is the form for a GPU or TPU (or several), where
-one small student leaves a device mostly idle. Not wired into the loop.
+Measured (experiments/benchmarks/bench_seed_shard.py; width-2 CNN student,
+batch 128, S = 2, 4, 8 seeds, 2-core CPU VM at load 4-8 beside a nice'd
+experiment; experiments/results/benchmarks/seed_sharded_step_w2_cpu.jsonl),
+step throughput against the per-seed steps of one single-device process (the
+one-process grid's training steps), two rounds:
+  2 processes x 1 device   1.55-3.09x (distill), 1.74-2.53x (labels): one
+                           process's small-op step keeps about one core busy;
+  1 process x 2 devices    0.68-2.0x, mostly 0.8-1.1x: XLA:CPU (JAX 0.5.3,
+                           legacy runtime) does not run the two host devices'
+                           shares side by side;
+  unsharded batched        0.69-1.71x, mostly 0.7-1.0x (grouped convolutions).
+On XLA's default CPU runtime (KD_NTK_XLA_DEFAULTS=0; ..._thunk_runtime.jsonl,
+one round) the per-seed step is 1.05-1.6x slower and already uses both cores:
+2 processes give 0.66-1.94x over it. Steps only: batches
+already on the devices, no evaluation, data loading or compilation; the grid's
+end-to-end run with two worker processes was slower than one process
+(docs/students.md). On a GPU or TPU one small student leaves a device mostly
+idle; that is the layout this module is for (not measured: no accelerator).
+Not wired into the loop.
 """
 
 import re
