@@ -2,8 +2,8 @@
 (as `kd_ntk.train.epoch.train_pass` runs it) vs k steps per call under one
 jitted `jax.lax.scan` over pre-stacked batches.
 
-  python experiments/benchmarks/bench_scan_steps.py                 # w2, k = 4, 8, 16, 32
-  python experiments/benchmarks/bench_scan_steps.py --modes=labels --ks=8 --rounds=5
+  python experiments/benchmarks/bench_scan_steps.py      # w2, k = 4, 8, 16, 32
+  python experiments/benchmarks/bench_scan_steps.py --modes=labels --ks=8
 
 The quick regime's epoch is 32 steps of 128 images; the student is the quick
 reproduction's width-w CNN (seed_cases.py), distilled from the quick teacher's
@@ -63,16 +63,16 @@ def _forms(step_fn, shared, k: int):
       sums = _add(sums, metrics)
     return state, sums
 
-  def k_steps(state, images_K, labels_K, rng, sums, *shared):
+  def k_steps(carry, images_K, labels_K, rng, *shared):
     def body(carry, batch):
       state, sums = carry
       state, metrics = step_fn(state, *batch, rng, *shared)
       return (state, {n: sums[n] + metrics[n] for n in sums}), None
 
-    (state, sums), _ = jax.lax.scan(body, (state, sums), (images_K, labels_K))
-    return state, sums
+    carry, _ = jax.lax.scan(body, carry, (images_K, labels_K))
+    return carry
 
-  scanned = jax.jit(k_steps, donate_argnums=(0, 4))
+  scanned = jax.jit(k_steps, donate_argnums=0)
 
   def scan(state, host_batches, rng):
     sums = None
@@ -87,7 +87,7 @@ def _forms(step_fn, shared, k: int):
         sums = jax.tree_util.tree_map(
           lambda s: np.zeros(s.shape, s.dtype), shapes[1]
         )
-      state, sums = scanned(state, images, labels, rng, sums, *shared)
+      state, sums = scanned((state, sums), images, labels, rng, *shared)
     return state, sums
 
   return loop, scan

@@ -1,7 +1,7 @@
 """Seconds per step of S students: one after another vs one seed-batched step.
 
-  python experiments/benchmarks/bench_seed_batch.py                 # widths 2, 4, 8; S = 2, 4, 8
-  python experiments/benchmarks/bench_seed_batch.py --widths=2 --seeds=2,16 --repeats=3
+  python experiments/benchmarks/bench_seed_batch.py  # w = 2, 4, 8; S = 2, 4, 8
+  python experiments/benchmarks/bench_seed_batch.py --widths=2 --seeds=2,16
 
 The quick reproduction's students (the CNN family at width w, seed_cases.py)
 on batches of 128 random 28x28 images, with the quick teacher's architecture
@@ -44,8 +44,8 @@ def main(argv):
           jax.jit(step),
           seed_batch.batched_step(step, shared_args=len(shared)),
           states,
-          batches,
-          shared,
+          batches=batches,
+          shared=shared,
           repeats=_REPEATS.value,
         )
         print(

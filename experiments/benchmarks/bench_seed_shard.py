@@ -1,8 +1,8 @@
 """Seconds per training step of S students: per seed, seed-batched, and
 seed-sharded over 2 host devices or 2 processes, in one invocation.
 
-  python experiments/benchmarks/bench_seed_shard.py                  # w2, S = 2, 4, 8
-  python experiments/benchmarks/bench_seed_shard.py --seeds=4 --modes=distill --rounds=2
+  python experiments/benchmarks/bench_seed_shard.py         # w2, S = 2, 4, 8
+  python experiments/benchmarks/bench_seed_shard.py --seeds=4 --rounds=2
 
 Layouts, each a fresh subprocess (run one after another, --rounds times):
   1x1  one process, one CPU device (the one-process grid's layout): the

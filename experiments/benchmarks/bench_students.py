@@ -1,10 +1,14 @@
-"""Students per hour, end to end: one run per seed (today's path) vs the seed grid.
+"""Students per hour, end to end: one run per seed (the old path) vs the grid.
 
-  python experiments/benchmarks/bench_students.py                        # quick regime, all cells
-  python experiments/benchmarks/bench_students.py --teacher_workdir=runs/quick/teacher \
-      --widths=2 --modes=offline,online --seeds=6               # the quick main job's cell
-  python experiments/benchmarks/bench_students.py --widths=2 --modes=labels --seeds=2 \
-      --epochs=2                                                # a smoke run (about a minute)
+  # The quick regime, all cells:
+  python experiments/benchmarks/bench_students.py
+  # The quick main job's cell:
+  python experiments/benchmarks/bench_students.py \
+      --teacher_workdir=runs/quick/teacher \
+      --widths=2 --modes=offline,online --seeds=6
+  # A smoke run (about a minute):
+  python experiments/benchmarks/bench_students.py --widths=2 --modes=labels \
+      --seeds=2 --epochs=2
 
 Each cell (CNN width w in --widths, teaching mode in --modes: labels, offline
 τ=4, online τ=4) trains --seeds students of the quick reproduction's regime
@@ -40,8 +44,9 @@ One JSON line per (cell, path) with the breakdown of its seconds:
   other            the rest (the runner's model description, progress lines)
 then one "ratio" line per cell (grid students/hour over single, by wall time
 and by this process's CPU time, steadier on a shared machine; whether the
-result rows of both paths are equal), and a "summary" line over all cells. Each line carries the load average, the
-hypervisor's steal share and the CPU model (bench_machine.machine_fields).
+result rows of both paths are equal), and a "summary" line over all cells.
+Each line carries the load average, the hypervisor's steal share and the CPU
+model (bench_machine.machine_fields).
 """
 
 import json
@@ -57,12 +62,12 @@ import bench_machine
 import jax
 from absl import app, flags, logging
 
-from kd_ntk.experiment import student_runs
-from kd_ntk.grid import records
-from kd_ntk.grid.layout import Layout
 from kd_ntk.configs import reproduce
 from kd_ntk.distill import loop as distill_loop
 from kd_ntk.distill import seed_grid
+from kd_ntk.experiment import student_runs
+from kd_ntk.grid import records
+from kd_ntk.grid.layout import Layout
 from kd_ntk.train import loop as train_loop
 from kd_ntk.train import recorder
 
@@ -182,7 +187,7 @@ def _regime(eval_every: int = 1):
   return config
 
 
-def _cell_grid(root, cell, config, seeds, one_process):
+def _cell_grid(root, cell, config, seeds, *, one_process):
   """The reproduction's run_grid for one cell's seeds under `root`."""
   width, mode = cell
   student = records.Student(f"cnn-w{width}", "cnn", width)
@@ -232,7 +237,7 @@ def _in_processes(k, root, cell, seeds):
   return [by_seed[str(s)] for s in seeds], cpu
 
 
-def _time_path(path, cell, config, teacher_dir, meter):
+def _time_path(path, cell, config, teacher_dir, *, meter):
   """Runs the cell's seeds on one path; returns (result rows, JSON record)."""
   width, mode = cell
   root = tempfile.mkdtemp(prefix=f"bench_students_{path}_")
@@ -244,7 +249,7 @@ def _time_path(path, cell, config, teacher_dir, meter):
     cpu_start = time.process_time()
     start = time.perf_counter()
     if path in ("single", "grid"):
-      rows = _cell_grid(root, cell, config, seeds, path == "grid")
+      rows = _cell_grid(root, cell, config, seeds, one_process=path == "grid")
       children = 0.0
     else:
       rows, children = _in_processes(int(path[4:]), root, cell, seeds)
@@ -319,7 +324,7 @@ def _bench(teacher_dir: str) -> None:
     lines, rows = {}, {}
     for path in paths[shift:] + paths[:shift]:
       rows[path], lines[path] = _time_path(
-        path, cell, configs[path], teacher_dir, meter
+        path, cell, configs[path], teacher_dir, meter=meter
       )
       for k in totals[path]:
         totals[path][k] += lines[path][k]
@@ -359,7 +364,11 @@ def main(argv):
     seeds = [int(s) for s in _WORKER_SEEDS.value]
     cell = (int(_WIDTHS.value[0]), _MODES.value[0])
     rows = _cell_grid(
-      _WORKER.value, cell, _regime(_EVAL_EVERY.value), seeds, True
+      _WORKER.value,
+      cell,
+      _regime(_EVAL_EVERY.value),
+      seeds,
+      one_process=True,
     )
     print(json.dumps({str(s): r for s, r in zip(seeds, rows)}), flush=True)
     return

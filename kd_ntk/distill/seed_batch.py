@@ -5,7 +5,8 @@ key and batch (its own initialisation and data order); the step is
 `jax.vmap` of the ordinary step over axis 0 of those, with the arguments every
 seed shares (the teacher's variables and mixing weights, τ, α) broadcast:
 
-  (state_S, metrics_S) = vmap(step)(state_S, images_SxB, labels_SxB, key_S, *shared)
+  (state_S, metrics_S) =
+      vmap(step)(state_S, images_SxB, labels_SxB, key_S, *shared)
 
 No quantity crosses the seed axis (no reduction over seeds), so seed s of the
 batched step computes what the single step computes for seed s, up to the
@@ -14,7 +15,8 @@ becomes a grouped convolution, whose sums may be reassociated. The tests
 (tests/distill/test_seed_batch.py) state the tolerance.
 
 Whether it pays is a property of the backend and the student, so it is
-measured, not assumed (`measure`, experiments/benchmarks/bench_seed_batch.py). On the
+measured, not assumed (`measure`,
+experiments/benchmarks/bench_seed_batch.py). On the
 2-core CPU VM here (width-2 CNN student, cnn_tiny teacher, batch 128, best of
 7 under load 9-13) the batched step ran at 0.86x, 0.93x and 0.55x the per-seed
 steps for S = 2, 4, 8 (XLA:CPU lowers the per-seed convolutions to grouped
@@ -67,6 +69,7 @@ def measure(
   single: Callable,
   batched: Callable,
   states: Sequence[Any],
+  *,
   batches: Sequence[tuple],
   shared: tuple = (),
   repeats: int = 3,

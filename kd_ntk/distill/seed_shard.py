@@ -6,7 +6,7 @@ a one-axis mesh ("seeds",) of every device of every process: with D devices,
 device d holds seeds [d·S/D, (d+1)·S/D) (states, batches, keys) and runs the
 vmapped step on them alone,
 
-  (state_S, metrics_S)[d-th block] = vmap(step)(state_S[d-th block], ..., *shared)
+  (state_S, metrics_S)[block d] = vmap(step)(state_S[block d], ..., *shared)
 
 through `shard_map`, so no collective is ever emitted: seeds never exchange a
 gradient, a statistic or a metric (the compiled HLO holds no all-reduce,
@@ -83,7 +83,7 @@ def check_seeds(count: int, mesh: Mesh) -> None:
 
 
 def process_seeds(count: int, mesh: Mesh) -> range:
-  """The seeds whose states and batches this process holds (a contiguous block)."""
+  """The seeds whose states and batches this process holds (contiguous)."""
   check_seeds(count, mesh)
   per_device = count // mesh.size
   mine = [
@@ -136,7 +136,7 @@ def local_block(tree: Any) -> Any:
 
 
 def replicate_shared(shared: tuple, mesh: Mesh) -> tuple:
-  """The shared trailing arguments on every device (the same in every process)."""
+  """The shared trailing arguments on every device (equal in every process)."""
   return replicate(shared, mesh)
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import optax
 import pytest
 
-from kd_ntk.grid import records
 from kd_ntk.distill import seed_batch
 from kd_ntk.distill.steps import distill_step, scalar
+from kd_ntk.grid import records
 from kd_ntk.models import get_model
 from kd_ntk.train.state import create_state
 from kd_ntk.train.steps import train_step
@@ -105,8 +105,8 @@ def test_measure_names_the_faster_form():
     jax.jit(step),
     seed_batch.batched_step(step),
     states,
-    batches[0],
-    shared,
+    batches=batches[0],
+    shared=shared,
     repeats=1,
   )
   assert out["single"] > 0 and out["batched"] > 0
