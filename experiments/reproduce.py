@@ -1,14 +1,19 @@
-"""The paper's experiment end to end: teacher, students x methods x seeds, binary
-task, supervision-complexity analysis, report.md with paired-interval verdicts.
+"""The paper's experiment end to end: teacher, students x methods x seeds,
+binary task, supervision-complexity analysis, report.md with paired-interval
+verdicts.
 
-  python experiments/reproduce.py --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
+  python experiments/reproduce.py \
+      --config=kd_ntk/configs/reproduce.py:quick --workdir=runs/quick
 
 Rerunning the same command resumes: finished runs are skipped. To spread the
-student grid over K processes sharing the workdir (one GPU, several machines):
+student grid over K processes sharing the workdir (one GPU, several
+machines):
 
   python experiments/reproduce.py ... --part=teachers
-  python experiments/reproduce.py ... --part=students:I/K   # I = 0..K-1, at once
-  python experiments/reproduce.py ...                       # analysis and report
+  # I = 0..K-1, all at once:
+  python experiments/reproduce.py ... --part=students:I/K
+  # Then the analysis and the report:
+  python experiments/reproduce.py ...
 """
 
 import re

@@ -39,30 +39,17 @@ PENDING_FILES = {
   "experiments/benchmarks/bench_seed_batch.py",
   "experiments/benchmarks/bench_seed_shard.py",
   "experiments/benchmarks/bench_students.py",
-  "experiments/reproduce.py",
-  "kd_ntk/configs/distill.py",
-  "kd_ntk/configs/run_inputs.py",
-  "kd_ntk/configs/validation.py",
-  "kd_ntk/distill/loop.py",
-  "kd_ntk/distill/plan.py",
   "kd_ntk/distill/seed_batch.py",
   "kd_ntk/distill/seed_shard.py",
   "kd_ntk/distill/steps.py",
-  "kd_ntk/experiment/reproduce.py",
-  "kd_ntk/experiment/student_runs.py",
-  "kd_ntk/grid/records.py",
-  "kd_ntk/ntk/kernel_choice.py",
   "kd_ntk/train/runner.py",
 }
 PENDING_SIGNATURES = {
   "experiments/benchmarks/bench_scan_steps.py:k_steps",
   "experiments/benchmarks/bench_students.py:_cell_grid",
   "experiments/benchmarks/bench_students.py:_time_path",
-  "kd_ntk/configs/validation.py:number",
   "kd_ntk/distill/seed_batch.py:measure",
   "kd_ntk/distill/steps.py:distill_step",
-  "kd_ntk/grid/records.py:result_row",
-  "kd_ntk/ntk/kernel_choice.py:nt_empirical_gram",
 }
 
 

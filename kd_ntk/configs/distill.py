@@ -1,22 +1,28 @@
-"""Student training by knowledge distillation from a teacher run (Fashion-MNIST default).
+"""Student training by knowledge distillation from a teacher run
+(Fashion-MNIST by default).
 
 Launch (train the teacher first, with experiments/train_teacher.py):
-  python experiments/distill.py --config=kd_ntk/configs/distill.py:online \
-      --workdir=runs/online_t4
-  python experiments/distill.py --config=kd_ntk/configs/distill.py:quick,offline \
-      --workdir=/tmp/student_offline     # teacher: teacher.py:quick in runs/teacher_quick
+
+  python experiments/distill.py \
+      --config=kd_ntk/configs/distill.py:online --workdir=runs/online_t4
+  # The teacher: teacher.py:quick in runs/teacher_quick.
+  python experiments/distill.py \
+      --config=kd_ntk/configs/distill.py:quick,offline \
+      --workdir=/tmp/student_offline
   python experiments/distill.py \
       --config=kd_ntk/configs/distill.py:online,distill.teacher_workdir=runs/t,distill.temperature=1.0 \
       --workdir=runs/online_t1
 
-Mode variants (one of): none (labels only), offline (final teacher), early
-(checkpoint distill.early_epoch), online (teacher checkpoint t at student epoch t),
-online_blend / online_switch (per-step trajectory variants of online), anchors
-(route-constrained optimisation: equally spaced anchor checkpoints), progressive
-(two checkpoints, switched half-way), temperature_curriculum (final teacher, τ
-from high to low), lockstep (teacher trained on labels in the same run).
-Size variants: quick (CPU smoke run against teacher.py:quick), tiny (unit tests),
-lenet5 (the LeNet-5 student). Overrides: `key=value`, dotted for blocks.
+Mode variants (one of; `kd_ntk.configs.fields` lists them): none (labels
+only), offline (final teacher), early (checkpoint distill.early_epoch),
+online (teacher checkpoint t at student epoch t), online_blend /
+online_switch (per-step trajectory variants of online), anchors
+(route-constrained optimisation: equally spaced anchor checkpoints),
+progressive (two checkpoints, switched half-way), temperature_curriculum
+(final teacher, τ from high to low), lockstep (teacher trained on labels in
+the same run). Size variants: quick (CPU smoke run against
+teacher.py:quick), tiny (unit tests), lenet5 (the LeNet-5 student).
+Overrides: `key=value`, dotted for blocks.
 """
 
 import ml_collections
@@ -31,35 +37,36 @@ VARIANTS = MODE_VARIANTS | {"quick", "tiny", "lenet5"}
 def distill_block() -> ml_collections.ConfigDict:
   """How the student is taught; read by kd_ntk.distill.loop."""
   d = ml_collections.ConfigDict()
-  d.mode = "online"  # none | offline | early | online | anchors | lockstep.
-  d.teacher_workdir = (
-    "runs/teacher"  # Teacher run dir (not used by lockstep; optional for none).
-  )
-  d.temperature = 4.0  # τ of the KD term (the end value of a curriculum).
-  d.temperature_schedule = (
-    "constant"  # constant | linear | cosine (τ over student epochs).
-  )
-  d.temperature_start = 4.0  # τ at epoch 1 of a linear/cosine curriculum.
-  d.alpha = 0.0  # Weight α of label CE: α·CE + (1−α)·KD (0 = pure KD).
-  d.tau_squared = True  # Multiply the KL by τ² (Hinton; the paper's loss).
-  d.lr_scale = (
-    "inverse_tau"  # none | inverse_tau | inverse_tau_squared: lr ÷ τ or ÷ τ²
-  )
-  # (LeNet-5 at τ=4, lr 0.05, "none": collapsed to chance).
-  # (guards SGD against the τ² gradient scale at τ > 1).
-  d.early_epoch = 4  # Teacher checkpoint of mode=early (−1 = final).
-  d.online_offset = 0  # Online: epoch t uses checkpoint ⌈tT/E⌉ + offset
-  # (0: teacher at the end of epoch t; −1: at its start).
-  d.granularity = "epoch"  # online: epoch | step_switch | step_blend;
-  # lockstep: epoch | step.
-  d.anchor_epochs = (
-    2,
-    4,
-    6,
-    8,
-  )  # mode=anchors: teacher checkpoints in order of use
-  # (negative counts from the end: −1 = final).
-  d.anchor_switch_epochs = ()  # Student epoch each anchor starts at (() = equal stages).
+  # none | offline | early | online | anchors | lockstep.
+  d.mode = "online"
+  # Teacher run dir (not used by lockstep; optional for none).
+  d.teacher_workdir = "runs/teacher"
+  # τ of the KD term (the end value of a curriculum).
+  d.temperature = 4.0
+  # constant | linear | cosine (τ over the student's epochs).
+  d.temperature_schedule = "constant"
+  # τ at epoch 1 of a linear or cosine curriculum.
+  d.temperature_start = 4.0
+  # Weight α of label CE: α·CE + (1−α)·KD (0 = pure KD).
+  d.alpha = 0.0
+  # Multiply the KL by τ² (Hinton; the paper's loss).
+  d.tau_squared = True
+  # none | inverse_tau | inverse_tau_squared: lr ÷ τ or ÷ τ². Guards SGD
+  # against the τ² gradient scale at τ > 1 (LeNet-5 at τ=4, lr 0.05, "none":
+  # collapsed to chance).
+  d.lr_scale = "inverse_tau"
+  # Teacher checkpoint of mode=early (−1 = final).
+  d.early_epoch = 4
+  # Online: epoch t uses checkpoint ⌈tT/E⌉ + offset (0: the teacher at the
+  # end of epoch t; −1: at its start).
+  d.online_offset = 0
+  # online: epoch | step_switch | step_blend; lockstep: epoch | step.
+  d.granularity = "epoch"
+  # mode=anchors: teacher checkpoints in order of use (negative counts from
+  # the end: −1 = final).
+  d.anchor_epochs = (2, 4, 6, 8)
+  # Student epoch each anchor starts at (() = equal stages).
+  d.anchor_switch_epochs = ()
   return d
 
 
@@ -82,13 +89,13 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.label_smoothing = 0.0  # ε of the α-weighted label term.
   config.optimizer = common.optimizer_block(learning_rate=0.05)
   # Student-only fields of schedule "cosine" (kd_ntk.distill.optimizer): the
-  # final rate lr_floor × peak, after a constant phase to decay_start × training.
-  config.optimizer.lr_floor = 0.0  # 0 = cosine to 0 (the teacher's form).
-  config.optimizer.decay_start = 0.0  # Fraction of training before the cosine.
-  config.train_eval_size = (
-    2048  # Train-set metrics on this fixed class-balanced
-  )
-  # training subset (0 = the whole training set).
+  # final rate lr_floor × peak, after a constant phase to decay_start ×
+  # training. lr_floor 0: a cosine to 0 (the teacher's form).
+  config.optimizer.lr_floor = 0.0
+  config.optimizer.decay_start = 0.0
+  # Train-set metrics on this fixed class-balanced training subset (0 = the
+  # whole training set).
+  config.train_eval_size = 2048
   config.distill = distill_block()
 
   if "lenet5" in variants:

@@ -77,7 +77,8 @@ def _pool(teacher) -> tuple[int | None, int | None]:
 
 
 def check_examples_fit(n, teacher, name: str) -> None:
-  """Raises unless an NTK subset of `n` examples can be drawn class-balanced from
+  """Raises unless an NTK subset of `n` examples can be drawn class-balanced
+  from
   the teacher's training examples: C <= n <= the examples it trained on."""
   num_classes, pool = _pool(teacher)
   if num_classes and n < num_classes:

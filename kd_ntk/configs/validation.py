@@ -27,7 +27,8 @@ NTK_METHODS = ("auto", "jacobian", "structured", "ntvp")
 
 
 class _Problems:
-  """Collects "name=value must ..." phrases under a prefix ("", "distill.teacher.")."""
+  """Collects "name=value must ..." phrases under a prefix ("",
+  "distill.teacher.")."""
 
   def __init__(self, prefix: str = ""):
     self.prefix, self.items = prefix, []
@@ -48,6 +49,7 @@ class _Problems:
     name: str,
     low: float,
     high: float = math.inf,
+    *,
     low_open: bool = False,
     high_open: bool = True,
   ) -> None:
@@ -87,7 +89,8 @@ def _is_number(value) -> bool:
 
 
 def _data_checks(config, problems: _Problems) -> None:
-  """Subsets non-negative (0 = all) and no larger than the data; a valid class selection."""
+  """Subsets non-negative (0 = all) and no larger than the data; a valid class
+  selection."""
   problems.integer(config, "subset_seed", 0)
   sizes = KNOWN_SIZES.get(config.get("dataset"))
   classes = tuple(config.get("classes") or ())
@@ -174,7 +177,8 @@ def num_classes_of(config) -> int | None:
 def data_mismatch(
   student: ml_collections.ConfigDict, teacher: ml_collections.ConfigDict
 ) -> list[str]:
-  """ "field: student X vs teacher Y" for each data field in which two runs differ."""
+  """ "field: student X vs teacher Y" for each data field in which two runs
+  differ."""
 
   def field(config, key):
     value = config.get(key)

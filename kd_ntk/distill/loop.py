@@ -7,16 +7,19 @@ anchors (stage-wise checkpoints), lockstep (teacher trained in the same run, see
 documented in `kd_ntk.distill.sources`.
 
 Like the teacher loop (both run on `kd_ntk.train.runner`): the student is
-checkpointed every epoch (epoch 0 = init), a rerun resumes, a workdir holding another config is refused, and a diverged
+checkpointed every epoch (epoch 0 = init), a rerun resumes, a workdir holding
+another config is refused, and a diverged
 run stops with an error instead of reporting a chance-level accuracy. The config
 is validated against the teacher run before any data is loaded.
 
-metrics.jsonl rows (see `student_rows.evaluation_row` and `student_rows.train_row`): epoch,
+metrics.jsonl rows (see `student_rows.evaluation_row` and
+`student_rows.train_row`): epoch,
 teacher_epoch (the checkpoint teaching the end of the epoch), temperature,
 learning_rate, train_loss / train_kd / train_ce / train_batch_accuracy /
 train_batch_fidelity (epoch means over steps), test_loss and train_eval_loss
 (cross-entropy), {train,test}_{accuracy, ece, fidelity_final, fidelity_current,
-kl_final, kl_current, margin_final, margin_current}, teacher_{train,test}_accuracy,
+kl_final, kl_current, margin_final, margin_current},
+teacher_{train,test}_accuracy,
 seconds (training), eval_seconds. With `eval_every` = k > 1 (see
 `plan.eval_every`) only epochs 0, k, 2k, ... and the last are evaluated; the
 other rows hold the training metrics, teacher_epoch, temperature,
@@ -26,7 +29,7 @@ config.train_eval_size examples.
 """
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import ml_collections
 import numpy as np
@@ -44,7 +47,8 @@ from kd_ntk.train.state import initial_state
 
 
 class StudentTraining:
-  """The per-epoch work of a student taught by a stored teacher run (or by labels).
+  """The per-epoch work of a student taught by a stored teacher run (or by
+  labels).
 
   Args:
     config, plan: the run's config (with its data fields) and plan.
@@ -84,7 +88,8 @@ class StudentTraining:
     self.alpha = scalar(d.alpha)
 
   def _eval_row(self, variables, epoch_for_pick: int, step_for_pick: int):
-    """Evaluation metrics against the teacher of (epoch, step) and the final one."""
+    """Evaluation metrics against the teacher of (epoch, step) and the final
+    one."""
     start = time.time()
     pick = self.plan.schedule(
       epoch_for_pick, step_for_pick, self.steps_per_epoch
@@ -103,7 +108,7 @@ class StudentTraining:
     return row, time.time() - start
 
   def _skipped_row(self, epoch: int):
-    """The row of an epoch `eval_every` leaves unevaluated: test_accuracy None."""
+    """The row of an epoch that `eval_every` skips: test_accuracy None."""
     pick = self.plan.schedule(
       epoch, self.steps_per_epoch - 1, self.steps_per_epoch
     )
@@ -117,7 +122,8 @@ class StudentTraining:
     return [{"epoch": 0, **row, "seconds": 0.0, "eval_seconds": eval_seconds}]
 
   def _teacher_args(self, epoch: int, tau):
-    """step -> the step's teacher arguments, restored only when the pick changes."""
+    """step -> the step's teacher arguments, restored only when the pick
+    changes."""
     current, args = None, ()
 
     def at(step: int):
@@ -150,9 +156,8 @@ class StudentTraining:
         self.train_rng,
         extra_args=self._teacher_args(epoch, scalar(tau)),
       )
-      row = student_rows.train_row(
-        sums, self.steps_per_epoch
-      )  # Waits for the last step.
+      # Waits for the last step.
+      row = student_rows.train_row(sums, self.steps_per_epoch)
     train_seconds = time.time() - start
     health.check_finite(row, epoch, config)
     if plan_lib.evaluated(epoch, config.epochs, self.eval_every):
@@ -180,10 +185,10 @@ class StudentTraining:
 def run(
   config: ml_collections.ConfigDict,
   workdir: str,
-  shared: Optional[Shared] = None,
+  shared: Shared | None = None,
   *,
   checked: bool = False,
-) -> List[Dict[str, Any]]:
+) -> list[dict[str, Any]]:
   """Trains the student of `config` in `workdir`; returns all metric rows.
 
   Args:
@@ -219,13 +224,11 @@ def run(
     plan_lib.check_checkpoints(plan, config.epochs, steps_per_epoch)
     sets, teachers = shared.eval_sets(config, splits), None
     if plan.has_teacher:
-      teacher_fingerprint = binding.check(
-        workdir, plan.teacher_workdir
-      )  # Intact, unchanged.
+      # The teacher is intact and unchanged.
+      teacher_fingerprint = binding.check(workdir, plan.teacher_workdir)
       teachers = shared.teachers(config, plan, sets, teacher_fingerprint)
-      teachers.variables(
-        plan.teacher_epochs
-      )  # A teacher of another shape fails here.
+      # A teacher of another shape fails here.
+      teachers.variables(plan.teacher_epochs)
     student = shared.student(config, teachers, steps_per_epoch)
     init, train_rng = initial_state(
       student.model, student.tx, config.seed, config.input_shape

@@ -1,15 +1,17 @@
-"""A distillation config checked and turned into a plan, before any expensive work.
+"""A distillation config checked and turned into a plan, before any expensive
+work.
 
 `make_plan(config, workdir)` reads only small files (the teacher's config.json
 and its checkpoint list): a wrong mode, a missing teacher, a teacher trained on
-other data or missing checkpoints fail here with a message naming the fix, before
+other data or missing checkpoints fail here with a message naming the fix,
+before
 data is loaded, a model initialised or anything compiled or written.
 """
 
 import dataclasses
 import json
 import os
-from typing import Any, Optional
+from typing import Any
 
 import ml_collections
 
@@ -39,7 +41,7 @@ class Plan:
 
   mode: str
   teacher_workdir: str
-  teacher_config: Optional[ml_collections.ConfigDict]
+  teacher_config: ml_collections.ConfigDict | None
   teacher_epochs: int
   schedule: Any
   temperature: Any
@@ -130,7 +132,7 @@ def check_same_data(
   teacher: ml_collections.ConfigDict,
   teacher_name: str,
 ) -> None:
-  """Raises unless the teacher was trained on the student's training examples."""
+  """Raises unless the teacher saw exactly the student's training examples."""
   diffs = validation.data_mismatch(student, teacher)
   if diffs:
     raise ValueError(
@@ -196,7 +198,8 @@ def _lockstep_teacher(config: ml_collections.ConfigDict, workdir: str):
   if os.path.exists(path):
     with open(path) as fh:
       written = json.load(fh)
-    # The run adds the data's class count and input shape (checked when claimed).
+    # The run adds the data's class count and input shape (checked when
+    # claimed).
     written = {
       k: v for k, v in written.items() if k not in from_config.SHAPE_FIELDS
     }
@@ -247,7 +250,7 @@ def build_schedule(
 
 
 def make_plan(config: ml_collections.ConfigDict, workdir: str) -> Plan:
-  """Validates `config` against the files it names and returns the run's plan."""
+  """Checks `config` against the files it names; returns the run's plan."""
   check_fields(config)
   d = config.distill
   if d.mode == "lockstep":

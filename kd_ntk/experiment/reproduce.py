@@ -113,7 +113,8 @@ def run(
   figures: bool = True,
   part: Part = Part(),
 ) -> dict:
-  """Runs (or resumes) the whole reproduction in `workdir` and writes its report.
+  """Runs (or resumes) the whole reproduction in `workdir` and writes its
+  report.
 
   Args:
     part: `Part()` (all, the default) runs whatever is missing, then the
@@ -182,7 +183,7 @@ def summarise(
   binary_teacher_rows: list[dict],
   early: dict | None,
 ) -> dict:
-  """The verdicts of result rows and complexity rows, in the results.json form."""
+  """The verdicts of result and complexity rows, in the results.json form."""
   plan = plan_of(config)
   smallest = plan.analysis_student
   verdicts = claims.complexity_verdicts(
@@ -224,9 +225,8 @@ def write(summary: dict, config, layout: Layout, figures: bool = True) -> dict:
     with open(layout.verdicts, "w") as fh:
       json.dump(summary["verdicts"], fh, indent=1, default=str)
   if figures:
-    from kd_ntk.reports import (
-      report,
-    )  # Matplotlib only when a report is written.
+    # Matplotlib only when a report is written.
+    from kd_ntk.reports import report
 
     summary["report"] = report.write_report(summary, config, layout)
   return summary

@@ -41,7 +41,8 @@ from kd_ntk.train.from_config import splits_from_config, with_data_fields
 # Fields a student copies from its teacher's config, so both see the same
 # data in the same batches.
 COPIED_FROM_TEACHER = fields.DATA_FIELDS + ("batch_size", "eval_batch_size")
-# Final-epoch metrics kept in every result row (test numbers reported once, here).
+# Final-epoch metrics kept in every result row (test numbers reported once,
+# here).
 KEPT = (
   "test_accuracy",
   "test_loss",
@@ -107,7 +108,8 @@ def student_config(
   """The distill.py config of one (student, method, seed) run.
 
   Args:
-    run: the reproduction config's `students_run` block (epochs, lr, schedule, ...).
+    run: the reproduction config's `students_run` block (epochs, lr, schedule,
+    ...).
     early_epoch: the validation-chosen checkpoint (mode "early").
   """
   c = distill_config.get_config()
@@ -293,7 +295,7 @@ def _train_eval_images(teacher_cfg, run: ml_collections.ConfigDict):
 
 
 def _margin_loss_alone(cfg, grid_run: GridRun, settings: GridSettings, cache):
-  """`margin_loss` of a run made alone (the teacher's subset cached per task)."""
+  """`margin_loss` of a run made alone (the subset cached per task)."""
   if grid_run.task not in cache:
     cache[grid_run.task] = _train_eval_images(
       grid_run.teacher, settings.students_run
@@ -335,7 +337,9 @@ def run_grid(
     cfg, final = _run_one(grid_run, settings, progress, shared)
     key = (grid_run.task, grid_run.student, grid_run.method, grid_run.seed)
     if isinstance(final, FloatingPointError):
-      rows.append(result_row(*key, {"diverged": True, "error": str(final)}))
+      rows.append(
+        result_row(*key, metrics={"diverged": True, "error": str(final)})
+      )
       continue
     kept = {k: final.get(k) for k in KEPT}
     if grid_run.method.mode != "none" and one_process:
@@ -351,5 +355,5 @@ def run_grid(
         cfg, grid_run, settings, alone_cache
       )
     kept["gamma"] = settings.gamma
-    rows.append(result_row(*key, {"diverged": False, **kept}))
+    rows.append(result_row(*key, metrics={"diverged": False, **kept}))
   return rows

@@ -8,7 +8,7 @@ fields, so the display `name` of a record can change without changing a verdict.
 """
 
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import ml_collections
 
@@ -16,7 +16,8 @@ import ml_collections
 CHECKPOINT_RULES = {
   "none": "labels",  # No teacher: cross-entropy on labels.
   "offline": "final",  # The teacher's last checkpoint.
-  "early": "best_on_validation",  # A candidate checkpoint chosen on the validation split.
+  # A candidate checkpoint chosen on the validation split.
+  "early": "best_on_validation",
   "online": "trajectory",  # Teacher checkpoint t at student epoch t.
 }
 
@@ -32,7 +33,8 @@ FAMILIES = {
   ),
   # CIFAR ResNet; the size knob is the depth (20, 56, ...).
   "resnet": ("resnet20", lambda w: {"depth": int(w)}),
-  # MobileNet-V3 small; the size knob is the width multiplier in percent (35 = x0.35).
+  # MobileNet-V3 small; the size knob is the width multiplier in percent (35 =
+  # x0.35).
   "mobilenetv3": (
     "mobilenetv3_small",
     lambda w: {"width_multiplier": int(w) / 100},
@@ -54,7 +56,7 @@ class TeachingMethod:
 
   name: str
   mode: str
-  temperature: Optional[float] = None
+  temperature: float | None = None
   alpha: float = 0.0
 
   def __post_init__(self):
@@ -83,18 +85,18 @@ class TeachingMethod:
     return CHECKPOINT_RULES[self.mode]
 
   @property
-  def key(self) -> Tuple:
+  def key(self) -> tuple:
     """Identity of the method: every field but the display name."""
     return (self.mode, self.temperature, self.alpha)
 
   @property
   def slug(self) -> str:
-    """Directory name built from the fields (so renaming keeps finished runs)."""
+    """Directory name from the fields (renaming keeps finished runs)."""
     if self.mode == "none":
       return "labels" + (f"-alpha{self.alpha:g}" if self.alpha != 0.0 else "")
     return f"{self.mode}-tau{self.temperature:g}-alpha{self.alpha:g}"
 
-  def fields(self) -> Dict[str, Any]:
+  def fields(self) -> dict[str, Any]:
     """The columns a result row carries for this method."""
     return {
       "method": self.name,
@@ -133,19 +135,19 @@ class Student:
       )
 
   @property
-  def key(self) -> Tuple:
+  def key(self) -> tuple:
     return (self.family, int(self.width))
 
   @property
   def slug(self) -> str:
     return f"{self.family}-w{int(self.width)}"
 
-  def model(self) -> Tuple[str, Dict[str, Any]]:
+  def model(self) -> tuple[str, dict[str, Any]]:
     """(kd_ntk.models preset name, keyword overrides)."""
     preset, kwargs = FAMILIES[self.family]
     return preset, kwargs(self.width)
 
-  def fields(self) -> Dict[str, Any]:
+  def fields(self) -> dict[str, Any]:
     return {
       "student": self.name,
       "student_family": self.family,
@@ -153,7 +155,7 @@ class Student:
     }
 
 
-def _block(value) -> Dict[str, Any]:
+def _block(value) -> dict[str, Any]:
   return (
     value.to_dict()
     if isinstance(value, ml_collections.ConfigDict)
@@ -161,7 +163,7 @@ def _block(value) -> Dict[str, Any]:
   )
 
 
-def methods_from_config(block) -> Tuple[TeachingMethod, ...]:
+def methods_from_config(block) -> tuple[TeachingMethod, ...]:
   """TeachingMethods from a config block {name: {mode, temperature, alpha}}."""
   out = []
   for name, spec in _block(block).items():
@@ -189,7 +191,7 @@ def methods_from_config(block) -> Tuple[TeachingMethod, ...]:
   return tuple(out)
 
 
-def students_from_config(block) -> Tuple[Student, ...]:
+def students_from_config(block) -> tuple[Student, ...]:
   """Students from a config block {name: {family, width}}."""
   out = []
   for name, spec in _block(block).items():
@@ -207,7 +209,7 @@ def students_from_config(block) -> Tuple[Student, ...]:
   return tuple(out)
 
 
-def matches(row: Dict[str, Any], **fields) -> bool:
+def matches(row: dict[str, Any], **fields) -> bool:
   """True when `row` has every given field value (floats compared exactly)."""
   return all(row.get(k) == v for k, v in fields.items())
 
@@ -217,9 +219,11 @@ def result_row(
   student: Student,
   method: TeachingMethod,
   seed: int,
-  metrics: Dict[str, Any],
-) -> Dict[str, Any]:
-  """One per-seed result row: the record fields, the seed, then the run's metrics."""
+  *,
+  metrics: dict[str, Any],
+) -> dict[str, Any]:
+  """One per-seed result row: the record fields, the seed, then the run's
+  metrics."""
   return {
     "task": task,
     **student.fields(),

@@ -9,7 +9,8 @@ Every kernel is the "trace" Gram matrix of the student (sum over its C logits):
   * "monte_carlo":  K̄ = (1/m) Σ_s K(θ_s), θ_s independent initialisations of
                     the student (own `monte_carlo_ntk`, every JAX).
   * "infinite":     C · Θ, the exact infinite-width NTK of the student's stax
-                    twin (`kd_ntk.ntk.twins`), in standard or NTK parameterisation.
+                    twin (`kd_ntk.ntk.twins`), in standard or NTK
+                    parameterisation.
   * "nngp":         C · Σ, the twin's NNGP kernel (the kernel of the last layer
                     alone at infinite width).
 
@@ -20,7 +21,8 @@ line before any work.
 """
 
 import dataclasses
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -34,16 +36,13 @@ from kd_ntk.ntk.planning import METHODS
 
 KERNELS = ("empirical", "empirical_nt", "monte_carlo", "infinite", "nngp")
 NEEDS_NEURAL_TANGENTS = ("empirical_nt", "infinite", "nngp")
-INIT_KERNELS = (
-  "monte_carlo",
-  "infinite",
-  "nngp",
-)  # independent of the checkpoint
+# Kernels independent of the checkpoint (computed at initialisation).
+INIT_KERNELS = ("monte_carlo", "infinite", "nngp")
 TWIN_KERNELS = ("infinite", "nngp")
 PARAMETERIZATIONS = ("standard", "ntk")
 
 
-def kernel_names(value) -> Tuple[str, ...]:
+def kernel_names(value) -> tuple[str, ...]:
   """The config's `kernel` (one name, or a tuple or list of names) as a tuple.
 
   The config argument turns `kernel=(a,b)` into the tuple ("a", "b")
@@ -76,11 +75,12 @@ def kernel_names(value) -> Tuple[str, ...]:
 def check_kernels(
   kernels: Sequence[str],
   model_name: str,
-  model_kwargs: Optional[Dict[str, Any]] = None,
+  model_kwargs: dict[str, Any] | None = None,
   parameterization: str = "standard",
 ) -> None:
   """One-line ValueError if a kernel cannot be computed for this student:
-  a missing stax twin, or neural-tangents not importable (naming the package)."""
+  a missing stax twin, or neural-tangents not importable (naming the
+  package)."""
   if parameterization not in PARAMETERIZATIONS:
     raise ValueError(
       f"twin_parameterization must be one of {PARAMETERIZATIONS}; "
@@ -95,7 +95,7 @@ def check_kernels(
       ) from None
   needs = [k for k in kernels if k in NEEDS_NEURAL_TANGENTS]
   if needs:
-    from kd_ntk.ntk.nt_import import import_neural_tangents  # pylint: disable=g-import-not-at-top
+    from kd_ntk.ntk.nt_import import import_neural_tangents
 
     try:
       import_neural_tangents()
@@ -132,7 +132,7 @@ class Student:
   """
 
   name: str
-  kwargs: Dict[str, Any]
+  kwargs: dict[str, Any]
   num_classes: int
   f: Callable[[Any, jax.Array], jax.Array]
   params: Any
@@ -149,9 +149,8 @@ class GramOptions:
   mc_samples: int = 8
   mc_seed: int = 0
   twin_parameterization: str = "standard"
-  twin_batch_size: int = (
-    0  # 0 = whole matrix for MLPs, blocks of <= 8 otherwise
-  )
+  # 0 = the whole matrix for MLPs, blocks of <= 8 otherwise.
+  twin_batch_size: int = 0
 
   def __post_init__(self):
     if self.ntk_method not in METHODS:
@@ -172,7 +171,7 @@ class GramOptions:
     return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
-def _blocked_kwargs(options: GramOptions, n: int) -> Dict[str, Any]:
+def _blocked_kwargs(options: GramOptions, n: int) -> dict[str, Any]:
   return dict(
     output="trace",
     method=options.ntk_method,
@@ -187,10 +186,11 @@ def _divisor_at_most(n: int, cap: int) -> int:
 
 
 def nt_empirical_gram(
-  f, params, x, num_classes: int, block_size: int = 256
+  f, params, x, num_classes: int, *, block_size: int = 256
 ) -> np.ndarray:
-  """neural-tangents' empirical NTK, summed over logits, in row/column blocks."""
-  from kd_ntk.ntk.nt_import import import_neural_tangents  # pylint: disable=g-import-not-at-top
+  """neural-tangents' empirical NTK, summed over logits, in row and column
+  blocks."""
+  from kd_ntk.ntk.nt_import import import_neural_tangents
 
   nt = import_neural_tangents()
   kernel_fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), vmap_axes=0))
@@ -237,7 +237,7 @@ def gram_matrix(
       rng=jax.random.PRNGKey(options.mc_seed),
       **_blocked_kwargs(options, n),
     )
-  from kd_ntk.ntk.infinite import infinite_kernels  # pylint: disable=g-import-not-at-top
+  from kd_ntk.ntk.infinite import infinite_kernels
 
   get = "ntk" if kernel == "infinite" else "nngp"
   cap = options.twin_batch_size or (

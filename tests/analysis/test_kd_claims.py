@@ -64,7 +64,9 @@ def make_rows(
           "train_fidelity_final": 0.9 + (fidelity_gap + WOBBLE[seed]) * online,
           "train_margin_loss_final": 0.2 - (margin_gap + WOBBLE[seed]) * online,
         }
-        out.append(records.result_row("main", student, method, seed, metrics))
+        out.append(
+          records.result_row("main", student, method, seed, metrics=metrics)
+        )
         if student.width == 2:
           binary = {
             "test_accuracy": 0.8
@@ -72,7 +74,7 @@ def make_rows(
             + (binary_gain + WOBBLE[seed]) * (method.mode != "none")
           }
           out.append(
-            records.result_row("binary", student, method, seed, binary)
+            records.result_row("binary", student, method, seed, metrics=binary)
           )
   return out
 
