@@ -155,6 +155,7 @@ def run(
   rows = student_runs.run_grid(grid, settings, student_runs.Progress(len(grid)))
   summary = summarise(
     config,
+    plan,
     rows=rows,
     cx_rows=complexity_rows(config, layout, plan.kernel_student),
     teacher_rows=teacher_rows,
@@ -176,6 +177,7 @@ def _settings(config, layout: Layout, early: dict | None) -> GridSettings:
 
 def summarise(
   config,
+  plan: Plan,
   *,
   rows: list[dict],
   cx_rows: list[dict],
@@ -184,7 +186,6 @@ def summarise(
   early: dict | None,
 ) -> dict:
   """The verdicts of result and complexity rows, in the results.json form."""
-  plan = plan_of(config)
   smallest = plan.analysis_student
   verdicts = claims.complexity_verdicts(
     cx_rows,
