@@ -11,14 +11,13 @@ vmapped step on them alone,
 through `shard_map`, so no collective is ever emitted: seeds never exchange a
 gradient, a statistic or a metric (the compiled HLO holds no all-reduce,
 all-gather, reduce-scatter, all-to-all or collective-permute; `collectives`
-finds them, tests/distill/test_seed_shard.py asserts there are none). Why
-`shard_map` and not `jit` with seed-sharded in/out shardings: XLA's automatic
-partitioner, given the vmapped step so (JAX 0.5.3, 4 CPU devices, 8 seeds),
-compiled 24 all-gathers into it, of every seed's images (f32[64,28,28,1]) and
-of the grouped convolutions' kernels: it does not see that seeds stay apart.
-The
+finds them, tests/distill/test_seed_shard.py asserts there are none). The
 arguments every seed shares (teacher variables, mixing weights, τ, α) are
-replicated on every device. Devices are ordered by process, so process p holds
+replicated on every device. Why `shard_map` and not `jit` with seed-sharded
+in/out shardings: XLA's automatic partitioner, given the vmapped step so (JAX
+0.5.3, 4 CPU devices, 8 seeds), compiled 24 all-gathers into it, of every
+seed's images (f32[64,28,28,1]) and of the grouped convolutions' kernels: it
+does not see that the seeds stay apart. Devices are ordered by process, so process p holds
 one contiguous block of seeds (`process_seeds`), builds only those
 (`place` from its local block) and reads back only those (`local_block`).
 
