@@ -17,9 +17,10 @@ replicated on every device. Why `shard_map` and not `jit` with seed-sharded
 in/out shardings: XLA's automatic partitioner, given the vmapped step so (JAX
 0.5.3, 4 CPU devices, 8 seeds), compiled 24 all-gathers into it, of every
 seed's images (f32[64,28,28,1]) and of the grouped convolutions' kernels: it
-does not see that the seeds stay apart. Devices are ordered by process, so process p holds
-one contiguous block of seeds (`process_seeds`), builds only those
-(`place` from its local block) and reads back only those (`local_block`).
+does not see that the seeds stay apart. Devices are ordered by process, so
+process p holds one contiguous block of seeds (`process_seeds`), builds only
+those (`place` from its local block) and reads back only those
+(`local_block`).
 
 Seed s of the sharded step computes what seed s of the unsharded batched step
 and of the single step compute, up to the floating-point order of the kernels
