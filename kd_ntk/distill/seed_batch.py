@@ -25,7 +25,8 @@ convolutions; a small student's step is memory-bound); one best-of-3 run read
 best-of-7's). On a GPU one small student leaves most of the device idle; no
 GPU was available to measure it. The reproduction's grid keeps the per-seed
 step (`kd_ntk.distill.seed_grid`), whose records equal the single runs'
-exactly; this step is not wired into the loop.
+exactly; this step is not wired into the loop. Its seed axis over devices and
+processes: `kd_ntk.distill.seed_shard`.
 """
 
 import time
