@@ -12,6 +12,7 @@ from matplotlib.ticker import MaxNLocator
 
 from kd_ntk import distributed
 from kd_ntk.science import stats
+from kd_ntk.science.c3_trajectory import online_teacher_epoch
 
 
 def _save(fig, path: str) -> str:
@@ -126,13 +127,13 @@ def asc_vs_teacher_epoch(
   return _save(fig, path)
 
 
-def asc_vs_student_epoch(
-  rows: list[dict], path: str, online: bool = True, title: str = ""
-) -> str:
-  """ASC against the student epoch whose NTK is used, per target kind (the
-  paper's figure): random labels, labels, final teacher (τ=1) and, when
-  `online`, teacher checkpoint t at student epoch t; mean and 95% t-interval
-  bars over NTK subsets."""
+def student_epoch_series(
+  rows: list[dict], online: bool = True
+) -> dict[str, list[tuple[float, float, float]]]:
+  """{target kind: [(student epoch, mean ASC, 95% half-width), ...]} over NTK
+  subsets: random labels, labels, the final ("offline") teacher at τ = 1
+  and, when `online`, the online teacher (checkpoint ⌈e·T/E⌉ at student epoch
+  e, `c3_trajectory.online_teacher_epoch`)."""
   epochs = sorted({r["student_epoch"] for r in rows})
   final = max(r["teacher_epoch"] for r in rows if r["target"] == "teacher")
   series = {
@@ -143,11 +144,14 @@ def asc_vs_student_epoch(
     ),
   }
   if online:
+    last = epochs[-1] or 1
     series["online teacher"] = lambda e: dict(
-      student_epoch=e, target="teacher", teacher_epoch=e, temperature=1.0
+      student_epoch=e,
+      target="teacher",
+      teacher_epoch=online_teacher_epoch(e, final, last),
+      temperature=1.0,
     )
-  fig = Figure(figsize=(7.5, 4))
-  ax = fig.subplots()
+  out = {}
   for name, match in series.items():
     points = [
       (e, *_mean_and_error(values))
@@ -155,8 +159,21 @@ def asc_vs_student_epoch(
       if (values := _subset_means(rows, **match(e)))
     ]
     if points:
-      xs, means, errors = zip(*points)
-      ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=name)
+      out[name] = points
+  return out
+
+
+def asc_vs_student_epoch(
+  rows: list[dict], path: str, online: bool = True, title: str = ""
+) -> str:
+  """ASC against the student epoch whose NTK is used, per target kind (the
+  paper's figure; `student_epoch_series`), with 95% t-interval bars over NTK
+  subsets."""
+  fig = Figure(figsize=(7.5, 4))
+  ax = fig.subplots()
+  for name, points in student_epoch_series(rows, online).items():
+    xs, means, errors = zip(*points)
+    ax.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=name)
   _finish(ax, "student epoch (NTK taken at this checkpoint)", title)
   return _save(fig, path)
 

@@ -67,6 +67,15 @@ def reference_epochs(
   return out
 
 
+def online_teacher_epoch(
+  student_epoch: float, final_teacher: float, last_student: float
+) -> float:
+  """The online teacher's checkpoint at student epoch e: ⌈e·T/E⌉ (T, E the
+  last teacher and student epochs; `kd_ntk.distill.sources`' online map at
+  offset 0; e itself when T = E)."""
+  return float(math.ceil(student_epoch * final_teacher / last_student))
+
+
 def online_teacher_series(rows: list[dict]) -> dict[str, float]:
   """Mean ASC (τ = 1) of the online teacher under the student's kernel at each
   student epoch e: teacher checkpoint ⌈e·T/E⌉ (T, E the last teacher and
@@ -79,7 +88,7 @@ def online_teacher_series(rows: list[dict]) -> dict[str, float]:
     return {}
   out = {}
   for e in epochs:
-    t = float(math.ceil(e * final / epochs[-1]))
+    t = online_teacher_epoch(e, final, epochs[-1])
     values = per_subset(
       rows, student_epoch=e, target="teacher", teacher_epoch=t, temperature=1.0
     )
