@@ -1,4 +1,5 @@
-"""The student's distillation step: teacher forward pass and student update in one jit.
+"""The student's distillation step: the teacher's forward pass and the
+student's update in one jit.
 
 The teacher's variables are an ARGUMENT of the step, not a constant closed over:
 switching to another teacher checkpoint (same shapes) reuses the compiled step,
@@ -27,7 +28,8 @@ def teacher_logits(
   *,
   teacher_model,
 ) -> jax.Array:
-  """z_T = Σ_k w_k · f_k(images): logits of K teacher checkpoints mixed, no gradient.
+  """z_T = Σ_k w_k · f_k(images): logits of K teacher checkpoints mixed, no
+  gradient.
 
   Args:
     teacher_variables: K flax variable dicts of the same teacher architecture
@@ -108,7 +110,7 @@ def jit_distill_step(
   scale_by_tau_squared: bool = True,
   label_smoothing: float = 0.0,
 ):
-  """`distill_step` jitted with the student state donated (one compile per run)."""
+  """`distill_step` jitted, the student state donated (one compile per run)."""
   return jax.jit(
     functools.partial(
       distill_step,
@@ -123,5 +125,5 @@ def jit_distill_step(
 
 
 def scalar(value) -> np.ndarray:
-  """A float32 numpy scalar: passed to a jitted step it is traced, never baked in."""
+  """A float32 numpy scalar: a jitted step traces it, never bakes it in."""
   return np.asarray(value, np.float32)

@@ -20,14 +20,9 @@ import dataclasses
 import logging
 from typing import (
   Any,
-  Callable,
-  Dict,
-  List,
-  Optional,
   Protocol,
-  Sequence,
-  Tuple,
 )
+from collections.abc import Callable, Sequence
 
 import ml_collections
 
@@ -35,7 +30,7 @@ from kd_ntk.models import flops_per_example, parameter_count
 from kd_ntk.train import health, workdir as wd
 from kd_ntk.train.recorder import Recorder
 
-Row = Dict[str, Any]
+Row = dict[str, Any]
 
 
 class Diverged(FloatingPointError):
@@ -45,7 +40,7 @@ class Diverged(FloatingPointError):
     record: written to the run's diverged.json when not None.
   """
 
-  def __init__(self, message: str, record: Optional[Dict[str, Any]] = None):
+  def __init__(self, message: str, record: dict[str, Any] | None = None):
     super().__init__(message)
     self.record = record
 
@@ -59,13 +54,13 @@ class Network:
     config: its config (written to config.json).
     model: its flax module (for the description line).
     input_shape: (H, W, channels) of one image.
-    init: () -> its initial TrainState, unreplicated (a pure function of the seed).
+    init: () -> its initial TrainState, unreplicated (a function of the seed).
   """
 
   workdir: str
   config: ml_collections.ConfigDict
   model: Any
-  input_shape: Tuple[int, ...]
+  input_shape: tuple[int, ...]
   init: Callable[[], Any]
 
 
@@ -76,7 +71,7 @@ class EpochWork(Protocol):
 
   def train_epoch(
     self, states: Sequence[Any], epoch: int
-  ) -> Tuple[Sequence[Any], Sequence[Row]]: ...
+  ) -> tuple[Sequence[Any], Sequence[Row]]: ...
 
 
 def describe_model(label: str, model, state, input_shape) -> None:
@@ -99,7 +94,7 @@ def describe_model(label: str, model, state, input_shape) -> None:
 
 def run_epochs(
   networks: Sequence[Network], work: EpochWork, epochs: int, mesh
-) -> List[Row]:
+) -> list[Row]:
   """Runs (or resumes, or finds finished) epochs 1..`epochs` of `networks`.
 
   Args:
