@@ -1,5 +1,6 @@
 """The checks of a complexity run and of a reproduction, before either
-touches anything.
+touches anything (a complexity run's also say which epochs and kernels it
+computes).
 
 Both collect the problems of their config's own fields first
 (`kd_ntk.configs.validation`) and raise them as one `ConfigError`; then they
@@ -24,6 +25,8 @@ from kd_ntk.configs.validation import (
   reproduce_problems,
 )
 from kd_ntk.distill import plan
+from kd_ntk.experiment import complexity_inputs as inputs
+from kd_ntk.ntk import kernel_choice
 from kd_ntk.train import workdir as wd
 from kd_ntk.train.preflight import check_training_config
 
@@ -38,11 +41,72 @@ def _check_run_dir(path: str, what: str = "") -> None:
     raise FileNotFoundError(f"Run directory {path} does not exist{what}.")
 
 
+def _check_epochs(workdir: str, wanted, what: str) -> list[int]:
+  saved = inputs.saved_epochs(workdir)
+  if not saved:
+    raise FileNotFoundError(f"{workdir} holds no {what} checkpoints.")
+  epochs = list(wanted) or saved
+  missing = sorted(set(epochs) - set(saved))
+  if missing:
+    raise ValueError(
+      f"{what.capitalize()} epochs {missing} are not saved in {workdir} "
+      f"(saved: {saved})."
+    )
+  return epochs
+
+
+def _complexity_plan(
+  config: ml_collections.ConfigDict,
+) -> tuple[list[int], list[int], tuple[str, ...]]:
+  """Checks runs, epochs, kernels and counts; returns (teacher epochs, student
+  epochs, kernels)."""
+  if not config.teacher_workdir:
+    raise ValueError(
+      "config.teacher_workdir is required (a run of train_teacher.py)."
+    )
+  kernels = kernel_choice.kernel_names(config.kernel)
+  for field in (
+    "num_subsets",
+    "num_random_draws",
+    "mc_samples",
+    "num_examples",
+  ):
+    value = config[field]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ValueError(
+        f"config.{field} must be a positive integer; got {value!r}."
+      )
+  if any(t <= 0 for t in config.temperatures):
+    raise ValueError(
+      f"temperatures must be positive; got {tuple(config.temperatures)}."
+    )
+  teacher_epochs = _check_epochs(
+    config.teacher_workdir, config.teacher_epochs, "teacher"
+  )
+  if config.student_workdir:
+    student_epochs = _check_epochs(
+      config.student_workdir, config.student_epochs, "student"
+    )
+  else:
+    student_epochs = [0]
+  teacher_config, _ = inputs.load_run(config.teacher_workdir)
+  name, kwargs, _ = inputs.student_model(
+    config, inputs.num_classes_of(teacher_config)
+  )
+  kernel_choice.check_kernels(
+    kernels, name, kwargs, config.twin_parameterization
+  )
+  kernel_choice.GramOptions.from_config(config)  # Refuses e.g. ntvp + float64.
+  return teacher_epochs, student_epochs, kernels
+
+
 def check_complexity_config(
   config: ml_collections.ConfigDict, workdir: str
-) -> None:
+) -> tuple[list[int], list[int], tuple[str, ...]]:
   """Raises ConfigError for a bad complexity config, a student run trained on
-  other data or classes than the teacher, or an unwritable workdir."""
+  other data or classes than the teacher, an unwritable workdir, missing
+  checkpoints or a kernel the student cannot have; returns (teacher epochs,
+  student epochs, kernel names) to compute."""
   _raise_if_any(complexity_problems(config))
   teacher = config.teacher_workdir
   _check_run_dir(teacher, " (teacher_workdir); pass a run of train_teacher.py")
@@ -69,6 +133,7 @@ def check_complexity_config(
         "pass a student trained on the teacher's copy of the data."
       )
   wd.check_writable(workdir)
+  return _complexity_plan(config)
 
 
 def check_reproduce_config(

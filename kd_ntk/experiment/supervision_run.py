@@ -42,64 +42,6 @@ CSV_FILE = "complexity.csv"
 BOUND_FILE = "bound.csv"
 
 
-def _check_epochs(workdir: str, wanted, what: str) -> list[int]:
-  saved = inputs.saved_epochs(workdir)
-  if not saved:
-    raise FileNotFoundError(f"{workdir} holds no {what} checkpoints.")
-  epochs = list(wanted) or saved
-  missing = sorted(set(epochs) - set(saved))
-  if missing:
-    raise ValueError(
-      f"{what.capitalize()} epochs {missing} are not saved in {workdir} "
-      f"(saved: {saved})."
-    )
-  return epochs
-
-
-def _validate(
-  config: ml_collections.ConfigDict,
-) -> tuple[list[int], list[int], tuple[str, ...]]:
-  """Checks runs, epochs, kernels and counts before any kernel is computed."""
-  if not config.teacher_workdir:
-    raise ValueError(
-      "config.teacher_workdir is required (a run of train_teacher.py)."
-    )
-  kernels = kernel_choice.kernel_names(config.kernel)
-  for field in (
-    "num_subsets",
-    "num_random_draws",
-    "mc_samples",
-    "num_examples",
-  ):
-    value = config[field]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-      raise ValueError(
-        f"config.{field} must be a positive integer; got {value!r}."
-      )
-  if any(t <= 0 for t in config.temperatures):
-    raise ValueError(
-      f"temperatures must be positive; got {tuple(config.temperatures)}."
-    )
-  teacher_epochs = _check_epochs(
-    config.teacher_workdir, config.teacher_epochs, "teacher"
-  )
-  if config.student_workdir:
-    student_epochs = _check_epochs(
-      config.student_workdir, config.student_epochs, "student"
-    )
-  else:
-    student_epochs = [0]
-  teacher_config, _ = inputs.load_run(config.teacher_workdir)
-  name, kwargs, _ = inputs.student_model(
-    config, inputs.num_classes_of(teacher_config)
-  )
-  kernel_choice.check_kernels(
-    kernels, name, kwargs, config.twin_parameterization
-  )
-  kernel_choice.GramOptions.from_config(config)  # Refuses e.g. ntvp + float64.
-  return teacher_epochs, student_epochs, kernels
-
-
 def result_row(result) -> dict:
   """The CSV columns of one ComplexityResult."""
   row = {
@@ -143,8 +85,10 @@ def run(
     ValueError: a bad config, or `workdir` holding a run of another config or
       in use by another process; before anything is written.
   """
-  preflight.check_complexity_config(config, workdir)  # Before any kernel.
-  teacher_epochs, student_epochs, kernels = _validate(config)
+  # Every check, before any kernel: the epochs and kernels to compute.
+  teacher_epochs, student_epochs, kernels = preflight.check_complexity_config(
+    config, workdir
+  )
   teacher_config, teacher_model = inputs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
   subsets = inputs.ntk_subsets(
