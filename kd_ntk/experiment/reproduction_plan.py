@@ -103,31 +103,33 @@ class Plan:
     ]
 
   def student_configs(self, config) -> list:
-    """(label, config) of both teachers' two-class one and of every student ×
-    method the grid will run, for validation before anything is written (the
-    early checkpoint is a placeholder: validation chooses it later)."""
+    """(label, config) of the two-class teacher and of every (task, student,
+    method) of the grid, at the task's first seed, for the one validation
+    pass before anything is written (the early checkpoint is a placeholder:
+    validation chooses it later; the seeds are checked as numbers)."""
     placeholder = max(config.early.candidates) if config.get("early") else 1
-    seed = config.seeds[0] if config.seeds else 0
-    binary = binary_teacher_config(config)
-    tasks = [("", config.teacher, self.methods)]
-    tasks.append(("two-class task, ", binary, self.binary_methods))
-    return [("two-class teacher", binary)] + [
-      (
-        f"{task}student {s.name}, method {m.name}",
-        student_config(
-          config.students_run,
-          teacher,
-          teacher_dir="teacher",
-          student=s,
-          method=m,
-          seed=seed,
-          early_epoch=placeholder,
-        ),
+    grid = self.grid(config)
+    labelled = [("two-class teacher", grid[-1].teacher)] if grid else []
+    seen = set()
+    for run in grid:
+      key = (run.task, run.student.key, run.method.key)
+      if key in seen:
+        continue
+      seen.add(key)
+      task = "" if run.task == "main" else "two-class task, "
+      cfg = student_config(
+        config.students_run,
+        run.teacher,
+        teacher_dir="teacher",
+        student=run.student,
+        method=run.method,
+        seed=run.seed,
+        early_epoch=placeholder,
       )
-      for task, teacher, methods in tasks
-      for s in self.students
-      for m in methods
-    ]
+      labelled.append(
+        (f"{task}student {run.student.name}, method {run.method.name}", cfg)
+      )
+    return labelled
 
 
 def plan_of(config) -> Plan:

@@ -39,13 +39,18 @@ def test_the_grid_holds_every_run_once_main_task_first():
   )
 
 
-def test_one_validation_config_per_student_and_method_and_the_binary_teacher():
+def test_one_validation_config_per_grid_cell_and_the_binary_teacher():
   config = reproduce_config.get_config("tiny")
   plan = plan_of(config)
   labelled = plan.student_configs(config)
   assert labelled[0][0] == "two-class teacher"
-  expected = len(plan.students) * (len(plan.methods) + len(plan.binary_methods))
+  # The two-class task trains its one student (the analysis student).
+  expected = len(plan.students) * len(plan.methods) + len(plan.binary_methods)
   assert len(labelled) == 1 + expected
+  assert all(
+    "two-class" not in label or plan.analysis_student.name in label
+    for label, _ in labelled[1:]
+  )
   modes = {c.distill.mode for _, c in labelled[1:]}
   assert modes == {m.mode for m in plan.methods + plan.binary_methods}
 

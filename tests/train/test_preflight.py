@@ -52,9 +52,10 @@ def test_the_reproduction_checks_each_config_once_before_any_run(
   workdir = str(tmp_path / "w")
   with pytest.raises(ValueError, match="--part=teachers first"):
     reproduce.run(config, workdir, part=Part("students", (0, 1)))
-  grid_configs = len(config.students) * (
-    len(config.methods) + len(config.binary.methods)
+  grid_configs = len(config.students) * len(config.methods) + len(
+    config.binary.methods
   )
-  # The teacher, the two-class teacher and one config per student x method.
+  # The teacher, the two-class teacher and one config per (task, student,
+  # method) of the grid (the two-class task trains one student).
   assert len(checked) == 2 + grid_configs
   assert not os.path.exists(workdir)
