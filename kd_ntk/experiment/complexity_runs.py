@@ -19,7 +19,7 @@ import numpy as np
 
 from kd_ntk import distributed
 from kd_ntk import complexity
-from kd_ntk.experiment import complexity_inputs, supervision_run
+from kd_ntk.experiment import complexity_inputs, preflight, supervision_run
 from kd_ntk.configs import complexity as complexity_config
 from kd_ntk.data import data_mesh
 from kd_ntk.train import runs, workdir as wd
@@ -123,7 +123,7 @@ def run_subsets(
   The subsets share one `StudentCheckpoints` (their student is the same), so
   the student's kernels compile once for all of them.
   """
-  rows, checkpoints = [], None
+  rows, checkpoints, checked = [], None, None
   for s in range(int(block.num_subsets)):
     c = subset_config(
       block,
@@ -140,12 +140,14 @@ def run_subsets(
       wd.claim(sub_dir, c, write=distributed.is_writer())
       and os.path.exists(csv_path)
     ):
+      if checked is None:  # One validation pass for every subset's run.
+        checked = preflight.check_complexity_config(c, sub_dir)
       if checkpoints is None:
         shape = data_shape_of(runs.load_run(teacher_dir)[0])
         checkpoints = complexity_inputs.StudentCheckpoints(
           c, shape.num_classes, shape.input_shape
         )
-      supervision_run.run(c, sub_dir, checkpoints)
+      supervision_run.run(c, sub_dir, checkpoints, checked=checked)
     # Same parsed types as a reused file.
     subset_rows = supervision_run.read_csv(csv_path)
     norms = (

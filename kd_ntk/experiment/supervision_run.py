@@ -71,12 +71,17 @@ def run(
   config: ml_collections.ConfigDict,
   workdir: str,
   checkpoints: inputs.StudentCheckpoints | None = None,
+  *,
+  checked: tuple | None = None,
 ) -> list[dict]:
   """Computes complexity.csv (and bound.csv for student runs) in `workdir`.
 
   Args:
     checkpoints: the student's network, shared by several runs of the same
       student (e.g. subsets), so its kernels compile once; None builds it.
+    checked: what `preflight.check_complexity_config` returned for a config
+      that differs from this one only in its subset seeds (the subsets of one
+      reproduction); then only the workdir is checked here.
 
   Returns:
     The rows of complexity.csv.
@@ -86,9 +91,11 @@ def run(
       in use by another process; before anything is written.
   """
   # Every check, before any kernel: the epochs and kernels to compute.
-  teacher_epochs, student_epochs, kernels = preflight.check_complexity_config(
-    config, workdir
-  )
+  if checked is None:
+    checked = preflight.check_complexity_config(config, workdir)
+  else:
+    wd.check_writable(workdir)
+  teacher_epochs, student_epochs, kernels = checked
   teacher_config, teacher_model = inputs.load_run(config.teacher_workdir)
   splits = splits_from_config(teacher_config)
   subsets = inputs.ntk_subsets(
