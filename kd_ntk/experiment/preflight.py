@@ -1,6 +1,6 @@
 """The checks of a complexity run and of a reproduction, before either
-touches anything (a complexity run's also say which epochs and kernels it
-computes).
+touches anything; for a complexity run they also return the epochs and
+kernels it will compute.
 
 Both collect the problems of their config's own fields first
 (`kd_ntk.configs.validation`) and raise them as one `ConfigError`; then they
