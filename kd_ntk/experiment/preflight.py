@@ -59,27 +59,19 @@ def _complexity_plan(
   config: ml_collections.ConfigDict,
 ) -> tuple[list[int], list[int], tuple[str, ...]]:
   """Checks runs, epochs, kernels and counts; returns (teacher epochs, student
-  epochs, kernels)."""
-  if not config.teacher_workdir:
-    raise ValueError(
-      "config.teacher_workdir is required (a run of train_teacher.py)."
-    )
+  epochs, kernels). The teacher workdir, the temperatures and num_examples
+  were checked with the fields (`complexity_problems`)."""
   kernels = kernel_choice.kernel_names(config.kernel)
   for field in (
     "num_subsets",
     "num_random_draws",
     "mc_samples",
-    "num_examples",
   ):
     value = config[field]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
       raise ValueError(
         f"config.{field} must be a positive integer; got {value!r}."
       )
-  if any(t <= 0 for t in config.temperatures):
-    raise ValueError(
-      f"temperatures must be positive; got {tuple(config.temperatures)}."
-    )
   teacher_epochs = _check_epochs(
     config.teacher_workdir, config.teacher_epochs, "teacher"
   )

@@ -21,23 +21,18 @@ import os
 from collections.abc import Sequence
 
 from kd_ntk import distributed
-from kd_ntk.data import data_mesh, prepare_splits
+from kd_ntk.data import data_mesh
 from kd_ntk.train import checkpoint, runs
 from kd_ntk.train.evaluation import evaluate
+from kd_ntk.train.from_config import splits_from_config
 
 CRITERIA = {"val_loss": ("loss", min), "val_accuracy": ("accuracy", max)}
 
 
 def validation_data(teacher_config, validation_size: int, validation_seed: int):
   """(images, labels) of the validation split matching a run's data fields."""
-  splits = prepare_splits(
-    teacher_config.dataset,
-    teacher_config.data_dir or None,
-    train_subset=teacher_config.train_subset,
-    subset_seed=teacher_config.subset_seed,
-    source=teacher_config.get("data_source") or None,
-    test_subset=teacher_config.get("test_subset", 0),
-    classes=tuple(teacher_config.get("classes", ())),
+  splits = splits_from_config(
+    teacher_config,
     validation_size=validation_size,
     validation_seed=validation_seed,
   )
