@@ -153,17 +153,18 @@ def run(
     return {"part": part, "seconds": time.time() - start}
   settings = _settings(config, layout, early)
   rows = student_runs.run_grid(grid, settings, student_runs.Progress(len(grid)))
+  cx_rows = complexity_rows(config, layout, plan.kernel_student)
   summary = summarise(
     config,
     plan,
     rows=rows,
-    cx_rows=complexity_rows(config, layout, plan.kernel_student),
+    cx_rows=cx_rows,
     teacher_rows=teacher_rows,
     binary_teacher_rows=binary_teacher_rows,
     early=early,
   )
   summary["seconds"] = time.time() - start
-  return write(summary, config, layout, figures)
+  return write(summary, config, layout, plan if figures else None)
 
 
 def _settings(config, layout: Layout, early: dict | None) -> GridSettings:
@@ -187,9 +188,10 @@ def summarise(
 ) -> dict:
   """The verdicts of result and complexity rows, in the results.json form."""
   smallest = plan.analysis_student
+  c3_reason = c3_regime_reason(config)
   verdicts = claims.complexity_verdicts(
     cx_rows,
-    c3_regime_reason=c3_regime_reason(config),
+    c3_regime_reason=c3_reason,
     c3_window=tuple(config.complexity.get("c3_window", ())),
   )
   others = [m.fields() for m in plan.binary_methods if m.mode != "none"]
@@ -218,16 +220,19 @@ def summarise(
   }
 
 
-def write(summary: dict, config, layout: Layout, figures: bool = True) -> dict:
-  """Writes results.json, verdicts.json and (with `figures`) report.md."""
+def write(
+  summary: dict, config, layout: Layout, plan: Plan | None = None
+) -> dict:
+  """Writes results.json, verdicts.json and (given the `plan` whose grid
+  ran) report.md with its figures."""
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
     with open(layout.results, "w") as fh:
       json.dump(summary, fh, indent=1, default=str)
     with open(layout.verdicts, "w") as fh:
       json.dump(summary["verdicts"], fh, indent=1, default=str)
-  if figures:
+  if plan is not None:
     # Matplotlib only when a report is written.
     from kd_ntk.reports import report
 
-    summary["report"] = report.write_report(summary, config, layout)
+    summary["report"] = report.write_report(summary, config, layout, plan)
   return summary

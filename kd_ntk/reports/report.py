@@ -8,18 +8,26 @@ never used in a verdict).
 
 import json
 import os
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
 from kd_ntk import distributed
 from kd_ntk.science import capacity, stats
 from kd_ntk.grid.layout import Layout
-from kd_ntk.grid.records import (
-  kernel_student,
-  methods_from_config,
-  students_from_config,
-)
+from kd_ntk.grid.records import Student, TeachingMethod
 from kd_ntk.reports import plots, tables
+
+
+class ReportGrid(Protocol):
+  """What the report reads of the reproduction's plan
+  (`kd_ntk.experiment.reproduction_plan.Plan` is one)."""
+
+  students: Sequence[Student]
+  methods: Sequence[TeachingMethod]
+  kernel_student: Student
+
 
 STATS_TEXT = (
   "Every comparison is paired: by seed for student runs (same seed, same "
@@ -101,9 +109,8 @@ def _schedule_text(run) -> str:
   )
 
 
-def regime_text(config) -> list[str]:
+def regime_text(config, students: list[Student]) -> list[str]:
   t, s = config.teacher, config.students_run
-  students = students_from_config(config.students)
   return [
     f"- Data: `{t.dataset}`, class-balanced training subset of {t.train_subset} images; "
     f"random crop with {t.augment.pad}-pixel padding"
@@ -179,11 +186,11 @@ def average_rows(rows: list[dict]) -> list[dict]:
   return out
 
 
-def figures(layout: Layout, config, cx_rows) -> list[str]:
+def figures(
+  layout: Layout, config, cx_rows: list[dict], grid: ReportGrid
+) -> list[str]:
   made = []
-  students = students_from_config(config.students)
-  methods = methods_from_config(config.methods)
-  for student in students:
+  for student in grid.students:
     runs = {
       m.name: [
         tables.read_jsonl(
@@ -193,7 +200,7 @@ def figures(layout: Layout, config, cx_rows) -> list[str]:
         )
         for s in config.seeds
       ]
-      for m in methods
+      for m in grid.methods
     }
     made.append(
       plots.metric_vs_epoch(
@@ -206,9 +213,7 @@ def figures(layout: Layout, config, cx_rows) -> list[str]:
   if cx_rows:
     # Per-subset rows: the figures draw the mean and its interval over subsets.
     kernel = cx_rows[0].get("kernel") or "empirical"
-    title = plots.complexity_title(
-      kernel_student(students, config).name, kernel, cx_rows
-    )
+    title = plots.complexity_title(grid.kernel_student.name, kernel, cx_rows)
     made.append(
       plots.asc_vs_teacher_epoch(
         cx_rows, layout.figure("asc_vs_teacher_epoch.png"), title=title
@@ -223,11 +228,16 @@ def figures(layout: Layout, config, cx_rows) -> list[str]:
   return made
 
 
-def write_report(summary: dict, config, layout: Layout) -> str:
-  """Writes report.md (and figures) in the layout's root; returns its path."""
+def write_report(
+  summary: dict, config, layout: Layout, grid: ReportGrid
+) -> str:
+  """Writes report.md (and figures) in the layout's root; returns its path.
+
+  `grid`: the students and methods the reproduction ran, as its plan holds
+  them (the report never derives them from the config again)."""
   rows, verdicts = summary["rows"], summary["verdicts"]
   counts = {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}
-  made = figures(layout, config, summary["complexity_rows"])
+  made = figures(layout, config, summary["complexity_rows"], grid)
   teacher = summary["teacher_rows"][-1]
   lines = [
     "# kd_ntk reproduction report",
@@ -242,7 +252,7 @@ def write_report(summary: dict, config, layout: Layout) -> str:
     "",
     "## Regime (chosen before looking at outcomes)",
     "",
-    *regime_text(config),
+    *regime_text(config, grid.students),
     "",
     f"Teacher test accuracy (final epoch, reported once): "
     f"{100 * teacher['test_accuracy']:.2f}%; two-class teacher: "
