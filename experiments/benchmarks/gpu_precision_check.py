@@ -70,7 +70,8 @@ from kd_ntk.distill import loop as distill_loop
 config = rc.get_config("")
 layout = Layout("/tmp/runs/cx")
 train_loop.run(config.teacher, layout.teacher())
-smallest = plan_of(config).analysis_student
+plan = plan_of(config)
+smallest = plan.analysis_student
 labels = records.TeachingMethod("labels", "none")
 cfg = student_runs.student_config(
   config.students_run,
@@ -88,6 +89,6 @@ shutil.copy(
 )
 shutil.copy(os.path.join(sdir, "metrics.jsonl"), f"{OUT}/student_metrics.jsonl")
 print("trained", time.time() - t0, flush=True)
-rows = reproduce.complexity_rows(config, layout, smallest)
+rows = reproduce.complexity_rows(plan.kernels, layout, smallest)
 json.dump(rows, open(f"{OUT}/complexity_rows.json", "w"), default=str)
 print("complexity done", time.time() - t0, flush=True)

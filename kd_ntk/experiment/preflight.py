@@ -6,15 +6,15 @@ Both collect the problems of their config's own fields first
 (`kd_ntk.configs.validation`) and raise them as one `ConfigError`; then they
 check what needs the filesystem and the other runs: the teacher and student
 run directories exist and were trained on the same examples and the same
-copy of the data, and the workdir can be written. A reproduction also checks
-every teacher and student config it will run, once, here: its runs then
-check only their own workdirs (`kd_ntk.train.preflight.check_run_inputs`).
+copy of the data, and the workdir can be written. A reproduction's fields
+are checked first thing in `reproduction_plan.plan_of`
+(`check_reproduce_fields`); `check_reproduce_runs` then checks every teacher
+and student config of the plan, once: its runs check only their own
+workdirs (`kd_ntk.train.preflight.check_run_inputs`).
 Nothing is written; a refused command leaves every workdir as it was.
 """
 
 import os
-from collections.abc import Iterable
-
 import ml_collections
 
 from kd_ntk.configs.common import ConfigError
@@ -24,7 +24,7 @@ from kd_ntk.configs.validation import (
   data_mismatch,
   reproduce_problems,
 )
-from kd_ntk.distill import plan
+from kd_ntk.distill import plan as distill_plan
 from kd_ntk.experiment import complexity_inputs as inputs
 from kd_ntk.ntk import kernel_choice
 from kd_ntk.train import workdir as wd
@@ -128,25 +128,25 @@ def check_complexity_config(
   return _complexity_plan(config)
 
 
-def check_reproduce_config(
-  config: ml_collections.ConfigDict,
-  workdir: str,
-  student_configs: Iterable[tuple[str, ml_collections.ConfigDict]],
-) -> None:
-  """Checks the seeds, the teacher config and every (label, student config) the
-  grid will run (built by kd_ntk.experiment.reproduce.student_configs), then the
-  workdir."""
+def check_reproduce_fields(config: ml_collections.ConfigDict) -> None:
+  """Raises one ConfigError listing every problem of a reproduction config's
+  own fields (`kd_ntk.configs.validation.reproduce_problems`)."""
   _raise_if_any(reproduce_problems(config))
-  check_training_config(config.teacher)
-  if "complexity" in config:
-    check_examples_fit(
-      config.complexity.num_examples, config.teacher, "complexity.num_examples"
-    )
-  for label, student in student_configs:
+
+
+def check_reproduce_runs(plan, workdir: str) -> None:
+  """Checks the teacher config, the complexity subsets' size and every
+  (label, run config) the plan will run (`Plan.student_configs`), then the
+  workdir; reads and writes nothing."""
+  check_training_config(plan.teacher)
+  check_examples_fit(
+    plan.kernels.block.num_examples, plan.teacher, "complexity.num_examples"
+  )
+  for label, student in plan.student_configs():
     try:
       check_training_config(student)
       if "distill" in student:
-        plan.check_fields(student)
+        distill_plan.check_fields(student)
     except ValueError as err:
       raise ConfigError(f"{label}: {err}") from None
   wd.check_writable(workdir)

@@ -4,7 +4,9 @@ Teacher on labels → early-stopped teacher chosen on the validation split →
 students (typed records) × methods × seeds → the two-class task → supervision
 complexity over several NTK subsets → verdicts with paired intervals →
 results.json (every per-seed number), verdicts.json, report.md and figures.
-Paths: `kd_ntk.grid.layout`. The student grid can be spread over processes
+The config is read once, into a `reproduction_plan.Plan`; every step below
+reads the plan. Paths: `kd_ntk.grid.layout`. The student grid can be spread
+over processes
 (`part`, below). Every run resumes (finished runs are skipped),
 so an interrupted reproduction continues where it stopped; a diverged student
 run is recorded as diverged, never as a chance-level accuracy.
@@ -22,7 +24,7 @@ from kd_ntk.experiment import (
   student_runs,
   teacher_selection,
 )
-from kd_ntk.experiment.reproduction_plan import Part, Plan, plan_of
+from kd_ntk.experiment.reproduction_plan import KernelRuns, Part, Plan, plan_of
 from kd_ntk.experiment.student_runs import GridSettings
 from kd_ntk.grid import records
 from kd_ntk.grid.layout import Layout
@@ -31,78 +33,55 @@ from kd_ntk.train import checkpoint
 from kd_ntk.train import loop as train_loop
 
 
-def c3_regime_reason(config) -> str:
-  """Why C3 cannot be tested in this regime ("" when it can)."""
-  if not config.complexity.trajectory:
-    return "the student's NTK is taken at initialisation only (complexity.trajectory=False)"
-  schedule = config.students_run.schedule
-  if schedule == "cosine" and not config.students_run.get("lr_floor", 0.0):
-    return (
-      "a cosine schedule decays the learning rate to 0 and freezes the kernel"
-    )
-  if schedule not in ("constant", "cosine"):
-    return (
-      f"the students' learning rate decays ({schedule}), which nearly "
-      "freezes the kernel late in training; C3 has its own run "
-      "(kd_ntk/configs/reproduce.py:c3)"
-    )
-  if config.students_run.epochs < 3:
-    return f"{config.students_run.epochs} student epochs: no room for a drop and a rise"
-  return ""
-
-
 def complexity_rows(
-  config, layout: Layout, student: records.Student
+  kernels: KernelRuns, layout: Layout, student: records.Student
 ) -> list[dict]:
   """The complexity rows of every NTK subset (`complexity_runs`)."""
-  c = config.complexity
-  teacher_epochs = complexity_runs.strided(
-    config.teacher.epochs, c.teacher_epoch_stride
-  )
-  student_dir, student_epochs = "", (0,)
-  if c.trajectory:
+  student_dir = ""
+  if kernels.trajectory_seed is not None:
     labels = records.TeachingMethod("labels", "none")
-    student_dir = layout.student_run("main", student, labels, config.seeds[0])
-    student_epochs = complexity_runs.strided(
-      config.students_run.epochs, c.student_epoch_stride
+    student_dir = layout.student_run(
+      "main", student, labels, kernels.trajectory_seed
     )
   return complexity_runs.run_subsets(
-    c,
+    kernels.block,
     teacher_dir=layout.teacher(),
     student_dir=student_dir,
     student_model=student.model(),
-    student_epochs=student_epochs,
-    teacher_epochs=teacher_epochs,
+    student_epochs=kernels.student_epochs,
+    teacher_epochs=kernels.teacher_epochs,
     out_dir=layout.complexity,
   )
 
 
-def _early_selection(config, layout: Layout, plan: Plan) -> dict | None:
+def _early_selection(plan: Plan, layout: Layout) -> dict | None:
   if not plan.has_early:
     return None
-  early = teacher_selection.select(
+  early = plan.early
+  selected = teacher_selection.select(
     layout.teacher(),
-    config.early.candidates,
-    config.early.criterion,
-    validation_size=config.validation_size,
-    validation_seed=config.validation_seed,
+    early.candidates,
+    early.criterion,
+    validation_size=early.validation_size,
+    validation_seed=early.validation_seed,
     cache_path=layout.teacher_selection(),
   )
   print(
-    f"[reproduce] early-stopped teacher: epoch {early['epoch']} (validation "
-    f"{config.early.criterion})",
+    f"[reproduce] early-stopped teacher: epoch {selected['epoch']} "
+    f"(validation {early.criterion})",
     flush=True,
   )
-  return early
+  return selected
 
 
-def _check_teachers_finished(config, layout: Layout) -> None:
+def _check_teachers_finished(plan: Plan, layout: Layout) -> None:
+  epochs = plan.teacher.epochs
   for task in ("main", "binary"):
     saved = checkpoint.saved_epochs(layout.teacher(task))
-    if not saved or max(saved) < config.teacher.epochs:
+    if not saved or max(saved) < epochs:
       raise ValueError(
         f"The {task} teacher in {layout.teacher(task)} has not finished "
-        f"(saved epochs {saved[-1:] or 'none'} of {config.teacher.epochs}): "
+        f"(saved epochs {saved[-1:] or 'none'} of {epochs}): "
         "run this command with --part=teachers first."
       )
 
@@ -129,33 +108,30 @@ def run(
     "complexity_rows", "verdicts", "teacher_rows", "binary_teacher_rows",
     "early_selection", "seconds", "config"}; for the other parts {"part"}.
   """
+  # The one reading of the config: its fields, records and choices checked.
   plan = plan_of(config)
-  # The one validation pass: every config this invocation will run.
-  preflight.check_reproduce_config(
-    config, workdir, plan.student_configs(config)
-  )
+  # The one validation pass of every run config before anything is written.
+  preflight.check_reproduce_runs(plan, workdir)
   layout = Layout(workdir)
   start = time.time()
-  grid = plan.grid(config)
+  grid = plan.grid()
   if part.kind == "students":
-    _check_teachers_finished(config, layout)
-    early = _early_selection(config, layout, plan)
-    settings = _settings(config, layout, early)
+    _check_teachers_finished(plan, layout)
+    early = _early_selection(plan, layout)
+    settings = _settings(plan, layout, early)
     student_runs.run_slice(settings, grid, part.share)
     return {"part": part, "seconds": time.time() - start}
-  binary_teacher = grid[-1].teacher
-  teacher_rows = train_loop.run(config.teacher, layout.teacher(), checked=True)
+  teacher_rows = train_loop.run(plan.teacher, layout.teacher(), checked=True)
   binary_teacher_rows = train_loop.run(
-    binary_teacher, layout.teacher("binary"), checked=True
+    plan.binary_teacher, layout.teacher("binary"), checked=True
   )
-  early = _early_selection(config, layout, plan)
+  early = _early_selection(plan, layout)
   if part.kind == "teachers":
     return {"part": part, "seconds": time.time() - start}
-  settings = _settings(config, layout, early)
+  settings = _settings(plan, layout, early)
   rows = student_runs.run_grid(grid, settings, student_runs.Progress(len(grid)))
-  cx_rows = complexity_rows(config, layout, plan.kernel_student)
+  cx_rows = complexity_rows(plan.kernels, layout, plan.kernel_student)
   summary = summarise(
-    config,
     plan,
     rows=rows,
     cx_rows=cx_rows,
@@ -164,20 +140,19 @@ def run(
     early=early,
   )
   summary["seconds"] = time.time() - start
-  return write(summary, config, layout, plan if figures else None)
+  return write(summary, layout, plan if figures else None)
 
 
-def _settings(config, layout: Layout, early: dict | None) -> GridSettings:
+def _settings(plan: Plan, layout: Layout, early: dict | None) -> GridSettings:
   return GridSettings(
     layout=layout,
-    students_run=config.students_run,
-    gamma=config.claims.gamma,
+    students_run=plan.students_run,
+    gamma=plan.claims.gamma,
     early_epoch=early["epoch"] if early else None,
   )
 
 
 def summarise(
-  config,
   plan: Plan,
   *,
   rows: list[dict],
@@ -187,26 +162,25 @@ def summarise(
   early: dict | None,
 ) -> dict:
   """The verdicts of result and complexity rows, in the results.json form."""
-  smallest = plan.analysis_student
-  c3_reason = c3_regime_reason(config)
+  settings = plan.claims
   verdicts = claims.complexity_verdicts(
     cx_rows,
-    c3_regime_reason=c3_reason,
-    c3_window=tuple(config.complexity.get("c3_window", ())),
+    c3_regime_reason=settings.c3_reason,
+    c3_window=settings.c3_window,
   )
   others = [m.fields() for m in plan.binary_methods if m.mode != "none"]
   verdicts += kd_claims.kd_verdicts(
     rows,
-    smallest.family,
-    alpha=config.claims.alpha,
-    binary_primary=config.binary.primary.to_dict(),
+    plan.analysis_student.family,
+    alpha=settings.alpha,
+    binary_primary=settings.binary_primary,
     binary_others=[
       {k: f[k] for k in ("mode", "temperature", "alpha")} for f in others
     ],
     early_selected=early["epoch"] if early else None,
-    teacher_final_epoch=config.teacher.epochs,
-    gamma=config.claims.gamma,
-    lr_scale=config.students_run.lr_scale,
+    teacher_final_epoch=plan.teacher.epochs,
+    gamma=settings.gamma,
+    lr_scale=plan.students_run.lr_scale,
   )
   return {
     "rows": rows,
@@ -216,13 +190,11 @@ def summarise(
     "binary_teacher_rows": binary_teacher_rows,
     "early_selection": early,
     "seconds": None,
-    "config": json.loads(config.to_json_best_effort()),
+    "config": plan.config_values,
   }
 
 
-def write(
-  summary: dict, config, layout: Layout, plan: Plan | None = None
-) -> dict:
+def write(summary: dict, layout: Layout, plan: Plan | None = None) -> dict:
   """Writes results.json, verdicts.json and (given the `plan` whose grid
   ran) report.md with its figures."""
   if distributed.is_writer():  # Multi-process runs: process 0 writes.
@@ -234,5 +206,5 @@ def write(
     # Matplotlib only when a report is written.
     from kd_ntk.reports import report
 
-    summary["report"] = report.write_report(summary, config, layout, plan)
+    summary["report"] = report.write_report(summary, layout, plan)
   return summary

@@ -9,7 +9,7 @@ never used in a verdict).
 import json
 import os
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,13 +20,22 @@ from kd_ntk.grid.records import Student, TeachingMethod
 from kd_ntk.reports import plots, tables
 
 
-class ReportGrid(Protocol):
+class ReportPlan(Protocol):
   """What the report reads of the reproduction's plan
-  (`kd_ntk.experiment.reproduction_plan.Plan` is one)."""
+  (`kd_ntk.experiment.reproduction_plan.Plan` is one): the records of what
+  ran and the settings the regime section states."""
 
   students: Sequence[Student]
   methods: Sequence[TeachingMethod]
   kernel_student: Student
+  seeds: Sequence[int]
+  binary_seeds: Sequence[int]
+  teacher: Any
+  binary_teacher: Any
+  students_run: Any
+  early: Any
+  kernels: Any
+  claims: Any
 
 
 STATS_TEXT = (
@@ -94,8 +103,8 @@ def verdict_table(verdicts: list[dict]) -> str:
   )
 
 
-def _kernel_width(config) -> str:
-  width = config.complexity.get("student_width", 0)
+def _kernel_width(plan: ReportPlan) -> str:
+  width = plan.kernels.block.get("student_width", 0)
   return f"width {width}" if width else "the smallest width"
 
 
@@ -109,8 +118,10 @@ def _schedule_text(run) -> str:
   )
 
 
-def regime_text(config, students: list[Student]) -> list[str]:
-  t, s = config.teacher, config.students_run
+def regime_text(plan: ReportPlan) -> list[str]:
+  t, s = plan.teacher, plan.students_run
+  c, early = plan.kernels.block, plan.early
+  students = plan.students
   return [
     f"- Data: `{t.dataset}`, class-balanced training subset of {t.train_subset} images; "
     f"random crop with {t.augment.pad}-pixel padding"
@@ -119,26 +130,36 @@ def regime_text(config, students: list[Student]) -> list[str]:
       if t.augment.flip
       else ", no flips (images are centred and in one orientation)"
     )
-    + "; validation: "
-    f"{config.validation_size} class-balanced training images outside the subset.",
+    + (
+      f"; validation: {early.validation_size} class-balanced training "
+      "images outside the subset."
+      if early
+      else "."
+    ),
     f"- Teacher `{t.model}` {dict(t.model_kwargs)}, {t.epochs} epochs, "
     f"{t.optimizer.schedule} schedule, lr {t.optimizer.learning_rate}.",
     f"- Students: {', '.join(f'{x.family} width {x.width}' for x in students)}; "
     f"{s.epochs} epochs, {_schedule_text(s)} learning rate {s.learning_rate} "
-    f"(lr_scale={s.lr_scale}); seeds {tuple(config.seeds)}.",
-    f"- Early-stopped teacher: candidates {tuple(config.early.candidates)}, chosen by "
-    f"{config.early.criterion} on the validation split.",
-    f"- Supervision complexity: {config.complexity.num_subsets} NTK subsets of "
-    f"n={config.complexity.num_examples}, temperatures "
-    f"{tuple(config.complexity.temperatures)}; NTK of the "
-    f"{config.claims.family} student of {_kernel_width(config)} "
+    f"(lr_scale={s.lr_scale}); seeds {tuple(plan.seeds)}.",
+    *(
+      [
+        f"- Early-stopped teacher: candidates {tuple(early.candidates)}, "
+        f"chosen by {early.criterion} on the validation split."
+      ]
+      if early
+      else []
+    ),
+    f"- Supervision complexity: {c.num_subsets} NTK subsets of "
+    f"n={c.num_examples}, temperatures "
+    f"{tuple(c.temperatures)}; NTK of the "
+    f"{plan.claims.family} student of {_kernel_width(plan)} "
     + (
       "along its labels-trained seed-0 run's epochs."
-      if config.complexity.trajectory
+      if c.trajectory
       else "at initialisation only."
     ),
-    f"- Two-class task: classes {tuple(config.binary.classes)}, "
-    f"{config.binary.train_subset} training images, seeds {tuple(config.binary.seeds)}.",
+    f"- Two-class task: classes {tuple(plan.binary_teacher.classes)}, "
+    f"{plan.binary_teacher.train_subset} training images, seeds {tuple(plan.binary_seeds)}.",
   ]
 
 
@@ -186,11 +207,9 @@ def average_rows(rows: list[dict]) -> list[dict]:
   return out
 
 
-def figures(
-  layout: Layout, config, cx_rows: list[dict], grid: ReportGrid
-) -> list[str]:
+def figures(layout: Layout, cx_rows: list[dict], plan: ReportPlan) -> list[str]:
   made = []
-  for student in grid.students:
+  for student in plan.students:
     runs = {
       m.name: [
         tables.read_jsonl(
@@ -198,9 +217,9 @@ def figures(
             layout.student_run("main", student, m, s), "metrics.jsonl"
           )
         )
-        for s in config.seeds
+        for s in plan.seeds
       ]
-      for m in grid.methods
+      for m in plan.methods
     }
     made.append(
       plots.metric_vs_epoch(
@@ -213,7 +232,7 @@ def figures(
   if cx_rows:
     # Per-subset rows: the figures draw the mean and its interval over subsets.
     kernel = cx_rows[0].get("kernel") or "empirical"
-    title = plots.complexity_title(grid.kernel_student.name, kernel, cx_rows)
+    title = plots.complexity_title(plan.kernel_student.name, kernel, cx_rows)
     made.append(
       plots.asc_vs_teacher_epoch(
         cx_rows, layout.figure("asc_vs_teacher_epoch.png"), title=title
@@ -228,16 +247,14 @@ def figures(
   return made
 
 
-def write_report(
-  summary: dict, config, layout: Layout, grid: ReportGrid
-) -> str:
+def write_report(summary: dict, layout: Layout, plan: ReportPlan) -> str:
   """Writes report.md (and figures) in the layout's root; returns its path.
 
-  `grid`: the students and methods the reproduction ran, as its plan holds
-  them (the report never derives them from the config again)."""
+  `plan`: what the reproduction ran and its settings, as its plan holds
+  them (the report never reads the config itself)."""
   rows, verdicts = summary["rows"], summary["verdicts"]
   counts = {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}
-  made = figures(layout, config, summary["complexity_rows"], grid)
+  made = figures(layout, summary["complexity_rows"], plan)
   teacher = summary["teacher_rows"][-1]
   lines = [
     "# kd_ntk reproduction report",
@@ -252,7 +269,7 @@ def write_report(
     "",
     "## Regime (chosen before looking at outcomes)",
     "",
-    *regime_text(config, grid.students),
+    *regime_text(plan),
     "",
     f"Teacher test accuracy (final epoch, reported once): "
     f"{100 * teacher['test_accuracy']:.2f}%; two-class teacher: "
@@ -282,7 +299,7 @@ def write_report(
       f"images; {scores}).",
       "",
     ]
-  family = config.claims.family or ""
+  family = plan.claims.family or ""
   gaps = capacity.capacity_gaps(rows, teacher["test_accuracy"], family)
   if gaps:
     large = sum(g["large"] for g in gaps)

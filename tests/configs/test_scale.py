@@ -110,6 +110,4 @@ def test_reproduce_variants_pass_the_grid_validation(arg, tmp_path):
   from kd_ntk.experiment.reproduction_plan import plan_of
 
   config = scale.get_config(arg)
-  preflight.check_reproduce_config(
-    config, str(tmp_path), plan_of(config).student_configs(config)
-  )
+  preflight.check_reproduce_runs(plan_of(config), str(tmp_path))

@@ -5,7 +5,6 @@ import numpy as np
 
 from kd_ntk.experiment import complexity_inputs, complexity_runs
 from kd_ntk.science import claims
-from kd_ntk.experiment import reproduce as reproduce_run
 from kd_ntk.experiment.reproduction_plan import plan_of
 from kd_ntk.configs import reproduce as reproduce_config
 
@@ -28,8 +27,7 @@ def test_the_c3_config_asks_for_a_long_constant_run_and_many_kernels():
   )
   assert len(set(np.concatenate(subsets))) == sum(map(len, subsets))
   # The reproduction accepts it and can test C3 in it.
-  plan_of(c)
-  assert reproduce_run.c3_regime_reason(c) == ""
+  assert plan_of(c).claims.c3_reason == ""
   assert c.complexity.c3_window == ()
 
 

@@ -25,7 +25,7 @@ def _launcher():
 def test_the_grid_holds_every_run_once_main_task_first():
   config = reproduce_config.get_config("tiny")
   plan = plan_of(config)
-  grid = plan.grid(config)
+  grid = plan.grid()
   main = len(plan.students) * len(plan.methods) * len(config.seeds)
   binary = len(plan.binary_methods) * len(config.binary.seeds)
   assert len(grid) == main + binary
@@ -42,7 +42,7 @@ def test_the_grid_holds_every_run_once_main_task_first():
 def test_one_validation_config_per_grid_cell_and_the_binary_teacher():
   config = reproduce_config.get_config("tiny")
   plan = plan_of(config)
-  labelled = plan.student_configs(config)
+  labelled = plan.student_configs()
   assert labelled[0][0] == "two-class teacher"
   # The two-class task trains its one student (the analysis student).
   expected = len(plan.students) * len(plan.methods) + len(plan.binary_methods)
@@ -91,3 +91,22 @@ def test_bad_seeds_of_either_task_fail_the_one_validation_pass(tmp_path):
     with pytest.raises(ValueError, match=rf"{name}=.* must be one or more"):
       reproduce.run(config, str(tmp_path / "w"))
   assert not (tmp_path / "w").exists()
+
+
+def test_the_plan_reads_the_config_once_and_checks_its_fields_first():
+  from kd_ntk.configs.common import ConfigError
+
+  # A bad field is reported before any record is built from the config.
+  bad = reproduce_config.get_config("tiny,seeds=(0,-1)")
+  bad.methods = {"broken": {"mode": "no such mode"}}
+  with pytest.raises(ConfigError, match=r"seeds=.* must be one or more"):
+    plan_of(bad)
+  config = reproduce_config.get_config("tiny")
+  plan = plan_of(config)
+  # What the later steps read is in the plan, not looked up in the config.
+  assert plan.teacher is config.teacher
+  assert tuple(plan.binary_teacher.classes) == tuple(config.binary.classes)
+  assert plan.seeds == tuple(config.seeds)
+  assert plan.kernels.teacher_epochs[-1] == config.teacher.epochs
+  assert plan.claims.gamma == config.claims.gamma
+  assert plan.config_values["seeds"] == list(config.seeds)
