@@ -1,11 +1,12 @@
 """What a reproduction config asks for, as records, before anything runs.
 
-`plan_of(config)` is the one reader of a reproduction config: it turns the
-config's blocks into typed records once (the teaching methods, the students,
-which student the claims and the kernels use, every student run, the teachers'
-run configs, how the early teacher is chosen, which kernels C1–C4 take, the
-claims' settings) and raises on a choice that cannot work, before any
-training. The rest of the reproduction reads the `Plan`, never the config:
+`plan_of(config)` is the one reader of a reproduction config: it checks the
+config's own fields first, then turns its blocks into typed records once (the
+teaching methods, the students, which student the claims and the kernels use,
+every student run, the teachers' run configs, how the early teacher is chosen,
+which kernels C1–C4 take, the claims' settings) and raises on a choice that
+cannot work, before any training. The rest of the reproduction reads the
+`Plan`, never the config:
 
   * `Plan.grid()`: every student run (`GridRun`), main task then two-class
     task;
