@@ -15,6 +15,7 @@ Nothing is written; a refused command leaves every workdir as it was.
 """
 
 import os
+
 import ml_collections
 
 from kd_ntk.configs.common import ConfigError

@@ -6,8 +6,7 @@ complexity over several NTK subsets → verdicts with paired intervals →
 results.json (every per-seed number), verdicts.json, report.md and figures.
 The config is read once, into a `reproduction_plan.Plan`; every step below
 reads the plan. Paths: `kd_ntk.grid.layout`. The student grid can be spread
-over processes
-(`part`, below). Every run resumes (finished runs are skipped),
+over processes (`part`, below). Every run resumes (finished runs are skipped),
 so an interrupted reproduction continues where it stopped; a diverged student
 run is recorded as diverged, never as a chance-level accuracy.
 """
