@@ -157,7 +157,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.complexity.num_examples = 1024  # NTK subset size n.
   # Width (in the claims family) of the student whose NTK scores C1–C4; 0 = the
   # smallest. 8: the width-2 kernel (1,696 parameters) is near-singular at
-  # n = 1024 (experiments/results/fashion_mnist_full), width 8 has ~27k.
+  # n = 1024 (796 of 828 ASC values ridge-dominated in an earlier full run),
+  # width 8 has ~27k.
   config.complexity.student_width = 8
   # Independent subsets (and random-label draws).
   config.complexity.num_subsets = 3
