@@ -247,6 +247,27 @@ def figures(layout: Layout, cx_rows: list[dict], plan: ReportPlan) -> list[str]:
   return made
 
 
+# The names `figures` writes; only these are ever removed from figures/.
+FIGURE_PREFIXES = ("test_accuracy_", "asc_vs_")
+
+
+def drop_stale_figures(folder: str, made: Sequence[str]) -> list[str]:
+  """Removes the figures an earlier invocation wrote that this one did not
+  (e.g. a student no longer in the plan); returns their paths. Files of
+  other names are left alone."""
+  keep = {os.path.abspath(p) for p in made}
+  stale = [
+    os.path.join(folder, name)
+    for name in sorted(os.listdir(folder) if os.path.isdir(folder) else ())
+    if name.endswith(".png")
+    and name.startswith(FIGURE_PREFIXES)
+    and os.path.abspath(os.path.join(folder, name)) not in keep
+  ]
+  for path in stale:
+    os.remove(path)
+  return stale
+
+
 def write_report(summary: dict, layout: Layout, plan: ReportPlan) -> str:
   """Writes report.md (and figures) in the layout's root; returns its path.
 
@@ -255,6 +276,9 @@ def write_report(summary: dict, layout: Layout, plan: ReportPlan) -> str:
   rows, verdicts = summary["rows"], summary["verdicts"]
   counts = {o: sum(v["outcome"] == o for v in verdicts) for o in stats.OUTCOMES}
   made = figures(layout, summary["complexity_rows"], plan)
+  if distributed.is_writer():  # Process 0 alone, as it draws them.
+    for path in drop_stale_figures(layout.figures, made):
+      print(f"[report] removed {path}: not a figure of this plan")
   teacher = summary["teacher_rows"][-1]
   lines = [
     "# kd_ntk reproduction report",
