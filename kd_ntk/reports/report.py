@@ -207,6 +207,13 @@ def average_rows(rows: list[dict]) -> list[dict]:
   return out
 
 
+# The starts of the names `figures` writes (one per student, then the ASC
+# plots); only files named so are ever removed from figures/.
+ACCURACY_FIGURE = "test_accuracy_"
+ASC_FIGURE = "asc_vs_"
+FIGURE_PREFIXES = (ACCURACY_FIGURE, ASC_FIGURE)
+
+
 def figures(layout: Layout, cx_rows: list[dict], plan: ReportPlan) -> list[str]:
   made = []
   for student in plan.students:
@@ -225,7 +232,7 @@ def figures(layout: Layout, cx_rows: list[dict], plan: ReportPlan) -> list[str]:
       plots.metric_vs_epoch(
         runs,
         "test_accuracy",
-        layout.figure(f"test_accuracy_{student.slug}.png"),
+        layout.figure(f"{ACCURACY_FIGURE}{student.slug}.png"),
         title=f"{student.name} (mean ± std over seeds)",
       )
     )
@@ -235,20 +242,16 @@ def figures(layout: Layout, cx_rows: list[dict], plan: ReportPlan) -> list[str]:
     title = plots.complexity_title(plan.kernel_student.name, kernel, cx_rows)
     made.append(
       plots.asc_vs_teacher_epoch(
-        cx_rows, layout.figure("asc_vs_teacher_epoch.png"), title=title
+        cx_rows, layout.figure(f"{ASC_FIGURE}teacher_epoch.png"), title=title
       )
     )
     if len({r["student_epoch"] for r in cx_rows}) > 1:
       made.append(
         plots.asc_vs_student_epoch(
-          cx_rows, layout.figure("asc_vs_student_epoch.png"), title=title
+          cx_rows, layout.figure(f"{ASC_FIGURE}student_epoch.png"), title=title
         )
       )
   return made
-
-
-# The names `figures` writes; only these are ever removed from figures/.
-FIGURE_PREFIXES = ("test_accuracy_", "asc_vs_")
 
 
 def drop_stale_figures(folder: str, made: Sequence[str]) -> list[str]:
